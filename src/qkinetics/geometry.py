@@ -1,0 +1,255 @@
+"""Band quantum geometry from one eigendecomposition per k point.
+
+Conventions (docs/conventions.md): eigenpairs :math:`H|u_n\\rangle = \\varepsilon_n|u_n\\rangle`
+ascending; velocity matrix :math:`V^a_{nm} = \\langle u_n|\\partial_a H|u_m\\rangle`;
+sums over :math:`m` exclude the degenerate group of :math:`n`.
+
+.. math::
+    \\Omega_n^{ab} &= -2\\,\\mathrm{Im}\\sum_{m} \\frac{V^a_{nm}V^b_{mn}}{(\\varepsilon_n-\\varepsilon_m)^2}
+    \\quad\\text{(Berry curvature, } \\Omega = \\partial_a A_b - \\partial_b A_a,\\ A = i\\langle u|\\partial u\\rangle)\\\\
+    g_n^{ab} &= \\mathrm{Re}\\sum_{m} \\frac{V^a_{nm}V^b_{mn}}{(\\varepsilon_n-\\varepsilon_m)^2}
+    \\quad\\text{(quantum metric)}\\\\
+    G_n^{ab} &= 2\\,\\mathrm{Re}\\sum_{m} \\frac{V^a_{nm}V^b_{mn}}{(\\varepsilon_n-\\varepsilon_m)^3}
+    \\quad\\text{(band-normalized quantum metric)}\\\\
+    M_n^{ab} &= \\partial_a\\partial_b\\varepsilon_n = \\mathrm{Re}\\,\\langle u_n|\\partial_a\\partial_b H|u_n\\rangle
+        + 2\\,\\mathrm{Re}\\sum_m \\frac{V^a_{nm}V^b_{mn}}{\\varepsilon_n-\\varepsilon_m}
+    \\quad\\text{(inverse effective mass times } \\hbar^2)
+
+Units with model input in eV and Angstrom: energies eV, ``velocity`` = dε/dk in eV Å
+(the group velocity is velocity / ħ), ``inverse_mass`` eV Å², Berry curvature and metric
+Å², normalized metric Å²/eV, their k-derivatives one more power of Å.
+
+Derivatives are analytic (sum over states), from the k-derivative of the velocity matrix
+in the eigenbasis, :math:`\\partial_c V^a = U^\\dagger \\partial_a\\partial_c H U + [V^c\\circ R, V^a]`
+with :math:`R_{nl} = 1/(\\varepsilon_n - \\varepsilon_l)` outside degenerate groups.
+
+Degenerate groups: bands whose energies differ by less than ``degeneracy_tol`` (eV, default
+1e-6) form a group. Per-band values inside a group are the group trace divided by the group
+size, which is gauge invariant (the trace of the non-Abelian quantity); summing a per-band
+quantity over all bands of the group gives the group trace. Derivatives of group quantities are
+correct where the group stays degenerate in a neighbourhood (e.g. Kramers pairs of PT-symmetric
+models); at an isolated crossing they are not defined.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from .models.base import Model, ModelError
+
+DEFAULT_DEGENERACY_TOL = 1e-6
+
+
+@dataclass
+class BandGeometry:
+    """Band geometry at a batch of k points (arrays indexed [k, band, tensor indices...]).
+
+    Attributes
+    ----------
+    k : (B, d) Cartesian wave vectors, 1/Å.
+    energies : (B, N) band energies ε_n, eV, ascending.
+    velocity : (B, N, d) ∂_a ε_n, eV Å (group velocity × ħ).
+    inverse_mass : (B, N, d, d) ∂_a ∂_b ε_n, eV Å²; None unless second derivatives were given.
+    berry_curvature : (B, N, d, d) Ω_n^{ab}, Å², antisymmetric.
+    quantum_metric : (B, N, d, d) g_n^{ab}, Å², symmetric positive semidefinite.
+    normalized_metric : (B, N, d, d) G_n^{ab}, Å²/eV.
+    berry_curvature_derivative, quantum_metric_derivative, normalized_metric_derivative :
+        (B, N, d, d, d) with last index c the derivative: ``[..., a, b, c] = ∂_c X^{ab}``.
+        None unless computed with ``derivatives=True``.
+    degeneracy : (B, N) int, size of the degenerate group of each band.
+    eigenvectors : (B, N, N) columns |u_n>, only with ``keep_eigenvectors=True``.
+    velocity_matrix : (B, d, N, N) V^a_{nm}, only with ``keep_eigenvectors=True``.
+    """
+
+    k: np.ndarray
+    energies: np.ndarray
+    velocity: np.ndarray
+    berry_curvature: np.ndarray
+    quantum_metric: np.ndarray
+    normalized_metric: np.ndarray
+    degeneracy: np.ndarray
+    inverse_mass: np.ndarray | None = None
+    berry_curvature_derivative: np.ndarray | None = None
+    quantum_metric_derivative: np.ndarray | None = None
+    normalized_metric_derivative: np.ndarray | None = None
+    eigenvectors: np.ndarray | None = None
+    velocity_matrix: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return self.energies.shape[0]
+
+    def __getitem__(self, index) -> "BandGeometry":
+        """Select k points (a slice, mask or index array)."""
+        kw = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            kw[f.name] = None if v is None else v[index]
+        return BandGeometry(**kw)
+
+
+def degenerate_groups(energies: np.ndarray, tol: float = DEFAULT_DEGENERACY_TOL) -> np.ndarray:
+    """Label degenerate groups of ascending energies (B, N): consecutive bands closer than ``tol``.
+
+    Returns integer labels (B, N); bands with equal labels at a k point form a group.
+    """
+    gaps = np.diff(energies, axis=-1)
+    return np.concatenate(
+        [np.zeros(energies.shape[:-1] + (1,), dtype=int), np.cumsum(gaps > tol, axis=-1)], axis=-1
+    )
+
+
+def _group_average(same: np.ndarray, size: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Average a per-band quantity x (B, N, ...) over degenerate groups."""
+    if np.all(size == 1):
+        return x
+    P = same / size[:, :, None]
+    return np.einsum("bnm,bm...->bn...", P, x)
+
+
+def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = False,
+                              degeneracy_tol: float = DEFAULT_DEGENERACY_TOL,
+                              keep_eigenvectors: bool = False) -> BandGeometry:
+    """Band geometry from a batch of Hamiltonians and their k-derivatives.
+
+    Parameters
+    ----------
+    H : (B, N, N) Hermitian matrices, eV.
+    dH : (B, d, N, N) first derivatives ∂_a H, eV Å.
+    d2H : (B, d, d, N, N), optional
+        Second derivatives; needed for ``inverse_mass`` and for ``derivatives=True``.
+    k : (B, d), optional
+        Stored in the result for reference.
+    derivatives : bool
+        Also compute ∂_c Ω, ∂_c g, ∂_c G analytically (requires d2H).
+    degeneracy_tol : float
+        Energy window (eV) within which bands form a degenerate group.
+    keep_eigenvectors : bool
+        Keep eigenvectors and the velocity matrix in the result (memory N² per k).
+
+    Returns
+    -------
+    BandGeometry
+    """
+    H = np.asarray(H)
+    dH = np.asarray(dH)
+    if H.ndim != 3 or H.shape[1] != H.shape[2]:
+        raise ModelError(f"H must have shape (B, N, N); got {H.shape}.")
+    B, N = H.shape[:2]
+    if dH.ndim != 4 or dH.shape[0] != B or dH.shape[2:] != (N, N):
+        raise ModelError(f"dH must have shape (B, d, N, N) = ({B}, d, {N}, {N}); got {dH.shape}.")
+    d = dH.shape[1]
+    if derivatives and d2H is None:
+        raise ModelError("derivatives=True needs the second derivatives d2H of the Hamiltonian.")
+    if d2H is not None and np.shape(d2H) != (B, d, d, N, N):
+        raise ModelError(f"d2H must have shape (B, d, d, N, N) = ({B}, {d}, {d}, {N}, {N}); got {np.shape(d2H)}.")
+    if degeneracy_tol < 0:
+        raise ModelError(f"degeneracy_tol must be >= 0 (eV); got {degeneracy_tol}.")
+
+    eps, U = np.linalg.eigh(H)
+    Uh = np.conj(np.swapaxes(U, -1, -2))
+    V = Uh[:, None] @ dH @ U[:, None]                                     # (B, d, N, N)
+
+    labels = degenerate_groups(eps, degeneracy_tol)
+    same = labels[:, :, None] == labels[:, None, :]                         # (B, N, N)
+    size = same.sum(axis=-1)
+    with np.errstate(divide="ignore"):
+        R = np.where(same, 0.0, 1.0 / (eps[:, :, None] - eps[:, None, :]))   # 1/(ε_n - ε_m)
+    R2 = R * R
+
+    Vt = np.swapaxes(V, -1, -2)                                             # Vt[b,a,n,m] = V^a_mn
+    vel = _group_average(same, size, np.real(np.diagonal(V, axis1=-2, axis2=-1)).transpose(0, 2, 1))
+    Q2 = np.einsum("banm,bcnm->bnac", V * R2[:, None], Vt)                 # Σ_m V^a_nm V^c_mn / Δ²
+    Q3 = np.einsum("banm,bcnm->bnac", V * (R2 * R)[:, None], Vt)
+    omega = _group_average(same, size, -2.0 * Q2.imag)
+    metric = _group_average(same, size, Q2.real)
+    norm_metric = _group_average(same, size, 2.0 * Q3.real)
+
+    geo = BandGeometry(k=k, energies=eps, velocity=vel, berry_curvature=omega, quantum_metric=metric,
+                       normalized_metric=norm_metric, degeneracy=size)
+    if keep_eigenvectors:
+        geo.eigenvectors, geo.velocity_matrix = U, V
+    if d2H is None:
+        return geo
+
+    W = Uh[:, None, None] @ np.asarray(d2H) @ U[:, None, None]               # (B, d, d, N, N)
+    Q1 = np.einsum("banm,bcnm->bnac", V * R[:, None], Vt)
+    Wdiag = np.real(np.diagonal(W, axis1=-2, axis2=-1)).transpose(0, 3, 1, 2)
+    geo.inverse_mass = _group_average(same, size, Wdiag + 2.0 * Q1.real)
+    if not derivatives:
+        return geo
+
+    # ∂_c V^a = W^{ac} + [V^c ∘ R, V^a]  (parallel-transport gauge; intra-group terms drop out of traces)
+    VR = V * R[:, None]                                                    # (B, d, N, N), index c
+    dV = W + VR[:, None, :] @ V[:, :, None] - V[:, :, None] @ VR[:, None, :]  # dV[b, a, c] = ∂_c V^a
+    dVt = np.swapaxes(dV, -1, -2)
+    dv = vel[:, :, None, :] - vel[:, None, :, :]                           # (B, n, m, c): ∂_c(ε_n - ε_m)
+
+    def dQ(Rp, Rp1, p):
+        # ∂_c Σ_m V^a_nm V^b_mn R^p_nm = Σ_m R^p (∂_c V^a_nm V^b_mn + V^a_nm ∂_c V^b_mn)
+        #                                 - p Σ_m R^{p+1} V^a_nm V^b_mn ∂_c(ε_n - ε_m)
+        t1 = np.einsum("bacnm,bdnm->bnadc", dV * Rp[:, None, None], Vt)
+        t2 = np.einsum("banm,bdcnm->bnadc", V * Rp[:, None], dVt)
+        t3 = np.einsum("banm,bdnm,bnmc->bnadc", V * Rp1[:, None], Vt, dv)
+        return t1 + t2 - p * t3
+
+    dQ2 = dQ(R2, R2 * R, 2)
+    dQ3 = dQ(R2 * R, R2 * R2, 3)
+    geo.berry_curvature_derivative = _group_average(same, size, -2.0 * dQ2.imag)
+    geo.quantum_metric_derivative = _group_average(same, size, dQ2.real)
+    geo.normalized_metric_derivative = _group_average(same, size, 2.0 * dQ3.real)
+    return geo
+
+
+def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: bool = True,
+                  degeneracy_tol: float = DEFAULT_DEGENERACY_TOL,
+                  keep_eigenvectors: bool = False) -> BandGeometry:
+    """Band energies, velocities, inverse mass, Berry curvature, quantum metric, normalized metric.
+
+    One eigendecomposition per k point serves every quantity. See the module docstring for
+    the formulas, units and the treatment of degenerate bands.
+
+    Parameters
+    ----------
+    model : Model
+    k : (B, d) or (d,) Cartesian wave vectors, 1/Å (``model.k_from_reduced`` converts).
+    derivatives : bool
+        Also return ∂_c Ω, ∂_c g and ∂_c G (analytic, from ∂²H).
+    inverse_mass : bool
+        Compute ∂_a∂_b ε_n (needs ∂²H; implied by ``derivatives``).
+    degeneracy_tol : float
+        Bands closer than this (eV) are treated as one degenerate group.
+    keep_eigenvectors : bool
+        Keep eigenvectors and velocity matrices.
+
+    Returns
+    -------
+    BandGeometry
+
+    Examples
+    --------
+    >>> import qkinetics as qk
+    >>> m = qk.zoo.massive_dirac(v=1.0, mass=0.5)
+    >>> geo = qk.band_geometry(m, [[0.0, 0.0]])
+    >>> geo.berry_curvature[0, 0, 0, 1]   # lower band at k = 0: v²/(2 m²) = 2 Å²
+    2.0
+    """
+    k = model.check_k(k)
+    Hs = model.hamiltonian(k, order=2 if (derivatives or inverse_mass) else 1)
+    return geometry_from_hamiltonian(*Hs, k=k, derivatives=derivatives, degeneracy_tol=degeneracy_tol,
+                                     keep_eigenvectors=keep_eigenvectors)
+
+
+def iter_band_geometry(model: Model, k_chunks, **options):
+    """Band geometry chunk by chunk, for grids too large to hold at once.
+
+    ``k_chunks`` is an iterable of (B_i, d) arrays (e.g. from :func:`qkinetics.grids.monkhorst_pack`
+    with ``chunk_size``) or a single array, split into chunks of ``options.pop("chunk_size", 20000)``
+    points. Yields :class:`BandGeometry` per chunk; memory is bounded by the chunk size.
+    """
+    chunk_size = options.pop("chunk_size", 20000)
+    if isinstance(k_chunks, np.ndarray):
+        k_chunks = (k_chunks[i:i + chunk_size] for i in range(0, len(k_chunks), chunk_size))
+    for kc in k_chunks:
+        yield band_geometry(model, kc, **options)
