@@ -149,19 +149,21 @@ def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = Fa
 
     eps, U = np.linalg.eigh(H)
     Uh = np.conj(np.swapaxes(U, -1, -2))
-    V = Uh[:, None] @ dH @ U[:, None]                                     # (B, d, N, N)
+    V = to_eigenbasis(U, Uh, dH)                                            # (B, d, N, N)
 
     labels = degenerate_groups(eps, degeneracy_tol)
     same = labels[:, :, None] == labels[:, None, :]                         # (B, N, N)
     size = same.sum(axis=-1)
     with np.errstate(divide="ignore"):
-        R = np.where(same, 0.0, 1.0 / (eps[:, :, None] - eps[:, None, :]))   # 1/(ε_n - ε_m)
+        R = 1.0 / (eps[:, :, None] - eps[:, None, :])                       # 1/(ε_n - ε_m)
+    R[same] = 0.0
     R2 = R * R
+    R3 = R2 * R
 
-    Vt = np.swapaxes(V, -1, -2)                                             # Vt[b,a,n,m] = V^a_mn
+    Vc = np.conj(V)                                                         # Vc[b,a,n,m] = V^a_mn
     vel = _group_average(same, size, np.real(np.diagonal(V, axis1=-2, axis2=-1)).transpose(0, 2, 1))
-    Q2 = np.einsum("banm,bcnm->bnac", V * R2[:, None], Vt)                 # Σ_m V^a_nm V^c_mn / Δ²
-    Q3 = np.einsum("banm,bcnm->bnac", V * (R2 * R)[:, None], Vt)
+    Q2 = np.einsum("banm,bcnm->bnac", V * R2[:, None], Vc)                 # Σ_m V^a_nm V^c_mn / Δ²
+    Q3 = np.einsum("banm,bcnm->bnac", V * R3[:, None], Vc)
     omega = _group_average(same, size, -2.0 * Q2.imag)
     metric = _group_average(same, size, Q2.real)
     norm_metric = _group_average(same, size, 2.0 * Q3.real)
@@ -173,33 +175,43 @@ def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = Fa
     if d2H is None:
         return geo
 
-    W = Uh[:, None, None] @ np.asarray(d2H) @ U[:, None, None]               # (B, d, d, N, N)
-    Q1 = np.einsum("banm,bcnm->bnac", V * R[:, None], Vt)
+    W = to_eigenbasis(U, Uh, np.asarray(d2H).reshape(B, d * d, N, N)).reshape(B, d, d, N, N)
+    Q1 = np.einsum("banm,bcnm->bnac", V * R[:, None], Vc)
     Wdiag = np.real(np.diagonal(W, axis1=-2, axis2=-1)).transpose(0, 3, 1, 2)
     geo.inverse_mass = _group_average(same, size, Wdiag + 2.0 * Q1.real)
     if not derivatives:
         return geo
 
-    # ∂_c V^a = W^{ac} + [V^c ∘ R, V^a]  (parallel-transport gauge; intra-group terms drop out of traces)
-    VR = V * R[:, None]                                                    # (B, d, N, N), index c
-    dV = W + VR[:, None, :] @ V[:, :, None] - V[:, :, None] @ VR[:, None, :]  # dV[b, a, c] = ∂_c V^a
-    dVt = np.swapaxes(dV, -1, -2)
-    dv = vel[:, :, None, :] - vel[:, None, :, :]                           # (B, n, m, c): ∂_c(ε_n - ε_m)
+    # ∂_c V^a = W^{ac} + [V^c ∘ R, V^a] (parallel-transport gauge; intra-group terms drop out of
+    # group traces). V^c ∘ R is anti-Hermitian, so V^a (V^c ∘ R) = -((V^c ∘ R) V^a)^dagger and a
+    # single product per (a, c) suffices: all of them in one matrix product per k.
+    VR = V * R[:, None]
+    A = (VR.reshape(B, d * N, N) @ V.transpose(0, 2, 1, 3).reshape(B, N, d * N))
+    A = A.reshape(B, d, N, d, N).transpose(0, 3, 1, 2, 4)                   # A[b, a, c] = (V^c∘R) V^a
+    dV = W + A + np.conj(np.swapaxes(A, -1, -2))                            # dV[b, a, c] = ∂_c V^a
+    vel_m = vel.astype(complex)
 
-    def dQ(Rp, Rp1, p):
-        # ∂_c Σ_m V^a_nm V^b_mn R^p_nm = Σ_m R^p (∂_c V^a_nm V^b_mn + V^a_nm ∂_c V^b_mn)
-        #                                 - p Σ_m R^{p+1} V^a_nm V^b_mn ∂_c(ε_n - ε_m)
-        t1 = np.einsum("bacnm,bdnm->bnadc", dV * Rp[:, None, None], Vt)
-        t2 = np.einsum("banm,bdcnm->bnadc", V * Rp[:, None], dVt)
-        t3 = np.einsum("banm,bdnm,bnmc->bnadc", V * Rp1[:, None], Vt, dv)
-        return t1 + t2 - p * t3
+    def dQ(Rp, Qp1, Rp1, p):
+        # ∂_c Σ_m R^p V^a_nm V^e_mn = S^{ace} + conj(S^{eca}) - p Σ_m R^{p+1} V^a_nm V^e_mn (v_n^c - v_m^c),
+        # S^{ace}_n = Σ_m R^p_nm (∂_c V^a)_nm conj(V^e_nm)   (∂_c V^e is Hermitian).
+        S = np.einsum("bacnm,benm->bnace", dV * Rp[:, None, None], Vc)
+        T = np.einsum("banm,benm,bmc->bnaec", V * Rp1[:, None], Vc, vel_m)
+        return (S.transpose(0, 1, 2, 4, 3) + np.conj(S.transpose(0, 1, 4, 2, 3))
+                - p * (Qp1[..., None] * vel[:, :, None, None, :] - T))
 
-    dQ2 = dQ(R2, R2 * R, 2)
-    dQ3 = dQ(R2 * R, R2 * R2, 3)
+    dQ2 = dQ(R2, Q3, R3, 2)
+    dQ3 = dQ(R3, np.einsum("banm,bcnm->bnac", V * (R2 * R2)[:, None], Vc), R2 * R2, 3)
     geo.berry_curvature_derivative = _group_average(same, size, -2.0 * dQ2.imag)
     geo.quantum_metric_derivative = _group_average(same, size, dQ2.real)
     geo.normalized_metric_derivative = _group_average(same, size, 2.0 * dQ3.real)
     return geo
+
+
+def to_eigenbasis(U, Uh, X):
+    """Matrices X (B, M, N, N) in the eigenbasis, U^dagger X U, with two matrix products per k."""
+    B, M, N, _ = X.shape
+    Y = (X.reshape(B, M * N, N) @ U).reshape(B, M, N, N).transpose(0, 2, 1, 3).reshape(B, N, M * N)
+    return (Uh @ Y).reshape(B, N, M, N).transpose(0, 2, 1, 3)
 
 
 def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: bool = True,
