@@ -2,5 +2,12 @@
 
 from .base import Model, ModelError, check_hermitian
 from .tight_binding import TightBinding
+from .continuum import Continuum
+from . import zoo
+from .wannier90 import Wannier90FormatError, read_wannier90, write_wannier90_hr, write_wannier90_tb
 
-__all__ = ["Model", "ModelError", "check_hermitian", "TightBinding"]
+__all__ = [
+    "Model", "ModelError", "check_hermitian", "TightBinding",
+    "Continuum", "zoo",
+    "read_wannier90", "write_wannier90_hr", "write_wannier90_tb", "Wannier90FormatError",
+]

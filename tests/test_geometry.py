@@ -1,0 +1,282 @@
+"""Band geometry: closed forms, identities, gauge invariance, finite differences, degenerate groups."""
+
+import numpy as np
+import pytest
+
+import qkinetics as qk
+from qkinetics import zoo
+from qkinetics.geometry import band_geometry, geometry_from_hamiltonian, iter_band_geometry
+
+from conftest import random_tight_binding
+
+QUANTITIES = ("berry_curvature", "quantum_metric", "normalized_metric")
+
+
+# ---------------------------------------------------------------- closed forms (massive Dirac)
+
+def dirac_closed_form(v, m, kx, ky):
+    """Derived by hand for H = t kx + v (kx sx + ky sy) + m sz, E = sqrt(v^2 k^2 + m^2).
+
+    Omega_-^{xy} = +v^2 m / (2E^3) = -Omega_+^{xy};  g_+- = (1/4) d_a dhat . d_b dhat, i.e.
+    g^{xx} = v^2 (v^2 ky^2 + m^2) / (4E^4), g^{yy} = v^2 (v^2 kx^2 + m^2) / (4E^4),
+    g^{xy} = -v^4 kx ky / (4E^4);  G_n = 2 g / (eps_n - eps_m) = -+ g / E. The tilt t moves
+    both energies by t kx and leaves the eigenvectors, hence Omega, g, G, unchanged.
+    """
+    E = np.sqrt(v**2 * (kx**2 + ky**2) + m**2)
+    om = v**2 * m / (2 * E**3)
+    g = np.empty(kx.shape + (2, 2))
+    g[..., 0, 0] = v**2 * (v**2 * ky**2 + m**2) / (4 * E**4)
+    g[..., 1, 1] = v**2 * (v**2 * kx**2 + m**2) / (4 * E**4)
+    g[..., 0, 1] = g[..., 1, 0] = -v**4 * kx * ky / (4 * E**4)
+    return E, om, g
+
+
+@pytest.mark.parametrize("mass", [0.4, -0.25])
+def test_massive_dirac_closed_forms(rng, mass):
+    v, tilt = 1.7, 0.3
+    model = zoo.massive_dirac(v=v, mass=mass, tilt=tilt)
+    k = rng.normal(size=(50, 2)) * 0.6
+    geo = band_geometry(model, k)
+    E, om, g = dirac_closed_form(v, mass, k[:, 0], k[:, 1])
+    np.testing.assert_allclose(geo.energies, np.stack([tilt * k[:, 0] - E, tilt * k[:, 0] + E], 1), atol=1e-12)
+    np.testing.assert_allclose(geo.berry_curvature[:, 0, 0, 1], om, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(geo.berry_curvature[:, 1, 0, 1], -om, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(geo.berry_curvature[:, :, 1, 0], -geo.berry_curvature[:, :, 0, 1], atol=1e-13)
+    for n in (0, 1):
+        np.testing.assert_allclose(geo.quantum_metric[:, n], g, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(geo.normalized_metric[:, 0], -g / E[:, None, None], rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(geo.normalized_metric[:, 1], g / E[:, None, None], rtol=1e-10, atol=1e-13)
+    # velocity d eps/dk: t +- v^2 k / E
+    vx = v**2 * k[:, 0] / E
+    np.testing.assert_allclose(geo.velocity[:, 0, 0], tilt - vx, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(geo.velocity[:, 1, 0], tilt + vx, rtol=1e-10, atol=1e-12)
+    # inverse mass of the upper band: d^2 E / dkx^2 = v^2 (v^2 ky^2 + m^2) / E^3
+    np.testing.assert_allclose(geo.inverse_mass[:, 1, 0, 0], v**2 * (v**2 * k[:, 1]**2 + mass**2) / E**3, rtol=1e-10)
+
+
+def test_docstring_example_value():
+    geo = band_geometry(zoo.massive_dirac(v=1.0, mass=0.5), [[0.0, 0.0]])
+    assert geo.berry_curvature[0, 0, 0, 1] == pytest.approx(2.0)
+
+
+# ---------------------------------------------------------------- identities and bounds
+
+@pytest.mark.parametrize("norb", [2, 4])
+def test_metric_curvature_bounds(norb):
+    model = random_tight_binding(2, norb, seed=norb)
+    k = model.k_from_reduced(np.random.default_rng(1).random((300, 2)))
+    geo = band_geometry(model, k)
+    om = geo.berry_curvature[..., 0, 1]
+    g = geo.quantum_metric
+    tr = g[..., 0, 0] + g[..., 1, 1]
+    det = g[..., 0, 0] * g[..., 1, 1] - g[..., 0, 1] ** 2
+    scale = np.maximum(tr, 1e-12)
+    assert np.all(np.abs(om) <= tr + 1e-9 * scale)
+    assert np.all(det >= om**2 / 4 - 1e-9 * scale**2)
+    # metric is symmetric positive semidefinite, curvature antisymmetric
+    np.testing.assert_allclose(g, np.swapaxes(g, -1, -2), atol=1e-10 * scale.max())
+    assert np.all(np.linalg.eigvalsh(g) >= -1e-9 * scale[..., None])
+    if norb == 2:
+        # two bands: equality in both bounds
+        np.testing.assert_allclose(np.abs(om), np.sqrt(4 * det), rtol=1e-6, atol=1e-10)
+        np.testing.assert_allclose(4 * det, om**2, rtol=1e-7, atol=1e-12)
+    else:
+        assert np.max(det - om**2 / 4) > 1e-6        # strict somewhere: the bound is not trivially tight
+
+
+def test_sum_rules_over_bands():
+    """Sum over all bands: sum_n Omega_n = 0; sum_n G_n = 0 for two bands (antisymmetric pair sum)."""
+    model = random_tight_binding(3, 3, seed=4)
+    k = model.k_from_reduced(np.random.default_rng(2).random((100, 3)))
+    geo = band_geometry(model, k)
+    assert np.abs(geo.berry_curvature.sum(axis=1)).max() < 1e-8 * np.abs(geo.berry_curvature).max()
+    two = band_geometry(random_tight_binding(2, 2, seed=3), k[:, :2])
+    assert np.abs(two.normalized_metric.sum(axis=1)).max() < 1e-8 * np.abs(two.normalized_metric).max()
+
+
+# ---------------------------------------------------------------- analytic derivatives vs finite differences
+
+def _fd_check(model, k, h=1e-5, **kw):
+    geo = band_geometry(model, k, derivatives=True, **kw)
+    for c in range(model.dim):
+        kp, km = k.copy(), k.copy()
+        kp[:, c] += h
+        km[:, c] -= h
+        gp, gm = band_geometry(model, kp, **kw), band_geometry(model, km, **kw)
+        for name in QUANTITIES:
+            fd = (getattr(gp, name) - getattr(gm, name)) / (2 * h)
+            an = getattr(geo, name + "_derivative")[..., c]
+            scale = np.abs(an).max()
+            # central differences: error ~ h^2 * third derivative; measured ~1e-8 relative at h = 1e-5
+            np.testing.assert_allclose(an, fd, atol=2e-6 * scale, err_msg=f"d_{c} {name}")
+        fd_v = (gp.velocity - gm.velocity) / (2 * h)
+        np.testing.assert_allclose(geo.inverse_mass[..., c], fd_v, atol=2e-6 * np.abs(fd_v).max())
+        fd_e = (gp.energies - gm.energies) / (2 * h)
+        np.testing.assert_allclose(geo.velocity[..., c], fd_e, atol=2e-6 * np.abs(fd_e).max())
+
+
+@pytest.mark.parametrize("dim,norb", [(2, 2), (2, 5), (3, 4), (1, 3)])
+def test_derivatives_match_finite_differences(dim, norb):
+    model = random_tight_binding(dim, norb, seed=10 * dim + norb)
+    k = model.k_from_reduced(np.random.default_rng(3).random((20, dim)))
+    _fd_check(model, k)
+
+
+def test_derivatives_degenerate_pt_model():
+    model = zoo.pt_antiferromagnet()
+    k = model.k_from_reduced(np.random.default_rng(5).random((20, 2)))
+    _fd_check(model, k)
+
+
+# ---------------------------------------------------------------- gauge invariance
+
+def test_invariance_under_orbital_basis_rotation(rng):
+    model = random_tight_binding(2, 4, seed=7)
+    Q, _ = np.linalg.qr(rng.normal(size=(4, 4)) + 1j * rng.normal(size=(4, 4)))
+    rotated = qk.TightBinding(model.lattice, np.zeros((4, 2)), {R: t for R, t in model.hoppings.items()},
+                              convention="lattice")
+    k = model.k_from_reduced(rng.random((40, 2)))
+    base = band_geometry(rotated, k, derivatives=True)
+    H, dH, d2H = rotated.hamiltonian(k, 2)
+    rot = geometry_from_hamiltonian(Q @ H @ Q.conj().T, Q @ dH @ Q.conj().T, Q @ d2H @ Q.conj().T,
+                                    derivatives=True)
+    for name in QUANTITIES + ("velocity", "inverse_mass", "berry_curvature_derivative",
+                              "normalized_metric_derivative", "quantum_metric_derivative"):
+        a, b = getattr(base, name), getattr(rot, name)
+        np.testing.assert_allclose(a, b, atol=1e-9 * np.abs(a).max(), err_msg=name)
+
+
+@pytest.mark.parametrize("model_name", ["random", "pt_antiferromagnet", "kane_mele"])
+def test_invariance_under_eigenvector_gauge(monkeypatch, model_name):
+    """Random k-dependent band phases, and random unitary mixing inside degenerate groups."""
+    model = random_tight_binding(2, 4, seed=8) if model_name == "random" else zoo.get(model_name)
+    k = model.k_from_reduced(np.random.default_rng(6).random((30, 2)))
+    ref = band_geometry(model, k, derivatives=True)
+    true_eigh = np.linalg.eigh
+    rng = np.random.default_rng(99)
+
+    def scrambled_eigh(H):
+        eps, U = true_eigh(H)
+        U = U * np.exp(2j * np.pi * rng.random(eps.shape))[..., None, :]
+        if model_name != "random":          # Kramers pairs (2n, 2n+1): random U(2) per k and pair
+            for p in range(0, eps.shape[-1], 2):
+                X = rng.normal(size=eps.shape[:-1] + (2, 2)) + 1j * rng.normal(size=eps.shape[:-1] + (2, 2))
+                W, _ = np.linalg.qr(X)
+                U[..., p:p + 2] = U[..., p:p + 2] @ W
+        return eps, U
+
+    monkeypatch.setattr(np.linalg, "eigh", scrambled_eigh)
+    new = band_geometry(model, k, derivatives=True)
+    for name in QUANTITIES + ("velocity", "inverse_mass", "berry_curvature_derivative",
+                              "quantum_metric_derivative", "normalized_metric_derivative"):
+        a, b = getattr(ref, name), getattr(new, name)
+        np.testing.assert_allclose(b, a, atol=1e-9 * max(np.abs(a).max(), 1e-12), err_msg=name)
+
+
+# ---------------------------------------------------------------- degenerate groups
+
+def _projector_geometry(model, k, bands, h=1e-5):
+    """Group quantum geometric tensor tr[P d_a P d_b P] from finite-difference projectors (independent route)."""
+    def proj(kk):
+        _, U = np.linalg.eigh(model.hamiltonian(kk, 0)[0])
+        Ug = U[..., bands]
+        return Ug @ np.conj(np.swapaxes(Ug, -1, -2))
+    P = proj(k)
+    dP = []
+    for a in range(model.dim):
+        kp, km = k.copy(), k.copy()
+        kp[:, a] += h
+        km[:, a] -= h
+        dP.append((proj(kp) - proj(km)) / (2 * h))
+    Q = np.array([[np.trace(P @ dP[a] @ dP[b], axis1=-2, axis2=-1) for b in range(model.dim)]
+                  for a in range(model.dim)])
+    return np.moveaxis(Q, (0, 1), (-2, -1))
+
+
+@pytest.mark.parametrize("model_name", ["pt_antiferromagnet", "kane_mele"])
+def test_degenerate_groups(model_name):
+    model = zoo.get(model_name)
+    k = model.k_from_reduced(np.random.default_rng(11).random((25, 2)) * 0.9 + 0.05)
+    geo = band_geometry(model, k)
+    assert np.all(geo.degeneracy == 2)
+    for pair in ([0, 1], [2, 3]):
+        Q = _projector_geometry(model, k, pair)
+        # group trace = per-band value times group size
+        g_group = geo.quantum_metric[:, pair].sum(axis=1)
+        om_group = geo.berry_curvature[:, pair].sum(axis=1)
+        np.testing.assert_allclose(g_group, Q.real, atol=1e-6 * np.abs(Q).max())
+        np.testing.assert_allclose(om_group, -2 * Q.imag, atol=1e-6 * np.abs(Q).max())
+        np.testing.assert_allclose(geo.quantum_metric[:, pair[0]], geo.quantum_metric[:, pair[1]])
+    # PT symmetry forces zero Berry curvature of every Kramers group; the metric is finite
+    if model_name == "pt_antiferromagnet":
+        assert np.abs(geo.berry_curvature).max() < 1e-10 * np.abs(geo.quantum_metric).max()
+        assert np.abs(geo.normalized_metric).max() > 1e-3
+
+
+def test_group_normalized_metric_by_resolvent():
+    """G of a degenerate group via 2 Re tr[P dH Q (eps - H)^-3 Q dH] with a reduced resolvent."""
+    model = zoo.pt_antiferromagnet()
+    k = model.k_from_reduced(np.random.default_rng(12).random((10, 2)))
+    geo = band_geometry(model, k)
+    H, dH = model.hamiltonian(k, 1)
+    for i in range(len(k)):
+        e, U = np.linalg.eigh(H[i])
+        P = U[:, :2] @ U[:, :2].conj().T
+        Qp = np.eye(4) - P
+        res = Qp @ np.linalg.pinv(Qp @ (e[0] * np.eye(4) - H[i]) @ Qp, rcond=1e-8) @ Qp
+        res3 = res @ res @ res
+        G = np.array([[2 * np.real(np.trace(P @ dH[i, a] @ res3 @ dH[i, b])) for b in range(2)] for a in range(2)])
+        np.testing.assert_allclose(geo.normalized_metric[i, :2].sum(axis=0), G, atol=1e-10 * np.abs(G).max())
+
+
+def test_degeneracy_tolerance_groups_near_degenerate_bands():
+    H = np.diag([0.0, 1e-9, 1.0])[None].astype(complex)
+    dH = np.zeros((1, 1, 3, 3), complex)
+    dH[0, 0] = [[0, 1, 0.5], [1, 0, 0.2], [0.5, 0.2, 0]]
+    loose = geometry_from_hamiltonian(H, dH, degeneracy_tol=1e-6)
+    assert loose.degeneracy.tolist() == [[2, 2, 1]]
+    assert np.all(np.isfinite(loose.quantum_metric))
+    tight = geometry_from_hamiltonian(H, dH, degeneracy_tol=0.0)
+    assert tight.degeneracy.tolist() == [[1, 1, 1]]
+    assert tight.quantum_metric[0, 0, 0, 0] > 1e17          # 1/gap^2 with gap 1e-9 eV
+
+
+# ---------------------------------------------------------------- conventions, chunking, errors
+
+def test_fourier_conventions_local_differ_integrated_agree():
+    model = zoo.haldane(t2=0.15, phi=0.7, mass=0.1)
+    other = model.with_convention("lattice")
+    n = 90
+    s = (np.arange(n) + 0.5) / n
+    k = model.k_from_reduced(np.stack(np.meshgrid(s, s, indexing="ij"), -1).reshape(-1, 2))
+    a, b = band_geometry(model, k), band_geometry(other, k)
+    np.testing.assert_allclose(a.energies, b.energies, atol=1e-12)
+    assert np.abs(a.berry_curvature - b.berry_curvature).max() > 1e-3        # local values differ
+    area = abs(np.linalg.det(model.reciprocal))
+    ca = a.berry_curvature[:, 0, 0, 1].sum() * area / n**2 / (2 * np.pi)
+    cb = b.berry_curvature[:, 0, 0, 1].sum() * area / n**2 / (2 * np.pi)
+    assert ca == pytest.approx(cb, abs=1e-6)
+    assert ca == pytest.approx(qk.chern_number(model, [0]), abs=1e-3)
+
+
+def test_iter_band_geometry_chunks_equal_whole():
+    model = random_tight_binding(2, 3, seed=2)
+    k = model.k_from_reduced(np.random.default_rng(0).random((1000, 2)))
+    whole = band_geometry(model, k)
+    parts = list(iter_band_geometry(model, k, chunk_size=300))
+    assert [len(p) for p in parts] == [300, 300, 300, 100]
+    np.testing.assert_allclose(np.concatenate([p.berry_curvature for p in parts]), whole.berry_curvature)
+
+
+def test_geometry_errors():
+    model = zoo.massive_dirac()
+    with pytest.raises(qk.ModelError, match=r"shape \(B, 2\)"):
+        band_geometry(model, np.zeros((4, 3)))
+    with pytest.raises(qk.ModelError, match="NaN"):
+        band_geometry(model, [[np.nan, 0.0]])
+    with pytest.raises(qk.ModelError, match="d2H"):
+        geometry_from_hamiltonian(np.eye(2)[None], np.zeros((1, 2, 2, 2)), derivatives=True)
+    with pytest.raises(qk.ModelError, match=r"\(B, N, N\)"):
+        geometry_from_hamiltonian(np.zeros((2, 3)), np.zeros((1, 2, 2, 2)))
+    with pytest.raises(qk.ModelError, match="dH must have shape"):
+        geometry_from_hamiltonian(np.eye(2)[None], np.zeros((1, 2, 3, 3)))
