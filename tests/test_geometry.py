@@ -96,23 +96,32 @@ def test_sum_rules_over_bands():
 
 # ---------------------------------------------------------------- analytic derivatives vs finite differences
 
-def _fd_check(model, k, h=1e-5, **kw):
+def _fd_check(model, k, h=1e-4, **kw):
+    """Analytic derivatives against Richardson-extrapolated central differences (error O(h^4)).
+
+    Plain central differences lose accuracy near small gaps (error ~ h^2 / gap^5); the
+    extrapolation keeps the measured relative error below 1e-8 on these random models.
+    """
     geo = band_geometry(model, k, derivatives=True, **kw)
-    for c in range(model.dim):
+
+    def central(c, step, name):
         kp, km = k.copy(), k.copy()
-        kp[:, c] += h
-        km[:, c] -= h
-        gp, gm = band_geometry(model, kp, **kw), band_geometry(model, km, **kw)
+        kp[:, c] += step
+        km[:, c] -= step
+        return (getattr(band_geometry(model, kp, **kw), name) - getattr(band_geometry(model, km, **kw), name)) / (2 * step)
+
+    def richardson(c, name):
+        return (4 * central(c, h / 2, name) - central(c, h, name)) / 3
+
+    for c in range(model.dim):
         for name in QUANTITIES:
-            fd = (getattr(gp, name) - getattr(gm, name)) / (2 * h)
+            fd = richardson(c, name)
             an = getattr(geo, name + "_derivative")[..., c]
-            scale = np.abs(an).max()
-            # central differences: error ~ h^2 * third derivative; measured ~1e-8 relative at h = 1e-5
-            np.testing.assert_allclose(an, fd, atol=2e-6 * scale, err_msg=f"d_{c} {name}")
-        fd_v = (gp.velocity - gm.velocity) / (2 * h)
-        np.testing.assert_allclose(geo.inverse_mass[..., c], fd_v, atol=2e-6 * np.abs(fd_v).max())
-        fd_e = (gp.energies - gm.energies) / (2 * h)
-        np.testing.assert_allclose(geo.velocity[..., c], fd_e, atol=2e-6 * np.abs(fd_e).max())
+            np.testing.assert_allclose(an, fd, rtol=1e-6, atol=1e-7 * np.abs(an).max() + 1e-9, err_msg=f"d_{c} {name}")
+        fd_v = richardson(c, "velocity")
+        np.testing.assert_allclose(geo.inverse_mass[..., c], fd_v, rtol=1e-6, atol=1e-7 * np.abs(fd_v).max())
+        fd_e = richardson(c, "energies")
+        np.testing.assert_allclose(geo.velocity[..., c], fd_e, rtol=1e-6, atol=1e-7 * np.abs(fd_e).max())
 
 
 @pytest.mark.parametrize("dim,norb", [(2, 2), (2, 5), (3, 4), (1, 3)])
@@ -170,7 +179,7 @@ def test_invariance_under_eigenvector_gauge(monkeypatch, model_name):
     for name in QUANTITIES + ("velocity", "inverse_mass", "berry_curvature_derivative",
                               "quantum_metric_derivative", "normalized_metric_derivative"):
         a, b = getattr(ref, name), getattr(new, name)
-        np.testing.assert_allclose(b, a, atol=1e-9 * max(np.abs(a).max(), 1e-12), err_msg=name)
+        np.testing.assert_allclose(b, a, atol=1e-9 * max(np.abs(a).max(), 1.0), err_msg=name)   # O(1) models
 
 
 # ---------------------------------------------------------------- degenerate groups

@@ -67,9 +67,14 @@ def test_non_abelian_group_chern():
 def test_weyl_plane_chern_numbers():
     k0 = np.pi / 2
     model = zoo.weyl_semimetal(k0=k0)
-    inside = qk.chern_number(model, [0], plane=(1, 2), k_fixed=0.0, nk=40)
-    outside = qk.chern_number(model, [0], plane=(1, 2), k_fixed=0.5, nk=40)
-    assert abs(inside) == 1 and outside == 0
+    # At fixed kx the (ky, kz) plane is a QWZ-like model with Dirac masses M0, M0 + 2m, M0 + 2m, M0 + 4m,
+    # M0 = t (cos kx - cos k0): topological iff M0 < 0 < M0 + 2m, i.e. |kx| > k0 (for m = 1).
+    between = qk.chern_number(model, [0], plane=(1, 2), k_fixed=0.0, nk=40)
+    beyond = qk.chern_number(model, [0], plane=(1, 2), k_fixed=0.5, nk=40)
+    assert between == 0 and abs(beyond) == 1
+    # crossing one node changes the plane Chern number by one
+    assert qk.chern_number(model, [0], plane=(1, 2), k_fixed=0.3, nk=40) == beyond
+    assert qk.chern_number(model, [0], plane=(1, 2), k_fixed=0.2, nk=40) == 0
 
 
 def test_chern_errors():

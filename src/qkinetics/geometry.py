@@ -262,6 +262,7 @@ def iter_band_geometry(model: Model, k_chunks, **options):
     """
     chunk_size = options.pop("chunk_size", 20000)
     if isinstance(k_chunks, np.ndarray):
-        k_chunks = (k_chunks[i:i + chunk_size] for i in range(0, len(k_chunks), chunk_size))
+        k_all = k_chunks
+        k_chunks = (k_all[i:i + chunk_size] for i in range(0, len(k_all), chunk_size))
     for kc in k_chunks:
         yield band_geometry(model, kc, **options)
