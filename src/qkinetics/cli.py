@@ -1,0 +1,97 @@
+"""The ``qkinetics`` command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+from . import __version__
+from .geometry import band_geometry
+from .models import zoo
+from .topology import chern_number
+
+#: The embedded default model of ``qkinetics demo``: a Haldane Chern insulator.
+DEMO_MODEL = {"name": "haldane", "params": {"t1": 1.0, "t2": 0.1, "phi": np.pi / 2, "mass": 0.2}}
+
+#: High-symmetry points of the honeycomb zoo models, reduced coordinates.
+HONEYCOMB_POINTS = {"G": (0.0, 0.0), "K": (2 / 3, 1 / 3), "M": (0.5, 0.5), "K'": (1 / 3, 2 / 3)}
+
+
+def high_symmetry_path(model, labels, points, n_per_segment=120):
+    """Cartesian k along straight segments between labelled reduced points; returns (k, distance, ticks)."""
+    red = np.array([points[p] for p in labels], dtype=float)
+    cart = model.k_from_reduced(red)
+    ks, dist, ticks, s0 = [], [], [0.0], 0.0
+    for a, b in zip(cart[:-1], cart[1:]):
+        t = np.linspace(0, 1, n_per_segment, endpoint=False)[:, None]
+        seg = a + t * (b - a)
+        ks.append(seg)
+        dist.append(s0 + np.linalg.norm(seg - a, axis=1))
+        s0 += np.linalg.norm(b - a)
+        ticks.append(s0)
+    ks.append(cart[-1:])
+    dist.append(np.array([s0]))
+    return np.concatenate(ks), np.concatenate(dist), ticks
+
+
+def plot_bands_geometry(model, labels, points, path):
+    """Bands along a path coloured by Berry curvature (left) and quantum metric trace (right)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    k, s, ticks = high_symmetry_path(model, labels, points)
+    geo = band_geometry(model, k, inverse_mass=False)
+    omega = geo.berry_curvature[..., 0, 1]
+    trg = np.trace(geo.quantum_metric, axis1=-2, axis2=-1)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True, constrained_layout=True)
+    lim = np.abs(omega).max()
+    for ax, val, cmap, label, norm in (
+        (axes[0], omega, "coolwarm", r"Berry curvature $\Omega^{xy}_n$ ($\AA^2$)", (-lim, lim)),
+        (axes[1], trg, "viridis", r"quantum metric tr $g_n$ ($\AA^2$)", (0, trg.max())),
+    ):
+        for n in range(model.norb):
+            sc = ax.scatter(s, geo.energies[:, n], c=val[:, n], cmap=cmap, vmin=norm[0], vmax=norm[1], s=6)
+        fig.colorbar(sc, ax=ax, label=label)
+        ax.set_xticks(ticks, [p.replace("G", r"$\Gamma$") for p in labels])
+        for t in ticks:
+            ax.axvline(t, color="0.8", lw=0.5)
+        ax.set_xlim(ticks[0], ticks[-1])
+    axes[0].set_ylabel("energy (eV)")
+    fig.suptitle(f"{model.name}: bands coloured by band geometry")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="qkinetics")
+def main():
+    """qkinetics: band quantum geometry and quantum kinetics beyond leading order."""
+
+
+@main.command()
+@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("qkinetics-demo"),
+              show_default=True, help="Directory for the figure.")
+@click.option("--nk", type=click.IntRange(6, 2000), default=60, show_default=True,
+              help="k grid per direction for the Chern number.")
+def demo(output: Path, nk: int):
+    """Geometry of the embedded default model (a Haldane Chern insulator): table, Chern number, figure."""
+    model = zoo.get(DEMO_MODEL["name"], **DEMO_MODEL["params"])
+    params = ", ".join(f"{k}={v:.4g}" for k, v in DEMO_MODEL["params"].items())
+    click.echo(f"Model: {model.name} ({params}); energies in eV, lengths in Angstrom")
+    labels = list(HONEYCOMB_POINTS)
+    geo = band_geometry(model, model.k_from_reduced([HONEYCOMB_POINTS[p] for p in labels]))
+    click.echo(f"\n{'k':>4} {'band':>4} {'energy/eV':>11} {'Omega_xy/A^2':>13} {'tr g/A^2':>11} {'tr G/(A^2/eV)':>14}")
+    for i, p in enumerate(labels):
+        for n in range(model.norb):
+            click.echo(f"{p:>4} {n:>4} {geo.energies[i, n]:>11.5f} {geo.berry_curvature[i, n, 0, 1]:>13.5f} "
+                       f"{np.trace(geo.quantum_metric[i, n]):>11.5f} {np.trace(geo.normalized_metric[i, n]):>14.5f}")
+    c = chern_number(model, [0], nk=nk)
+    click.echo(f"\nChern number of the lower band: C = {c}  (filled: sigma_xy = -(e^2/h) C = {-c} e^2/h)")
+    output.mkdir(parents=True, exist_ok=True)
+    fig = output / "bands_geometry.png"
+    plot_bands_geometry(model, ["G", "K", "M", "K'", "G"], HONEYCOMB_POINTS, fig)
+    click.echo(f"Figure written to {fig.resolve()}")
