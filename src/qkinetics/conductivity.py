@@ -1,0 +1,156 @@
+"""Conductivity tensors, mechanism by mechanism, as labelled xarray Datasets with convergence estimates."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import xarray as xr
+
+from . import __version__
+from .geometry import DEFAULT_DEGENERACY_TOL
+from .integrate import KGrid, integrate_mechanisms
+from .models.base import ModelError
+from .responses import LINEAR_CHANNELS, SECOND_ORDER_CHANNELS, Mechanism, mechanisms_by_name
+
+AXES = ("x", "y", "z")
+TENSOR_DIMS = ("j", "E1", "E2")
+
+def _units(order, dim):
+    """SI units of sigma: j is A (1D), A/m (2D), A/m^2 (3D); E is V/m."""
+    return {(1, 1): "S m", (1, 2): "S", (1, 3): "S/m",
+            (2, 1): "A m^2/V^2", (2, 2): "A m/V^2", (2, 3): "A/V^2"}[(order, dim)]
+
+
+def conductivity(model, order=1, *, mu=0.0, T=10.0, tau=1e-13, omega=0.0, mechanisms="all",
+                 kgrid=200, shift=0.5, kcut=None, convergence=True, executor=None, chunk_size=None,
+                 progress=False, degeneracy_tol=DEFAULT_DEGENERACY_TOL) -> xr.Dataset:
+    """Conductivity of ``model`` by mechanism, for sweeps over mu, T, tau and omega.
+
+    Parameters
+    ----------
+    model : Model
+    order : {1, 2}
+        Power of the electric field: 1 gives sigma_ab (j_a = sigma_ab E_b), 2 gives sigma_abc
+        (j_a = sigma_abc E_b E_c).
+    mu : float or array, eV
+    T : float or array, kelvin
+    tau : float or array, seconds (relaxation time)
+    omega : float or array, rad/s (frequency of the field; convention E(t) = E e^{-i omega t} + c.c.)
+    mechanisms : "all", a name, or a sequence of names / Mechanism objects
+    kgrid : int or sequence
+        Points per direction (Monkhorst-Pack for lattice models, a grid inside kcut for continuum ones).
+    shift : float
+        Monkhorst-Pack shift (units of the grid step).
+    kcut : float, optional
+        Momentum cutoff of continuum models (1/Angstrom), default ``model.kcut``.
+    convergence : bool
+        Also integrate on a grid with half the points per direction and store, for every mechanism,
+        ``error_<name>`` = |fine - coarse| (a conservative error bar) and the relative change in attrs.
+    executor : object with ``map``, optional
+        E.g. ``qkinetics.integrate.get_executor("processes")``.
+
+    Returns
+    -------
+    xarray.Dataset
+        One complex variable per mechanism plus ``total``, dims ``(channel, mu, T, tau, omega, j, E1[, E2])``
+        with tensor labels x, y, z; units and conventions in attrs (2D: S or A m/V^2; 3D: S/m or A/V^2).
+    """
+    if order not in (1, 2):
+        raise ModelError(f"order must be 1 (linear) or 2 (second order in E); got {order!r}.")
+    mechs = mechanisms_by_name(mechanisms, order)
+    mu, T, tau, omega = (np.atleast_1d(np.asarray(x, dtype=float)) for x in (mu, T, tau, omega))
+    if np.any(tau <= 0):
+        raise ModelError(f"tau must be positive (seconds); got {tau.tolist()}.")
+    if np.any(T < 0):
+        raise ModelError(f"T must be >= 0 K; got {T.tolist()}.")
+    grid = KGrid(model, kgrid, shift=shift, kcut=kcut)
+    fine = integrate_mechanisms(model, mechs, grid, mu, T, executor=executor, chunk_size=chunk_size,
+                                progress=progress, degeneracy_tol=degeneracy_tol)
+    coarse = None
+    if convergence:
+        cgrid = grid.coarsened(model)
+        coarse = integrate_mechanisms(model, mechs, cgrid, mu, T, executor=executor, chunk_size=chunk_size,
+                                      progress=False, degeneracy_tol=degeneracy_tol, warn=False)
+    return assemble_dataset(model, order, mechs, fine, coarse, grid, mu, T, tau, omega)
+
+
+def _prefactors(mech: Mechanism, dim, tau, omega, channels):
+    """Array (channel, tau, omega) of SI prefactors."""
+    return np.array([[[mech.prefactor(dim, t, w, ch) for w in omega] for t in tau] for ch in channels], dtype=complex)
+
+
+def assemble_dataset(model, order, mechs, fine, coarse, grid, mu, T, tau, omega) -> xr.Dataset:
+    """Build the labelled result from band integrals (shared by the API and the resumable CLI run)."""
+    dim = model.dim
+    channels = LINEAR_CHANNELS if order == 1 else SECOND_ORDER_CHANNELS
+    tdims = TENSOR_DIMS[: order + 1]
+    coords = {"channel": list(channels), "mu": mu, "T": T, "tau": tau, "omega": omega}
+    coords.update({d: list(AXES[:dim]) for d in tdims})
+    dims = ("channel", "mu", "T", "tau", "omega") + tdims
+    ds = xr.Dataset(coords=coords)
+    total = 0
+    for m in mechs:
+        pref = _prefactors(m, dim, tau, omega, channels)                   # (ch, tau, omega)
+        pref = pref.reshape(pref.shape[:1] + (1, 1) + pref.shape[1:] + (1,) * (order + 1))
+        sig = pref * fine.values[m.name][None, :, :, None, None]            # (ch, mu, T, tau, omega, *tensor)
+        ds[m.name] = (dims, sig)
+        ds[m.name].attrs.update(units=_units(order, dim), tau_power=m.tau_power, formula=m.formula,
+                                reference=m.reference, assumptions=m.assumptions)
+        if coarse is not None:
+            csig = pref * coarse.values[m.name][None, :, :, None, None]
+            err = np.abs(sig - csig)
+            ds[f"error_{m.name}"] = (dims, err)
+            ds[f"error_{m.name}"].attrs.update(
+                units=_units(order, dim),
+                description="|sigma(grid) - sigma(grid with half the points per direction)|: conservative error bar")
+            scale = np.max(np.abs(sig))
+            ds[m.name].attrs["relative_change_vs_coarse_grid"] = float(np.max(err) / scale) if scale > 0 else 0.0
+        total = total + sig
+    ds["total"] = (dims, total)
+    ds["total"].attrs.update(units=_units(order, dim), description="sum of the mechanisms in this dataset")
+    ds["thermal_resolution"] = (("T",), fine.resolution)
+    ds["thermal_resolution"].attrs["description"] = (
+        "largest |v| dk / (kB T) on the Fermi surface; above 1 the grid is too coarse for T")
+    ds["mu"].attrs["units"] = "eV"
+    ds["T"].attrs["units"] = "K"
+    ds["tau"].attrs["units"] = "s"
+    ds["omega"].attrs["units"] = "rad/s"
+    ds.attrs.update(
+        order=order,
+        dimension=dim,
+        conventions=("electron charge -e; E(t) = E exp(-i omega t) + c.c.; "
+                     + ("j_a = sigma_ab E_b" if order == 1 else
+                        "j_a = sigma_abc E_b E_c (rectified: E_b E_c^*, second_harmonic: E_b E_c e^{-2i omega t})")
+                     + f"; {dim}D units"),
+        model=model.name,
+        model_provenance=json.dumps(getattr(model, "provenance", {"name": model.name}), default=str),
+        grid=grid.description,
+        npoints=grid.npoints,
+        qkinetics_version=__version__,
+    )
+    return ds
+
+
+def write_netcdf(ds: xr.Dataset, path) -> None:
+    """Write a result to netCDF (complex variables stored as ``<name>__real`` / ``<name>__imag`` pairs)."""
+    out = ds.copy()
+    for name in list(out.data_vars):
+        if np.iscomplexobj(out[name]):
+            attrs = dict(out[name].attrs)
+            out[f"{name}__real"] = out[name].real.assign_attrs(attrs)
+            out[f"{name}__imag"] = out[name].imag.assign_attrs(attrs)
+            out = out.drop_vars(name)
+    out.to_netcdf(path, engine="scipy")
+
+
+def read_netcdf(path) -> xr.Dataset:
+    """Read a result written by :func:`write_netcdf`, restoring complex variables."""
+    with xr.open_dataset(path, engine="scipy") as f:
+        ds = f.load()
+    for name in [v for v in ds.data_vars if v.endswith("__real")]:
+        base = name[: -len("__real")]
+        attrs = dict(ds[name].attrs)
+        ds[base] = (ds[name] + 1j * ds[f"{base}__imag"]).assign_attrs(attrs)
+        ds = ds.drop_vars([name, f"{base}__imag"])
+    return ds

@@ -1,0 +1,91 @@
+"""Brillouin-zone and continuum k grids, generated chunk by chunk with integration weights.
+
+A grid yields ``(k, w)`` chunks: Cartesian wave vectors k (1/Angstrom) and weights w (Angstrom^-d)
+such that :math:`\\sum_k w_k F(k) \\approx \\int d^dk/(2\\pi)^d\\, F(k)`. No grid is ever held whole,
+so memory is bounded by the chunk size whatever the number of points.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..models.base import Model, ModelError
+
+
+class KGrid:
+    """Uniform k grid for a model.
+
+    Lattice models: a Monkhorst-Pack grid of ``n`` points per reciprocal direction over the whole
+    Brillouin zone (reduced coordinates (i + shift)/n), weight ``V_BZ / (N (2 pi)^d)``.
+    Continuum models: a grid of spacing ``2 kcut / n`` over the cube [-kcut, kcut]^d keeping the
+    points with |k| < kcut (cell centres, so k = 0 is avoided for even n), weight ``dk^d / (2 pi)^d``.
+
+    Parameters
+    ----------
+    model : Model
+    n : int or sequence of int
+        Points per direction (for continuum models a single int).
+    shift : float or sequence of float
+        Monkhorst-Pack shift in units of the grid step (0 = Gamma-centred, 0.5 = shifted).
+        Ignored for continuum grids, which always use cell centres.
+    kcut : float, optional
+        Momentum cutoff (1/Angstrom) of a continuum grid; defaults to ``model.kcut``.
+    """
+
+    def __init__(self, model: Model, n, shift=0.5, kcut=None):
+        self.dim = model.dim
+        self.periodic = model.periodic
+        n = np.broadcast_to(np.asarray(n, dtype=int), (self.dim,)).copy()
+        if np.any(n < 2):
+            raise ModelError(f"grid size n must be at least 2 per direction; got {n.tolist()}.")
+        self.n = n
+        if self.periodic:
+            self.shift = np.broadcast_to(np.asarray(shift, dtype=float), (self.dim,)).copy()
+            self.reciprocal = model.reciprocal
+            self.npoints = int(np.prod(n))
+            self.weight = abs(np.linalg.det(self.reciprocal)) / self.npoints / (2 * np.pi) ** self.dim
+            self.spacing = float(np.max(np.linalg.norm(self.reciprocal, axis=1) / n))
+            self.description = f"Monkhorst-Pack {'x'.join(map(str, n))}, shift {self.shift.tolist()}"
+        else:
+            kcut = model.kcut if kcut is None else kcut
+            if kcut is None or not np.isfinite(kcut) or kcut <= 0:
+                raise ModelError(
+                    f"{model.name} is a continuum model: integration needs a momentum cutoff kcut > 0 (1/Angstrom); "
+                    "give kcut to the model or to the grid."
+                )
+            if len(set(n.tolist())) != 1:
+                raise ModelError("continuum grids use the same n in every direction.")
+            self.kcut = float(kcut)
+            self.spacing = 2 * self.kcut / n[0]
+            self.weight = self.spacing**self.dim / (2 * np.pi) ** self.dim
+            axis = -self.kcut + (np.arange(n[0]) + 0.5) * self.spacing
+            inside = np.add.outer(axis**2, axis**2) if self.dim == 2 else axis**2
+            if self.dim == 3:
+                inside = np.add.outer(inside, axis**2)
+            self.npoints = int(np.count_nonzero(inside < self.kcut**2))
+            self.description = f"continuum grid {n[0]}^{self.dim} in |k| < {self.kcut:g} 1/A ({self.npoints} points)"
+
+    def _reduced_or_axis_points(self, start, stop):
+        """Multi-indices start..stop of the full product grid, as (M, dim) integer array."""
+        idx = np.arange(start, stop)
+        return np.stack(np.unravel_index(idx, tuple(self.n)), axis=-1)
+
+    def chunks(self, chunk_size: int = 20000):
+        """Yield ``(k, w)`` with k of shape (B, dim) in 1/Angstrom and w of shape (B,) in Angstrom^-d."""
+        total = int(np.prod(self.n))
+        for start in range(0, total, chunk_size):
+            ij = self._reduced_or_axis_points(start, min(start + chunk_size, total))
+            if self.periodic:
+                k = ((ij + self.shift) / self.n) @ self.reciprocal
+            else:
+                k = -self.kcut + (ij + 0.5) * self.spacing
+                k = k[np.einsum("ij,ij->i", k, k) < self.kcut**2]
+                if not len(k):
+                    continue
+            yield k, np.full(len(k), self.weight)
+
+    def coarsened(self, model: Model) -> "KGrid":
+        """The same grid with half the points per direction (for convergence estimates)."""
+        if self.periodic:
+            return KGrid(model, np.maximum(self.n // 2, 2), shift=self.shift)
+        return KGrid(model, max(self.n[0] // 2, 2), kcut=self.kcut)

@@ -1,0 +1,128 @@
+"""Band integrals of response mechanisms over a k grid, for sweeps of chemical potential and temperature.
+
+For every k chunk the band geometry is computed once; every mechanism's integrand terms
+:math:`X^{(p)}` are then contracted with :math:`w_k f^{(p)}(\\varepsilon_{nk};\\mu,T)` for all
+(mu, T) at once (one matrix product per Fermi-derivative order), so a sweep over 201 chemical
+potentials costs little more than one. Chunks are independent jobs mapped by an executor.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..geometry import DEFAULT_DEGENERACY_TOL, band_geometry
+from ..models.base import ModelError
+from ..units import kB_eV
+from .executors import SerialExecutor
+from .occupation import fermi_dirac
+
+#: Thermal-shell resolution above which a grid is flagged as too coarse for the temperature.
+RESOLUTION_LIMIT = 1.0
+
+
+class GridResolutionWarning(UserWarning):
+    """The k grid does not resolve the thermal shell |ε - μ| < k_B T at the requested temperature."""
+
+
+@dataclass
+class BandIntegrals:
+    """Band integrals I = Σ_k w_k Σ_n f^(p) X^(p) of each mechanism.
+
+    Attributes
+    ----------
+    values : dict name -> ndarray (n_mu, n_T, *tensor), natural units.
+    resolution : ndarray (n_T,)
+        Largest |v| Δk / (k_B T) over states within 5 k_B T of any μ: how many thermal widths one
+        grid step crosses on the Fermi surface. Values above ~1 mean the grid is too coarse for T.
+    npoints : int
+    """
+
+    values: dict
+    resolution: np.ndarray
+    npoints: int
+
+
+def _chunk_job(job):
+    """Integrals of one k chunk (module-level so process executors can pickle it)."""
+    model, integrands, derivatives, k, w, mu, T, spacing, degeneracy_tol = job
+    geo = band_geometry(model, k, derivatives=derivatives, inverse_mass=True, degeneracy_tol=degeneracy_tol)
+    B, N = geo.energies.shape
+    weighted = {}
+    out = {}
+    for name, integrand in integrands.items():
+        acc = None
+        for p, X in integrand(geo).items():
+            if p not in weighted:
+                weighted[p] = (fermi_dirac(geo.energies, mu, T, p) * w[:, None]).reshape(len(mu) * len(T), B * N)
+            X = np.asarray(X)
+            term = weighted[p] @ X.reshape(B * N, -1)
+            acc = term if acc is None else acc + term
+        out[name] = acc.reshape((len(mu), len(T)) + X.shape[2:])
+    # thermal-shell resolution on this chunk
+    resolution = np.zeros(len(T))
+    speed = np.linalg.norm(geo.velocity, axis=-1)                          # |dε/dk|, eV Å
+    for j, t in enumerate(T):
+        if t <= 0:
+            resolution[j] = np.inf
+            continue
+        kT = kB_eV * t
+        near = np.any(np.abs(geo.energies[None] - mu[:, None, None]) < 5 * kT, axis=0)
+        if np.any(near):
+            resolution[j] = np.max(speed[near]) * spacing / kT
+    return out, resolution
+
+
+def integrate_mechanisms(model, mechanisms, grid, mu, T, *, executor=None, chunk_size=None,
+                         progress=False, degeneracy_tol=DEFAULT_DEGENERACY_TOL, warn=True) -> BandIntegrals:
+    """Integrate the band integrands of ``mechanisms`` over ``grid`` for every (mu, T).
+
+    Parameters
+    ----------
+    model : Model
+    mechanisms : sequence of Mechanism
+    grid : KGrid
+    mu : array_like, eV
+    T : array_like, kelvin (> 0 when a mechanism has Fermi-surface terms)
+    executor : object with ``map``, optional
+        Serial by default; e.g. ``get_executor("processes")``.
+    chunk_size : int, optional
+        k points per job; by default chosen to keep each job's Fermi-weight array under ~64 MB.
+    progress : bool
+        Show a progress bar over chunks.
+    """
+    mu = np.atleast_1d(np.asarray(mu, dtype=float))
+    T = np.atleast_1d(np.asarray(T, dtype=float))
+    if mu.ndim != 1 or T.ndim != 1:
+        raise ModelError("mu and T must be scalars or 1D arrays (eV, kelvin).")
+    mechanisms = list(mechanisms)
+    if not mechanisms:
+        raise ModelError("no mechanisms to integrate.")
+    if chunk_size is None:
+        chunk_size = int(np.clip(8e6 / (len(mu) * len(T) * model.norb), 256, 20000))
+    derivatives = any(m.needs_derivatives for m in mechanisms)
+    integrands = {m.name: m.integrand for m in mechanisms}
+    jobs = ((model, integrands, derivatives, k, w, mu, T, grid.spacing, degeneracy_tol)
+            for k, w in grid.chunks(chunk_size))
+    executor = executor or SerialExecutor()
+    results = executor.map(_chunk_job, jobs)
+    if progress:
+        from tqdm.auto import tqdm
+
+        results = tqdm(results, total=-(-int(np.prod(grid.n)) // chunk_size), unit="chunk",
+                       desc=f"{model.name} {grid.description}")
+    totals, resolution = {}, np.zeros(len(T))
+    for out, res in results:
+        for name, val in out.items():
+            totals[name] = val if name not in totals else totals[name] + val
+        resolution = np.maximum(resolution, res)
+    if warn:
+        for t, r in zip(T, resolution):
+            if r > RESOLUTION_LIMIT and np.isfinite(r):
+                warnings.warn(
+                    f"k grid too coarse for T = {t:g} K: one grid step crosses {r:.1f} thermal widths k_B T on the "
+                    f"Fermi surface. Use about {r / RESOLUTION_LIMIT:.1f}x more points per direction, or a higher T.",
+                    GridResolutionWarning, stacklevel=2)
+    return BandIntegrals(values=totals, resolution=resolution, npoints=grid.npoints)

@@ -1,0 +1,142 @@
+"""Brillouin-zone integration: grid weights, Fermi functions, sweeps, executors, convergence, netCDF."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import qkinetics as qk
+from qkinetics import units
+from qkinetics.conductivity import conductivity, read_netcdf, write_netcdf
+from qkinetics.integrate import GridResolutionWarning, KGrid, fermi_dirac, get_executor, integrate_mechanisms
+from qkinetics.responses import Mechanism
+
+
+def _ahe(geo):
+    return {0: geo.berry_curvature}
+
+
+def _count(geo):
+    return {0: np.ones(geo.energies.shape)}
+
+
+def _dos(geo):
+    return {1: -np.ones(geo.energies.shape)}
+
+
+def _ahe_prefactor(dim, tau, omega, channel):
+    return -units.e**2 / units.hbar
+
+
+AHE = Mechanism("ahe_sea", 1, 0, _ahe, _ahe_prefactor, 2)
+COUNT = Mechanism("count", 1, 0, _count, lambda *a: 1.0, 0)
+DOS = Mechanism("dos", 1, 0, _dos, lambda *a: 1.0, 0)
+
+
+def test_grid_weights_integrate_unity():
+    for model in (qk.zoo.haldane(), qk.zoo.weyl_semimetal(), qk.zoo.rice_mele()):
+        grid = KGrid(model, 7 if model.dim == 3 else 16)
+        total = sum(w.sum() for _, w in grid.chunks(50))
+        # sum_k w_k = V_BZ / (2 pi)^d = 1 / V_cell
+        assert total == pytest.approx(1 / abs(np.linalg.det(model.lattice)), rel=1e-12)
+    dirac = qk.zoo.massive_dirac(kcut=0.8)
+    grid = KGrid(dirac, 400)
+    area = sum(w.sum() for _, w in grid.chunks(7000)) * (2 * np.pi) ** 2
+    assert area == pytest.approx(np.pi * 0.8**2, rel=2e-3)       # disc area, boundary error ~ dk / kcut
+
+
+def test_chunking_and_executors_do_not_change_results():
+    model = qk.zoo.haldane(mass=0.1)
+    grid = KGrid(model, 30)
+    mu = np.linspace(-1, 1, 7)
+    a = integrate_mechanisms(model, [AHE, COUNT], grid, mu, [50.0], chunk_size=97, warn=False)
+    b = integrate_mechanisms(model, [AHE, COUNT], grid, mu, [50.0], chunk_size=5000, warn=False)
+    with get_executor("processes", 2) as ex:
+        c = integrate_mechanisms(model, [AHE, COUNT], grid, mu, [50.0], executor=ex, chunk_size=200, warn=False)
+    for name in ("ahe_sea", "count"):
+        np.testing.assert_allclose(a.values[name], b.values[name], atol=1e-13)
+        np.testing.assert_allclose(a.values[name], c.values[name], atol=1e-13)
+
+
+def test_sweep_equals_single_points():
+    model = qk.zoo.qi_wu_zhang(u=1.2)
+    grid = KGrid(model, 24)
+    mus, Ts = np.array([-0.5, 0.1, 0.7]), np.array([30.0, 300.0])
+    sweep = integrate_mechanisms(model, [AHE, DOS], grid, mus, Ts, warn=False)
+    for i, m in enumerate(mus):
+        for j, t in enumerate(Ts):
+            one = integrate_mechanisms(model, [AHE, DOS], grid, m, t, warn=False)
+            np.testing.assert_allclose(sweep.values["ahe_sea"][i, j], one.values["ahe_sea"][0, 0], atol=1e-14)
+            np.testing.assert_allclose(sweep.values["dos"][i, j], one.values["dos"][0, 0], atol=1e-12)
+
+
+def test_fermi_dirac_and_derivatives():
+    e = np.linspace(-0.2, 0.2, 41)
+    f = fermi_dirac(e, [0.02], [120.0])[0, 0]
+    kT = units.kB_eV * 120.0
+    np.testing.assert_allclose(f, 1 / (np.exp((e - 0.02) / kT) + 1), rtol=1e-12)
+    h = 1e-6
+    d1 = (fermi_dirac(e + h, 0.02, 120.0) - fermi_dirac(e - h, 0.02, 120.0)) / (2 * h)
+    np.testing.assert_allclose(fermi_dirac(e, 0.02, 120.0, 1), d1, atol=1e-6 * np.abs(d1).max())
+    d2 = (fermi_dirac(e + h, 0.02, 120.0, 1) - fermi_dirac(e - h, 0.02, 120.0, 1)) / (2 * h)
+    np.testing.assert_allclose(fermi_dirac(e, 0.02, 120.0, 2), d2, atol=1e-5 * np.abs(d2).max())
+    assert fermi_dirac(np.array([-1.0, 0.0, 1.0]), 0.0, 0.0).ravel().tolist() == [1.0, 0.5, 0.0]
+    # -int f' de = 1
+    ee = np.linspace(-1, 1, 20001)
+    assert -np.trapezoid(fermi_dirac(ee, 0.0, 300.0, 1).ravel(), ee) == pytest.approx(1.0, rel=1e-9)
+    with pytest.raises(qk.ModelError, match="T > 0"):
+        fermi_dirac(e, 0.0, 0.0, 1)
+    with pytest.raises(qk.ModelError, match=">= 0 K"):
+        fermi_dirac(e, 0.0, -1.0)
+
+
+def test_density_of_states_sum_rule_and_t_to_zero():
+    """sum_n int (-f') = DOS at mu; its integral over mu counts states (independent: the band count)."""
+    model = qk.zoo.qi_wu_zhang(u=1.0)
+    mus = np.linspace(-4, 4, 401)
+    res = integrate_mechanisms(model, [DOS, COUNT], KGrid(model, 40), mus, [600.0], warn=False)
+    dos = res.values["dos"][:, 0]
+    count = res.values["count"][:, 0]
+    cell = abs(np.linalg.det(model.lattice))
+    assert count[0] == pytest.approx(0, abs=1e-6) and count[-1] * cell == pytest.approx(2, rel=1e-6)
+    np.testing.assert_allclose(np.gradient(count, mus), dos, atol=2e-2 * dos.max())
+
+
+def test_grid_too_coarse_for_temperature_warns():
+    model = qk.zoo.haldane()
+    with pytest.warns(GridResolutionWarning, match="too coarse for T = 1 K"):
+        integrate_mechanisms(model, [COUNT], KGrid(model, 20), 1.2, 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        integrate_mechanisms(model, [COUNT], KGrid(model, 20), 1.2, 30000.0)
+
+
+def test_conductivity_dataset_convergence_and_netcdf(tmp_path):
+    model = qk.zoo.haldane(t2=0.1, phi=np.pi / 2, mass=0.2)
+    ds = conductivity(model, 1, mu=[0.0, 0.1], T=5.0, mechanisms=[AHE], kgrid=48)
+    c = qk.chern_number(model, [0])
+    np.testing.assert_allclose(ds["ahe_sea"].sel(j="x", E1="y").real / units.e2_over_h, -c, atol=1e-4)
+    assert ds["ahe_sea"].attrs["units"] == "S"
+    assert ds["error_ahe_sea"].max() < 1e-3 * units.e2_over_h
+    np.testing.assert_allclose(ds["total"], ds["ahe_sea"])
+    path = tmp_path / "r.nc"
+    write_netcdf(ds, path)
+    back = read_netcdf(path)
+    np.testing.assert_allclose(back["total"].values, ds["total"].values)
+    assert back["total"].dtype.kind == "c" and back.attrs["grid"] == ds.attrs["grid"]
+
+
+def test_conductivity_errors():
+    model = qk.zoo.haldane()
+    with pytest.raises(qk.ModelError, match="order must be"):
+        conductivity(model, 3, mechanisms=[AHE])
+    with pytest.raises(qk.ModelError, match="tau must be positive"):
+        conductivity(model, 1, tau=0.0, mechanisms=[AHE])
+    with pytest.raises(qk.ModelError, match="kcut"):
+        KGrid(_cutoffless_dirac(), 10)
+
+
+def _cutoffless_dirac():
+    import sympy as sp
+    kx, ky = sp.symbols("kx ky", real=True)
+    return qk.Continuum(sp.Matrix([[1, kx - sp.I * ky], [kx + sp.I * ky, -1]]))
