@@ -35,7 +35,7 @@ class BandIntegrals:
     ----------
     values : dict name -> ndarray (n_mu, n_T, *tensor), natural units.
     resolution : ndarray (n_T,)
-        Largest |v| Δk / (k_B T) over states within 5 k_B T of any μ: how many thermal widths one
+        Largest |v| Δk / (k_B T) over states whose grid cell reaches within 5 k_B T of some μ: how many thermal widths one
         grid step crosses on the Fermi surface. Values above ~1 mean the grid is too coarse for T.
     npoints : int
     """
@@ -69,7 +69,9 @@ def _chunk_job(job):
             resolution[j] = np.inf
             continue
         kT = kB_eV * t
-        near = np.any(np.abs(geo.energies[None] - mu[:, None, None]) < 5 * kT, axis=0)
+        # states whose grid cell (|v| dk / 2 around them) reaches the thermal shell of some mu
+        window = 5 * kT + 0.5 * speed * spacing
+        near = np.any(np.abs(geo.energies[None] - mu[:, None, None]) < window[None], axis=0)
         if np.any(near):
             resolution[j] = np.max(speed[near]) * spacing / kT
     return out, resolution
