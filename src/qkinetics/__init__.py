@@ -4,14 +4,16 @@ Conventions: electron charge -e (e > 0); energies in eV, lengths in Angstrom, k 
 outputs in SI. See docs/conventions.md.
 """
 
-from . import units
-from .geometry import BandGeometry, band_geometry, geometry_from_hamiltonian, iter_band_geometry
-from .models import Continuum, Model, ModelError, TightBinding, read_wannier90, zoo
-from .topology import chern_number
-
 __version__ = "0.1.0"
 
+from . import plot, units  # noqa: E402
+from .conductivity import conductivity, read_netcdf, write_netcdf  # noqa: E402
+from .geometry import BandGeometry, band_geometry, geometry_from_hamiltonian, iter_band_geometry  # noqa: E402
+from .models import Continuum, Model, ModelError, TightBinding, read_wannier90, zoo  # noqa: E402
+from .topology import chern_number  # noqa: E402
+
 __all__ = [
-    "units", "BandGeometry", "band_geometry", "geometry_from_hamiltonian", "iter_band_geometry",
+    "units", "plot", "conductivity", "read_netcdf", "write_netcdf",
+    "BandGeometry", "band_geometry", "geometry_from_hamiltonian", "iter_band_geometry",
     "Continuum", "Model", "ModelError", "TightBinding", "read_wannier90", "zoo", "chern_number",
 ]

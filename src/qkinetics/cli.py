@@ -9,7 +9,7 @@ import numpy as np
 
 from . import __version__
 from .geometry import band_geometry
-from .models import zoo
+from .models import ModelError, zoo
 from .topology import chern_number
 
 #: The embedded default model of ``qkinetics demo``: a Haldane Chern insulator.
@@ -95,3 +95,25 @@ def demo(output: Path, nk: int):
     fig = output / "bands_geometry.png"
     plot_bands_geometry(model, ["G", "K", "M", "K'", "G"], HONEYCOMB_POINTS, fig)
     click.echo(f"Figure written to {fig.resolve()}")
+
+
+@main.command("run")
+@click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--workers", type=click.IntRange(1, None), default=1, show_default=True,
+              help="Local worker processes (1 = serial).")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def run_command(config: Path, workers: int, no_progress: bool):
+    """Run the responses described by a TOML CONFIG; resumes an interrupted run of the same config."""
+    from .integrate import get_executor
+    from .run import run
+
+    try:
+        if workers > 1:
+            with get_executor("processes", workers) as ex:
+                ds = run(config, executor=ex, progress=not no_progress)
+        else:
+            ds = run(config, progress=not no_progress)
+    except ModelError as err:
+        raise click.ClickException(str(err)) from None
+    out = Path(ds.attrs.get("output_directory", ""))
+    click.echo(f"Done: {ds.attrs['model']} on {ds.attrs['grid']}; results in {out}")

@@ -70,6 +70,10 @@ class KGrid:
         idx = np.arange(start, stop)
         return np.stack(np.unravel_index(idx, tuple(self.n)), axis=-1)
 
+    def nchunks(self, chunk_size: int) -> int:
+        """Number of chunks :meth:`chunks` yields at most (continuum chunks outside kcut are skipped)."""
+        return -(-int(np.prod(self.n)) // chunk_size)
+
     def chunks(self, chunk_size: int = 20000):
         """Yield ``(k, w)`` with k of shape (B, dim) in 1/Angstrom and w of shape (B,) in Angstrom^-d."""
         total = int(np.prod(self.n))

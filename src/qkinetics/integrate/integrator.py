@@ -77,8 +77,14 @@ def _chunk_job(job):
     return out, resolution
 
 
+def default_chunk_size(model, n_mu, n_T) -> int:
+    """k points per job keeping each job's Fermi-weight array (mu x T x k x bands) near 64 MB."""
+    return int(np.clip(8e6 / (n_mu * n_T * model.norb), 256, 20000))
+
+
 def integrate_mechanisms(model, mechanisms, grid, mu, T, *, executor=None, chunk_size=None,
-                         progress=False, degeneracy_tol=DEFAULT_DEGENERACY_TOL, warn=True) -> BandIntegrals:
+                         progress=False, degeneracy_tol=DEFAULT_DEGENERACY_TOL, warn=True,
+                         resume=None, on_chunk=None) -> BandIntegrals:
     """Integrate the band integrands of ``mechanisms`` over ``grid`` for every (mu, T).
 
     Parameters
@@ -94,6 +100,11 @@ def integrate_mechanisms(model, mechanisms, grid, mu, T, *, executor=None, chunk
         k points per job; by default chosen to keep each job's Fermi-weight array under ~64 MB.
     progress : bool
         Show a progress bar over chunks.
+    resume : (int, dict, ndarray), optional
+        ``(chunks_done, totals, resolution)`` from an interrupted run: the first ``chunks_done``
+        chunks are skipped and the partial sums continue from ``totals``.
+    on_chunk : callable, optional
+        ``on_chunk(chunks_done, totals, resolution)`` after every finished chunk (for checkpoints).
     """
     mu = np.atleast_1d(np.asarray(mu, dtype=float))
     T = np.atleast_1d(np.asarray(T, dtype=float))
@@ -103,23 +114,27 @@ def integrate_mechanisms(model, mechanisms, grid, mu, T, *, executor=None, chunk
     if not mechanisms:
         raise ModelError("no mechanisms to integrate.")
     if chunk_size is None:
-        chunk_size = int(np.clip(8e6 / (len(mu) * len(T) * model.norb), 256, 20000))
+        chunk_size = default_chunk_size(model, len(mu), len(T))
     derivatives = any(m.needs_derivatives for m in mechanisms)
     integrands = {m.name: m.integrand for m in mechanisms}
+    done, totals, resolution = resume if resume is not None else (0, {}, np.zeros(len(T)))
+    totals = dict(totals)
     jobs = ((model, integrands, derivatives, k, w, mu, T, grid.spacing, degeneracy_tol)
-            for k, w in grid.chunks(chunk_size))
+            for i, (k, w) in enumerate(grid.chunks(chunk_size)) if i >= done)
     executor = executor or SerialExecutor()
     results = executor.map(_chunk_job, jobs)
     if progress:
         from tqdm.auto import tqdm
 
-        results = tqdm(results, total=-(-int(np.prod(grid.n)) // chunk_size), unit="chunk",
+        results = tqdm(results, total=grid.nchunks(chunk_size), initial=done, unit="chunk",
                        desc=f"{model.name} {grid.description}")
-    totals, resolution = {}, np.zeros(len(T))
     for out, res in results:
         for name, val in out.items():
             totals[name] = val if name not in totals else totals[name] + val
         resolution = np.maximum(resolution, res)
+        done += 1
+        if on_chunk is not None:
+            on_chunk(done, totals, resolution)
     if warn:
         for t, r in zip(T, resolution):
             if r > RESOLUTION_LIMIT and np.isfinite(r):
