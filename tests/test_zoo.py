@@ -49,12 +49,13 @@ def honeycomb_vectors(a):
     return delta, b
 
 
-def haldane_ref(k, t1, t2, phi, mass, a):
+def haldane_ref(k, t1, t2, phi, mass, a, strain=0.0):
     delta, b = honeycomb_vectors(a)
     kd, kb = k @ delta.T, k @ b.T
+    bond = t1 * np.array([1 + strain, 1.0, 1.0])              # strain scales the delta_0 bond
     d0 = 2 * t2 * np.cos(phi) * np.cos(kb).sum(1)
-    dx = t1 * np.cos(kd).sum(1)
-    dy = -t1 * np.sin(kd).sum(1)
+    dx = (bond * np.cos(kd)).sum(1)
+    dy = -(bond * np.sin(kd)).sum(1)
     dz = mass - 2 * t2 * np.sin(phi) * np.sin(kb).sum(1)
     return _f(d0) * S0 + _f(dx) * SX + _f(dy) * SY + _f(dz) * SZ
 
@@ -103,6 +104,7 @@ CASES = [
     ("massive_dirac", dict(v=1.3, mass=-0.4, tilt=0.2, tilt_y=-0.15), dirac_ref),
     ("qi_wu_zhang", dict(u=-0.7, t=0.8, a=1.7), qwz_ref),
     ("haldane", dict(t1=0.9, t2=0.17, phi=0.7, mass=0.25, a=2.46), haldane_ref),
+    ("haldane", dict(t1=0.9, t2=0.17, phi=0.7, mass=0.25, a=2.46, strain=0.3), haldane_ref),
     ("kane_mele", dict(t=1.1, lambda_so=0.07, lambda_r=0.05, lambda_v=0.1, a=2.46), kane_mele_ref),
     ("rice_mele", dict(t=0.9, delta_t=0.25, staggered=-0.3, a=3.1), rice_mele_ref),
     ("pt_antiferromagnet", dict(t=0.3, t_ab=0.9, lambda_so=0.4, neel=(0.1, 0.35, -0.2), e0=0.05,

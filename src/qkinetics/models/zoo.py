@@ -280,7 +280,7 @@ def _chirality(lattice, pos, sub, R):
     raise AssertionError("no common neighbour found")  # pragma: no cover
 
 
-def haldane(t1=1.0, t2=0.1, phi=np.pi / 2, mass=0.0, a=1.0):
+def haldane(t1=1.0, t2=0.1, phi=np.pi / 2, mass=0.0, a=1.0, strain=0.0):
     """Haldane model on the honeycomb lattice (F. D. M. Haldane, PRL 61, 2015 (1988)).
 
     .. math::
@@ -319,14 +319,19 @@ def haldane(t1=1.0, t2=0.1, phi=np.pi / 2, mass=0.0, a=1.0):
         Sublattice potential M (eV): +M on A, -M on B.
     a : float
         Lattice constant |a1| (Angstrom).
+    strain : float
+        Uniaxial anisotropy: the first of the three nearest-neighbour bonds carries
+        :math:`t_1(1 + \text{strain})`. Nonzero strain breaks the threefold rotation, which
+        otherwise forces the Berry curvature dipole to vanish (default 0: Haldane's model).
     """
     t1, t2, phi, mass, a = _real("t1", t1), _real("t2", t2), _real("phi", phi), _real("mass", mass), _positive("a", a)
+    strain = _real("strain", strain)
     lattice, pos, ab_bonds = _honeycomb(a)
     hb = _Hoppings(2, 2)
     hb.onsite(mass * _SZ)
-    for R in ab_bonds:
+    for j, R in enumerate(ab_bonds):
         M = np.zeros((2, 2), complex)
-        M[0, 1] = t1
+        M[0, 1] = t1 * (1 + strain) if j == 0 else t1
         hb.bond(R, M)
     for sub in (0, 1):
         for R in _NNN:  # all six directions: Hermiticity of the result checks the chiralities
@@ -335,7 +340,7 @@ def haldane(t1=1.0, t2=0.1, phi=np.pi / 2, mass=0.0, a=1.0):
             M[sub, sub] = t2 * np.exp(1j * nu * phi)
             hb._add(R, M)
     model = TightBinding(lattice, pos, hb.hop, convention="positions")
-    return _finish(model, "haldane", {"t1": t1, "t2": t2, "phi": phi, "mass": mass, "a": a})
+    return _finish(model, "haldane", {"t1": t1, "t2": t2, "phi": phi, "mass": mass, "a": a, "strain": strain})
 
 
 def kane_mele(t=1.0, lambda_so=0.06, lambda_r=0.0, lambda_v=0.0, a=1.0):
