@@ -8,7 +8,7 @@
 (d) PT-symmetric antiferromagnet: bands along Gamma-X-M-Gamma coloured by tr G (every band is a
     Kramers pair; its Berry curvature vanishes identically but its normalized metric does not).
 
-Run from anywhere:  python examples/geometry_figure.py   (about 5 s)
+Run from anywhere:  python examples/geometry_figure.py   (a few seconds)
 Writes docs/figures/models_geometry.png next to this repository's docs.
 """
 
