@@ -289,3 +289,13 @@ def test_geometry_errors():
         geometry_from_hamiltonian(np.zeros((2, 3)), np.zeros((1, 2, 2, 2)))
     with pytest.raises(qk.ModelError, match="dH must have shape"):
         geometry_from_hamiltonian(np.eye(2)[None], np.zeros((1, 2, 3, 3)))
+
+
+def test_iter_band_geometry_accepts_grid_chunks_and_lists():
+    from qkinetics.integrate import KGrid
+    model = zoo.qi_wu_zhang()
+    grid = KGrid(model, 10)
+    parts = list(iter_band_geometry(model, grid.chunks(30)))
+    assert sum(len(p) for p in parts) == 100
+    listed = list(iter_band_geometry(model, [[0.1, 0.2], [0.3, 0.4]]))
+    assert len(listed) == 1 and len(listed[0]) == 2

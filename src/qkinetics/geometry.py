@@ -256,13 +256,18 @@ def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: b
 def iter_band_geometry(model: Model, k_chunks, **options):
     """Band geometry chunk by chunk, for grids too large to hold at once.
 
-    ``k_chunks`` is an iterable of (B_i, d) arrays (e.g. from :func:`qkinetics.grids.monkhorst_pack`
-    with ``chunk_size``) or a single array, split into chunks of ``options.pop("chunk_size", 20000)``
-    points. Yields :class:`BandGeometry` per chunk; memory is bounded by the chunk size.
+    ``k_chunks`` is a single (B, d) array, split into chunks of ``options.pop("chunk_size", 20000)``
+    points, or an iterable of (B_i, d) arrays or of ``(k, w)`` pairs such as
+    :meth:`qkinetics.integrate.KGrid.chunks` yields. Yields :class:`BandGeometry` per chunk;
+    memory is bounded by the chunk size.
     """
     chunk_size = options.pop("chunk_size", 20000)
+    if isinstance(k_chunks, (list, tuple)) and k_chunks and np.ndim(k_chunks[0]) == 1:
+        k_chunks = np.asarray(k_chunks, dtype=float)      # a nested list of k points, not of chunks
     if isinstance(k_chunks, np.ndarray):
         k_all = k_chunks
         k_chunks = (k_all[i:i + chunk_size] for i in range(0, len(k_all), chunk_size))
     for kc in k_chunks:
+        if isinstance(kc, tuple):                           # (k, w) from KGrid.chunks
+            kc = kc[0]
         yield band_geometry(model, kc, **options)

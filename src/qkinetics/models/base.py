@@ -57,6 +57,8 @@ class Model(ABC):
 
     def k_to_reduced(self, k) -> np.ndarray:
         """Reduced coordinates of Cartesian wave vectors k (1/Angstrom)."""
+        if self.lattice is None:
+            raise ModelError(f"{self.name} is a continuum model: it has no reduced coordinates.")
         return np.asarray(k, dtype=float) @ self.lattice.T / (2 * np.pi)
 
     def check_k(self, k) -> np.ndarray:

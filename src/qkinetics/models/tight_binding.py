@@ -122,7 +122,10 @@ class TightBinding(Model):
 
     def with_convention(self, convention: str) -> "TightBinding":
         """The same model in the given Fourier convention ("lattice" gives H(k) periodic over the BZ)."""
-        return TightBinding(self.lattice, self.positions, self.hoppings, convention=convention, name=self.name)
+        other = TightBinding(self.lattice, self.positions, self.hoppings, convention=convention, name=self.name)
+        if hasattr(self, "provenance"):
+            other.provenance = self.provenance
+        return other
 
     def _derivative_weights(self, order: int) -> np.ndarray:
         """Hopping matrices times (i d)^n for every derivative multi-index up to ``order``.

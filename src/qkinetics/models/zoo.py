@@ -322,7 +322,9 @@ def haldane(t1=1.0, t2=0.1, phi=np.pi / 2, mass=0.0, a=1.0, strain=0.0):
     strain : float
         Uniaxial anisotropy: the first of the three nearest-neighbour bonds carries
         :math:`t_1(1 + \text{strain})`. Nonzero strain breaks the threefold rotation, which
-        otherwise forces the Berry curvature dipole to vanish (default 0: Haldane's model).
+        otherwise forces the Berry curvature dipole to vanish (default 0: Haldane's model). The
+        closed form above and the gap-closing condition hold for strain = 0; with strain the first
+        bond term of the sum carries the factor (1 + strain).
     """
     t1, t2, phi, mass, a = _real("t1", t1), _real("t2", t2), _real("phi", phi), _real("mass", mass), _positive("a", a)
     strain = _real("strain", strain)
@@ -507,11 +509,7 @@ def get(name: str, **params) -> Model:
     ``cumnas``, ``weyl``. Raises :class:`ModelError` listing the valid names for an unknown
     model, and the valid parameters for an unknown parameter.
     """
-    key = str(name).strip().lower().replace("-", "_").replace(" ", "_")
-    key = ALIASES.get(key, key)
-    if key not in MODELS:
-        raise ModelError(f"unknown model {name!r}; valid names: {', '.join(sorted(MODELS))} "
-                         f"(aliases: {', '.join(sorted(ALIASES))}).")
+    key = _model_key(name)
     func = MODELS[key]
     valid = list(inspect.signature(func).parameters)
     unknown = [p for p in params if p not in valid]
@@ -520,11 +518,19 @@ def get(name: str, **params) -> Model:
     return func(**params)
 
 
+def _model_key(name: str) -> str:
+    """Registry key of a model name (case-insensitive, '-' or ' ' for '_', aliases resolved)."""
+    key = str(name).strip().lower().replace("-", "_").replace(" ", "_")
+    key = ALIASES.get(key, key)
+    if key not in MODELS:
+        raise ModelError(f"unknown model {name!r}; valid names: {', '.join(sorted(MODELS))} "
+                         f"(aliases: {', '.join(sorted(ALIASES))}).")
+    return key
+
+
 def parameters(name: str) -> dict:
     """Default parameter values ``{name: default}`` of a zoo model."""
-    key = ALIASES.get(name, name)
-    if key not in MODELS:
-        raise ModelError(f"unknown model {name!r}; valid names: {', '.join(sorted(MODELS))}.")
+    key = _model_key(name)
     return {p.name: p.default for p in inspect.signature(MODELS[key]).parameters.values()}
 
 
