@@ -1,7 +1,7 @@
 """qkinetics: band quantum geometry, nonlinear response and phase-space quantum kinetics.
 
 Conventions: electron charge -e (e > 0); energies in eV, lengths in Angstrom, k in 1/Angstrom;
-outputs in SI. See docs/conventions.md.
+band-level quantities in those units, conductivities in SI. See docs/conventions.md.
 """
 
 __version__ = "0.1.0"
