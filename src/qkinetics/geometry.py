@@ -160,10 +160,10 @@ def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = Fa
     R2 = R * R
     R3 = R2 * R
 
-    Vc = np.conj(V)                                                         # Vc[b,a,n,m] = V^a_mn
     vel = _group_average(same, size, np.real(np.diagonal(V, axis1=-2, axis2=-1)).transpose(0, 2, 1))
-    Q2 = np.einsum("banm,bcnm->bnac", V * R2[:, None], Vc)                 # Σ_m V^a_nm V^c_mn / Δ²
-    Q3 = np.einsum("banm,bcnm->bnac", V * R3[:, None], Vc)
+    X = V * R[:, None]                                                      # V^a_nm / (ε_n - ε_m)
+    Q2 = _pair_sum(X, X)                                                    # Σ_m V^a_nm V^c_mn / Δ²
+    Q3 = _pair_sum(X * R[:, None], X)
     omega = _group_average(same, size, -2.0 * Q2.imag)
     metric = _group_average(same, size, Q2.real)
     norm_metric = _group_average(same, size, 2.0 * Q3.real)
@@ -176,7 +176,7 @@ def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = Fa
         return geo
 
     W = to_eigenbasis(U, Uh, np.asarray(d2H).reshape(B, d * d, N, N)).reshape(B, d, d, N, N)
-    Q1 = np.einsum("banm,bcnm->bnac", V * R[:, None], Vc)
+    Q1 = _pair_sum(X, V)
     Wdiag = np.real(np.diagonal(W, axis1=-2, axis2=-1)).transpose(0, 3, 1, 2)
     geo.inverse_mass = _group_average(same, size, Wdiag + 2.0 * Q1.real)
     if not derivatives:
@@ -189,22 +189,27 @@ def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = Fa
     A = (VR.reshape(B, d * N, N) @ V.transpose(0, 2, 1, 3).reshape(B, N, d * N))
     A = A.reshape(B, d, N, d, N).transpose(0, 3, 1, 2, 4)                   # A[b, a, c] = (V^c∘R) V^a
     dV = W + A + np.conj(np.swapaxes(A, -1, -2))                            # dV[b, a, c] = ∂_c V^a
-    vel_m = vel.astype(complex)
+    Vv = V[:, None] * vel.transpose(0, 2, 1)[:, :, None, None, :]            # Vv[b, c, e, n, m] = V^e_nm v_m^c
 
     def dQ(Rp, Qp1, Rp1, p):
         # ∂_c Σ_m R^p V^a_nm V^e_mn = S^{ace} + conj(S^{eca}) - p Σ_m R^{p+1} V^a_nm V^e_mn (v_n^c - v_m^c),
         # S^{ace}_n = Σ_m R^p_nm (∂_c V^a)_nm conj(V^e_nm)   (∂_c V^e is Hermitian).
-        S = np.einsum("bacnm,benm->bnace", dV * Rp[:, None, None], Vc)
-        T = np.einsum("banm,benm,bmc->bnaec", V * Rp1[:, None], Vc, vel_m)
+        S = np.vecdot(V[:, None, None, :], (dV * Rp[:, None, None])[:, :, :, None]).transpose(0, 4, 1, 2, 3)
+        T = np.vecdot(Vv[:, None], (V * Rp1[:, None])[:, :, None, None]).transpose(0, 4, 1, 3, 2)
         return (S.transpose(0, 1, 2, 4, 3) + np.conj(S.transpose(0, 1, 4, 2, 3))
                 - p * (Qp1[..., None] * vel[:, :, None, None, :] - T))
 
     dQ2 = dQ(R2, Q3, R3, 2)
-    dQ3 = dQ(R3, np.einsum("banm,bcnm->bnac", V * (R2 * R2)[:, None], Vc), R2 * R2, 3)
+    dQ3 = dQ(R3, _pair_sum(X * R2[:, None], X), R2 * R2, 3)
     geo.berry_curvature_derivative = _group_average(same, size, -2.0 * dQ2.imag)
     geo.quantum_metric_derivative = _group_average(same, size, dQ2.real)
     geo.normalized_metric_derivative = _group_average(same, size, 2.0 * dQ3.real)
     return geo
+
+
+def _pair_sum(X, Y):
+    """Σ_m X^a_nm conj(Y^c_nm) for all (a, c): shape (B, N, a, c) from X, Y shaped (B, d, N, N)."""
+    return np.vecdot(Y[:, None], X[:, :, None]).transpose(0, 3, 1, 2)
 
 
 def to_eigenbasis(U, Uh, X):
@@ -248,9 +253,23 @@ def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: b
     2.0
     """
     k = model.check_k(k)
-    Hs = model.hamiltonian(k, order=2 if (derivatives or inverse_mass) else 1)
-    return geometry_from_hamiltonian(*Hs, k=k, derivatives=derivatives, degeneracy_tol=degeneracy_tol,
-                                     keep_eigenvectors=keep_eigenvectors)
+    order = 2 if (derivatives or inverse_mass) else 1
+    # Sub-batches keep every (B, d, d, N, N) temporary at a few MB: faster (cache, no page faults) and bounded.
+    step = max(16, 2**18 // (model.dim**2 * model.norb**2))
+    parts = [geometry_from_hamiltonian(*model.hamiltonian(k[i:i + step], order=order), k=k[i:i + step],
+                                       derivatives=derivatives, degeneracy_tol=degeneracy_tol,
+                                       keep_eigenvectors=keep_eigenvectors)
+             for i in range(0, len(k), step)]
+    return parts[0] if len(parts) == 1 else _concatenate(parts)
+
+
+def _concatenate(parts):
+    """One BandGeometry from several along the k axis."""
+    kw = {}
+    for f in fields(BandGeometry):
+        vals = [getattr(p, f.name) for p in parts]
+        kw[f.name] = None if vals[0] is None else np.concatenate(vals)
+    return BandGeometry(**kw)
 
 
 def iter_band_geometry(model: Model, k_chunks, **options):

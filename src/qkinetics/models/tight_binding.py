@@ -152,7 +152,7 @@ class TightBinding(Model):
             ph_tau = np.exp(1j * (k @ tau.T))                                    # (B, N)
         allm = (phase @ W.reshape(W.shape[0], -1)).reshape(k.shape[0], W.shape[1], n, n)
         if self.convention == "positions":
-            allm = allm * ph_tau.conj()[:, None, :, None] * ph_tau[:, None, None, :]
+            allm *= (ph_tau.conj()[:, :, None] * ph_tau[:, None, :])[:, None]
         out, start = [], 0
         for p in range(order + 1):
             m = d**p
