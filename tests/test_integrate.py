@@ -140,3 +140,27 @@ def _cutoffless_dirac():
     import sympy as sp
     kx, ky = sp.symbols("kx ky", real=True)
     return qk.Continuum(sp.Matrix([[1, kx - sp.I * ky], [kx + sp.I * ky, -1]]))
+
+
+def test_totals_take_one_variant_per_family_and_gradient_dims():
+    model = qk.zoo.massive_dirac(v=1.0, mass=0.1, tilt=0.1, kcut=0.6)
+    ds = conductivity(model, 2, mu=0.2, T=400.0, kgrid=120, convergence=False)
+    variants = [v for v in ds.data_vars if v.startswith("intrinsic_")]
+    assert len(variants) >= 3
+    inc = ds["total"].attrs["included"].split(", ")
+    assert sum(v in inc for v in variants) == 1
+    expected = sum(ds[v] for v in inc)
+    np.testing.assert_allclose(ds["total"].values, expected.values)
+    grad = conductivity(model, 1, gradient=True, mu=0.2, T=400.0, kgrid=120, convergence=False)
+    assert grad["total"].dims[-3:] == ("j", "E1", "q")
+    assert "anomalous_hall_fermi_surface" not in conductivity(model, 1, mu=0.2, T=2000.0, kgrid=40,
+                                                              convergence=False)
+    with pytest.raises(qk.ModelError, match="gradient=True"):
+        conductivity(model, 1, mechanisms=["field_gradient_clean"], kgrid=20)
+
+
+def test_process_executor_pickles_every_mechanism():
+    from qkinetics.responses import available_mechanisms
+    import pickle
+    for m in available_mechanisms().values():
+        pickle.loads(pickle.dumps(m))

@@ -14,15 +14,22 @@ from .models.base import ModelError
 from .responses import LINEAR_CHANNELS, SECOND_ORDER_CHANNELS, Mechanism, mechanisms_by_name
 
 AXES = ("x", "y", "z")
-TENSOR_DIMS = ("j", "E1", "E2")
-
-def _units(order, dim):
-    """SI units of sigma: j is A (1D), A/m (2D), A/m^2 (3D); E is V/m."""
-    return {(1, 1): "S m", (1, 2): "S", (1, 3): "S/m",
-            (2, 1): "A m^2/V^2", (2, 2): "A m/V^2", (2, 3): "A/V^2"}[(order, dim)]
 
 
-def conductivity(model, order=1, *, mu=0.0, T=10.0, tau=1e-13, omega=0.0, mechanisms="all",
+def tensor_dims(order, gradient):
+    """Tensor dimension names: current j, field E1 (, E2), and the field's wave vector q for gradients."""
+    return ("j", "E1", "E2")[: order + 1] + (("q",) if gradient else ())
+
+def _units(mech, dim):
+    """SI units: j is A (1D), A/m (2D), A/m^2 (3D); E is V/m; a gradient response has one more metre."""
+    if mech.units:
+        return mech.units[dim]
+    table = {(1, False): ("S m", "S", "S/m"), (2, False): ("A m^2/V^2", "A m/V^2", "A/V^2"),
+             (1, True): ("S m^2", "S m", "S"), (2, True): ("A m^3/V^2", "A m^2/V^2", "A m/V^2")}
+    return table[(mech.order, mech.gradient)][dim - 1]
+
+
+def conductivity(model, order=1, *, gradient=False, mu=0.0, T=10.0, tau=1e-13, omega=0.0, mechanisms="all",
                  kgrid=200, shift=0.5, kcut=None, convergence=True, executor=None, chunk_size=None,
                  progress=False, degeneracy_tol=DEFAULT_DEGENERACY_TOL) -> xr.Dataset:
     """Conductivity of ``model`` by mechanism, for sweeps over mu, T, tau and omega.
@@ -33,6 +40,9 @@ def conductivity(model, order=1, *, mu=0.0, T=10.0, tau=1e-13, omega=0.0, mechan
     order : {1, 2}
         Power of the electric field: 1 gives sigma_ab (j_a = sigma_ab E_b), 2 gives sigma_abc
         (j_a = sigma_abc E_b E_c).
+    gradient : bool
+        Responses to field gradients at O(q): j_a = sigma_abq E_b q_q (tensor dims j, E1, q;
+        fields E e^{i(q.x - omega t)}).
     mu : float or array, eV
     T : float or array, kelvin
     tau : float or array, seconds (relaxation time)
@@ -53,12 +63,14 @@ def conductivity(model, order=1, *, mu=0.0, T=10.0, tau=1e-13, omega=0.0, mechan
     Returns
     -------
     xarray.Dataset
-        One complex variable per mechanism plus ``total``, dims ``(channel, mu, T, tau, omega, j, E1[, E2])``
+        One complex variable per mechanism plus ``total``, dims ``(channel, mu, T, tau, omega, j, E1[, E2][, q])``
         with tensor labels x, y, z; units and conventions in attrs (2D: S or A m/V^2; 3D: S/m or A/V^2).
+        ``total`` adds the mechanisms that are parts of the conductivity, taking only the first selected
+        variant of each family of alternatives (attrs ``included``).
     """
     if order not in (1, 2):
         raise ModelError(f"order must be 1 (linear) or 2 (second order in E); got {order!r}.")
-    mechs = mechanisms_by_name(mechanisms, order)
+    mechs = mechanisms_by_name(mechanisms, order, gradient)
     mu, T, tau, omega = (np.atleast_1d(np.asarray(x, dtype=float)) for x in (mu, T, tau, omega))
     if np.any(tau <= 0):
         raise ModelError(f"tau must be positive (seconds); got {tau.tolist()}.")
@@ -84,31 +96,39 @@ def assemble_dataset(model, order, mechs, fine, coarse, grid, mu, T, tau, omega)
     """Build the labelled result from band integrals (shared by the API and the resumable CLI run)."""
     dim = model.dim
     channels = LINEAR_CHANNELS if order == 1 else SECOND_ORDER_CHANNELS
-    tdims = TENSOR_DIMS[: order + 1]
+    gradient = mechs[0].gradient
+    tdims = tensor_dims(order, gradient)
+    rank = len(tdims)
     coords = {"channel": list(channels), "mu": mu, "T": T, "tau": tau, "omega": omega}
     coords.update({d: list(AXES[:dim]) for d in tdims})
     dims = ("channel", "mu", "T", "tau", "omega") + tdims
     ds = xr.Dataset(coords=coords)
-    total = 0
+    total, included, families = 0, [], set()
     for m in mechs:
         pref = _prefactors(m, dim, tau, omega, channels)                   # (ch, tau, omega)
-        pref = pref.reshape(pref.shape[:1] + (1, 1) + pref.shape[1:] + (1,) * (order + 1))
+        pref = pref.reshape(pref.shape[:1] + (1, 1) + pref.shape[1:] + (1,) * rank)
         sig = pref * fine.values[m.name][None, :, :, None, None]            # (ch, mu, T, tau, omega, *tensor)
         ds[m.name] = (dims, sig)
-        ds[m.name].attrs.update(units=_units(order, dim), tau_power=m.tau_power, formula=m.formula,
-                                reference=m.reference, assumptions=m.assumptions)
+        ds[m.name].attrs.update(units=_units(m, dim), tau_power=m.tau_power, formula=m.formula,
+                                reference=m.reference, assumptions=m.assumptions, family=m.family)
         if coarse is not None:
             csig = pref * coarse.values[m.name][None, :, :, None, None]
             err = np.abs(sig - csig)
             ds[f"error_{m.name}"] = (dims, err)
             ds[f"error_{m.name}"].attrs.update(
-                units=_units(order, dim),
+                units=_units(m, dim),
                 description="|sigma(grid) - sigma(grid with half the points per direction)|: conservative error bar")
             scale = np.max(np.abs(sig))
             ds[m.name].attrs["relative_change_vs_coarse_grid"] = float(np.max(err) / scale) if scale > 0 else 0.0
-        total = total + sig
-    ds["total"] = (dims, total)
-    ds["total"].attrs.update(units=_units(order, dim), description="sum of the mechanisms in this dataset")
+        if m.in_total and (not m.family or m.family not in families):
+            total = total + sig
+            included.append(m.name)
+            families.add(m.family)
+    if included:
+        ds["total"] = (dims, total)
+        ds["total"].attrs.update(
+            units=_units(next(m for m in mechs if m.name == included[0]), dim), included=", ".join(included),
+            description="sum of the included mechanisms (one variant per family of alternatives)")
     ds["thermal_resolution"] = (("T",), fine.resolution)
     ds["thermal_resolution"].attrs["description"] = (
         "largest |v| dk / (kB T) on the Fermi surface; above 1 the grid is too coarse for T")
@@ -122,6 +142,7 @@ def assemble_dataset(model, order, mechs, fine, coarse, grid, mu, T, tau, omega)
         conventions=("electron charge -e; E(t) = E exp(-i omega t) + c.c.; "
                      + ("j_a = sigma_ab E_b" if order == 1 else
                         "j_a = sigma_abc E_b E_c (rectified: E_b E_c^*, second_harmonic: E_b E_c e^{-2i omega t})")
+                     + ("; field-gradient response: fields E e^{i(q.x - omega t)}, extra index q" if gradient else "")
                      + f"; {dim}D units"),
         model=model.name,
         model_provenance=json.dumps(getattr(model, "provenance", {"name": model.name}), default=str),

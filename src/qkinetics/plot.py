@@ -5,10 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 
+def _reference_variable(ds):
+    """``total`` when present, else the first mechanism."""
+    if "total" in ds:
+        return "total"
+    return next(v for v in ds.data_vars if ds[v].dims[:1] == ("channel",) and not v.startswith("error_"))
+
+
 def _select_component(ds, component):
-    tdims = [d for d in ("j", "E1", "E2") if d in ds.dims]
+    tdims = [d for d in ("j", "E1", "E2", "q") if d in ds.dims]
+    ref = ds[_reference_variable(ds)]
     if component is None:
-        amp = np.abs(ds["total"]).max(dim=[d for d in ds["total"].dims if d not in tdims])
+        amp = np.abs(ref).max(dim=[d for d in ref.dims if d not in tdims])
         idx = np.unravel_index(int(np.argmax(amp.values)), amp.shape)
         component = "".join(str(amp[d].values[i]) for d, i in zip(tdims, idx))
     if len(component) != len(tdims):
@@ -57,7 +65,7 @@ def response(ds, component=None, *, channel=None, T=None, tau=None, omega=None, 
         if err in ds:
             e = ds[err].sel(sel).values
             ax.fill_between(mu, y - e, y + e, color=line.get_color(), alpha=0.2, lw=0)
-    units = ds["total"].attrs.get("units", "")
+    units = ds[_reference_variable(ds)].attrs.get("units", "")
     sym = "sigma_" + component
     ax.set_xlabel("chemical potential mu (eV)")
     ax.set_ylabel(f"{part} {sym} ({units})")

@@ -9,6 +9,7 @@ Config keys (every key is checked; an error names the key and the allowed values
 
     [response]
     order = 2                         # 1 or 2
+    gradient = false                  # true: responses to field gradients, O(q)
     mechanisms = "all"                # or a list of names
 
     [sweep]                           # each a number, a list, or {start, stop, num}
@@ -56,7 +57,7 @@ class ConfigError(ModelError):
 
 SECTIONS = {
     "model": {"zoo", "wannier90", "params", "lattice", "positions"},
-    "response": {"order", "mechanisms"},
+    "response": {"order", "mechanisms", "gradient"},
     "sweep": {"mu", "T", "tau", "omega"},
     "grid": {"n", "shift", "kcut", "chunk_size", "convergence"},
     "output": {"directory", "checkpoint_every"},
@@ -98,11 +99,14 @@ def load_config(path) -> dict:
     order = response.get("order", 1)
     if order not in (1, 2):
         raise ConfigError(f"[response] order must be 1 or 2; got {order!r}.")
+    gradient = response.get("gradient", False)
+    if not isinstance(gradient, bool):
+        raise ConfigError(f"[response] gradient must be true or false; got {gradient!r}.")
     mechanisms = response.get("mechanisms", "all")
     if not (isinstance(mechanisms, str) or (isinstance(mechanisms, list) and all(isinstance(m, str) for m in mechanisms))):
         raise ConfigError("[response] mechanisms must be 'all', a name, or a list of names.")
     try:
-        mechanisms_by_name(mechanisms, order)
+        mechanisms_by_name(mechanisms, order, gradient)
     except ModelError as err:
         raise ConfigError(f"[response] mechanisms: {err}") from None
     sweep = {k: _sweep_values(k, raw.get("sweep", {}).get(k, v)) for k, v in DEFAULT_SWEEP.items()}
@@ -116,7 +120,8 @@ def load_config(path) -> dict:
     if not isinstance(every, int) or every < 1:
         raise ConfigError(f"[output] checkpoint_every must be a positive integer; got {every!r}.")
     return {
-        "path": path, "model": model_cfg, "order": order, "mechanisms": mechanisms, "sweep": sweep,
+        "path": path, "model": model_cfg, "order": order, "gradient": gradient, "mechanisms": mechanisms,
+        "sweep": sweep,
         "grid": {"n": n, "shift": grid.get("shift", 0.5), "kcut": grid.get("kcut"),
                  "chunk_size": grid.get("chunk_size"), "convergence": bool(grid.get("convergence", True))},
         "directory": directory, "checkpoint_every": every, "raw": raw,
@@ -147,7 +152,7 @@ def run(config_path, *, executor=None, progress=True, stop_after=None):
     """
     cfg = load_config(config_path)
     model = build_model(cfg)
-    mechs = mechanisms_by_name(cfg["mechanisms"], cfg["order"])
+    mechs = mechanisms_by_name(cfg["mechanisms"], cfg["order"], cfg["gradient"])
     s = cfg["sweep"]
     outdir = cfg["directory"]
     outdir.mkdir(parents=True, exist_ok=True)

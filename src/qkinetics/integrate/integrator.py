@@ -47,8 +47,9 @@ class BandIntegrals:
 
 def _chunk_job(job):
     """Integrals of one k chunk (module-level so process executors can pickle it)."""
-    model, integrands, derivatives, k, w, mu, T, spacing, degeneracy_tol = job
-    geo = band_geometry(model, k, derivatives=derivatives, inverse_mass=True, degeneracy_tol=degeneracy_tol)
+    model, integrands, (derivatives, eigenvectors), k, w, mu, T, spacing, degeneracy_tol = job
+    geo = band_geometry(model, k, derivatives=derivatives, inverse_mass=True, degeneracy_tol=degeneracy_tol,
+                        keep_eigenvectors=eigenvectors)
     B, N = geo.energies.shape
     weighted = {}
     out = {}
@@ -115,11 +116,11 @@ def integrate_mechanisms(model, mechanisms, grid, mu, T, *, executor=None, chunk
         raise ModelError("no mechanisms to integrate.")
     if chunk_size is None:
         chunk_size = default_chunk_size(model, len(mu), len(T))
-    derivatives = any(m.needs_derivatives for m in mechanisms)
+    needs = (any(m.needs_derivatives for m in mechanisms), any(m.needs_eigenvectors for m in mechanisms))
     integrands = {m.name: m.integrand for m in mechanisms}
     done, totals, resolution = resume if resume is not None else (0, {}, np.zeros(len(T)))
     totals = dict(totals)
-    jobs = ((model, integrands, derivatives, k, w, mu, T, grid.spacing, degeneracy_tol)
+    jobs = ((model, integrands, needs, k, w, mu, T, grid.spacing, degeneracy_tol)
             for i, (k, w) in enumerate(grid.chunks(chunk_size)) if i >= done)
     executor = executor or SerialExecutor()
     results = executor.map(_chunk_job, jobs)

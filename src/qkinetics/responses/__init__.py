@@ -14,8 +14,13 @@ def available_mechanisms() -> dict:
     return {m.name: m for m in LINEAR_MECHANISMS + SECOND_ORDER_MECHANISMS}
 
 
-def mechanisms_by_name(mechanisms, order: int) -> list:
-    """Resolve ``"all"``, a name, or a sequence of names / Mechanism objects for field order ``order``."""
+def mechanisms_by_name(mechanisms, order: int, gradient: bool = False) -> list:
+    """Resolve ``"all"``, a name, or a sequence of names / Mechanism objects.
+
+    ``order`` is the power of the field and ``gradient`` selects responses to field gradients
+    (O(q)). ``"all"`` takes every registered mechanism of that kind that is part of the
+    conductivity (``in_total``), including alternative variants of the same term.
+    """
     if isinstance(mechanisms, (str, Mechanism)):
         mechanisms = [mechanisms]
     mechanisms = list(mechanisms)
@@ -26,16 +31,18 @@ def mechanisms_by_name(mechanisms, order: int) -> list:
         if isinstance(m, Mechanism):
             out.append(m)
         elif m == "all":
-            out.extend(x for x in registry.values() if x.order == order)
+            out.extend(x for x in registry.values()
+                       if x.order == order and x.gradient == gradient and x.in_total)
         elif m in registry:
             out.append(registry[m])
         else:
-            names = sorted(n for n, x in registry.items() if x.order == order)
-            raise ModelError(f"unknown mechanism {m!r} for order {order}; choose from {names} or 'all'.")
-    wrong = [m.name for m in out if m.order != order]
-    if wrong:
-        raise ModelError(f"mechanisms {wrong} are not of order {order} in the field; use order="
-                         f"{out[[m.name for m in out].index(wrong[0])].order} for them.")
+            names = sorted(n for n, x in registry.items() if x.order == order and x.gradient == gradient)
+            raise ModelError(f"unknown mechanism {m!r} for order {order}"
+                             f"{' (gradient)' if gradient else ''}; choose from {names} or 'all'.")
+    for m in out:
+        if m.order != order or m.gradient != gradient:
+            raise ModelError(f"mechanism {m.name!r} is of order {m.order}{' (field gradient)' if m.gradient else ''}; "
+                             f"request it with order={m.order}, gradient={m.gradient}.")
     if not out:
         raise ModelError("no mechanisms selected.")
     return out

@@ -38,16 +38,26 @@ class Mechanism:
         ``integrand(geo) -> {p: X}`` with ``X`` shaped ``(B, N, *tensor)`` in natural units.
     prefactor : callable
         ``prefactor(dim, tau, omega, channel) -> complex`` converting the band integral
-        ``I = sum_k w_k sum_n f^(p) X`` (w_k in Angstrom^-d) to SI: linear conductivity in S (2D)
-        or S/m (3D); second-order conductivity in A/V^2 (2D) or A/V^2/m... i.e. j = sigma E E
-        with j in A/m (2D) or A/m^2 (3D) and E in V/m. tau in s, omega in rad/s. ``channel`` is one of
-        ``channels``.
+        ``I = sum_k w_k sum_n f^(p) X`` (w_k in Angstrom^-d) to SI: linear conductivity in
+        S m^(2-d) (S in 2D, S/m in 3D); second-order conductivity in A m^(3-d)/V^2 (j = sigma E E
+        with j in A m^(1-d) and E in V/m); field-gradient tensors carry one more metre. tau in s,
+        omega in rad/s. ``channel`` is one of ``channels``.
     tensor_rank : int
         Number of tensor indices (2 for linear, 3 for second order).
     needs_derivatives : bool
         Whether the integrand needs the k-derivatives of Omega, g, G.
     formula, reference, assumptions : str
         Documentation carried into result attributes.
+    family : str
+        Mechanisms sharing a non-empty family are alternative versions of the same physical term
+        (e.g. the published tau^0 variants): a total includes at most one of them.
+    in_total : bool
+        False for quantities that are not additive parts of the conductivity (e.g. d sigma/d mu);
+        they are excluded from totals and from ``mechanisms="all"``.
+    needs_eigenvectors : bool
+        Whether the integrand needs the velocity matrix (geometry with ``keep_eigenvectors=True``).
+    units : dict, optional
+        ``{dim: unit string}`` overriding the default conductivity units.
     """
 
     name: str
@@ -61,6 +71,15 @@ class Mechanism:
     reference: str = ""
     assumptions: str = ""
     channels: tuple = field(default=("linear",))
+    family: str = ""
+    in_total: bool = True
+    needs_eigenvectors: bool = False
+    units: dict | None = None
+
+    @property
+    def gradient(self) -> bool:
+        """True for responses to field gradients (one tensor index for the wave vector q)."""
+        return self.tensor_rank == self.order + 2
 
 
 #: Field and frequency convention. Fields E(t) = E e^{-i omega t} + c.c.

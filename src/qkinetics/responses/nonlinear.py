@@ -32,8 +32,12 @@ With :math:`f = f_0 + f_1 + f_2`:
 :math:`\\sigma_{abc} = -(e^3\\tau^2/\\hbar^3)\\sum\\int_k v^a\\partial_b\\partial_c f_0
 = -(e^3\\tau^2/\\hbar^3)\\sum\\int_k f\\,\\partial_a\\partial_b\\partial_c\\varepsilon`; integrating by
 parts once, :math:`\\sigma_{abc} = (e^3\\tau^2/2\\hbar^3)\\sum\\int_k f'(M^{ab}v^c + M^{ac}v^b)`.
-Channel factors: rectified :math:`\\mathrm{Re}[1/(1-i\\omega\\tau)] = 1/(1+\\omega^2\\tau^2)`,
-second harmonic :math:`1/[(1-i\\omega\\tau)(1-2i\\omega\\tau)]`.
+Channel factors: rectified :math:`1/(1+\\omega^2\\tau^2)` (real), second harmonic
+:math:`1/[(1-i\\omega\\tau)(1-2i\\omega\\tau)]` (complex). The rectified current
+:math:`\\sigma^{\\rm rect}_{abc}E_bE_c^* + c.c.` of a tensor symmetric in (b, c) depends only on
+:math:`\\mathrm{Re}\\,\\sigma^{\\rm rect}` (:math:`\\mathrm{Im}(E_bE_c^*)` is antisymmetric), so the
+natural :math:`1/(1-i\\omega\\tau)` of :math:`f_2^{(0)}` is replaced by its real part, which makes
+the rectified tensor unique.
 
 *Berry curvature dipole* (:math:`\\tau^1`, Sodemann & Fu, PRL 115, 216806 (2015)): the anomalous
 velocity :math:`(e/\\hbar)\\Omega^{ab}E_b` carried by :math:`f_1` gives
@@ -85,6 +89,8 @@ interband gaps near the Fermi level; single relaxation time; no side jump / skew
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import numpy as np
 
@@ -175,15 +181,17 @@ def nonlinear_drude(form: str = "surface") -> Mechanism:
     _check_form(form, _NLD_FORMS)
     return Mechanism(
         name="nonlinear_drude", order=2, tau_power=2, tensor_rank=3, needs_derivatives=False,
-        integrand=lambda geo: nonlinear_drude_integrand(geo, form),
+        integrand=partial(nonlinear_drude_integrand, form=form),
         prefactor=_nld_prefactor, channels=SECOND_ORDER_CHANNELS,
         formula=("sigma_abc = -(e^3 tau^2/hbar^3) sum_n int_k f d_a d_b d_c eps_n "
                  "= (e^3 tau^2/2 hbar^3) sum_n int_k f' (M^ab v^c + M^ac v^b); "
                  "rectified x 1/(1 + w^2 tau^2) [= Re 1/(1 - i w tau)], "
                  "second harmonic x 1/((1 - i w tau)(1 - 2 i w tau)); "
                  f"form: {form}"),
-        reference=("Boltzmann equation with relaxation time, second order in E (e.g. Z. Z. Du et al., "
-                   "Nat. Commun. 10, 3047 (2019)); derived here order by order for E e^{-i w t} + c.c."),
+        reference=("Boltzmann equation with relaxation time at second order in E, derived here order by "
+                   "order for E e^{-i w t} + c.c.; same dc formula (sign and both forms) as WannierBerri's "
+                   "NLDrude_FermiSea / NLDrude_FermiSurf calculators (citing Phys. Rev. Research 2, 043081 "
+                   "(2020), Eq. 3)"),
         assumptions=("single relaxation time tau relaxing to f0 of the bare band; semiclassical "
                      "(hbar w, hbar/tau << interband gaps); odd under time reversal: vanishes with T "
                      "symmetry or with k -> -k symmetry of the bands"),
@@ -223,15 +231,16 @@ def berry_curvature_dipole(form: str = "sea") -> Mechanism:
     needs = form == "sea"
     return Mechanism(
         name="berry_curvature_dipole", order=2, tau_power=1, tensor_rank=3, needs_derivatives=needs,
-        integrand=lambda geo: berry_curvature_dipole_integrand(geo, form),
+        integrand=partial(berry_curvature_dipole_integrand, form=form),
         prefactor=_bcd_prefactor, channels=SECOND_ORDER_CHANNELS,
         formula=("sigma_abc = (e^3 tau/2 hbar^2) sum_n int_k f (d_c Omega^ab + d_b Omega^ac) "
                  "= -(e^3 tau/2 hbar^2) sum_n int_k f' (v^c Omega^ab + v^b Omega^ac); "
                  "rectified x 1/(1 + w^2 tau^2) [= Re 1/(1 - i w tau); the antisymmetric (circular) part "
                  "is berry_curvature_dipole_circular], second harmonic x 1/(1 - i w tau); "
                  f"form: {form}"),
-        reference=("I. Sodemann and L. Fu, PRL 115, 216806 (2015) (their chi_abc = -eps_adc e^3 tau D_bd/"
-                   "(2(1 + i w tau)) for E = Re E e^{i w t}); sign re-derived here for charge -e"),
+        reference=("I. Sodemann and L. Fu, PRL 115, 216806 (2015): chi_abc = -eps_adc e^3 tau D_bd/"
+                   "(2(1 + i w tau)), D_bd = int f d_b Omega_d, for E(t) = Re E e^{i w t}; re-derived here for "
+                   "charge -e: the same -eps_adc sign structure (sigma = 2 chi in our field convention)"),
         assumptions=("single relaxation time; semiclassical (hbar w, hbar/tau << gaps); purely Hall "
                      "(sigma_abc E_a E_b E_c = 0); even under time reversal, needs broken inversion; "
                      "vanishes where Omega = 0 (e.g. PT-symmetric bands)"),
@@ -289,11 +298,12 @@ _INTRINSIC_DOCS = {
                    "S. Lahiri, R. B. Atencia, D. Culcer, A. Agarwal, PRB 108, L201405 (2023) "
                    "(arXiv:2207.02178). Weights as implemented in the Rustb crate (nonlinear Hall module, "
                    "'2 d_c G^ab - (d_a G^bc + d_b G^ac)/2' with c the current index)"),
-        assumptions=("extra term relative to Wang/Liu = velocity of a field-induced energy shift "
-                     "e^2 G^bc E_b E_c that the distribution does not follow (carriers relax to f0 of the "
-                     "bare band); disputed (Qiang et al. arXiv:2508.02088, P. Tang arXiv:2605.02750 argue "
-                     "the longitudinal part vanishes); dc value used for both channels (the w dependence "
-                     "of the extra term depends on the relaxation model); odd under time reversal"),
+        assumptions=("the difference from Wang/Liu, -(e^3/hbar) sum int f d_a G^bc, has the form of the "
+                     "velocity of an energy shift e^2 G^bc E_b E_c (twice the perturbative (e^2/2) G E E) "
+                     "that the distribution does not follow; the authors' derivations were not reproduced "
+                     "here. Disputed: Qiang et al. arXiv:2508.02088 and P. Tang arXiv:2605.02750 find no "
+                     "intrinsic longitudinal part. dc value used for both channels (the w dependence of the "
+                     "extra term depends on the relaxation model); odd under time reversal"),
     ),
     "talk": dict(
         formula=("sigma_abc = (e^3/2 hbar) sum_n int_k f (d_a T^bc - d_b T^ac - d_c T^ab) with T = -G, i.e. "
@@ -351,7 +361,8 @@ def intrinsic(variant: str, form: str = "sea") -> Mechanism:
     doc = _INTRINSIC_DOCS[variant]
     return Mechanism(
         name=f"intrinsic_{variant}", order=2, tau_power=0, tensor_rank=3, needs_derivatives=form == "sea",
-        integrand=lambda geo: intrinsic_integrand(geo, lam, form), prefactor=_intrinsic_prefactor,
+        integrand=partial(intrinsic_integrand, lam=lam, form=form), prefactor=_intrinsic_prefactor,
+        family="intrinsic_tau0",
         channels=SECOND_ORDER_CHANNELS, formula=doc["formula"] + f"; form: {form}",
         reference=doc["reference"],
         assumptions=doc["assumptions"] + ("; ALTERNATIVE to the other intrinsic_* variants (never add them); "
