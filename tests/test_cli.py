@@ -19,6 +19,8 @@ def test_demo_prints_table_chern_and_writes_figure(tmp_path):
     fig = tmp_path / "out" / "bands_geometry.png"
     assert fig.stat().st_size > 10_000
     assert str(fig) in result.output.replace("\n", "")
+    assert "sigma_yxx" in result.output and "berry_curvature_dipole" in result.output
+    assert (tmp_path / "out" / "nonlinear_hall.png").stat().st_size > 10_000
 
 
 def test_demo_rejects_bad_nk():
