@@ -164,3 +164,19 @@ def test_process_executor_pickles_every_mechanism():
     import pickle
     for m in available_mechanisms().values():
         pickle.loads(pickle.dumps(m))
+
+
+@pytest.mark.parametrize("T", [[0.0], [5.0, 50.0], [20000.0]])
+def test_windowed_fermi_contraction_is_exact(T):
+    """Prefix sums plus thermal windows (low T) and the dense route (high T) against a direct sum."""
+    from qkinetics.integrate.integrator import fermi_contractions
+    rng = np.random.default_rng(3)
+    E = rng.normal(size=(500, 3))
+    w = rng.random(500)
+    X0, X1 = rng.normal(size=(500, 3, 4)), rng.normal(size=(500, 3, 2))
+    mu, T = np.linspace(-2, 2, 31), np.array(T)
+    terms = [(0, X0)] + ([] if T[0] == 0 else [(1, X1), (2, X1)])
+    got = fermi_contractions(E, w, terms, mu, T)
+    for (p, X), g in zip(terms, got):
+        ref = np.einsum("mtkn,k,knc->mtc", fermi_dirac(E, mu, T, p), w, X)
+        np.testing.assert_allclose(g, ref, rtol=1e-10, atol=1e-12 * np.abs(ref).max())

@@ -45,34 +45,89 @@ class BandIntegrals:
     npoints: int
 
 
+#: Beyond this many k_B T from mu the Fermi function is 0 or 1 to double precision (expit(-40) = 4e-18)
+#: and its derivatives vanish: only states inside this window are evaluated explicitly.
+THERMAL_CUTOFF = 40.0
+
+
+def fermi_contractions(energies, w, terms, mu, T):
+    """Σ_{k,n} w_k f^{(p)}(ε_kn; μ, T) X_kn for every μ, T and every term ``(p, X)``.
+
+    ``energies`` (B, N), ``w`` (B,), each X shaped (B, N, C). Returns a list of (n_mu, n_T, C) arrays.
+    States are sorted by energy once. When the thermal windows |ε - μ| < 40 k_B T hold few of the
+    states (the usual case for sweeps at moderate T), states below a window enter through prefix
+    sums and only the window is evaluated; otherwise all (μ, T) weights are built at once and
+    contracted with one matrix product per Fermi-derivative order. Both routes are exact to
+    double precision.
+    """
+    B, N = energies.shape
+    E = energies.ravel()
+    order = np.argsort(E, kind="stable")
+    Es = E[order]
+    ws = np.repeat(w, N)[order]
+    T0 = np.where(T > 0, T, 0.0)
+    half = THERMAL_CUTOFF * kB_eV * T0
+    lo = np.searchsorted(Es, mu[:, None] - half[None], side="left")            # (M, nT)
+    hi = np.searchsorted(Es, mu[:, None] + half[None], side="right")
+    if np.mean(hi - lo) > 0.25 * len(Es):
+        out, weighted = [], {}
+        for p, X in terms:
+            if p not in weighted:
+                weighted[p] = (fermi_dirac(energies, mu, T, p) * w[:, None]).reshape(len(mu) * len(T), B * N)
+            X = np.asarray(X).reshape(B * N, -1)
+            out.append((weighted[p] @ X).reshape(len(mu), len(T), -1))
+        return out
+    prepared = []
+    for p, X in terms:
+        Xs = np.asarray(X).reshape(B * N, -1)[order] * ws[:, None]
+        cum = np.concatenate([np.zeros((1, Xs.shape[1]), Xs.dtype), np.cumsum(Xs, axis=0)]) if p == 0 else None
+        prepared.append((p, Xs, cum))
+    out = [np.zeros((len(mu), len(T), Xs.shape[1]), Xs.dtype) for _, Xs, _ in prepared]
+    for j, t in enumerate(T):
+        for i, m in enumerate(mu):
+            a, b = lo[i, j], hi[i, j]
+            for q, (p, Xs, cum) in enumerate(prepared):
+                acc = cum[a] if p == 0 else 0.0
+                if b > a:
+                    if t == 0:                                          # states exactly at mu: f = 1/2
+                        acc = acc + 0.5 * (cum[b] - cum[a])
+                    else:
+                        acc = acc + fermi_dirac(Es[a:b], m, t, p)[0, 0] @ Xs[a:b]
+                out[q][i, j] = acc
+    return out
+
+
 def _chunk_job(job):
     """Integrals of one k chunk (module-level so process executors can pickle it)."""
     model, integrands, (derivatives, eigenvectors), k, w, mu, T, spacing, degeneracy_tol = job
     geo = band_geometry(model, k, derivatives=derivatives, inverse_mass=True, degeneracy_tol=degeneracy_tol,
                         keep_eigenvectors=eigenvectors)
     B, N = geo.energies.shape
-    weighted = {}
-    out = {}
+    names, terms, shapes = [], [], {}
     for name, integrand in integrands.items():
-        acc = None
         for p, X in integrand(geo).items():
-            if p not in weighted:
-                weighted[p] = (fermi_dirac(geo.energies, mu, T, p) * w[:, None]).reshape(len(mu) * len(T), B * N)
             X = np.asarray(X)
-            term = weighted[p] @ X.reshape(B * N, -1)
-            acc = term if acc is None else acc + term
-        out[name] = acc.reshape((len(mu), len(T)) + X.shape[2:])
-    # thermal-shell resolution on this chunk
+            names.append(name)
+            terms.append((p, X))
+            shapes[name] = X.shape[2:]
+    out = {}
+    for name, val in zip(names, fermi_contractions(geo.energies, w, terms, mu, T)):
+        out[name] = out.get(name, 0) + val
+    out = {name: val.reshape((len(mu), len(T)) + shapes[name]) for name, val in out.items()}
+    # thermal-shell resolution: states whose grid cell (|v| dk / 2 around them) reaches the thermal shell
+    # of the nearest mu
     resolution = np.zeros(len(T))
     speed = np.linalg.norm(geo.velocity, axis=-1)                          # |dε/dk|, eV Å
+    mus = np.sort(mu)
+    idx = np.searchsorted(mus, geo.energies)
+    gap = np.minimum(np.abs(geo.energies - mus[np.clip(idx - 1, 0, len(mus) - 1)]),
+                     np.abs(geo.energies - mus[np.clip(idx, 0, len(mus) - 1)]))
     for j, t in enumerate(T):
         if t <= 0:
             resolution[j] = np.inf
             continue
         kT = kB_eV * t
-        # states whose grid cell (|v| dk / 2 around them) reaches the thermal shell of some mu
-        window = 5 * kT + 0.5 * speed * spacing
-        near = np.any(np.abs(geo.energies[None] - mu[:, None, None]) < window[None], axis=0)
+        near = gap < 5 * kT + 0.5 * speed * spacing
         if np.any(near):
             resolution[j] = np.max(speed[near]) * spacing / kT
     return out, resolution
