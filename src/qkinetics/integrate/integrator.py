@@ -69,7 +69,7 @@ def fermi_contractions(energies, w, terms, mu, T):
     half = THERMAL_CUTOFF * kB_eV * T0
     lo = np.searchsorted(Es, mu[:, None] - half[None], side="left")            # (M, nT)
     hi = np.searchsorted(Es, mu[:, None] + half[None], side="right")
-    if np.mean(hi - lo) > 0.25 * len(Es):
+    if np.mean(hi - lo) > 0.6 * len(Es):
         out, weighted = [], {}
         for p, X in terms:
             if p not in weighted:
