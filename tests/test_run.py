@@ -90,3 +90,40 @@ def test_cli_reports_config_errors(tmp_path):
     path = _write(tmp_path, text="[response]\norder = 5\n[model]\nzoo = 'haldane'\n")
     result = CliRunner().invoke(main, ["run", str(path)])
     assert result.exit_code != 0 and "order must be 1 or 2" in result.output
+
+
+@pytest.mark.parametrize("text, match", [
+    ("[model]\nzoo = 'haldane'\n[sweep]\ntau = 0.0\n", r"tau must be > 0"),
+    ("[model]\nzoo = 'haldane'\n[sweep]\nT = -1.0\n", r"T must be >= 0"),
+    ("[model]\nzoo = 'haldane'\n[grid]\nkcut = 'big'\n", r"kcut must be a positive number"),
+    ("[model]\nzoo = 'haldane'\n[output]\ndirectory = 5\n", r"directory must be a string"),
+    ("[model]\nwannier90 = 'missing_tb.dat'\n", r"not found"),
+])
+def test_config_value_errors(tmp_path, text, match):
+    path = _write(tmp_path, text=text)
+    with pytest.raises(ConfigError, match=match):
+        from qkinetics.run import build_model
+        build_model(load_config(path))
+
+
+def test_cli_reports_bad_grid_shape_and_t0_fermi_surface(tmp_path):
+    path = _write(tmp_path, text="[model]\nzoo = 'haldane'\n[grid]\nn = [10, 10, 10]\n")
+    result = CliRunner().invoke(main, ["run", str(path), "--no-progress"])
+    assert result.exit_code != 0 and "one integer or 2" in result.output
+    path = _write(tmp_path, text="[model]\nzoo = 'haldane'\n[response]\norder = 2\n[sweep]\nT = 0.0\nmu = 1.0\n"
+                                 "[grid]\nn = 10\n")
+    result = CliRunner().invoke(main, ["run", str(path), "--no-progress"])
+    assert result.exit_code != 0 and "T > 0" in result.output
+
+
+def test_wannier90_checkpoint_key_follows_file_content(tmp_path):
+    import qkinetics as qk
+    from qkinetics.models import write_wannier90_tb
+    write_wannier90_tb(qk.zoo.qi_wu_zhang(u=1.0), tmp_path / "m_tb.dat")
+    text = "[model]\nwannier90 = 'm_tb.dat'\n"
+    path = _write(tmp_path, text=text + "[grid]\nn = 30\nconvergence = false\n[sweep]\nT = 3000.0\nmu = 0.5\n")
+    a = run(path, progress=False)
+    write_wannier90_tb(qk.zoo.qi_wu_zhang(u=1.5), tmp_path / "m_tb.dat")
+    b = run(path, progress=False)
+    assert not np.allclose(a["total"].values, b["total"].values)
+    assert "sha256" in b.attrs["model_provenance"]

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import __version__
 from .geometry import band_geometry
-from .models import ModelError, zoo
+from .models import zoo
 from .topology import chern_number
 
 #: The embedded default model of ``qkinetics demo``: a Haldane Chern insulator with uniaxial strain
@@ -143,7 +143,7 @@ def run_command(config: Path, workers: int, no_progress: bool):
                 ds = run(config, executor=ex, progress=not no_progress)
         else:
             ds = run(config, progress=not no_progress)
-    except ModelError as err:
+    except (ValueError, OSError) as err:         # ModelError / ConfigError are ValueErrors
         raise click.ClickException(str(err)) from None
     out = Path(ds.attrs.get("output_directory", ""))
     click.echo(f"Done: {ds.attrs['model']} on {ds.attrs['grid']}; results in {out}")

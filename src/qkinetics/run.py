@@ -110,11 +110,28 @@ def load_config(path) -> dict:
     except ModelError as err:
         raise ConfigError(f"[response] mechanisms: {err}") from None
     sweep = {k: _sweep_values(k, raw.get("sweep", {}).get(k, v)) for k, v in DEFAULT_SWEEP.items()}
+    if np.any(sweep["T"] < 0):
+        raise ConfigError(f"[sweep] T must be >= 0 K; got {sweep['T'].tolist()}.")
+    if np.any(sweep["tau"] <= 0):
+        raise ConfigError(f"[sweep] tau must be > 0 s; got {sweep['tau'].tolist()}.")
+    if np.any(sweep["omega"] < 0):
+        raise ConfigError(f"[sweep] omega must be >= 0 rad/s; got {sweep['omega'].tolist()}.")
     grid = raw.get("grid", {})
     n = grid.get("n", 200)
     if not (isinstance(n, int) or (isinstance(n, list) and all(isinstance(x, int) for x in n))) or np.any(np.asarray(n) < 2):
         raise ConfigError(f"[grid] n must be an integer >= 2 or a list of them; got {n!r}.")
+    kcut = grid.get("kcut")
+    if kcut is not None and (isinstance(kcut, bool) or not isinstance(kcut, (int, float)) or kcut <= 0):
+        raise ConfigError(f"[grid] kcut must be a positive number (1/Angstrom); got {kcut!r}.")
+    shift = grid.get("shift", 0.5)
+    if isinstance(shift, bool) or not isinstance(shift, (int, float)):
+        raise ConfigError(f"[grid] shift must be a number (units of the grid step); got {shift!r}.")
+    chunk_size = grid.get("chunk_size")
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ConfigError(f"[grid] chunk_size must be a positive integer; got {chunk_size!r}.")
     output = raw.get("output", {})
+    if not isinstance(output.get("directory", ""), str):
+        raise ConfigError(f"[output] directory must be a string (a path relative to the config); got {output['directory']!r}.")
     directory = (path.parent / output.get("directory", "qkinetics-run")).resolve()
     every = output.get("checkpoint_every", 1)
     if not isinstance(every, int) or every < 1:
@@ -122,8 +139,8 @@ def load_config(path) -> dict:
     return {
         "path": path, "model": model_cfg, "order": order, "gradient": gradient, "mechanisms": mechanisms,
         "sweep": sweep,
-        "grid": {"n": n, "shift": grid.get("shift", 0.5), "kcut": grid.get("kcut"),
-                 "chunk_size": grid.get("chunk_size"), "convergence": bool(grid.get("convergence", True))},
+        "grid": {"n": n, "shift": shift, "kcut": kcut, "chunk_size": chunk_size,
+                 "convergence": bool(grid.get("convergence", True))},
         "directory": directory, "checkpoint_every": every, "raw": raw,
     }
 
@@ -141,7 +158,16 @@ def build_model(cfg):
             raise ConfigError(f"[model] {err}") from None
     if params:
         raise ConfigError("[model] params apply to zoo models only; a Wannier90 model takes lattice and positions.")
-    return read_wannier90(cfg["path"].parent / m["wannier90"], lattice=m.get("lattice"), positions=m.get("positions"))
+    path = cfg["path"].parent / m["wannier90"]
+    if not path.is_file():
+        raise ConfigError(f"[model] wannier90 file {path} not found (paths are relative to the config file).")
+    model = read_wannier90(path, lattice=m.get("lattice"), positions=m.get("positions"))
+    model.provenance = {"wannier90": str(path.resolve()), "sha256": _file_hash(path)}
+    return model
+
+
+def _file_hash(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def run(config_path, *, executor=None, progress=True, stop_after=None):
@@ -162,7 +188,9 @@ def run(config_path, *, executor=None, progress=True, stop_after=None):
     grids = {"fine": grid}
     if g["convergence"]:
         grids["coarse"] = grid.coarsened(model)
-    key = hashlib.sha256(json.dumps(cfg["raw"], sort_keys=True, default=str).encode()).hexdigest()
+    # the checkpoint belongs to this config and, for Wannier90 input, this file's content
+    key = hashlib.sha256(json.dumps([cfg["raw"], getattr(model, "provenance", None)], sort_keys=True,
+                                    default=str).encode()).hexdigest()
     ckpt_path = outdir / "checkpoint.npz"
     state = _load_checkpoint(ckpt_path, key)
     results = {}

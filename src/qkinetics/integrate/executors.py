@@ -1,7 +1,8 @@
 """Executors: anything with ``map(fn, iterable)`` returning results in order.
 
-``concurrent.futures`` executors and ``dask.distributed.Client`` (through its ``map``/``gather``,
-wrapped by :class:`DaskExecutor` when used) satisfy this; the integrator needs nothing else.
+``concurrent.futures`` executors satisfy this directly; a ``dask.distributed`` client needs a
+two-line adapter whose ``map`` returns ``client.gather(client.map(fn, list(iterable)))``. The
+integrator needs nothing else.
 """
 
 from __future__ import annotations

@@ -35,7 +35,10 @@ class KGrid:
     def __init__(self, model: Model, n, shift=0.5, kcut=None):
         self.dim = model.dim
         self.periodic = model.periodic
-        n = np.broadcast_to(np.asarray(n, dtype=int), (self.dim,)).copy()
+        n = np.atleast_1d(np.asarray(n, dtype=int))
+        if n.size not in (1, self.dim):
+            raise ModelError(f"grid size n must be one integer or {self.dim} (one per direction); got {n.tolist()}.")
+        n = np.broadcast_to(n, (self.dim,)).copy()
         if np.any(n < 2):
             raise ModelError(f"grid size n must be at least 2 per direction; got {n.tolist()}.")
         self.n = n

@@ -60,6 +60,10 @@ def fermi_contractions(energies, w, terms, mu, T):
     contracted with one matrix product per Fermi-derivative order. Both routes are exact to
     double precision.
     """
+    if np.any(T < 0):
+        raise ModelError(f"temperatures must be >= 0 K; got {T.tolist()}.")
+    if np.any(T == 0) and any(p > 0 for p, _ in terms):
+        fermi_dirac(energies[:1, :1], mu[:1], T, 1)          # raises: Fermi-surface terms need T > 0
     B, N = energies.shape
     E = energies.ravel()
     order = np.argsort(E, kind="stable")
@@ -166,6 +170,8 @@ def integrate_mechanisms(model, mechanisms, grid, mu, T, *, executor=None, chunk
     T = np.atleast_1d(np.asarray(T, dtype=float))
     if mu.ndim != 1 or T.ndim != 1:
         raise ModelError("mu and T must be scalars or 1D arrays (eV, kelvin).")
+    if np.any(T < 0) or not np.all(np.isfinite(T)) or not np.all(np.isfinite(mu)):
+        raise ModelError(f"T must be finite and >= 0 K and mu finite; got T = {T.tolist()}.")
     mechanisms = list(mechanisms)
     if not mechanisms:
         raise ModelError("no mechanisms to integrate.")

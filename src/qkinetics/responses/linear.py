@@ -588,13 +588,15 @@ field_gradient_magnetization = Mechanism(
 # --------------------------------------------------------------------------- registry
 
 #: All linear mechanisms, in the order they are reported.
+# Order matters within a family of alternatives: totals take the first. field_gradient_clean comes
+# before the talk's field_gradient, which violates charge conservation in insulators (tests).
 LINEAR_MECHANISMS = (
     drude,
     anomalous_hall,
     anomalous_hall_fermi_surface,
     field_gradient_drude,
-    field_gradient,
     field_gradient_clean,
+    field_gradient,
     field_gradient_magnetization,
     field_gradient_lapa_hughes,
 )
