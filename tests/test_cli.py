@@ -27,3 +27,19 @@ def test_demo_rejects_bad_nk():
     result = CliRunner().invoke(main, ["demo", "--nk", "2"])
     assert result.exit_code != 0
     assert "nk" in result.output
+
+
+def test_compare_command_tables_quantum_and_kinetic(tmp_path):
+    out = tmp_path / "cmp.nc"
+    result = CliRunner().invoke(main, ["compare", "--model", "haldane", "--param", "strain=0.3",
+                                       "--param", "phi=0.0", "--param", "mass=0.3", "--mu", "1.0",
+                                       "--T", "2000", "--nk", "40", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = [line.split() for line in result.output.splitlines() if line.strip().startswith(("full", "populations"))]
+    assert len(rows) == 10
+    bcd = [r for r in rows if r[1] == "berry_curvature_dipole"]
+    # time-reversal-symmetric strained Haldane: finite dipole, quantum tau^1 equals the kinetic one
+    assert all(abs(float(r[-1])) < 2e-2 for r in bcd)
+    assert out.stat().st_size > 0
+    bad = CliRunner().invoke(main, ["compare", "--param", "nonsense"])
+    assert bad.exit_code != 0 and "NAME=VALUE" in bad.output
