@@ -213,7 +213,7 @@ def test_frequency_channels():
 
 @pytest.mark.parametrize("which", ["tilted_qwz", "pt_afm"])
 def test_tau0_finding(which, qwz_solver, qwz_sc, pt_solver, pt_sc):
-    """tau^0: neither relaxation model reproduces any published variant; their mean is Wang/Liu.
+    """tau^0: neither relaxation model reproduces any published variant; their sum is Wang/Liu.
 
     Numbers (module docstring of qkinetics.kubo.density_matrix): c0(full) + c0(populations) =
     Wang/Liu to the integration accuracy, while c0(full) and c0(populations) each differ from Wang/Liu,

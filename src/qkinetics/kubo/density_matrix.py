@@ -134,11 +134,15 @@ What the numbers say:
 2. **"full" is closest to the talk's variant** (lambda = 1/2) but is not in the lambda family at all:
    the best lambda is 0.567 (QWZ), 0.563 (Haldane), 0.696 (PT AFM), with a residual of 5.5 %, 1.2 %,
    7.4 % of the tensor. "populations" is not in the family (best-lambda residual ~ 200 %).
-3. **Exact identity: c0(full) + c0(populations) = c0(Wang/Liu)**, to 4e-10 (QWZ, PT AFM) and 1.5e-6
-   (Haldane, limited by the semiclassical grid) of Wang/Liu. The two relaxation models differ by
-   +-Delta around Wang/Liu; Delta has a longitudinal (totally symmetric) part, equal and opposite
-   in the two models, while Wang/Liu has none. So Wang/Liu is the relaxation-model-independent
-   part; the rest depends on how coherences relax, as argued by Xiao et al. and Tang (PHYSICS.md, 4).
+3. **Numerical identity: c0(full) + c0(populations) = c0(Wang/Liu)**, to 4e-10 (QWZ, PT AFM; it
+   tightens with the grid, e.g. 8.5e-7 / 4.4e-10 / 1.3e-13 on 48 / 64 / 96 points for QWZ) and 1.5e-6
+   (Haldane, limited by the semiclassical grid) of Wang/Liu. The two relaxation models sit at
+   +-Delta around Wang/Liu / 2; Delta has a longitudinal (totally symmetric) part, equal and opposite
+   in the two models, while Wang/Liu has none. Letting coherences relax at alpha/tau (alpha = 0:
+   populations, 1: full) makes c0 linear in alpha, purely Hall and equal to Wang/Liu / 2 at alpha = 1/2
+   (docs/quantum-reference.md): the relaxation-independent part is Wang/Liu / 2 per model, and the
+   factor 1/2 is not explained yet; the rest depends on how coherences relax, as argued by Xiao et al.
+   and Tang (PHYSICS.md, 4).
    Sketch (from the expansion above, not yet checked term by term): "full" - "populations" = the 1/tau corrections of the interband
    denominators: Fermi-surface terms f' v^c G^{ab} (inside the family) plus a Fermi-sea term
    sum_n f_n v^a_n sum_l 2 Re(A^b_nl A^c_ln)/(eps_n - eps_l)^2 (metric over gap squared, not a
@@ -491,5 +495,5 @@ TAU0_FINDING = {
         "populations": (1.6451e-16, -2.9665e-17, 5.7334e-16, -9.7053e-17, 1.2325e-16, -4.8269e-17),
     },
     "conclusion": ("no relaxation model reproduces a published variant; 'full' is closest to the talk "
-                   "(lambda = 1/2) but outside the lambda family; c0(full) + c0(populations) = Wang/Liu exactly"),
+                   "(lambda = 1/2) but outside the lambda family; c0(full) + c0(populations) = Wang/Liu to 4e-10 (grid-limited)"),
 }
