@@ -255,7 +255,7 @@ def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: b
     k = model.check_k(k)
     order = 2 if (derivatives or inverse_mass) else 1
     # Sub-batches keep every (B, d, d, N, N) temporary at a few MB: faster (cache, no page faults) and bounded.
-    step = max(16, 2**18 // (model.dim**2 * model.norb**2))
+    step = max(16, 2**17 // (model.dim**2 * model.norb**2))
     parts = [geometry_from_hamiltonian(*model.hamiltonian(k[i:i + step], order=order), k=k[i:i + step],
                                        derivatives=derivatives, degeneracy_tol=degeneracy_tol,
                                        keep_eigenvectors=keep_eigenvectors)
