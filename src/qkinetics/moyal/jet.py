@@ -385,7 +385,8 @@ def matrix(rows) -> Jet:
     deg = min(j.deg for j in jets)
     B = jets[0].shape
     n = space.count[deg]
-    dtype = np.result_type(*[j.coef.dtype for j in jets], *[np.asarray(e).dtype for e in flat if not isinstance(e, Jet)])
+    dtype = np.result_type(*[j.coef.dtype for j in jets],
+                           *[np.asarray(e).dtype for e in flat if not isinstance(e, Jet)])
     c = np.zeros((n,) + B + (len(rows), len(rows[0])), dtype=dtype)
     for i, r in enumerate(rows):
         if len(r) != len(rows[0]):

@@ -140,7 +140,7 @@ class PhaseSpace:
 
 
 def bidifferential_terms(n: int, pairs, nvar: int):
-    """Terms of :math:`(\\sum_p \\epsilon_p \\overleftarrow{\\partial}_{\\alpha_p}\\overrightarrow{\\partial}_{\\beta_p})^n / n!`.
+    """Terms of :math:`(\\sum_p \\epsilon_p\\overleftarrow{\\partial}_{\\alpha_p}\\overrightarrow{\\partial}_{\\beta_p})^n/n!`.
 
     Returns a list of ``(coefficient, left_counts, right_counts)``: the operator is
     :math:`\\sum \\mathrm{coefficient}\\,(\\partial^{\\mathrm{left}}A)(\\partial^{\\mathrm{right}}B)`,
@@ -187,8 +187,32 @@ class _Derivatives:
                 v = max(i for i, c in enumerate(counts) if c)
                 lower = list(counts)
                 lower[v] -= 1
-                self.cache[counts] = sp.diff(self(tuple(lower)), self.variables[v])
+                base, var = self(tuple(lower)), self.variables[v]
+                if isinstance(base, sp.MatrixBase):
+                    self.cache[counts] = base.applyfunc(lambda e: e.diff(var))
+                else:
+                    self.cache[counts] = base.diff(var)
         return self.cache[counts]
+
+    def shifted(self, var_index: int) -> "_Shifted":
+        """Derivatives of ∂_var expr, sharing this cache."""
+        return _Shifted(self, var_index)
+
+
+class _Shifted(_Derivatives):
+    """Cached derivatives of ∂_v f, served from the cache of f."""
+
+    def __init__(self, parent: _Derivatives, v: int):
+        self.parent, self.v = parent, v
+        self.variables = parent.variables
+        c = [0] * len(parent.variables)
+        c[v] = 1
+        self.expr = parent(tuple(c))
+
+    def __call__(self, counts):
+        c = list(counts)
+        c[self.v] += 1
+        return self.parent(tuple(c))
 
 
 def _is_zero(expr) -> bool:
