@@ -5,6 +5,8 @@
 * :mod:`.diagonalize`: star diagonalization H = U * h~ * U^dagger to O(hbar^2), symbolic and numeric,
   and the gauge-invariant band energy h (closed forms for h_1 and the separable case).
 * :mod:`.symbolic_eval`: fast numeric evaluation of large sympy expressions (checks of identities).
+* :mod:`.phase_space`: phase-space models (separable or general H(x, k, t)), phase-space Berry curvature
+  and quantum metric, and the phase-space current to first order in hbar.
 """
 
 from .star import (HBAR, PhaseSpace, bidifferential_terms, dagger, from_coefficients, hbar_coefficients,
@@ -26,3 +28,9 @@ __all__ += [
     "star_band_energies", "star_diagonalize", "star_diagonalize_jet", "separable_hamiltonian_jet",
     "two_band_eigensystem", "two_band_polar",
 ]
+
+from .phase_space import (PhaseSpaceCurrent, PhaseSpaceGeometry, PhaseSpaceModel, fermi_jet,  # noqa: E402
+                          phase_space_current, phase_space_geometry, poisson_bracket_jet)
+
+__all__ += ["PhaseSpaceModel", "PhaseSpaceGeometry", "phase_space_geometry", "phase_space_current",
+            "PhaseSpaceCurrent", "poisson_bracket_jet", "fermi_jet"]

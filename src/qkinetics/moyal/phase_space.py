@@ -1,0 +1,449 @@
+"""Phase-space band geometry and the phase-space current from the star diagonalization.
+
+Variables and indices
+---------------------
+Phase-space variables ``ξ = (x_1..x_d, k_1..k_d[, t])`` in the order of
+:attr:`qkinetics.moyal.PhaseSpace.variables` (Å, 1/Å, and t in whatever unit the user's H uses);
+Greek indices below run over all of them (t included), the symplectic form
+:math:`\\epsilon^{x_ik_j} = \\delta_{ij} = -\\epsilon^{k_jx_i}` pairs only x and k. The formal ħ is 1
+in the library units (``[x, k] = i``), so every order is returned separately.
+
+Model
+-----
+:class:`PhaseSpaceModel` holds a matrix-valued phase-space Hamiltonian H(x, k, t):
+
+* separable: a band :class:`~qkinetics.models.base.Model` H_0(k) plus a scalar potential V(x, t)
+  (``H = H_0(k) + V(x, t) 1``, V in eV; for the electron V = -eφ), V a callable on jets
+  ``V(x_1, .., x_d[, t])`` or a sympy expression in the :class:`PhaseSpace` symbols;
+* general: H a sympy Matrix in ``coords.variables``, a callable on jets
+  ``H(x_1, .., k_1, ..[, t])`` (:meth:`qkinetics.moyal.jet.Jet.from_function`), or a callable
+  ``H(points, order)`` returning the derivative arrays ``(H, dH, d2H, ...)`` over all variables
+  (layout of :func:`qkinetics.moyal.jet.jet_from_derivatives`).
+
+:meth:`PhaseSpaceModel.jet` gives the exact Taylor jet of H at a batch of points.
+
+Geometry (:func:`phase_space_geometry`)
+---------------------------------------
+From :func:`qkinetics.moyal.diagonalize.star_diagonalize_jet` (``U = U_0 + ħU_1 + ..``,
+:math:`A_\\alpha = \\mathrm{diag}\\,iU^\\dagger\\star\\partial_\\alpha U = A^{(0)}_\\alpha + \\hbar A^{(1)}_\\alpha`):
+
+* band energy h_0, h_1, h_2 (gauge invariant, as defined in :mod:`.diagonalize`);
+* zeroth-order phase-space Berry curvature, for every pair of variables (x, k and t),
+
+  .. math:: \\Omega^{(0)}_{\\alpha\\beta} = \\partial_\\alpha A^{(0)}_\\beta - \\partial_\\beta A^{(0)}_\\alpha
+            = -2\\,\\mathrm{Im}\\,Q_{\\alpha\\beta},
+
+  computed as the curl of the Berry-connection jets (exact Taylor arithmetic);
+* zeroth-order phase-space quantum metric :math:`g_{\\alpha\\beta} = \\mathrm{Re}\\,Q_{\\alpha\\beta}` from the
+  quantum geometric tensor of the pointwise eigenvectors (columns of U_0),
+  :math:`Q^n_{\\alpha\\beta} = \\langle\\partial_\\alpha u_n|(1-|u_n\\rangle\\langle u_n|)|\\partial_\\beta u_n\\rangle`.
+  Both reduce on the k-k block to :func:`qkinetics.geometry.band_geometry`'s ``berry_curvature`` and
+  ``quantum_metric`` (tested);
+* the O(ħ) correction :math:`\\Omega^{(1)}` (``berry_curvature_1``, needs order >= 2 and Taylor
+  degree >= 3). A^(1) is gauge dependent and the plain curl of A is not gauge invariant at O(ħ).
+  What is included, precisely: the star-covariant field strength
+  :math:`F_{\\alpha\\beta} = \\partial_\\alpha A_\\beta - \\partial_\\beta A_\\alpha - i[A_\\alpha, A_\\beta]_\\star`
+  (it transforms as :math:`F\\to\\Phi^\\dagger\\star F\\star\\Phi`), whose O(ħ) part is
+
+  .. math:: F^{(1)}_{\\alpha\\beta} = \\partial_\\alpha A^{(1)}_\\beta - \\partial_\\beta A^{(1)}_\\alpha
+            + \\{A^{(0)}_\\alpha, A^{(0)}_\\beta\\},\\qquad \\{a, b\\} = \\epsilon^{\\mu\\nu}\\partial_\\mu a\\,\\partial_\\nu b,
+
+  and, exactly as for the band energy (:mod:`.diagonalize`: the gauge-invariant function is the one
+  whose Weyl form in the covariant coordinates :math:`\\pi = \\xi + \\hbar\\epsilon A` is F),
+  :math:`F(\\xi) = \\Omega(\\xi + \\hbar a)`, :math:`a^\\mu = \\epsilon^{\\mu\\nu}A^{(0)}_\\nu`, so
+
+  .. math:: \\Omega^{(1)}_{\\alpha\\beta} = F^{(1)}_{\\alpha\\beta} - a^\\mu\\partial_\\mu\\Omega^{(0)}_{\\alpha\\beta}.
+
+  Gauge invariance under random band phases at orders ħ^0 and ħ^1 is tested, and in the separable
+  case :math:`\\Omega^{(1)}_{k_ik_j} = \\partial_{k_i}(G^{jl}\\partial_lV) - \\partial_{k_j}(G^{il}\\partial_lV)`,
+  :math:`\\Omega^{(1)}_{x_ik_j} = G^{jl}\\partial_i\\partial_lV`, :math:`\\Omega^{(1)}_{x_ix_j} = 0`
+  (G the band-normalized metric) is checked against :mod:`qkinetics.geometry`. No O(ħ) quantum metric.
+
+Current to first order (:func:`phase_space_current`)
+----------------------------------------------------
+For a band-diagonal distribution f (per band, a jet or a callable on jets), with :math:`W = \\epsilon^{\\mu\\nu}\\Omega^{(0)}_{\\mu\\nu}`
+and the reading of ``reference/talk-formulas.md`` (``convention="talk"``),
+
+.. math::
+    J^a = \\epsilon^{ab} f\\,\\partial_b(h_0 + \\hbar h_1)
+          + \\hbar\\,\\epsilon^{ab} f\\,\\big(s\\,\\epsilon^{cd}\\partial_c h_0\\,\\Omega_{db} + s_t\\Omega_{tb}
+          - \\tfrac{c_D}{2} W\\,\\partial_b h_0\\big) + O(\\hbar^2)
+
+with ``s = +1, s_t = -1, c_D = 0`` for ``convention="talk"`` (literally the first-order formula of
+talk-formulas.md) and ``s = -1, s_t = +1, c_D = 1`` for ``convention="liouville"``: the Liouville current of the covariant
+coordinates, :math:`J = \\rho f \\{\\pi^a, \\pi^b\\}\\partial_b h` with
+:math:`\\{\\pi^a,\\pi^b\\} = \\epsilon^{ab} + \\hbar\\epsilon^{a\\mu}\\epsilon^{b\\nu}\\Omega_{\\mu\\nu}` (our π) and phase-space
+density of states :math:`\\rho = \\det\\{\\pi,\\pi\\}^{-1/2} = 1 - \\tfrac{\\hbar}{2}W` (the talk's factor).
+For a static f = f0(h) the divergence of the ``"liouville"`` current vanishes at O(ħ) (tested in
+d = 2; in d = 1 its O(ħ) term vanishes identically, since ρ{π, π} = ε there); that of the
+literal ``"talk"`` reading is :math:`\\tfrac{\\hbar}{2}f\\{h_0, W\\}` (both verified numerically), so the
+literal reading is divergence-free only where :math:`\\{h_0, W\\} = 0` (e.g. the separable case, W = 0).
+In the separable case the ``"liouville"`` sign gives the standard anomalous velocity
+:math:`\\dot x_i = \\partial_{k_i}h + \\hbar\\Omega_{k_ik_j}\\partial_{x_j}V` (Xiao, Chang, Niu, RMP 82, 1959
+(2010), with Ω = ∂A - ∂A, A = i<u|∂u>, force -∇V), tested; the literal reading has the opposite sign.
+Both differences are what a global sign flip Ω_talk = -Ω_ours (with ε_{mn} = -ε^{mn} in the density
+of states) would produce. The time term :math:`s_t = +1` (RMP: :math:`\\dot x = \\partial_k\\varepsilon - \\Omega_{kt}`)
+is NOT verified numerically here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+
+from .diagonalize import JetStarDiagonalization, star_diagonalize_jet
+from .jet import Jet, jet_from_derivatives, jet_from_sympy, jet_space
+from .star import PhaseSpace
+
+__all__ = ["PhaseSpaceModel", "PhaseSpaceGeometry", "phase_space_geometry", "phase_space_current",
+           "PhaseSpaceCurrent", "poisson_bracket_jet", "fermi_jet"]
+
+
+# ============================================================================ model
+
+class PhaseSpaceModel:
+    """Matrix-valued phase-space Hamiltonian H(x, k[, t]) (module docstring).
+
+    Parameters
+    ----------
+    model : Model, optional
+        Band model H_0(k) (separable case; exact k-derivatives up to order 3).
+    potential : callable or sympy expression, optional
+        Scalar V(x[, t]) in eV, added times the identity: a callable on jets
+        ``V(x_1, .., x_d[, t])`` or a sympy expression in ``coords.x`` (and ``coords.t``).
+        Default 0 (with ``model``).
+    hamiltonian : sympy Matrix or callable, optional
+        General H(x, k[, t]): sympy Matrix in ``coords.variables`` or a callable on jets
+        ``H(x_1, .., k_1, ..[, t])`` returning a (B, N, N) jet. Exclusive with ``model``.
+    derivatives : callable, optional
+        General H given as ``derivatives(points, order) -> (H, dH, d2H, ...)`` with shapes
+        ``(B, N, N)``, ``(B, nvar, N, N)``, ... over all variables. Exclusive with the others.
+    dim : int, optional
+        Spatial dimension d (taken from ``model``; required for the general case unless
+        ``coords`` is given).
+    time : bool
+        Declare a time variable (points then carry t as the last column).
+    coords : PhaseSpace, optional
+        Coordinates (default ``PhaseSpace(dim, time)``).
+    """
+
+    def __init__(self, model=None, potential=None, *, hamiltonian=None, derivatives=None, dim=None,
+                 time: bool = False, coords: PhaseSpace | None = None):
+        given = [model is not None, hamiltonian is not None, derivatives is not None]
+        if sum(given) != 1:
+            raise ValueError("Give exactly one of model (separable, with potential), hamiltonian or derivatives.")
+        if potential is not None and model is None:
+            raise ValueError("potential goes with a band model (separable case); include it in hamiltonian otherwise.")
+        if coords is None:
+            d = model.dim if model is not None else dim
+            if d is None:
+                raise ValueError("Give dim (or coords) for a general phase-space Hamiltonian.")
+            coords = PhaseSpace(d, time=time)
+        if model is not None and coords.dim != model.dim:
+            raise ValueError(f"coords has dim {coords.dim}, the model {model.dim}.")
+        self.coords = coords
+        self.model, self.potential = model, potential
+        self.hamiltonian, self.derivatives = hamiltonian, derivatives
+        if isinstance(hamiltonian, sp.MatrixBase):
+            extra = hamiltonian.free_symbols - set(coords.variables)
+            if extra:
+                raise ValueError(f"The sympy Hamiltonian has symbols outside {coords.variables}: {sorted(map(str, extra))}.")
+        if potential is not None and not callable(potential):
+            potential = sp.sympify(potential)
+            allowed = set(coords.x) | ({coords.t} if coords.t is not None else set())
+            extra = potential.free_symbols - allowed
+            if extra:
+                raise ValueError(f"The potential may depend on {sorted(map(str, allowed))} only; "
+                                 f"got {sorted(map(str, extra))}.")
+            self.potential = potential
+
+    @property
+    def dim(self) -> int:
+        return self.coords.dim
+
+    @property
+    def nvar(self) -> int:
+        return self.coords.nvar
+
+    @property
+    def separable(self) -> bool:
+        return self.model is not None
+
+    def check_points(self, points) -> np.ndarray:
+        points = np.atleast_2d(np.asarray(points, dtype=float))
+        if points.ndim != 2 or points.shape[1] != self.nvar:
+            raise ValueError(f"points must have shape (B, {self.nvar}) = {self.coords.variables}; got {points.shape}.")
+        return points
+
+    def jet(self, points, degree: int = 3) -> Jet:
+        """Exact Taylor jet (B, N, N) of H about ``points`` (B, nvar), to ``degree``."""
+        points = self.check_points(points)
+        nv, d = self.nvar, self.dim
+        if self.hamiltonian is not None:
+            if isinstance(self.hamiltonian, sp.MatrixBase):
+                return jet_from_sympy(self.hamiltonian, self.coords, points, degree)
+            return Jet.from_function(self.hamiltonian, points, degree)
+        if self.derivatives is not None:
+            ders = self.derivatives(points, degree)
+            if len(ders) < degree + 1:
+                raise ValueError(f"derivatives() returned {len(ders)} arrays; degree {degree} needs {degree + 1}.")
+            return jet_from_derivatives(list(ders)[: degree + 1], degree)
+        # separable: H_0(k) embedded in (x, k[, t]) plus V(x[, t]) 1
+        if degree > 3:
+            raise ValueError("Band models give k-derivatives up to third order: degree must be <= 3.")
+        space = jet_space(nv, degree)
+        Hk = jet_from_derivatives(self.model.hamiltonian(points[:, d:2 * d], order=degree)[: degree + 1], degree)
+        coef = np.zeros((space.count[degree],) + Hk.shape, dtype=complex)
+        tail = (0,) * (nv - 2 * d)
+        for i, mon in enumerate(Hk.space.monomials):
+            coef[space.index[(0,) * d + mon + tail]] = Hk.coef[i]
+        H = Jet(space, coef, degree)
+        if self.potential is None:
+            return H
+        if callable(self.potential):
+            xi = [*range(d)] + ([2 * d] if self.coords.t is not None else [])
+            V = Jet.from_function(lambda *v: self.potential(*[v[i] for i in xi]), points, degree)
+        else:
+            V = jet_from_sympy(self.potential, self.coords, points, degree)
+        V = Jet(space, V.coef.real.astype(complex) if np.iscomplexobj(V.coef) else V.coef, V.deg)
+        return H + V[..., None, None] * np.eye(self.model.norb)
+
+    def __repr__(self):
+        kind = "separable" if self.separable else "general"
+        return f"<PhaseSpaceModel {kind}: {self.coords}>"
+
+
+# ============================================================================ helpers
+
+def _poisson_np(coords: PhaseSpace) -> np.ndarray:
+    return np.array(coords.poisson, dtype=float)
+
+
+def poisson_bracket_jet(a: Jet, b: Jet, coords: PhaseSpace) -> Jet:
+    """:math:`\\{a, b\\} = \\epsilon^{\\mu\\nu}\\partial_\\mu a\\,\\partial_\\nu b` for element-wise jets (symplectic
+    indices only; t never enters)."""
+    out = None
+    for mu, nu, e in coords.pairs:
+        t = a.diff(mu) * b.diff(nu) * float(e)
+        out = t if out is None else out + t
+    return out
+
+
+def fermi_jet(h: Jet, mu: float, kT: float) -> Jet:
+    """Fermi function :math:`1/(e^{(h-\\mu)/k_BT} + 1)` of a jet (exact Taylor composition)."""
+    from .jet import exp
+    return (exp((h - mu) * (1.0 / kT)) + 1.0).reciprocal()
+
+
+# ============================================================================ geometry
+
+@dataclass
+class PhaseSpaceGeometry:
+    """Result of :func:`phase_space_geometry` at B points (arrays indexed [point, band, ...]).
+
+    Attributes
+    ----------
+    coords : PhaseSpace
+    points : (B, nvar)
+    h : (order+1, B, N) gauge-invariant band energy h_0, h_1, h_2 (eV).
+    berry_curvature : (B, N, nvar, nvar) Ω^(0)_{αβ}, indices over ``coords.variables``.
+    quantum_metric : (B, N, nvar, nvar) g^(0)_{αβ}.
+    berry_curvature_1 : (B, N, nvar, nvar) or None, the gauge-invariant O(ħ) correction Ω^(1).
+    star : JetStarDiagonalization (jets of U, h~, A, h).
+    curvature_jets : nested list [α][β] of (B, N) jets of Ω^(0) (degree D - 2).
+    """
+
+    coords: PhaseSpace
+    points: np.ndarray
+    h: np.ndarray
+    berry_curvature: np.ndarray
+    quantum_metric: np.ndarray
+    berry_curvature_1: np.ndarray | None
+    star: JetStarDiagonalization = field(repr=False)
+    curvature_jets: list = field(repr=False)
+
+    def block(self, name: str, rows: str, cols: str) -> np.ndarray:
+        """Sub-block of ``berry_curvature``, ``quantum_metric`` or ``berry_curvature_1`` by variable
+        kinds 'x', 'k', 't', e.g. ``geo.block("berry_curvature", "k", "k")`` (B, N, d, d)."""
+        arr = getattr(self, name)
+        d = self.coords.dim
+        sl = {"x": slice(0, d), "k": slice(d, 2 * d), "t": slice(2 * d, 2 * d + 1)}
+        if rows == "t" or cols == "t":
+            if self.coords.t is None:
+                raise ValueError("No time variable declared.")
+        return arr[:, :, sl[rows], sl[cols]]
+
+
+def _as_jet(H, points, degree, coords):
+    if isinstance(H, PhaseSpaceModel):
+        return H.jet(points, degree), H.coords
+    if isinstance(H, Jet):
+        return H, coords
+    if isinstance(H, sp.MatrixBase):
+        coords = coords or PhaseSpace(points.shape[1] // 2, time=bool(points.shape[1] % 2))
+        return jet_from_sympy(H, coords, points, degree), coords
+    if callable(H):
+        return Jet.from_function(H, points, degree), coords
+    raise TypeError("model must be a PhaseSpaceModel, a Jet, a sympy Matrix or a callable on jets.")
+
+
+def phase_space_geometry(model, points, order: int = 2, *, degree: int | None = None,
+                         coords: PhaseSpace | None = None, gauge=None, gap_tol: float = 1e-9) -> PhaseSpaceGeometry:
+    """Band energy to O(ħ^order) and phase-space Berry curvature / quantum metric at a batch of points.
+
+    Parameters
+    ----------
+    model : PhaseSpaceModel (or a Jet / sympy Matrix / jet callable of H)
+    points : (B, nvar) phase-space points (x, k[, t]).
+    order : int
+        ħ order of the star diagonalization (h up to min(order, 2)).
+    degree : int, optional
+        Taylor degree of H (default ``max(order + 1, 2)``, i.e. 3 for order 2). Ω^(0) needs 2,
+        Ω^(1) needs order >= 2 and degree >= 3.
+    gauge : passed to :func:`star_diagonalize_jet` (results are gauge invariant; for tests).
+
+    Returns
+    -------
+    PhaseSpaceGeometry
+    """
+    points = np.atleast_2d(np.asarray(points, dtype=float))
+    degree = max(order + 1, 2) if degree is None else degree
+    if degree < 2:
+        raise ValueError("The Berry curvature needs a Taylor degree >= 2.")
+    Hj, coords = _as_jet(model, points, degree, coords)
+    res = star_diagonalize_jet(Hj, order, coords, gauge=gauge, gap_tol=gap_tol)
+    coords = res.coords
+    nv = coords.nvar
+    A0 = res.berry_connection[0] if res.berry_connection else None
+    if A0 is None:                                       # order 0: A^(0) from U_0 directly
+        U0 = res.U[0]
+        A0 = [(U0.H @ U0.diff(v) * 1j).diagonal() for v in range(nv)]
+    Om = [[None] * nv for _ in range(nv)]
+    for a in range(nv):
+        for b in range(nv):
+            Om[a][b] = A0[b].diff(a) - A0[a].diff(b) if a != b else A0[a].diff(a) * 0.0
+    curv = np.real(np.stack([np.stack([Om[a][b].value for b in range(nv)], -1) for a in range(nv)], -2))
+
+    # quantum geometric tensor of the pointwise eigenvectors
+    U0 = res.U[0]
+    dU = np.stack([U0.diff(v).value for v in range(nv)], 1)             # (B, nv, N, N)
+    U0v = U0.value
+    ov = np.einsum("bin,bain->ban", U0v.conj(), dU)                       # <u_n|d_a u_n>
+    Q = np.einsum("bain,bcin->bnac", dU.conj(), dU) - np.einsum("ban,bcn->bnac", ov.conj(), ov)
+    metric = Q.real
+
+    curv1 = None
+    if order >= 2 and degree >= 3:
+        A1 = res.berry_connection[1]
+        eps = _poisson_np(coords)
+        nsym = 2 * coords.dim
+        a0 = [sum(A0[nu] * eps[mu, nu] for nu in range(nsym) if eps[mu, nu] != 0) for mu in range(nsym)]
+        out = np.zeros_like(curv)
+        for a in range(nv):
+            for b in range(a + 1, nv):
+                F1 = (A1[b].diff(a) - A1[a].diff(b)).value + poisson_bracket_jet(A0[a], A0[b], coords).value
+                shift = sum(a0[mu].value * Om[a][b].diff(mu).value for mu in range(nsym))
+                out[..., a, b] = np.real(F1 - shift)
+                out[..., b, a] = -out[..., a, b]
+        curv1 = out
+    return PhaseSpaceGeometry(coords=coords, points=points, h=res.h_values(), berry_curvature=curv,
+                              quantum_metric=metric, berry_curvature_1=curv1, star=res, curvature_jets=Om)
+
+
+# ============================================================================ current
+
+@dataclass
+class PhaseSpaceCurrent:
+    """First-order phase-space current (module docstring), per symplectic index a = (x_i, k_i).
+
+    Attributes
+    ----------
+    J0 : list of 2d jets (B, N): ε^{ab} f ∂_b (h_0 + ħ h_1) (with ``hbar``).
+    J1 : list of 2d jets (B, N): the geometric O(ħ) term without the factor ħ.
+    hbar : float
+    """
+
+    J0: list
+    J1: list
+    hbar: float
+
+    def values(self) -> np.ndarray:
+        """J^a = J0 + ħ J1 at the points, shape (B, N, 2d)."""
+        return np.real(np.stack([(j0 + j1 * self.hbar).value for j0, j1 in zip(self.J0, self.J1)], -1))
+
+    def divergence(self, part: str = "total") -> np.ndarray:
+        """∂_a J^a at the points (B, N) (exact, from the jets): ``part`` = 'total', 'J0' or 'J1'."""
+        def div(js):
+            return np.real(sum(j.diff(a).value for a, j in enumerate(js)))
+        if part == "J0":
+            return div(self.J0)
+        if part == "J1":
+            return div(self.J1)
+        return div(self.J0) + self.hbar * div(self.J1)
+
+
+def phase_space_current(geo: PhaseSpaceGeometry, f, *, hbar: float = 1.0,
+                        convention: str = "liouville") -> PhaseSpaceCurrent:
+    """Phase-space current of band densities to first order in ħ (module docstring).
+
+    Parameters
+    ----------
+    geo : PhaseSpaceGeometry (order >= 1; Taylor degree >= 3 for divergences).
+    f : Jet (B, N) or callable
+        Band-diagonal distribution: a jet in the variables of ``geo.coords`` or a callable
+        ``f(h, *variables)`` on jets (h the (B, N) jet of h_0 + ħ h_1), e.g.
+        ``lambda h, *v: fermi_jet(h, mu, kT)``.
+    hbar : float
+        Formal expansion parameter (1 in the library units); h_1 enters J0 with this weight.
+    convention : 'liouville' or 'talk'
+        'talk': literal first-order reading of talk-formulas.md (s = +1, no DOS factor);
+        'liouville': s = -1 with the density-of-states factor 1 - (ħ/2) ε^{mn}Ω_mn (divergence free
+        for f = f(h) at O(ħ); see the module docstring).
+    """
+    if convention not in ("liouville", "talk"):
+        raise ValueError("convention must be 'liouville' or 'talk'.")
+    s, cD, st = (-1.0, 1.0, 1.0) if convention == "liouville" else (1.0, 0.0, -1.0)
+    coords = geo.coords
+    res = geo.star
+    if len(res.h) < 2:
+        raise ValueError("phase_space_current needs a geometry of order >= 1.")
+    h0, h1 = res.h[0], res.h[1]
+    h = h0 + h1 * hbar
+    if callable(f) and not isinstance(f, Jet):
+        from .jet import variables
+        f = f(h, *variables(geo.points, h.deg))
+    eps = _poisson_np(coords)
+    nsym = 2 * coords.dim
+    tidx = 2 * coords.dim if coords.t is not None else None
+    Om = geo.curvature_jets
+    W = None
+    for m in range(nsym):
+        for n in range(nsym):
+            if eps[m, n] != 0:
+                t = Om[m][n] * eps[m, n]
+                W = t if W is None else W + t
+    J0, J1 = [], []
+    for a in range(nsym):
+        j0 = j1 = None
+        for b in range(nsym):
+            if eps[a, b] == 0:
+                continue
+            t0 = f * h.diff(b) * eps[a, b]
+            geom = None
+            for c in range(nsym):
+                for d in range(nsym):
+                    if eps[c, d] != 0:
+                        t = h0.diff(c) * Om[d][b] * (s * eps[c, d])
+                        geom = t if geom is None else geom + t
+            if tidx is not None:
+                geom = geom + Om[tidx][b] * st
+            if cD:
+                geom = geom - W * h0.diff(b) * (cD / 2)
+            t1 = f * geom * eps[a, b]
+            j0 = t0 if j0 is None else j0 + t0
+            j1 = t1 if j1 is None else j1 + t1
+        J0.append(j0)
+        J1.append(j1)
+    return PhaseSpaceCurrent(J0=J0, J1=J1, hbar=hbar)
