@@ -14,6 +14,7 @@ from conftest import random_tight_binding
 import qkinetics as qk
 from qkinetics import units
 from qkinetics.kubo.linear import kubo_conductivity
+from qkinetics.integrate import polar_grid
 
 E2H = units.e2_over_h
 
@@ -129,22 +130,6 @@ def test_tau_scaling_metallic_chern_model():
 
 
 # --------------------------------------------------------------------------- optical (interband at finite omega)
-
-
-def polar_grid(kc, nth=64, refine=(), width=0.02, fine=0.001, coarse=0.1, order=8):
-    """Disk |k| < kc: Gauss-Legendre radial panels (refined around the radii ``refine``) x uniform angles."""
-    edges = [np.linspace(0, kc, int(np.ceil(kc / coarse)) + 1)]
-    for r0 in refine:
-        edges.append(np.clip(np.linspace(r0 - width, r0 + width, int(round(2 * width / fine)) + 1), 0, kc))
-    edges = np.unique(np.concatenate(edges))
-    x, wx = np.polynomial.legendre.leggauss(order)
-    a, b = edges[:-1, None], edges[1:, None]
-    r = ((b - a) / 2 * x + (a + b) / 2).ravel()
-    wr = ((b - a) / 2 * wx).ravel()
-    th = (np.arange(nth) + 0.5) * 2 * np.pi / nth
-    R, TH = np.meshgrid(r, th, indexing="ij")
-    W = (wr[:, None] * R * (2 * np.pi / nth)) / (2 * np.pi) ** 2
-    return np.stack([R * np.cos(TH), R * np.sin(TH)], axis=-1).reshape(-1, 2), W.ravel()
 
 
 def test_massive_dirac_optical_absorption():

@@ -20,6 +20,7 @@ import qkinetics as qk
 from qkinetics import units
 from qkinetics.responses import linear as L
 from qkinetics.responses.mechanism import Mechanism
+from qkinetics.integrate import polar_grid
 
 E2H = units.e2_over_h
 E2HBAR = units.e ** 2 / units.hbar
@@ -56,22 +57,6 @@ def square_grid(kc, n):
     k = np.stack(np.meshgrid(x, x, indexing="ij"), axis=-1).reshape(-1, 2)
     k = k[np.linalg.norm(k, axis=1) < kc]
     return k, np.full(len(k), h * h / (2 * np.pi) ** 2)
-
-
-def polar_grid(kc, nth=64, refine=(), width=0.02, fine=0.001, coarse=0.1, order=8):
-    """Disk |k| < kc: Gauss-Legendre radial panels (refined around the radii ``refine``) x uniform angles."""
-    edges = [np.linspace(0, kc, int(np.ceil(kc / coarse)) + 1)]
-    for r0 in refine:
-        edges.append(np.clip(np.linspace(r0 - width, r0 + width, int(round(2 * width / fine)) + 1), 0, kc))
-    edges = np.unique(np.concatenate(edges))
-    x, wx = np.polynomial.legendre.leggauss(order)
-    a, b = edges[:-1, None], edges[1:, None]
-    r = ((b - a) / 2 * x + (a + b) / 2).ravel()
-    wr = ((b - a) / 2 * wx).ravel()
-    th = (np.arange(nth) + 0.5) * 2 * np.pi / nth
-    R, TH = np.meshgrid(r, th, indexing="ij")
-    W = (wr[:, None] * R * (2 * np.pi / nth)) / (2 * np.pi) ** 2
-    return np.stack([R * np.cos(TH), R * np.sin(TH)], axis=-1).reshape(-1, 2), W.ravel()
 
 
 def band_integral(mech, model, k, w, mus, kT, geo=None):

@@ -96,3 +96,29 @@ class KGrid:
         if self.periodic:
             return KGrid(model, np.maximum(self.n // 2, 2), shift=self.shift)
         return KGrid(model, max(self.n[0] // 2, 2), kcut=self.kcut)
+
+
+def polar_grid(kcut, nth=64, refine=(), width=0.02, fine=0.001, coarse=0.1, order=8):
+    """Quadrature over the 2D disc |k| < kcut, refined around chosen radii (e.g. Fermi radii).
+
+    Gauss-Legendre panels of ``order`` nodes in |k| (panel size ``coarse``, and ``fine`` within
+    ``width`` of each radius in ``refine``; all 1/Angstrom) times ``nth`` uniform angles. For isotropic
+    continuum models whose Fermi surface is a circle this converges far faster than a square grid.
+
+    Returns
+    -------
+    k : (M, 2) Cartesian points, 1/Angstrom
+    w : (M,) weights, Angstrom^-2, such that sum w F(k) ~ int d^2k/(2 pi)^2 F(k) over the disc
+    """
+    edges = [np.linspace(0, kcut, int(np.ceil(kcut / coarse)) + 1)]
+    for r0 in refine:
+        edges.append(np.clip(np.linspace(r0 - width, r0 + width, int(round(2 * width / fine)) + 1), 0, kcut))
+    edges = np.unique(np.concatenate(edges))
+    x, wx = np.polynomial.legendre.leggauss(order)
+    a, b = edges[:-1, None], edges[1:, None]
+    r = ((b - a) / 2 * x + (a + b) / 2).ravel()
+    wr = ((b - a) / 2 * wx).ravel()
+    th = (np.arange(nth) + 0.5) * 2 * np.pi / nth
+    R, TH = np.meshgrid(r, th, indexing="ij")
+    W = (wr[:, None] * R * (2 * np.pi / nth)) / (2 * np.pi) ** 2
+    return np.stack([R * np.cos(TH), R * np.sin(TH)], axis=-1).reshape(-1, 2), W.ravel()
