@@ -180,3 +180,12 @@ def test_windowed_fermi_contraction_is_exact(T):
     for (p, X), g in zip(terms, got):
         ref = np.einsum("mtkn,k,knc->mtc", fermi_dirac(E, mu, T, p), w, X)
         np.testing.assert_allclose(g, ref, rtol=1e-10, atol=1e-12 * np.abs(ref).max())
+
+
+def test_polar_grid_integrates_disc_exactly():
+    from qkinetics.integrate import polar_grid
+    k, w = polar_grid(0.7, nth=32, refine=[0.3])
+    assert w.sum() * (2 * np.pi) ** 2 == pytest.approx(np.pi * 0.7**2, rel=1e-12)
+    # int |k|^2 over the disc = pi kc^4 / 2 (Gauss-Legendre exact for polynomials in |k|)
+    assert (w * np.einsum("ij,ij->i", k, k)).sum() * (2 * np.pi) ** 2 == pytest.approx(np.pi * 0.7**4 / 2, rel=1e-12)
+    assert np.all(np.linalg.norm(k, axis=1) < 0.7)
