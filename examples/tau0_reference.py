@@ -143,7 +143,8 @@ for ax, co, s, title, cs in ((axes[1, 0], coef, sc, "(c) tilted QWZ ($\\mu$ = 0.
     ax.set_title(f"{title}: $\\tau^0$ coefficients, $T$ = {T:.0f} K", fontsize=10)
     ax.legend(fontsize=8, ncols=2)
     scale = np.abs(rows["intrinsic_wang_liu"]).max()
-    print(f"\n{title[4:].replace('$\\mu$', 'mu')}  (A m/V^2; components {' '.join(cs)})")
+    plain_title = title[4:].replace("$\\mu$", "mu")
+    print(f"\n{plain_title}  (A m/V^2; components {' '.join(cs)})")
     for name, vals in rows.items():
         print(f"  {labels[name]:20s}" + " ".join(f"{v:+.4e}" for v in vals))
     print(f"  max|c0(full) + c0(populations) - Wang/Liu| / max|Wang/Liu| = "
