@@ -133,7 +133,8 @@ def nonlinear_hall_demo(model, output: Path):
               help="Local worker processes (1 = serial).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def run_command(config: Path, workers: int, no_progress: bool):
-    """Run the responses described by a TOML CONFIG; resumes an interrupted run of the same config."""
+    """Run the responses (or the kinetic problem, with a [kinetics] section) described by a TOML CONFIG;
+    resumes an interrupted run of the same config."""
     from .integrate import get_executor
     from .run import run
 
@@ -146,6 +147,15 @@ def run_command(config: Path, workers: int, no_progress: bool):
     except (ValueError, OSError) as err:         # ModelError / ConfigError are ValueErrors
         raise click.ClickException(str(err)) from None
     out = Path(ds.attrs.get("output_directory", ""))
+    kind = ds.attrs.get("kind", "")
+    if kind == "kinetics_steady":
+        state = "converged" if ds.attrs["converged"] else "NOT converged"
+        click.echo(f"Steady state {state} after {ds.attrs['steps']} steps (residual max|d_t f| tau = "
+                   f"{ds.attrs['residual']:.1e}); particle number {ds.attrs['particle_number_initial']:.10g} -> "
+                   f"{ds.attrs['particle_number_final']:.10g}")
+    elif kind == "kinetics_time":
+        click.echo(f"Evolved to t = {ds.attrs['time_s']:.4g} s in {ds.attrs['steps']} steps, "
+                   f"{ds.sizes['time']} frames saved")
     click.echo(f"Done: {ds.attrs['model']} on {ds.attrs['grid']}; results in {out}")
 
 

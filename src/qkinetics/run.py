@@ -32,12 +32,52 @@ Config keys (every key is checked; an error names the key and the allowed values
 Progress is checkpointed to ``<directory>/checkpoint.npz`` after every chunk; rerunning the same
 config resumes from it (a changed config starts afresh). Results: ``result.nc`` (netCDF),
 ``result.csv`` (a flat table) and ``response.png``.
+
+A kinetic run (the phase-space solver :class:`qkinetics.kinetics.KineticSolver`) replaces
+``[response]``, ``[sweep]`` and ``[grid]`` by ``[kinetics]`` and ``[potential]``::
+
+    [kinetics]
+    order = 1                         # 0 or 1 (1: anomalous velocity in jy, 2D models)
+    length = 60.0                     # period of the x box, Angstrom
+    nx = 64                           # cells in x
+    nk = 64                           # cells in k_x over the Brillouin zone
+    nk_perp = 32                      # k_y points (2D models only, required there)
+    mu = 0.0                          # eV
+    T = 300.0                         # K
+    tau = 1e-14                       # s, or "inf" (collisionless; not with steady = true)
+    relaxation = "local"              # "local" (number conserving) or "global"
+    initial = "equilibrium"           # f_FD(eps + V(x, 0) - mu), or "uniform": f_FD(eps - mu)
+    steady = false                    # true: relax to the stationary state of V(x, 0)
+    t_end = 1e-13                     # s (time evolution only)
+    n_save = 10                       # saved frames after t = 0 (time evolution only)
+    tol = 1e-8                        # steady only: max|d_t f| tau at convergence
+    max_steps = 200000                # steady only
+    limiter = "mc"                    # MUSCL limiter
+    cfl = 0.4
+
+    [potential]                       # V(x, t) in eV, x in Angstrom, t in s
+    kind = "cos"                      # V0 cos(q x - omega t + phase)
+    V0 = 0.05
+    q = 0.1047                        # 1/Angstrom, a multiple of 2 pi / length
+    omega = 0.0                       # rad/s
+    # kind = "step": V0/2 [1 + tanh(L/(2 pi width) sin(2 pi (x - x0)/L))], up at x0, down at x0 + L/2
+    # kind = "expression": expression = "0.1 * sin(2*pi*x/L) * exp(-t/1e-13)"
+    ramp = 0.0                        # s: switch on with sin^2(pi t / (2 ramp)) (all kinds)
+
+    [output]
+    directory = "kinetics-out"
+    checkpoint_every = 1              # saved frames (or steady-state blocks) between checkpoints
+
+Results: ``result.nc`` (the solver's moments), ``kinetics.png``. The distribution f and the time are
+checkpointed, so an interrupted kinetic run resumes; a finished one is read back, not recomputed.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
+import math
 import tomllib
 from pathlib import Path
 
@@ -61,7 +101,22 @@ SECTIONS = {
     "sweep": {"mu", "T", "tau", "omega"},
     "grid": {"n", "shift", "kcut", "chunk_size", "convergence"},
     "output": {"directory", "checkpoint_every"},
+    "kinetics": {"order", "length", "nx", "nk", "nk_perp", "mu", "T", "tau", "relaxation", "initial", "steady",
+                 "t_end", "n_save", "tol", "max_steps", "limiter", "cfl"},
+    "potential": {"kind", "V0", "q", "omega", "phase", "x0", "width", "expression", "ramp"},
 }
+#: keys of [potential] per kind (``ramp`` and ``kind`` apply to all)
+POTENTIAL_KINDS = {"none": set(), "cos": {"V0", "q", "omega", "phase"}, "step": {"V0", "x0", "width"},
+                   "expression": {"expression"}}
+#: names usable in a ``kind = "expression"`` potential (besides x, t and L)
+EXPRESSION_NAMES = {
+    **{n: getattr(np, n) for n in ("sin", "cos", "tan", "arcsin", "arccos", "arctan", "arctan2", "sinh", "cosh",
+                                   "tanh", "exp", "log", "sqrt", "abs", "sign", "minimum", "maximum", "where",
+                                   "heaviside", "mod", "floor", "ceil")},
+    "pi": np.pi, "e": np.e,
+}
+_EXPR_NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Compare, ast.IfExp, ast.Call, ast.Name, ast.Load,
+               ast.Constant, ast.operator, ast.unaryop, ast.cmpop, ast.BoolOp, ast.boolop)
 DEFAULT_SWEEP = {"mu": 0.0, "T": 10.0, "tau": 1e-13, "omega": 0.0}
 
 
@@ -95,6 +150,10 @@ def load_config(path) -> dict:
     model_cfg = raw.get("model", {})
     if ("zoo" in model_cfg) == ("wannier90" in model_cfg):
         raise ConfigError(f"[model] needs exactly one of 'zoo' (one of {sorted(zoo.MODELS)}) or 'wannier90' (a file).")
+    if "kinetics" in raw:
+        return _load_kinetics(path, raw)
+    if "potential" in raw:
+        raise ConfigError("[potential] belongs to a kinetic run: add a [kinetics] section (or remove [potential]).")
     response = raw.get("response", {})
     order = response.get("order", 1)
     if order not in (1, 2):
@@ -129,20 +188,205 @@ def load_config(path) -> dict:
     chunk_size = grid.get("chunk_size")
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ConfigError(f"[grid] chunk_size must be a positive integer; got {chunk_size!r}.")
-    output = raw.get("output", {})
-    if not isinstance(output.get("directory", ""), str):
-        raise ConfigError(f"[output] directory must be a string (a path relative to the config); got {output['directory']!r}.")
-    directory = (path.parent / output.get("directory", "qkinetics-run")).resolve()
-    every = output.get("checkpoint_every", 1)
-    if not isinstance(every, int) or every < 1:
-        raise ConfigError(f"[output] checkpoint_every must be a positive integer; got {every!r}.")
+    directory, every = _output(path, raw)
     return {
-        "path": path, "model": model_cfg, "order": order, "gradient": gradient, "mechanisms": mechanisms,
+        "kind": "response", "path": path, "model": model_cfg, "order": order, "gradient": gradient, "mechanisms": mechanisms,
         "sweep": sweep,
         "grid": {"n": n, "shift": shift, "kcut": kcut, "chunk_size": chunk_size,
                  "convergence": bool(grid.get("convergence", True))},
         "directory": directory, "checkpoint_every": every, "raw": raw,
     }
+
+
+def _output(path, raw):
+    output = raw.get("output", {})
+    if not isinstance(output.get("directory", ""), str):
+        raise ConfigError(f"[output] directory must be a string (a path relative to the config); got {output['directory']!r}.")
+    directory = (path.parent / output.get("directory", "qkinetics-run")).resolve()
+    every = output.get("checkpoint_every", 1)
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ConfigError(f"[output] checkpoint_every must be a positive integer; got {every!r}.")
+    return directory, every
+
+
+def _number(section, key, value, *, positive=False, nonnegative=False, allow_inf=False, unit=""):
+    """A float from a TOML value, or a ConfigError naming the key and what is allowed."""
+    what = "a positive number" if positive else "a number >= 0" if nonnegative else "a number"
+    if allow_inf:
+        what += ' or "inf"'
+    if allow_inf and isinstance(value, str) and value.strip().lower() in ("inf", "infinity"):
+        return math.inf
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or (positive and value <= 0) or (nonnegative and value < 0):
+        raise ConfigError(f"[{section}] {key} must be {what}{f' ({unit})' if unit else ''}; got {value!r}.")
+    return float(value)
+
+
+def _integer(section, key, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"[{section}] {key} must be an integer >= {minimum}; got {value!r}.")
+    return value
+
+
+def _load_kinetics(path, raw) -> dict:
+    """Validate a kinetic run: [model], [kinetics], [potential], [output]."""
+    from .kinetics import LIMITERS
+
+    clash = sorted({"response", "sweep", "grid"} & set(raw))
+    if clash:
+        raise ConfigError(f"[kinetics] and [{'], ['.join(clash)}] are mutually exclusive: a config is either a "
+                          "kinetic run ([model], [kinetics], [potential], [output]) or a response run.")
+    kin = raw["kinetics"]
+    sec = "kinetics"
+    out = {}
+    order = kin.get("order", 0)
+    if isinstance(order, bool) or order not in (0, 1):
+        raise ConfigError(f"[kinetics] order must be 0 or 1; got {order!r}.")
+    out["order"] = int(order)
+    if "length" not in kin:
+        raise ConfigError("[kinetics] length is required: the period of the x box, a positive number (Angstrom).")
+    out["length"] = _number(sec, "length", kin["length"], positive=True, unit="Angstrom")
+    out["nx"] = _integer(sec, "nx", kin.get("nx", 64), 4)
+    out["nk"] = _integer(sec, "nk", kin.get("nk", 64), 4)
+    out["nk_perp"] = None if kin.get("nk_perp") is None else _integer(sec, "nk_perp", kin["nk_perp"], 1)
+    out["mu"] = _number(sec, "mu", kin.get("mu", 0.0), unit="eV")
+    out["T"] = _number(sec, "T", kin.get("T", 300.0), nonnegative=True, unit="K")
+    out["tau"] = _number(sec, "tau", kin.get("tau", 1e-14), positive=True, allow_inf=True, unit="s")
+    for key, allowed, default in (("relaxation", ("local", "global"), "local"),
+                                  ("initial", ("equilibrium", "uniform"), "equilibrium"),
+                                  ("limiter", tuple(sorted(LIMITERS)), "mc")):
+        val = kin.get(key, default)
+        if val not in allowed:
+            raise ConfigError(f"[kinetics] {key} must be one of {list(allowed)}; got {val!r}.")
+        out[key] = val
+    if math.isfinite(out["tau"]) and out["T"] <= 0:
+        raise ConfigError(f"[kinetics] T must be > 0 K with a finite tau (relaxation to a smooth Fermi function); got {out['T']!r}.")
+    out["cfl"] = _number(sec, "cfl", kin.get("cfl", 0.4), positive=True)
+    if out["cfl"] > 1:
+        raise ConfigError(f"[kinetics] cfl must be in (0, 1] (0.4 is safe for MUSCL + SSP-RK2); got {out['cfl']!r}.")
+    steady = kin.get("steady", False)
+    if not isinstance(steady, bool):
+        raise ConfigError(f"[kinetics] steady must be true or false; got {steady!r}.")
+    out["steady"] = steady
+    if steady:
+        for key in ("t_end", "n_save"):
+            if key in kin:
+                raise ConfigError(f"[kinetics] {key} applies to time evolution (steady = false); a steady run relaxes "
+                                  "to the stationary state of V(x, 0) (use tol and max_steps).")
+        if not math.isfinite(out["tau"]):
+            raise ConfigError('[kinetics] tau must be finite with steady = true (the collisionless flow has no '
+                              'unique steady state); got "inf".')
+        out["tol"] = _number(sec, "tol", kin.get("tol", 1e-8), positive=True)
+        out["max_steps"] = _integer(sec, "max_steps", kin.get("max_steps", 200000), 50)
+    else:
+        for key in ("tol", "max_steps"):
+            if key in kin:
+                raise ConfigError(f"[kinetics] {key} applies to steady = true only.")
+        if "t_end" not in kin:
+            raise ConfigError("[kinetics] t_end is required for time evolution (steady = false): a positive number (s).")
+        out["t_end"] = _number(sec, "t_end", kin["t_end"], positive=True, unit="s")
+        out["n_save"] = _integer(sec, "n_save", kin.get("n_save", 10), 1)
+    pot = _load_potential(raw.get("potential", {}), out["length"])
+    directory, every = _output(path, raw)
+    return {"kind": "kinetics", "path": path, "model": raw["model"], "kinetics": out, "potential": pot,
+            "directory": directory, "checkpoint_every": every, "raw": raw}
+
+
+def _load_potential(pot, length) -> dict:
+    sec = "potential"
+    kind = pot.get("kind", "none" if not pot else None)
+    if kind not in POTENTIAL_KINDS:
+        raise ConfigError(f"[potential] kind must be one of {sorted(POTENTIAL_KINDS)}; got {kind!r}.")
+    extra = set(pot) - POTENTIAL_KINDS[kind] - {"kind", "ramp"}
+    if extra:
+        raise ConfigError(f"[potential] key(s) {sorted(extra)} do not apply to kind = {kind!r}; allowed: "
+                          f"{sorted(POTENTIAL_KINDS[kind] | {'kind', 'ramp'})}.")
+    out = {"kind": kind, "ramp": _number(sec, "ramp", pot.get("ramp", 0.0), nonnegative=True, unit="s")}
+    if kind == "cos":
+        out["V0"] = _number(sec, "V0", pot.get("V0", 0.0), unit="eV")
+        if "q" not in pot:
+            raise ConfigError("[potential] q is required for kind = 'cos': a multiple of 2 pi / length (1/Angstrom).")
+        q = _number(sec, "q", pot["q"], unit="1/Angstrom")
+        m = q * length / (2 * np.pi)
+        if abs(m - round(m)) > 1e-6 * max(1.0, abs(m)):
+            raise ConfigError(f"[potential] q must be a multiple of 2 pi / length = {2 * np.pi / length:.10g} 1/Angstrom "
+                              f"(the x box is periodic); got {q!r} = {m:.6g} x 2 pi / length.")
+        out["q"] = 2 * np.pi * round(m) / length
+        out["omega"] = _number(sec, "omega", pot.get("omega", 0.0), unit="rad/s")
+        out["phase"] = _number(sec, "phase", pot.get("phase", 0.0), unit="rad")
+    elif kind == "step":
+        out["V0"] = _number(sec, "V0", pot.get("V0", 0.0), unit="eV")
+        out["x0"] = _number(sec, "x0", pot.get("x0", 0.25 * length), unit="Angstrom")
+        out["width"] = _number(sec, "width", pot.get("width", 0.05 * length), positive=True, unit="Angstrom")
+        if out["width"] > 0.25 * length:
+            raise ConfigError(f"[potential] width must be <= length / 4 = {0.25 * length:g} Angstrom (two steps share "
+                              f"the periodic box); got {out['width']!r}.")
+    elif kind == "expression":
+        expr = pot.get("expression")
+        if not isinstance(expr, str) or not expr.strip():
+            raise ConfigError("[potential] expression must be a string in x (Angstrom), t (s) and L (the length), "
+                              f"e.g. \"0.1 * cos(2*pi*x/L)\"; allowed functions: {sorted(EXPRESSION_NAMES)}.")
+        out["code"] = _compile_expression(expr)
+        out["expression"] = expr
+    V = potential_function(out, length)
+    xs = np.linspace(0.0, length, 257)
+    for tt in (0.0, 1e-15, 1e-13):
+        try:
+            vals = np.broadcast_to(np.asarray(V(xs, tt), dtype=float), xs.shape)
+        except Exception as err:     # noqa: BLE001 - any evaluation failure is a config error
+            raise ConfigError(f"[potential] expression cannot be evaluated at t = {tt:g} s: {err}.") from None
+        if not np.all(np.isfinite(vals)):
+            raise ConfigError(f"[potential] V(x, t = {tt:g} s) is not finite everywhere in [0, length].")
+        if abs(vals[0] - vals[-1]) > 1e-8 * max(1.0, np.abs(vals).max()):
+            raise ConfigError(f"[potential] V(x, t) must be periodic in x with period [kinetics] length = {length:g} "
+                              f"Angstrom; V(0) = {vals[0]:.6g} eV, V(length) = {vals[-1]:.6g} eV at t = {tt:g} s.")
+    return out
+
+
+def _compile_expression(expr):
+    try:
+        tree = ast.parse(expr, mode="eval")
+    except SyntaxError as err:
+        raise ConfigError(f"[potential] expression {expr!r} is not a valid expression: {err.msg}.") from None
+    allowed = set(EXPRESSION_NAMES) | {"x", "t", "L"}
+    for node in ast.walk(tree):
+        if not isinstance(node, _EXPR_NODES):
+            raise ConfigError(f"[potential] expression may use numbers, arithmetic, comparisons and the names "
+                              f"{sorted(allowed)}; {type(node).__name__} is not allowed in {expr!r}.")
+        if isinstance(node, ast.Name) and node.id not in allowed:
+            raise ConfigError(f"[potential] expression uses unknown name {node.id!r}; allowed: {sorted(allowed)}.")
+        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in EXPRESSION_NAMES):
+            raise ConfigError(f"[potential] expression may only call {sorted(k for k, v in EXPRESSION_NAMES.items() if callable(v))}.")
+        if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float)):
+            raise ConfigError(f"[potential] expression may only contain numeric constants; got {node.value!r}.")
+    return compile(tree, "<potential>", "eval")
+
+
+def potential_function(pot, length):
+    """V(x, t) (eV; x in Angstrom, t in s) from a validated [potential] table, or None for kind = 'none'."""
+    kind, ramp = pot["kind"], pot["ramp"]
+    if kind == "none":
+        return None
+    if kind == "cos":
+        def V(x, t):
+            return pot["V0"] * np.cos(pot["q"] * x - pot["omega"] * t + pot["phase"])
+    elif kind == "step":
+        scale = length / (2 * np.pi * pot["width"])
+
+        def V(x, t):
+            return 0.5 * pot["V0"] * (1 + np.tanh(scale * np.sin(2 * np.pi * (x - pot["x0"]) / length)))
+    else:
+        code = pot["code"]
+
+        def V(x, t):
+            ns = {"__builtins__": {}, **EXPRESSION_NAMES, "x": x, "t": t, "L": length}
+            return eval(code, ns)          # noqa: S307 - the AST was whitelisted in _compile_expression
+    if ramp > 0:
+        V0 = V
+
+        def V(x, t):
+            return np.sin(0.5 * np.pi * min(max(t / ramp, 0.0), 1.0)) ** 2 * V0(x, t)
+    return V
 
 
 def build_model(cfg):
@@ -174,10 +418,13 @@ def run(config_path, *, executor=None, progress=True, stop_after=None):
     """Run a config to completion (resuming from a checkpoint if one matches); returns the Dataset.
 
     ``stop_after`` (chunks) interrupts the run deliberately after that many new chunks, leaving the
-    checkpoint behind (used to test resuming).
+    checkpoint behind (used to test resuming); for a kinetic run it counts saved frames (time
+    evolution) or steady-state blocks. ``executor`` is ignored by kinetic runs (serial, vectorized).
     """
     cfg = load_config(config_path)
     model = build_model(cfg)
+    if cfg["kind"] == "kinetics":
+        return run_kinetics(cfg, model, progress=progress, stop_after=stop_after)
     mechs = mechanisms_by_name(cfg["mechanisms"], cfg["order"], cfg["gradient"])
     s = cfg["sweep"]
     outdir = cfg["directory"]
@@ -271,3 +518,215 @@ def write_csv(ds, path):
         w.writerow(list(df.index.names) + list(cols))
         for i, idx in enumerate(df.index):
             w.writerow(list(idx) + [f"{cols[c][i]:.10g}" for c in cols])
+
+
+# ---------------------------------------------------------------------------- kinetic runs
+#: pseudo-time steps per steady-state block (one checkpoint opportunity per block)
+STEADY_BLOCK = 1000
+
+
+def run_kinetics(cfg, model, *, progress=True, stop_after=None):
+    """A validated kinetic config to completion; returns the Dataset (also in ``result.nc``).
+
+    A finished run (``result.nc`` written by the same config) is read back, not recomputed. An
+    interrupted one resumes from ``checkpoint.npz`` (distribution f, time, steps and the frames saved
+    so far), written every ``checkpoint_every`` frames / steady-state blocks of ``STEADY_BLOCK`` steps."""
+    import warnings
+
+    import xarray as xr
+
+    from .conductivity import read_netcdf
+    from .kinetics import KineticSolver
+
+    k = cfg["kinetics"]
+    outdir = cfg["directory"]
+    outdir.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256(json.dumps(["kinetics", cfg["raw"], getattr(model, "provenance", None)], sort_keys=True,
+                                    default=str).encode()).hexdigest()
+    result_path = outdir / "result.nc"
+    if result_path.exists():
+        try:
+            old = read_netcdf(result_path)
+        except Exception:          # noqa: BLE001 - an unreadable result is recomputed
+            old = None
+        if old is not None and old.attrs.get("config_key") == key:
+            old.attrs["output_directory"] = str(outdir)
+            return old
+    V = potential_function(cfg["potential"], k["length"])
+    try:
+        solver = KineticSolver(model, V, length=k["length"], nx=k["nx"], nk=k["nk"], nk_perp=k["nk_perp"],
+                               mu=k["mu"], T=k["T"], tau=k["tau"], order=k["order"], relaxation=k["relaxation"],
+                               limiter=k["limiter"], cfl=k["cfl"])
+    except ModelError as err:
+        raise ConfigError(f"[kinetics] / [model]: {err}") from None
+    if model.dim == 1 and k["nk_perp"] is not None:
+        raise ConfigError("[kinetics] nk_perp applies to 2D models only (this model is 1D).")
+    if k["initial"] == "uniform":
+        solver.f = solver.equilibrium(potential=False)
+    N0 = float(solver.density().sum() * solver.dx)
+    ckpt_path = outdir / "checkpoint.npz"
+    ck = _load_kinetic_checkpoint(ckpt_path, key, solver.shape)
+    if ck is not None:
+        solver.f, solver.t, solver.steps, N0 = ck["f"], float(ck["t"]), int(ck["steps"]), float(ck["N0"])
+    every = cfg["checkpoint_every"]
+    w0 = _time_now()
+    new_blocks = 0
+
+    def save(extra):
+        _save_kinetic_checkpoint(ckpt_path, key, solver, N0, extra)
+
+    if k["steady"]:
+        total = solver.steps
+        bar = _bar(progress, k["max_steps"], total, "steps")
+        converged, blocks = False, 0
+        while total < k["max_steps"]:
+            ds = solver.steady_state(tol=k["tol"], max_steps=min(STEADY_BLOCK, k["max_steps"] - total), check_every=50)
+            total = solver.steps
+            blocks += 1
+            new_blocks += 1
+            if bar is not None:
+                bar.update(int(ds.attrs["steps"]))
+                bar.set_postfix(residual=f"{ds.attrs['residual']:.1e}")
+            converged = bool(ds.attrs["converged"])
+            if converged or blocks % every == 0:
+                save({})
+            if converged:
+                break
+            if stop_after is not None and new_blocks >= stop_after:
+                save({})
+                raise KeyboardInterrupt(f"stopped after {new_blocks} steady-state blocks (checkpoint saved)")
+        if bar is not None:
+            bar.close()
+        residual = float(np.abs(solver.rhs(solver.f, solver.t)).max() * solver.tau)
+        converged = residual < k["tol"]
+        ds = solver.moments()
+        ds["V"] = (("x",), solver.V())
+        ds.attrs = {"residual": residual, "converged": int(converged), "tol": k["tol"]}
+        if not converged:
+            warnings.warn(f"kinetic steady state not converged after {total} steps: residual max|d_t f| tau = "
+                          f"{residual:.2e} > tol = {k['tol']:.1e}; raise [kinetics] max_steps.", stacklevel=2)
+    else:
+        times = np.linspace(0.0, k["t_end"], k["n_save"] + 1)
+        frames = [] if ck is None else [ck[f"frame_{name}"] for name in ("n", "jx", "jy", "V")]
+        if ck is None or len(frames[0]) == 0:
+            m = solver.moments()
+            frames = [[m["n"].values], [m["jx"].values], [m["jy"].values] if "jy" in m else [], [solver.V()]]
+            done = 0
+        else:
+            frames = [list(a) for a in frames]
+            done = len(frames[0]) - 1
+        bar = _bar(progress, k["n_save"], done, "frames")
+        for i in range(done + 1, k["n_save"] + 1):
+            solver.advance(times[i])
+            m = solver.moments()
+            frames[0].append(m["n"].values)
+            frames[1].append(m["jx"].values)
+            if "jy" in m:
+                frames[2].append(m["jy"].values)
+            frames[3].append(solver.V())
+            new_blocks += 1
+            if bar is not None:
+                bar.update(1)
+            arrays = {f"frame_{name}": np.array(fr) for name, fr in zip(("n", "jx", "jy", "V"), frames)}
+            if i % every == 0 or i == k["n_save"]:
+                save(arrays)
+            if stop_after is not None and new_blocks >= stop_after and i < k["n_save"]:
+                save(arrays)
+                raise KeyboardInterrupt(f"stopped after {new_blocks} frames (checkpoint saved)")
+        if bar is not None:
+            bar.close()
+        data = {"n": (("time", "band", "x"), np.array(frames[0])), "jx": (("time", "band", "x"), np.array(frames[1])),
+                "V": (("time", "x"), np.array(frames[3]))}
+        if frames[2]:
+            data["jy"] = (("time", "band", "x"), np.array(frames[2]))
+        ds = xr.Dataset(data, coords={"time": times, "band": np.arange(solver.nbands), "x": solver.x})
+        ds.attrs = {}
+    grid = f"kinetic grid nx={k['nx']} x nk={k['nk']}" + (f" x nk_perp={solver.nky}" if model.dim == 2 else "") \
+        + f" ({solver.ncells} phase-space cells)"
+    N1 = float(solver.density().sum() * solver.dx)
+    ds.attrs.update({
+        "kind": "kinetics_steady" if k["steady"] else "kinetics_time", "model": model.name, "grid": grid,
+        "dim": model.dim, "order": k["order"], "relaxation": k["relaxation"], "tau_s": k["tau"],
+        "mu_eV": k["mu"], "T_K": k["T"], "length_A": k["length"], "limiter": k["limiter"], "cfl": k["cfl"],
+        "initial": k["initial"], "steps": int(solver.steps), "time_s": float(solver.t),
+        "wall_s_this_session": _time_now() - w0,
+        "particle_number_initial": N0, "particle_number_final": N1,
+        "units": "x: A, time: s, n: 1/A^d per band (no spin), jx/jy: particle current 1/(A^(d-1) s) per band "
+                 "(electric current = -e x), V: eV, particle_number: sum n dx, 1/A^(d-1)",
+        "config": json.dumps(cfg["raw"], default=str), "config_key": key, "output_directory": str(outdir),
+    })
+    if cfg["potential"]["kind"] == "expression":
+        ds.attrs["potential_expression"] = cfg["potential"]["expression"]
+    tmp = outdir / "result.tmp.nc"
+    ds.to_netcdf(tmp, engine="scipy")
+    tmp.replace(result_path)
+    plot_kinetics(ds, outdir / "kinetics.png")
+    return ds
+
+
+def _time_now():
+    import time
+
+    return time.perf_counter()
+
+
+def _bar(progress, total, initial, unit):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit=unit, desc="kinetics")
+
+
+def _save_kinetic_checkpoint(path, key, solver, N0, extra):
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, key=np.array(key), f=solver.f, t=np.array(solver.t), steps=np.array(solver.steps),
+             N0=np.array(N0), **extra)
+    tmp.replace(path)                      # atomic
+
+
+def _load_kinetic_checkpoint(path, key, shape):
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as f:
+            if str(f["key"]) != key or f["f"].shape != tuple(shape):
+                return None
+            return {name: f[name] for name in f.files}
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def plot_kinetics(ds, path):
+    """Density, current(s) and potential versus x: every saved time (colour = time) or the steady state."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [("V", "V (eV)"), ("n", r"$n$ (1/$\AA^d$, bands summed)"), ("jx", r"$j_x$ (1/($\AA^{d-1}$ s))")]
+    if "jy" in ds:
+        panels.append(("jy", r"$j_y$ (1/($\AA$ s))" + (" incl. anomalous velocity" if ds.attrs.get("order") else "")))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7, 2.1 * len(panels)), sharex=True, constrained_layout=True)
+    x = ds["x"].values
+    steady = "time" not in ds.dims
+    times = [None] if steady else list(range(ds.sizes["time"]))
+    cmap = plt.get_cmap("viridis")
+    for ax, (name, label) in zip(axes, panels):
+        da = ds[name]
+        if "band" in da.dims:
+            da = da.sum("band")
+        for i in times:
+            y = da.values if i is None else da.isel(time=i).values
+            color = "C0" if i is None else cmap(i / max(len(times) - 1, 1))
+            ax.plot(x, y, color=color, lw=1.3)
+        ax.set_ylabel(label)
+        ax.axhline(0, color="0.8", lw=0.5)
+    axes[-1].set_xlabel(r"x ($\AA$)")
+    title = f"{ds.attrs.get('model', '')}: " + (
+        f"steady state (order {ds.attrs.get('order')}, {ds.attrs.get('relaxation')} relaxation, "
+        f"tau = {ds.attrs.get('tau_s'):.2g} s)" if steady else
+        f"t = 0 .. {float(ds['time'][-1]):.3g} s (dark to light), order {ds.attrs.get('order')}")
+    axes[0].set_title(title, fontsize=10)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
