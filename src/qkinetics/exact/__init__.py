@@ -1,11 +1,12 @@
 """Exact (real-space) reference calculations for checking the semiclassical machinery.
 
 * :mod:`.chain`: 1D tight-binding chains with open boundaries in a potential; the Wannier-Stark
-  ladder and its semiclassical prediction from the Moyal band energy (PHYSICS.md section 5, rung 4).
+  ladder and its semiclassical prediction from the Moyal band energy (PHYSICS.md section 5, rung 4);
+  exact equilibrium densities of a chain in a periodic potential (:func:`supercell_density`).
 """
 
-from .chain import (LadderPrediction, ladder_errors, real_space_chain, wannier_centers, wannier_stark_exact,
-                    wannier_stark_prediction)
+from .chain import (LadderPrediction, ladder_errors, real_space_chain, supercell_density, wannier_centers,
+                    wannier_stark_exact, wannier_stark_prediction)
 
-__all__ = ["LadderPrediction", "ladder_errors", "real_space_chain", "wannier_centers", "wannier_stark_exact",
+__all__ = ["LadderPrediction", "ladder_errors", "real_space_chain", "supercell_density", "wannier_centers", "wannier_stark_exact",
            "wannier_stark_prediction"]

@@ -77,7 +77,7 @@ import scipy.sparse as sps
 
 from ..models.base import ModelError
 
-__all__ = ["real_space_chain", "wannier_centers", "LadderPrediction", "wannier_stark_prediction",
+__all__ = ["real_space_chain", "supercell_density", "wannier_centers", "LadderPrediction", "wannier_stark_prediction",
            "wannier_stark_exact", "ladder_errors"]
 
 
@@ -89,8 +89,9 @@ def _chain_data(model):
     return a, tau, model.norb
 
 
-def real_space_chain(model, L: int, potential=None, *, sparse: bool = False):
-    """Real-space Hamiltonian of L cells of a 1D tight-binding model, open boundaries.
+def real_space_chain(model, L: int, potential=None, *, sparse: bool = False, periodic: bool = False,
+                     twist: float = 0.0):
+    """Real-space Hamiltonian of L cells of a 1D tight-binding model, open (or periodic) boundaries.
 
     Parameters
     ----------
@@ -99,6 +100,10 @@ def real_space_chain(model, L: int, potential=None, *, sparse: bool = False):
     L : number of cells.
     potential : callable ``V(x)`` (eV) on an array of positions (Å), added on the diagonal, or None.
     sparse : return a ``scipy.sparse.csr_matrix`` instead of a dense array.
+    periodic : close the chain into a ring of L cells (hoppings wrap around; the potential should
+        then be periodic with period L a).
+    twist : Bloch phase θ (rad) picked up by a hop that wraps once around the ring (periodic only):
+        the ring is then one supercell of an infinite chain at supercell Bloch momentum θ / (L a).
 
     Returns
     -------
@@ -107,20 +112,25 @@ def real_space_chain(model, L: int, potential=None, *, sparse: bool = False):
     """
     a, tau, N = _chain_data(model)
     L = int(L)
+    if twist and not periodic:
+        raise ModelError("twist applies to a periodic chain (periodic=True).")
     if L < 1:
         raise ModelError(f"L must be a positive number of cells; got {L}.")
     rows, cols, vals = [], [], []
     cells = np.arange(L)
     for R, t in model.hoppings.items():
         R = int(R[0])
-        c = cells[(cells + R >= 0) & (cells + R < L)]
+        c = cells if periodic else cells[(cells + R >= 0) & (cells + R < L)]
+        if periodic and abs(R) >= L:
+            raise ModelError(f"A ring of L = {L} cells is shorter than the hopping range |R| = {abs(R)}.")
         if len(c) == 0:
             continue
         t = np.asarray(t, dtype=complex)
         i, j = np.nonzero(t)
         rows.append((c[:, None] * N + i[None, :]).ravel())
-        cols.append(((c[:, None] + R) * N + j[None, :]).ravel())
-        vals.append(np.broadcast_to(t[i, j], (len(c), len(i))).ravel())
+        cols.append((((c[:, None] + R) % L) * N + j[None, :]).ravel())
+        wraps = np.floor_divide(c + R, L)[:, None]
+        vals.append((t[i, j][None, :] * np.exp(1j * twist * wraps)).ravel())
     x = ((cells[:, None] + tau[None, :]) * a).ravel()
     n = L * N
     rows.append(np.arange(n))
@@ -128,6 +138,40 @@ def real_space_chain(model, L: int, potential=None, *, sparse: bool = False):
     vals.append(np.zeros(n, complex) if potential is None else np.asarray(potential(x), dtype=complex))
     H = sps.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)).tocsr()
     return (H if sparse else H.toarray()), x
+
+
+def supercell_density(model, cells: int, potential, mu: float, T: float, n_twist: int = 32):
+    r"""Exact equilibrium site occupations of an infinite chain in a potential of period ``cells`` a.
+
+    The chain is one supercell of ``cells`` cells (:func:`real_space_chain` with ``periodic=True``)
+    at ``n_twist`` supercell Bloch phases θ_j = 2π(j + 1/2)/n_twist (midpoint rule over the
+    supercell zone; exponentially accurate in n_twist for an insulator or for k_B T well above the
+    level spacing of the supercell band structure), each diagonalized exactly:
+
+    .. math:: n_s = \frac{1}{n_\theta}\sum_j\sum_\nu f(E_\nu(\theta_j) - \mu)\,|\psi_\nu(s;\theta_j)|^2 .
+
+    Parameters
+    ----------
+    model : 1D TightBinding; ``cells`` must exceed its hopping range.
+    potential : callable ``V(x)`` (eV, x in Å), periodic with period ``cells * a``.
+    mu, T : chemical potential (eV) and temperature (K; T = 0 fills states below mu).
+
+    Returns
+    -------
+    n : (cells N,) electrons per site (no spin); x : (cells N,) site positions (Å).
+    """
+    from .. import units
+    from scipy.special import expit
+
+    kT = units.kB_eV * T
+    n = None
+    for j in range(int(n_twist)):
+        H, x = real_space_chain(model, cells, potential, periodic=True, twist=2 * np.pi * (j + 0.5) / n_twist)
+        E, psi = np.linalg.eigh(H)
+        occ = expit(-(E - mu) / kT) if kT > 0 else (E < mu).astype(float)
+        nj = (np.abs(psi) ** 2) @ occ
+        n = nj if n is None else n + nj
+    return n / n_twist, x
 
 
 def _upper_banded(H):
