@@ -52,6 +52,20 @@ Scheme
     local Hamiltonian with μ − V absorbed into μ̃.
   - ``"global"``: :math:`f^{loc}_n = f_{FD}(\\varepsilon_n(k) + V(x, t) - \\mu)` with fixed μ: relaxes to
     the instantaneous global equilibrium; does NOT conserve local or total number.
+  - ``"bare"``: :math:`f^{loc}_n = f_{FD}(\\varepsilon_n(k) - \\mu)`: relaxes to the unperturbed equilibrium
+    (ignores V); does NOT conserve number. It is the kinetic counterpart of the Lindhard function
+    with broadening :math:`\\eta = \\hbar/\\tau`. Linearizing with :math:`f = f_0 + g`,
+    :math:`V = U e^{i(qx-\\omega t)} + c.c.`, :math:`\\dot k\\,\\partial_k f_0 = -\\partial_x V\\,v f_0'`:
+
+    .. math::
+        (-i\\omega + iqv + 1/\\tau)\\,g = iqv f_0' U\\ \\Rightarrow\\
+        \\delta n = U\\sum_n\\int\\frac{dk}{2\\pi}\\,f_0'(\\varepsilon_n)\\,\\frac{qv_n}{qv_n - \\omega - i/\\tau},
+
+    which is the intraband, O(q) (semiclassical) limit of :func:`qkinetics.kubo.lindhard.lindhard`
+    (:math:`\\varepsilon_n(k) - \\varepsilon_n(k+q) \\to -\\hbar qv`, :math:`f_n(k) - f_n(k+q) \\to -\\hbar qv f_0'`,
+    :math:`\\eta = \\hbar/\\tau`). ``"global"`` adds the source :math:`f_0' U/\\tau` (numerator
+    :math:`qv - i/\\tau`: exact static limit, different dynamics) and ``"local"`` a self-consistent
+    :math:`-f_0'\\,\\delta\\tilde\\mu/\\tau` (Mermin's number-conserving form); see docs/kinetics.md.
   - τ = inf: collisionless.
 
 Units: x in Å, k in 1/Å, energies in eV, time in seconds (``hbar`` = ħ in eV s by default).
@@ -133,7 +147,9 @@ class KineticSolver:
         Relaxation time (s); ``np.inf`` for collisionless.
     order : 0 or 1
         Gradient order of the phase-space current (see the module docstring).
-    relaxation : "local" or "global"
+    relaxation : "local", "global" or "bare"
+        Collision target (module docstring): number-conserving local equilibrium, f_FD(eps + V - mu),
+        or the unperturbed f_FD(eps - mu) (the relaxation behind the Lindhard function with eta = hbar/tau).
     limiter : key of :data:`LIMITERS`
     cfl : float
     hbar : float
@@ -155,8 +171,8 @@ class KineticSolver:
             raise ModelError("Give nk_perp (k_y points) for a 2D model.")
         if order not in (0, 1):
             raise ModelError("order must be 0 or 1.")
-        if relaxation not in ("local", "global"):
-            raise ModelError("relaxation must be 'local' or 'global'.")
+        if relaxation not in ("local", "global", "bare"):
+            raise ModelError(f"relaxation must be 'local', 'global' or 'bare'; got {relaxation!r}.")
         if limiter not in LIMITERS:
             raise ModelError(f"limiter must be one of {sorted(LIMITERS)}.")
         if tau <= 0:
@@ -267,6 +283,8 @@ class KineticSolver:
     def f_local(self, f, t):
         if self.relaxation == "global":
             return self.equilibrium(t=t)
+        if self.relaxation == "bare":
+            return self.equilibrium(potential=False)
         n_tot = self.weight * f.sum(axis=(0, 2, 3))
         mu = self.local_mu(n_tot)
         return self.fermi(self.energy[:, None] - mu[None, :, None, None])
