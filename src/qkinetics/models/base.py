@@ -75,6 +75,9 @@ class Model(ABC):
             raise ModelError("k contains NaN or infinite entries.")
         return k
 
+    #: highest k-derivative order :meth:`hamiltonian` returns
+    max_derivative_order = 3
+
     def hamiltonian(self, k, order: int = 0):
         """Bloch Hamiltonian and its derivatives at a batch of k points.
 
@@ -82,8 +85,9 @@ class Model(ABC):
         ----------
         k : array_like, shape (B, dim) or (dim,)
             Cartesian wave vectors in 1/Angstrom.
-        order : int, 0..3
-            Highest derivative order returned.
+        order : int, 0..max_derivative_order
+            Highest derivative order returned (3 for every model; tight-binding models, whose
+            derivatives are exact Fourier sums, give up to :attr:`max_derivative_order` = 6).
 
         Returns
         -------
@@ -92,8 +96,9 @@ class Model(ABC):
             ``(B, dim, N, N)``, ``(B, dim, dim, N, N)``, ``(B, dim, dim, dim, N, N)``;
             ``dH[:, a] = dH/dk_a`` in eV Angstrom.
         """
-        if order not in (0, 1, 2, 3):
-            raise ModelError(f"order must be 0, 1, 2 or 3; got {order!r}.")
+        if not isinstance(order, (int, np.integer)) or not 0 <= order <= self.max_derivative_order:
+            raise ModelError(f"order must be an integer from 0 to {self.max_derivative_order} for this "
+                             f"{type(self).__name__}; got {order!r}.")
         return self._hamiltonian(self.check_k(k), order)
 
     @abstractmethod

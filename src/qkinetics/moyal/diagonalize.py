@@ -540,7 +540,7 @@ def separable_hamiltonian_jet(model, points, potential, degree: int = 2) -> Jet:
     model : qkinetics Model (``model.hamiltonian(k, order)`` gives exact k-derivatives up to 3).
     points : (B, 2d) phase-space points (x_1..x_d, k_1..k_d), Å and 1/Å.
     potential : callable ``V(x_1, .., x_d)`` on jets (eV), e.g. ``lambda x: 0.1 * jet.sin(x)``.
-    degree : int <= 3
+    degree : int <= ``model.max_derivative_order`` (3; 6 for tight-binding models)
     """
     from .jet import jet_from_derivatives
 
@@ -548,8 +548,9 @@ def separable_hamiltonian_jet(model, points, potential, degree: int = 2) -> Jet:
     d = model.dim
     if points.shape[1] != 2 * d:
         raise ValueError(f"points must have shape (B, {2 * d}) = (x, k) for this {d}D model; got {points.shape}.")
-    if degree > 3:
-        raise ValueError("Models give k-derivatives up to third order: degree must be <= 3.")
+    if degree > model.max_derivative_order:
+        raise ValueError(f"{type(model).__name__} models give k-derivatives up to order {model.max_derivative_order}: "
+                         f"degree must be <= {model.max_derivative_order}.")
     space = jet_space(2 * d, degree)
     Hk = jet_from_derivatives(model.hamiltonian(points[:, d:], order=degree)[: degree + 1], degree)
     coef = np.zeros((space.count[degree],) + Hk.shape, dtype=complex)
