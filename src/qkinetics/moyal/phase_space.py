@@ -191,8 +191,9 @@ class PhaseSpaceModel:
                 raise ValueError(f"derivatives() returned {len(ders)} arrays; degree {degree} needs {degree + 1}.")
             return jet_from_derivatives(list(ders)[: degree + 1], degree)
         # separable: H_0(k) embedded in (x, k[, t]) plus V(x[, t]) 1
-        if degree > 3:
-            raise ValueError("Band models give k-derivatives up to third order: degree must be <= 3.")
+        if degree > self.model.max_derivative_order:
+            raise ValueError(f"{type(self.model).__name__} models give k-derivatives up to order "
+                             f"{self.model.max_derivative_order}: degree must be <= {self.model.max_derivative_order}.")
         space = jet_space(nv, degree)
         Hk = jet_from_derivatives(self.model.hamiltonian(points[:, d:2 * d], order=degree)[: degree + 1], degree)
         coef = np.zeros((space.count[degree],) + Hk.shape, dtype=complex)
@@ -253,6 +254,8 @@ class PhaseSpaceGeometry:
     berry_curvature_1 : (B, N, nvar, nvar) or None, the gauge-invariant O(ħ) correction Ω^(1).
     star : JetStarDiagonalization (jets of U, h~, A, h).
     curvature_jets : nested list [α][β] of (B, N) jets of Ω^(0) (degree D - 2).
+    curvature_1_jets : nested list [α][β] of (B, N) real jets of Ω^(1) (degree D - 3), or None.
+    metric_jets : nested list [α][β] of (B, N) real jets of g^(0) (degree D - 1).
     """
 
     coords: PhaseSpace
@@ -263,6 +266,8 @@ class PhaseSpaceGeometry:
     berry_curvature_1: np.ndarray | None
     star: JetStarDiagonalization = field(repr=False)
     curvature_jets: list = field(repr=False)
+    curvature_1_jets: list | None = field(repr=False, default=None)
+    metric_jets: list | None = field(repr=False, default=None)
 
     def block(self, name: str, rows: str, cols: str) -> np.ndarray:
         """Sub-block of ``berry_curvature``, ``quantum_metric`` or ``berry_curvature_1`` by variable
@@ -334,116 +339,199 @@ def phase_space_geometry(model, points, order: int = 2, *, degree: int | None = 
     Q = np.einsum("bain,bcin->bnac", dU.conj(), dU) - np.einsum("ban,bcn->bnac", ov.conj(), ov)
     metric = Q.real
 
-    curv1 = None
+    # the same metric as jets (degree D - 1), for the O(ħ²) current
+    dUj = [U0.diff(v) for v in range(nv)]
+    ovj = [(U0.H @ dUj[v]).diagonal() for v in range(nv)]
+    gj = [[((dUj[a].H @ dUj[b]).diagonal() - ovj[a].conj() * ovj[b]).real for b in range(nv)] for a in range(nv)]
+
+    curv1 = curv1_jets = None
     if order >= 2 and degree >= 3:
         A1 = res.berry_connection[1]
         eps = _poisson_np(coords)
         nsym = 2 * coords.dim
         a0 = [sum(A0[nu] * eps[mu, nu] for nu in range(nsym) if eps[mu, nu] != 0) for mu in range(nsym)]
         out = np.zeros_like(curv)
+        curv1_jets = [[None] * nv for _ in range(nv)]
         for a in range(nv):
             for b in range(a + 1, nv):
-                F1 = (A1[b].diff(a) - A1[a].diff(b)).value + poisson_bracket_jet(A0[a], A0[b], coords).value
-                shift = sum(a0[mu].value * Om[a][b].diff(mu).value for mu in range(nsym))
-                out[..., a, b] = np.real(F1 - shift)
+                F1 = (A1[b].diff(a) - A1[a].diff(b)) + poisson_bracket_jet(A0[a], A0[b], coords)
+                shift = None
+                for mu in range(nsym):
+                    t = a0[mu] * Om[a][b].diff(mu)
+                    shift = t if shift is None else shift + t
+                jet_ab = (F1 - shift).real
+                curv1_jets[a][b], curv1_jets[b][a] = jet_ab, -jet_ab
+                out[..., a, b] = np.real(jet_ab.value)
                 out[..., b, a] = -out[..., a, b]
+            curv1_jets[a][a] = curv1_jets[a][(a + 1) % nv] * 0.0
         curv1 = out
     return PhaseSpaceGeometry(coords=coords, points=points, h=res.h_values(), berry_curvature=curv,
-                              quantum_metric=metric, berry_curvature_1=curv1, star=res, curvature_jets=Om)
+                              quantum_metric=metric, berry_curvature_1=curv1, star=res, curvature_jets=Om,
+                              curvature_1_jets=curv1_jets, metric_jets=gj)
 
 
 # ============================================================================ current
 
 @dataclass
 class PhaseSpaceCurrent:
-    """First-order phase-space current (module docstring), per symplectic index a = (x_i, k_i).
+    """Phase-space current (module docstring), per symplectic index a = (x_i, k_i), by explicit ħ order.
 
     Attributes
     ----------
-    J0 : list of 2d jets (B, N): ε^{ab} f ∂_b (h_0 + ħ h_1) (with ``hbar``).
+    J0 : list of 2d jets (B, N): ε^{ab} f ∂_b h, h = h_0 + ħh_1 (+ ħ²h_2 at order 2), with ``hbar``.
     J1 : list of 2d jets (B, N): the geometric O(ħ) term without the factor ħ.
+    J2 : list of 2d jets (B, N) or None: the O(ħ²) remainder without the factor ħ² (order 2).
     hbar : float
     """
 
     J0: list
     J1: list
     hbar: float
+    J2: list | None = None
 
-    def values(self) -> np.ndarray:
-        """J^a = J0 + ħ J1 at the points, shape (B, N, 2d)."""
-        return np.real(np.stack([(j0 + j1 * self.hbar).value for j0, j1 in zip(self.J0, self.J1)], -1))
+    def _parts(self, part):
+        if part == "J0":
+            return [self.J0], [1.0]
+        if part == "J1":
+            return [self.J1], [1.0]
+        if part == "J2":
+            if self.J2 is None:
+                raise ValueError("This current has no O(hbar^2) part (order 1).")
+            return [self.J2], [1.0]
+        if part != "total":
+            raise ValueError("part must be 'total', 'J0', 'J1' or 'J2'.")
+        groups = [self.J0, self.J1] + ([self.J2] if self.J2 is not None else [])
+        return groups, [self.hbar ** n for n in range(len(groups))]
+
+    def values(self, part: str = "total") -> np.ndarray:
+        """J^a at the points, shape (B, N, 2d): J0 + ħJ1 (+ ħ²J2) for ``part="total"``."""
+        groups, w = self._parts(part)
+        return sum(wi * np.real(np.stack([j.value for j in js], -1)) for js, wi in zip(groups, w))
 
     def divergence(self, part: str = "total") -> np.ndarray:
-        """∂_a J^a at the points (B, N) (exact, from the jets): ``part`` = 'total', 'J0' or 'J1'."""
-        def div(js):
-            return np.real(sum(j.diff(a).value for a, j in enumerate(js)))
-        if part == "J0":
-            return div(self.J0)
-        if part == "J1":
-            return div(self.J1)
-        return div(self.J0) + self.hbar * div(self.J1)
+        """∂_a J^a at the points (B, N) (exact, from the jets): 'total', 'J0', 'J1' or 'J2'."""
+        groups, w = self._parts(part)
+        return sum(wi * np.real(sum(j.diff(a).value for a, j in enumerate(js))) for js, wi in zip(groups, w))
+
+
+def _add(acc, t):
+    return t if acc is None else acc + t
 
 
 def phase_space_current(geo: PhaseSpaceGeometry, f, *, hbar: float = 1.0,
-                        convention: str = "liouville") -> PhaseSpaceCurrent:
-    """Phase-space current of band densities to first order in ħ (module docstring).
+                        convention: str = "liouville", order: int = 1) -> PhaseSpaceCurrent:
+    """Phase-space current of band densities to first or second order in ħ (module docstring).
 
     Parameters
     ----------
-    geo : PhaseSpaceGeometry (order >= 1; Taylor degree >= 3 for divergences).
+    geo : PhaseSpaceGeometry
+        Order >= 1 (>= 2 for ``order=2``). Taylor degrees: the values of the order-1 current need 2,
+        its divergence 3; the values of the order-2 current need 5 (the ħ²/24 term has five
+        derivatives of h), its divergence 6.
     f : Jet (B, N) or callable
         Band-diagonal distribution: a jet in the variables of ``geo.coords`` or a callable
-        ``f(h, *variables)`` on jets (h the (B, N) jet of h_0 + ħ h_1), e.g.
+        ``f(h, *variables)`` on jets (h the (B, N) jet of h_0 + ħ h_1 [+ ħ² h_2]), e.g.
         ``lambda h, *v: fermi_jet(h, mu, kT)``.
     hbar : float
-        Formal expansion parameter (1 in the library units); h_1 enters J0 with this weight.
+        Formal expansion parameter (1 in the library units); the higher orders of h enter J0 with it.
     convention : 'liouville' or 'talk'
-        'talk': literal first-order reading of talk-formulas.md (s = +1, no DOS factor);
-        'liouville': s = -1 with the density-of-states factor 1 - (ħ/2) ε^{mn}Ω_mn (divergence free
-        for f = f(h) at O(ħ); see the module docstring).
+        'talk': literal reading of talk-formulas.md; 'liouville': the Liouville current of the
+        covariant coordinates (density of states and anomalous velocity to O(ħ²)) plus the same
+        quantum-metric, curl and Moyal terms (module docstring).
+    order : 1 or 2
     """
     if convention not in ("liouville", "talk"):
         raise ValueError("convention must be 'liouville' or 'talk'.")
+    if order not in (1, 2):
+        raise ValueError("order must be 1 or 2.")
     s, cD, st = (-1.0, 1.0, 1.0) if convention == "liouville" else (1.0, 0.0, -1.0)
     coords = geo.coords
     res = geo.star
-    if len(res.h) < 2:
-        raise ValueError("phase_space_current needs a geometry of order >= 1.")
+    if len(res.h) < order + 1:
+        raise ValueError(f"phase_space_current(order={order}) needs a geometry of order >= {order}.")
+    if order == 2:
+        D = res.h[0].deg
+        if geo.curvature_1_jets is None or D < 5:
+            raise ValueError(f"The O(hbar^2) current needs a geometry of order 2 with Taylor degree >= 5 "
+                             f"(got degree {D}): phase_space_geometry(model, points, order=2, degree=5).")
     h0, h1 = res.h[0], res.h[1]
     h = h0 + h1 * hbar
+    if order == 2:
+        h = h + res.h[2] * hbar ** 2
     if callable(f) and not isinstance(f, Jet):
         from .jet import variables
         f = f(h, *variables(geo.points, h.deg))
     eps = _poisson_np(coords)
     nsym = 2 * coords.dim
     tidx = 2 * coords.dim if coords.t is not None else None
-    Om = geo.curvature_jets
-    W = None
-    for m in range(nsym):
-        for n in range(nsym):
-            if eps[m, n] != 0:
-                t = Om[m][n] * eps[m, n]
-                W = t if W is None else W + t
-    J0, J1 = [], []
-    for a in range(nsym):
-        j0 = j1 = None
-        for b in range(nsym):
-            if eps[a, b] == 0:
-                continue
-            t0 = f * h.diff(b) * eps[a, b]
-            geom = None
-            for c in range(nsym):
-                for d in range(nsym):
-                    if eps[c, d] != 0:
-                        t = h0.diff(c) * Om[d][b] * (s * eps[c, d])
-                        geom = t if geom is None else geom + t
+    pairs = [(a, b, float(eps[a, b])) for a in range(nsym) for b in range(nsym) if eps[a, b] != 0]
+    Om0 = geo.curvature_jets
+
+    def W_of(Om):
+        acc = None
+        for m, n, e in pairs:
+            acc = _add(acc, Om[m][n] * e)
+        return acc
+
+    def flow(hh):                               # ε^{ab} ∂_b hh
+        out = [None] * nsym
+        for a, b, e in pairs:
+            out[a] = _add(out[a], hh.diff(b) * e)
+        return out
+
+    def anomalous(hh, Om, time=True):           # ε^{ab} [s ε^{cd} ∂_c hh Ω_db + s_t Ω_tb]
+        out = [None] * nsym
+        for a, b, e in pairs:
+            g = None
+            for c, d, e2 in pairs:
+                g = _add(g, hh.diff(c) * Om[d][b] * (s * e2))
+            if time and tidx is not None:
+                g = g + Om[tidx][b] * st
+            out[a] = _add(out[a], g * e)
+        return out
+
+    W0 = W_of(Om0)
+    v0 = flow(h0)
+    A0 = anomalous(h0, Om0)
+    J0 = [f * vj for vj in flow(h)]
+    J1 = [f * (A0[a] - v0[a] * (cD / 2) * W0) if cD else f * A0[a] for a in range(nsym)]
+    if order == 1:
+        return PhaseSpaceCurrent(J0=J0, J1=J1, hbar=hbar)
+
+    # ---- O(ħ²): density of states, anomalous velocity with h_1 and Ω^(1), then the quantum terms
+    Om1 = geo.curvature_1_jets
+    W1 = W_of(Om1)
+    A1 = [x + y for x, y in zip(anomalous(h1, Om0, time=False), anomalous(h0, Om1))]
+    if cD:
+        # ρ = det(1 - ħΩε)^(-1/2) = 1 - ħW/2 + ħ²(W²/8 + tr N²/4), N_μ^β = Ω_μν ε^{νβ}
+        trN2 = None
+        for nu, beta, e1 in pairs:
+            for gam, mu, e2 in pairs:
+                trN2 = _add(trN2, Om0[mu][nu] * Om0[beta][gam] * (e1 * e2))
+        rho2 = W0 * W0 * 0.125 + trN2 * 0.25
+        v1 = flow(h1)
+        J2 = [f * (A1[a] - A0[a] * (0.5 * W0) - v1[a] * (0.5 * W0) - v0[a] * (0.5 * W1) + v0[a] * rho2)
+              for a in range(nsym)]
+    else:
+        J2 = [f * (A1[a] - A0[a] * (0.5 * W0)) for a in range(nsym)]
+
+    g = geo.metric_jets
+    for a, b, e_ab in pairs:
+        # (1/2) ε^{ab} ε^{cd} ε^{mn} f ∂_c∂_m h ∂_d g_{nb}
+        for c, d, e_cd in pairs:
+            for m, n, e_mn in pairs:
+                J2[a] = J2[a] + f * h0.diff(c).diff(m) * g[n][b].diff(d) * (0.5 * e_ab * e_cd * e_mn)
+        # ε^{ab} ε^{cd} ∂_c [f (½ ε^{mn} ∂_m h ∂_n g_{bd} - ½ ∂_t g_{bd} + ε^{mn} ∂_m∂_b h g_{nd})]
+        for c, d, e_cd in pairs:
+            inner = None
+            for m, n, e_mn in pairs:
+                inner = _add(inner, h0.diff(m) * g[b][d].diff(n) * (0.5 * e_mn))
+                inner = inner + h0.diff(m).diff(b) * g[n][d] * e_mn
             if tidx is not None:
-                geom = geom + Om[tidx][b] * st
-            if cD:
-                geom = geom - W * h0.diff(b) * (cD / 2)
-            t1 = f * geom * eps[a, b]
-            j0 = t0 if j0 is None else j0 + t0
-            j1 = t1 if j1 is None else j1 + t1
-        J0.append(j0)
-        J1.append(j1)
-    return PhaseSpaceCurrent(J0=J0, J1=J1, hbar=hbar)
+                inner = inner - g[b][d].diff(tidx) * 0.5
+            J2[a] = J2[a] + (f * inner).diff(c) * (e_ab * e_cd)
+        # -(1/24) ε^{ab} ε^{cd} ε^{mn} ∂_c∂_m [f ∂_b∂_d∂_n h]
+        for c, d, e_cd in pairs:
+            for m, n, e_mn in pairs:
+                J2[a] = J2[a] - (f * h0.diff(b).diff(d).diff(n)).diff(c).diff(m) * (e_ab * e_cd * e_mn / 24)
+    return PhaseSpaceCurrent(J0=J0, J1=J1, hbar=hbar, J2=J2)
