@@ -25,6 +25,9 @@ import numpy as np
 from .base import Model, ModelError
 
 CONVENTIONS = ("positions", "lattice")
+HERMITICITY_MODES = ("check", "complete")
+#: relative tolerance of the Hermiticity check, ``max|t_{-R} - t_R^dagger| <= tol * max(1 eV, max|t_R|)``
+HERMITICITY_RTOL = 1e-10
 
 
 class TightBinding(Model):
@@ -52,56 +55,30 @@ class TightBinding(Model):
 
     def __init__(self, lattice, positions, hoppings, *, hermiticity="check",
                  convention="positions", name="tight-binding"):
-        lattice = np.atleast_2d(np.asarray(lattice, dtype=float))
-        if lattice.ndim != 2 or lattice.shape[0] != lattice.shape[1] or lattice.shape[0] not in (1, 2, 3):
-            raise ModelError(
-                f"lattice must be a square (dim, dim) array of primitive vectors as rows with dim 1, 2 or 3; "
-                f"got shape {lattice.shape}."
-            )
-        if abs(np.linalg.det(lattice)) < 1e-12:
-            raise ModelError("lattice vectors are linearly dependent (zero cell volume).")
+        lattice = _check_lattice(lattice)
         dim = lattice.shape[0]
-        positions = np.asarray(positions, dtype=float)
-        if positions.ndim == 1 and dim == 1:
-            positions = positions[:, None]
-        if positions.ndim != 2 or positions.shape[1] != dim:
-            raise ModelError(f"positions must have shape (N, {dim}) in reduced coordinates; got {positions.shape}.")
+        positions = _check_positions(positions, dim)
         norb = positions.shape[0]
-        if convention not in CONVENTIONS:
-            raise ModelError(f"unknown convention {convention!r}; choose one of {CONVENTIONS}.")
-        if hermiticity not in ("check", "complete"):
-            raise ModelError(f"hermiticity must be 'check' or 'complete'; got {hermiticity!r}.")
-        if not hoppings:
-            raise ModelError("hoppings is empty: give at least the on-site block {(0,)*dim: t_0}.")
-
-        hop = {}
-        for R, t in hoppings.items():
-            Rt = tuple(int(r) for r in np.atleast_1d(R))
-            if len(Rt) != dim or not np.allclose(np.atleast_1d(R), Rt):
-                raise ModelError(f"hopping key {R!r} must be a tuple of {dim} integers (lattice vector in reduced units).")
-            t = np.asarray(t, dtype=complex)
-            if t.shape != (norb, norb):
-                raise ModelError(f"hopping t_R for R={Rt} has shape {t.shape}; expected ({norb}, {norb}) for {norb} orbitals.")
-            hop[Rt] = hop.get(Rt, 0) + t
+        if not isinstance(convention, str) or convention not in CONVENTIONS:
+            raise ModelError(
+                f"unknown Fourier convention {convention!r}: pass convention='positions' (H_ij(k) = "
+                "sum_R t_R,ij e^{ik.(R + tau_j - tau_i)}, the default, in which semiclassical responses are "
+                "computed) or convention='lattice' (H_ij(k) = sum_R t_R,ij e^{ik.R}, periodic in k)."
+            )
+        if not isinstance(hermiticity, str) or hermiticity not in HERMITICITY_MODES:
+            raise ModelError(
+                f"unknown hermiticity mode {hermiticity!r}: pass hermiticity='check' (the default: every "
+                "t_{-R} must be given and equal t_R^dagger) or hermiticity='complete' (each R != 0 whose "
+                "partner -R is missing gets t_{-R} = t_R^dagger added)."
+            )
+        hop = _collect_hoppings(hoppings, dim, norb)
         zero = (0,) * dim
         if hermiticity == "complete":
             for R in list(hop):
                 mR = tuple(-r for r in R)
                 if R != zero and mR not in hop:
                     hop[mR] = hop[R].conj().T
-        for R, t in hop.items():
-            mR = tuple(-r for r in R)
-            partner = hop.get(mR)
-            if partner is None:
-                raise ModelError(
-                    f"hopping R={R} has no Hermitian partner R={mR}; add t_{{-R}} = t_R^dagger "
-                    "or pass hermiticity='complete'."
-                )
-            dev = np.max(np.abs(partner - t.conj().T))
-            if dev > 1e-10 * max(1.0, np.max(np.abs(t))):
-                raise ModelError(
-                    f"hoppings are not Hermitian: t_{{-R}} != t_R^dagger for R={R} (max deviation {dev:.3g} eV)."
-                )
+        _check_hermitian(hop, zero, hermiticity)
 
         self.dim, self.norb = dim, norb
         self.lattice = lattice
@@ -119,9 +96,6 @@ class TightBinding(Model):
         else:
             self._disp = np.broadcast_to(Rcart[:, None, None, :], (len(hop), norb, norb, dim))
         self._weights = {}
-
-    #: exact Fourier-sum derivatives: any order is cheap; 6 bounds the memory of the weights
-    max_derivative_order = 6
 
     def with_convention(self, convention: str) -> "TightBinding":
         """The same model in the given Fourier convention ("lattice" gives H(k) periodic over the BZ)."""
@@ -162,3 +136,135 @@ class TightBinding(Model):
             out.append(allm[:, start:start + m].reshape((k.shape[0],) + (d,) * p + (n, n)))
             start += m
         return tuple(out)
+
+
+# ---------------------------------------------------------------------------------- input checks
+# Every ModelError names the problem and how to fix it.
+
+def _check_lattice(lattice) -> np.ndarray:
+    """Lattice vectors as a float (dim, dim) array, dim in 1..3, finite and linearly independent."""
+    try:
+        lat = np.atleast_2d(np.asarray(lattice, dtype=float))
+    except (TypeError, ValueError) as exc:
+        raise ModelError(
+            f"lattice could not be read as a real array ({exc}): give the primitive vectors as the rows of a "
+            "(dim, dim) array in Angstrom, e.g. [[a, 0], [0, a]] in 2D or [[a]] in 1D."
+        ) from None
+    if lat.ndim != 2 or lat.shape[0] != lat.shape[1] or lat.shape[0] not in (1, 2, 3):
+        raise ModelError(
+            f"lattice has shape {lat.shape}; it must be a square (dim, dim) array with dim = 1, 2 or 3 and "
+            "the primitive vectors (Angstrom) as rows, e.g. [[a, 0], [0, a]] in 2D or [[a]] in 1D."
+        )
+    if not np.all(np.isfinite(lat)):
+        raise ModelError(f"lattice contains NaN or infinite entries: {lat.tolist()}; give finite vectors in Angstrom.")
+    if abs(np.linalg.det(lat)) < 1e-12:
+        raise ModelError(
+            f"lattice vectors {lat.tolist()} are linearly dependent (zero cell volume): give {lat.shape[0]} "
+            "linearly independent primitive vectors as rows."
+        )
+    return lat
+
+
+def _check_positions(positions, dim: int) -> np.ndarray:
+    """Orbital positions as a float (N, dim) array of finite reduced coordinates, N >= 1."""
+    example = {1: "[[0.0], [0.5]]", 2: "[[0, 0], [0.5, 0.5]]", 3: "[[0, 0, 0], [0.5, 0.5, 0.5]]"}[dim]
+    try:
+        pos = np.asarray(positions, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ModelError(
+            f"positions could not be read as a real array ({exc}): give one row of {dim} reduced coordinates "
+            f"per orbital, shape (N, {dim}), e.g. {example}."
+        ) from None
+    if pos.ndim == 1 and dim == 1:
+        pos = pos[:, None]
+    if pos.ndim != 2 or pos.shape[1] != dim:
+        raise ModelError(
+            f"positions has shape {pos.shape}; for this {dim}D lattice it must be (N, {dim}): one row of {dim} "
+            f"reduced coordinates (fractions of the lattice vectors) per orbital, e.g. {example} "
+            f"(use np.zeros((N, {dim})) for orbitals at the cell origin)."
+        )
+    if pos.shape[0] == 0:
+        raise ModelError(f"positions is empty: give at least one orbital, shape (N, {dim}) with N >= 1.")
+    if not np.all(np.isfinite(pos)):
+        raise ModelError("positions contains NaN or infinite entries: give finite reduced coordinates.")
+    return pos
+
+
+def _hopping_key(R, dim: int) -> tuple:
+    """A hopping key as a tuple of ``dim`` ints, or a ModelError saying what a key must be."""
+    fix = (f"keys of hoppings must be tuples of {dim} integers, the lattice vector R in units of the "
+           f"primitive vectors, e.g. {(1,) + (0,) * (dim - 1)}")
+    try:
+        Rf = np.atleast_1d(np.asarray(R, dtype=float))
+    except (TypeError, ValueError):
+        raise ModelError(f"hopping key {R!r} is not a lattice vector: {fix}.") from None
+    if Rf.ndim != 1 or Rf.size != dim:
+        raise ModelError(f"hopping key {R!r} has {Rf.size} component(s) but the lattice is {dim}D: {fix}.")
+    if not np.all(np.isfinite(Rf)) or not np.allclose(Rf, np.rint(Rf), rtol=0, atol=1e-9):
+        raise ModelError(
+            f"hopping key {R!r} is not integer: {fix}. Orbital offsets inside the cell belong in positions, "
+            "not in R."
+        )
+    return tuple(int(r) for r in np.rint(Rf))
+
+
+def _collect_hoppings(hoppings, dim: int, norb: int) -> dict:
+    """``{R: t_R}`` with tuple keys and complex (N, N) values; equal keys are summed."""
+    zero = (0,) * dim
+    if not hasattr(hoppings, "items"):
+        raise ModelError(
+            f"hoppings must be a dict {{R: t_R}} (R a tuple of {dim} integers, t_R a ({norb}, {norb}) "
+            f"array in eV); got {type(hoppings).__name__}."
+        )
+    if not hoppings:
+        raise ModelError(f"hoppings is empty: give at least the on-site block {{{zero}: t_0}} with t_0 an "
+                         f"({norb}, {norb}) Hermitian array in eV.")
+    hop = {}
+    for R, t in hoppings.items():
+        Rt = _hopping_key(R, dim)
+        try:
+            t = np.asarray(t, dtype=complex)
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"hopping t_R for R={Rt} could not be read as a complex array ({exc}): give a "
+                             f"({norb}, {norb}) array in eV.") from None
+        if t.shape != (norb, norb):
+            hint = " (for a 1-orbital model write a scalar hopping t as [[t]])" if t.ndim == 0 else ""
+            raise ModelError(
+                f"hopping t_R for R={Rt} has shape {t.shape}; expected ({norb}, {norb}), one row and column per "
+                f"orbital, since positions defines {norb} orbital(s). Fix the matrix, or add the missing "
+                f"orbitals to positions{hint}."
+            )
+        if not np.all(np.isfinite(t)):
+            raise ModelError(f"hopping t_R for R={Rt} contains NaN or infinite entries: give finite values in eV.")
+        hop[Rt] = hop.get(Rt, 0) + t
+    return hop
+
+
+def _check_hermitian(hop: dict, zero: tuple, hermiticity: str) -> None:
+    """Every R must have a partner -R with t_{-R} = t_R^dagger (t_0 Hermitian)."""
+    for R, t in hop.items():
+        mR = tuple(-r for r in R)
+        partner = hop.get(mR)
+        if partner is None:                                  # only reachable with hermiticity="check"
+            raise ModelError(
+                f"hopping R={R} has no Hermitian partner R={mR}, so H(k) is not Hermitian: add "
+                f"t_{{{mR}}} = t_{{{R}}}^dagger to hoppings, or pass hermiticity='complete' to have every "
+                "missing partner added."
+            )
+        dev = np.max(np.abs(partner - t.conj().T))
+        if dev > HERMITICITY_RTOL * max(1.0, np.max(np.abs(t))):
+            if R == zero:
+                raise ModelError(
+                    f"hoppings are not Hermitian: the on-site block t_R for R={R} is not a Hermitian matrix "
+                    f"(max |t_0 - t_0^dagger| = {dev:.3g} eV). Make t_0 Hermitian, e.g. replace it by "
+                    "(t_0 + t_0^dagger)/2; hermiticity='complete' does not change t_0."
+                )
+            fix = (f"set t_{{{mR}}} = t_{{{R}}}^dagger, or omit t_{{{mR}}} and pass hermiticity='complete' "
+                   f"(which adds it as t_{{{R}}}^dagger)"
+                   if hermiticity == "check" else
+                   f"hermiticity='complete' only adds missing partners and checks given ones: set "
+                   f"t_{{{mR}}} = t_{{{R}}}^dagger, or omit t_{{{mR}}} so that it is added")
+            raise ModelError(
+                f"hoppings are not Hermitian: t_{{-R}} != t_R^dagger for R={R}, -R={mR} "
+                f"(max deviation {dev:.3g} eV). Fix: {fix}."
+            )
