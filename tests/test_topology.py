@@ -86,3 +86,50 @@ def test_chern_errors():
         qk.chern_number(zoo.qi_wu_zhang(), [5])
     with pytest.raises(qk.ModelError, match="single plane"):
         qk.chern_number(zoo.qi_wu_zhang(), [0], plane=(1, 0))
+
+
+def _doubled_qwz(u, rotation=None):
+    """Two identical Qi-Wu-Zhang copies, block diagonal (orbitals [copy 0: a, b, copy 1: a, b]), optionally
+    rotated by a k-independent unitary W: t_R -> W^dagger t_R W (all orbitals sit at the origin, so this
+    is an exact basis change in either Fourier convention)."""
+    q = zoo.qi_wu_zhang(u=u)
+    hop = {R: np.kron(np.eye(2), t) for R, t in q.hoppings.items()}
+    if rotation is not None:
+        hop = {R: rotation.conj().T @ t @ rotation for R, t in hop.items()}
+    return q, qk.TightBinding(q.lattice, np.zeros((4, 2)), hop, name=f"doubled-qwz-u{u}")
+
+
+@pytest.mark.parametrize("u, c_single", [(1.0, -1), (-1.0, 1), (1.5, -1), (-0.5, 1)])
+@pytest.mark.parametrize("rotated", [False, True])
+def test_non_abelian_chern_of_doubly_degenerate_group(u, c_single, rotated):
+    # The occupied bands of two identical QWZ copies are exactly doubly degenerate at every k; the
+    # non-Abelian (determinant) link variable of the pair gives 2 C. A random k-independent unitary
+    # that mixes the copies leaves every eigenvalue and C unchanged but makes the degenerate subspace
+    # non-block-diagonal in the orbital basis, so eigh returns an arbitrary basis of it at each k.
+    rng = np.random.default_rng(7 if u > 0 else 8)
+    W = None
+    if rotated:
+        W, _ = np.linalg.qr(rng.normal(size=(4, 4)) + 1j * rng.normal(size=(4, 4)))
+    q, model = _doubled_qwz(u, W)
+    assert qk.chern_number(q, [0]) == c_single
+    # exact double degeneracy, and (rotated) the occupied subspace mixes the two copies
+    kred = rng.random((50, 2))
+    eps, U = np.linalg.eigh(model.hamiltonian(model.k_from_reduced(kred), 0)[0])
+    np.testing.assert_allclose(eps[:, 1] - eps[:, 0], 0, atol=1e-12)
+    np.testing.assert_allclose(eps[:, 3] - eps[:, 2], 0, atol=1e-12)
+    assert np.min(eps[:, 2] - eps[:, 1]) > 0.5
+    P = U[:, :, :2] @ np.conj(np.swapaxes(U[:, :, :2], -1, -2))          # projector on the pair
+    mixing = np.max(np.abs(P[:, :2, 2:]))
+    assert (mixing > 0.1) if rotated else (mixing < 1e-12)
+    assert qk.chern_number(model, [0, 1]) == 2 * c_single
+    assert qk.chern_number(model, [2, 3]) == -2 * c_single
+    assert qk.chern_number(model, [0, 1], nk=17) == 2 * c_single        # exact on coarse grids too
+    # the group-traced Berry curvature of band_geometry integrates to the same 2 C
+    n = 90
+    s = (np.arange(n) + 0.5) / n
+    k = model.k_from_reduced(np.stack(np.meshgrid(s, s, indexing="ij"), -1).reshape(-1, 2))
+    geo = qk.band_geometry(model, k, inverse_mass=False)
+    assert np.all(geo.degeneracy == 2)
+    om = geo.berry_curvature[:, :2, 0, 1].sum(axis=1)
+    integral = om.sum() * abs(np.linalg.det(model.reciprocal)) / n**2 / (2 * np.pi)
+    assert integral == pytest.approx(2 * c_single, abs=1e-3)
