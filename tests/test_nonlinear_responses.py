@@ -474,6 +474,26 @@ def test_errors():
     assert nl.intrinsic("talk").needs_derivatives
 
 
+def test_ulrich_intraband_metric_dipole_is_named_but_refused():
+    """The intraband quantum-metric dipole of Ulrich et al. (arXiv:2506.17386) is not implemented (its
+    formula was not available; docs/responses.md 5.1): asking for it, by factory or by registry name
+    (as qk.conductivity and the run config do), is refused with the reason, before any integration."""
+    from qkinetics.responses import available_mechanisms, mechanisms_by_name
+
+    with pytest.raises(ModelError, match="2506.17386.*not implemented"):
+        nl.intrinsic("ulrich")
+    assert "intrinsic_ulrich" not in available_mechanisms()
+    assert "ulrich" not in nl.INTRINSIC_VARIANTS
+    with pytest.raises(ModelError, match="'intrinsic_ulrich'.*formula .* was not available"):
+        mechanisms_by_name(["intrinsic_wang_liu", "intrinsic_ulrich"], order=2)
+    with pytest.raises(ModelError, match="intrinsic_ulrich"):
+        qk.conductivity(qk.zoo.massive_dirac(tilt=0.1), 2, mu=0.2, T=40.0, tau=1e-13, kgrid=8,
+                        mechanisms="intrinsic_ulrich", convergence=False)
+    # the other variants state the status of their weights
+    assert "NOT taken from either paper" in nl.INTRINSIC_KAPLAN_DAS.reference
+    assert "not read from the source" in nl.INTRINSIC_TALK.assumptions
+
+
 def test_library_integrator_matches_direct_sum():
     """Plumbing: the library's band integrator contracts the integrands as the direct sum does."""
     from qkinetics.integrate import KGrid, integrate_mechanisms

@@ -14,6 +14,14 @@ def available_mechanisms() -> dict:
     return {m.name: m for m in LINEAR_MECHANISMS + SECOND_ORDER_MECHANISMS}
 
 
+def _not_implemented(name: str) -> str:
+    """The reason a named published mechanism is not computed, or "" (e.g. ``"intrinsic_ulrich"``)."""
+    from .nonlinear import INTRINSIC_NOT_IMPLEMENTED
+
+    prefix = "intrinsic_"
+    return INTRINSIC_NOT_IMPLEMENTED.get(name[len(prefix):], "") if name.startswith(prefix) else ""
+
+
 def mechanisms_by_name(mechanisms, order: int, gradient: bool = False) -> list:
     """Resolve ``"all"``, a name, or a sequence of names / Mechanism objects.
 
@@ -35,6 +43,8 @@ def mechanisms_by_name(mechanisms, order: int, gradient: bool = False) -> list:
                        if x.order == order and x.gradient == gradient and x.in_total)
         elif m in registry:
             out.append(registry[m])
+        elif _not_implemented(m):
+            raise ModelError(f"mechanism {m!r}: {_not_implemented(m)}")
         else:
             names = sorted(n for n, x in registry.items() if x.order == order and x.gradient == gradient)
             raise ModelError(f"unknown mechanism {m!r} for order {order}"

@@ -66,8 +66,11 @@ published variants form one family
     \\sigma_{abc} = -\\frac{e^3}{\\hbar}\\sum_n\\int_k f_n
         \\Big[\\lambda\\,\\partial_a G^{bc}_n - \\tfrac12(\\partial_b G^{ac}_n + \\partial_c G^{ab}_n)\\Big]
 
-with :math:`\\lambda = 1` (Wang/Liu, purely Hall), :math:`\\lambda = 2` (Kaplan/Das) and
-:math:`\\lambda = 1/2` (the talk, with :math:`T = -G`, see :data:`INTRINSIC_TALK`). The
+with :math:`\\lambda = 1` (Wang/Liu, purely Hall), :math:`\\lambda = 2` (Kaplan/Das, as written in
+the Rustb crate; not checked against the papers, whose equations were not available to us) and
+:math:`\\lambda = 1/2` (the talk, with :math:`T = -G`, an assumption, see :data:`INTRINSIC_TALK`). The
+literature check behind these weights, and why the intraband quantum-metric dipole term of
+Ulrich et al. (arXiv:2506.17386) is not implemented, are in docs/responses.md, section 5.1. The
 difference :math:`-(\\lambda-1)(e^3/\\hbar)\\sum\\int_k f\\,\\partial_aG^{bc}` is the velocity of a
 field-induced energy shift :math:`(\\lambda-1)e^2G^{bc}E_bE_c` that the distribution does not
 follow; for comparison, relaxing to :math:`f_0` of the bare band while the velocity contains the
@@ -100,6 +103,7 @@ from .mechanism import SECOND_ORDER_CHANNELS, Mechanism
 
 __all__ = [
     "nonlinear_drude", "berry_curvature_dipole", "intrinsic", "INTRINSIC_VARIANTS",
+    "INTRINSIC_NOT_IMPLEMENTED",
     "NONLINEAR_DRUDE", "BERRY_CURVATURE_DIPOLE", "BERRY_CURVATURE_DIPOLE_CIRCULAR",
     "INTRINSIC_WANG_LIU", "INTRINSIC_KAPLAN_DAS", "INTRINSIC_TALK", "SECOND_ORDER_MECHANISMS",
     "nonlinear_drude_integrand", "berry_curvature_dipole_integrand", "intrinsic_integrand",
@@ -296,9 +300,16 @@ _INTRINSIC_DOCS = {
                  "= Wang/Liu - (e^3/hbar) sum_n int_k f d_a G^bc, which has a longitudinal part"),
         reference=("D. Kaplan, T. Holder, B. Yan, PRL 132, 026301 (2024) (arXiv:2211.17213); K. Das, "
                    "S. Lahiri, R. B. Atencia, D. Culcer, A. Agarwal, PRB 108, L201405 (2023) "
-                   "(arXiv:2207.02178). Weights as implemented in the Rustb crate (nonlinear Hall module, "
-                   "'2 d_c G^ab - (d_a G^bc + d_b G^ac)/2' with c the current index)"),
-        assumptions=("the difference from Wang/Liu, -(e^3/hbar) sum int f d_a G^bc, has the form of the "
+                   "(arXiv:2207.02178). The weight lambda = 2 is NOT taken from either paper: it is the "
+                   "Rustb crate's formula (nonlinear Hall module, comment 'SM Eq. (43)', source paper not "
+                   "named: -(e^3/hbar) sum int f [2 d_c G^ab - (d_a G^bc + d_b G^ac)/2], c the current "
+                   "index, i.e. lambda = 2 here). Only the two papers' abstracts could be read (literature "
+                   "check in docs/responses.md, section 5.1): both add to the Berry-connection-polarizability "
+                   "(Wang/Liu) term an intrinsic 'normalized quantum metric dipole' term with a longitudinal "
+                   "part, which means lambda != 1 in this family, not which value"),
+        assumptions=("lambda = 2 unverified against the papers; the two papers are kept as one variant because "
+                     "nothing available shows that they differ (split them if their equations do). The "
+                     "difference from Wang/Liu, -(e^3/hbar) sum int f d_a G^bc, has the form of the "
                      "velocity of an energy shift e^2 G^bc E_b E_c (twice the perturbative (e^2/2) G E E) "
                      "that the distribution does not follow; the authors' derivations were not reproduced "
                      "here. Disputed: Qiang et al. arXiv:2508.02088 and P. Tang arXiv:2605.02750 find no "
@@ -311,8 +322,9 @@ _INTRINSIC_DOCS = {
                  "= Wang/Liu + (e^3/2 hbar) sum_n int_k f d_a G^bc (talk's mu, alpha, beta -> a, b, c)"),
         reference=("Talk on the Moyal-product quantum kinetic theory (reference/talk-formulas.md, quadratic "
                    "conductivity, third line); T. Park, X. Huang, L. Savary, L. Balents, arXiv:2504.10447 "
-                   "(2025). The definition of T was not legible: T = -G = 2 Re sum_m A^a_nm A^b_mn/"
-                   "(eps_m - eps_n) is our normalization, see assumptions"),
+                   "(2025). T is not defined on the slides (the line is labelled 'band-normalized quantum "
+                   "metric dipole'); the paper's text beyond its abstract was not available to us. "
+                   "T = -G = 2 Re sum_m A^a_nm A^b_mn/(eps_m - eps_n) is our normalization, see assumptions"),
         assumptions=("normalization T = -G fixed here, not read from the source: it is the only one for "
                      "which the talk's formula differs from Wang/Liu by an energy-shift term d_a G^bc alone "
                      "(the form every variant's difference takes), namely the perturbative shift "
@@ -320,6 +332,17 @@ _INTRINSIC_DOCS = {
                      "normalization also changes the (d_b G^ac + d_c G^ab) weight. Not purely Hall; "
                      "dc value used for both channels; odd under time reversal"),
     ),
+}
+
+
+#: Published tau^0 terms the library names but does not compute, with the reason (shown on request).
+INTRINSIC_NOT_IMPLEMENTED = {
+    "ulrich": ("the intraband quantum-metric dipole term of Y. Ulrich, J. Mitscherling, L. Classen, "
+               "A. P. Schnyder, arXiv:2506.17386 (2025; PRB 113, L201107 (2026)) is not implemented: its "
+               "formula (prefactor, index structure, Fermi-sea or Fermi-surface form) was not available "
+               "to us, only its abstract ('momentum derivative of the intraband quantum metric', a "
+               "Fermi-surface dipole of the ordinary metric g, nonzero with broken time reversal). "
+               "What was searched: docs/responses.md, section 5.1."),
 }
 
 
@@ -350,10 +373,15 @@ def intrinsic(variant: str, form: str = "sea") -> Mechanism:
     Parameters
     ----------
     variant : {"wang_liu", "kaplan_das", "talk"}
+        (``"ulrich"``, the intraband quantum-metric dipole of Ulrich et al., is named but not
+        implemented: asking for it raises :class:`ModelError` saying why, see
+        :data:`INTRINSIC_NOT_IMPLEMENTED`.)
     form : {"sea", "surface"}
         Fermi-sea form with :math:`\\partial_c G^{ab}` (needs geometry derivatives) or the
         Fermi-surface form with :math:`f' v G`.
     """
+    if variant in INTRINSIC_NOT_IMPLEMENTED:
+        raise ModelError(f"intrinsic variant {variant!r}: {INTRINSIC_NOT_IMPLEMENTED[variant]}")
     if variant not in INTRINSIC_VARIANTS:
         raise ModelError(f"unknown intrinsic variant {variant!r}; choose one of {sorted(INTRINSIC_VARIANTS)}.")
     _check_form(form, _SEA_SURFACE)
