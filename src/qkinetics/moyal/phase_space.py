@@ -517,20 +517,23 @@ def phase_space_current(geo: PhaseSpaceGeometry, f, *, hbar: float = 1.0,
 
     g = geo.metric_jets
     for a, b, e_ab in pairs:
-        # (1/2) ε^{ab} ε^{cd} ε^{mn} f ∂_c∂_m h ∂_d g_{nb}
-        for c, d, e_cd in pairs:
-            for m, n, e_mn in pairs:
-                J2[a] = J2[a] + f * h0.diff(c).diff(m) * g[n][b].diff(d) * (0.5 * e_ab * e_cd * e_mn)
-        # ε^{ab} ε^{cd} ∂_c [f (½ ε^{mn} ∂_m h ∂_n g_{bd} - ½ ∂_t g_{bd} + ε^{mn} ∂_m∂_b h g_{nd})]
-        for c, d, e_cd in pairs:
-            inner = None
-            for m, n, e_mn in pairs:
-                inner = _add(inner, h0.diff(m) * g[b][d].diff(n) * (0.5 * e_mn))
-                inner = inner + h0.diff(m).diff(b) * g[n][d] * e_mn
-            if tidx is not None:
-                inner = inner - g[b][d].diff(tidx) * 0.5
-            J2[a] = J2[a] + (f * inner).diff(c) * (e_ab * e_cd)
-        # -(1/24) ε^{ab} ε^{cd} ε^{mn} ∂_c∂_m [f ∂_b∂_d∂_n h]
+        if not cD:
+            # the literal reading's quantum-metric terms (module docstring: they break the stationarity
+            # of equilibrium, so the 'liouville' current does not carry them)
+            # (1/2) ε^{ab} ε^{cd} ε^{mn} f ∂_c∂_m h ∂_d g_{nb}
+            for c, d, e_cd in pairs:
+                for m, n, e_mn in pairs:
+                    J2[a] = J2[a] + f * h0.diff(c).diff(m) * g[n][b].diff(d) * (0.5 * e_ab * e_cd * e_mn)
+            # ε^{ab} ε^{cd} ∂_c [f (½ ε^{mn} ∂_m h ∂_n g_{bd} - ½ ∂_t g_{bd} + ε^{mn} ∂_m∂_b h g_{nd})]
+            for c, d, e_cd in pairs:
+                inner = None
+                for m, n, e_mn in pairs:
+                    inner = _add(inner, h0.diff(m) * g[b][d].diff(n) * (0.5 * e_mn))
+                    inner = inner + h0.diff(m).diff(b) * g[n][d] * e_mn
+                if tidx is not None:
+                    inner = inner - g[b][d].diff(tidx) * 0.5
+                J2[a] = J2[a] + (f * inner).diff(c) * (e_ab * e_cd)
+        # the Moyal term -(1/24) ε^{ab} ε^{cd} ε^{mn} ∂_c∂_m [f ∂_b∂_d∂_n h]
         for c, d, e_cd in pairs:
             for m, n, e_mn in pairs:
                 J2[a] = J2[a] - (f * h0.diff(b).diff(d).diff(n)).diff(c).diff(m) * (e_ab * e_cd * e_mn / 24)

@@ -71,19 +71,29 @@ def _grid(model, n):
     return k, weight
 
 
-def phase_space_velocity(model, k, E, *, hbar: float = 1.0, convention: str = "liouville"):
+def phase_space_velocity(model, k, E, *, hbar: float = 1.0, convention: str = "liouville", order: int = 1,
+                         chunk: int = 1024):
     """Phase-space velocity u^a (current of f = 1) and its divergence at x = 0, for V = E.x.
 
-    Returns ``(u, div, h)`` with u of shape (B, N, 4) over (x1, x2, k1, k2), div (B, N) and h the
-    (order+1, B, N) band energies h_0, h_1 of :func:`phase_space_geometry` (order 1).
+    ``order`` is the ħ order of the current (1, or 2: Taylor degree 5, so the model must give
+    k-derivatives to fifth order, as tight-binding models do). For V linear in x every term of the
+    current is f times a velocity (the derivative terms of the O(ħ²) current vanish), so u is the
+    velocity of any x-independent f. Returns ``(u, div, h)`` with u of shape (B, N, 4) over
+    (x1, x2, k1, k2), div (B, N) (None at order 2, whose divergence would need degree 6) and h the
+    (order+1, B, N) band energies of :func:`phase_space_geometry`.
     """
     coords = PhaseSpace(2)
     x1, x2 = coords.x
     pm = PhaseSpaceModel(model, float(E[0]) * x1 + float(E[1]) * x2)
     pts = np.concatenate([np.zeros((len(k), 2)), k], 1)
-    geo = phase_space_geometry(pm, pts, order=1, degree=3)
-    cur = phase_space_current(geo, lambda h, *v: h * 0.0 + 1.0, hbar=hbar, convention=convention)
-    return cur.values(), cur.divergence(), geo.h
+    out = []
+    for s in range(0, len(pts), chunk):
+        geo = phase_space_geometry(pm, pts[s:s + chunk], order=order, degree=3 if order == 1 else 5)
+        cur = phase_space_current(geo, lambda h, *v: h * 0.0 + 1.0, hbar=hbar, convention=convention, order=order)
+        out.append((cur.values(), cur.divergence() if order == 1 else None, geo.h))
+    u = np.concatenate([o[0] for o in out], axis=0)
+    div = np.concatenate([o[1] for o in out], axis=0) if order == 1 else None
+    return u, div, np.concatenate([o[2] for o in out], axis=1)
 
 
 def _dk(model, F, n):
@@ -105,7 +115,7 @@ def _dk(model, F, n):
 
 
 def kinetic_conductivities(model, *, mu: float, T: float, n: int = 96, field: float = 1e-3,
-                           convention: str = "liouville", equilibrium: str = "bare"):
+                           convention: str = "liouville", equilibrium: str = "bare", order: int = 1):
     """Conductivities from the first-order phase-space current, separated by order in E and power of τ.
 
     Parameters
@@ -118,8 +128,10 @@ def kinetic_conductivities(model, *, mu: float, T: float, n: int = 96, field: fl
     convention : passed to :func:`phase_space_current` ('talk' flips the anomalous velocity).
     equilibrium : 'bare' (relax to f0(eps), the default and the responses' choice) or 'h2'
         (relax to f0(eps + h_2) with the O(ħ²) band energy h_2 of :func:`phase_space_geometry`,
-        linearized: f0 + f0' h_2); 'h2' adds ``sigma2[0]``, the τ⁰ O(E²) current of that shift only
-        (the O(ħ²) current is still not built).
+        linearized: f0 + f0' h_2); 'h2' adds to ``sigma2[0]`` the τ⁰ O(E²) current of that shift.
+    order : 1 or 2
+        ħ order of the phase-space current. Order 2 adds to ``sigma2[0]`` the τ⁰ O(E²) current of
+        f0 flowing with the O(ħ²) velocity (∂_k h_2 and the anomalous velocity of Ω^(1)).
 
     Returns
     -------
@@ -128,6 +140,8 @@ def kinetic_conductivities(model, *, mu: float, T: float, n: int = 96, field: fl
       ``sigma2``: {tau_power: (2, 2, 2)} with sigma2[p] * tau**p in A m/V^2, symmetric in (b, c);
       ``checks``: max |div u|, max |u^k + E|, max |h_1|, max |u(E) + u(-E) - 2u(0)|.
     """
+    if order not in (1, 2):
+        raise ValueError("order must be 1 or 2.")
     k, w = _grid(model, n)
     u0, div0, h0 = phase_space_velocity(model, k, (0.0, 0.0), convention=convention)
     eps = h0[0]                                                   # bare band energy at x = 0 (V(0) = 0)
@@ -186,4 +200,17 @@ def kinetic_conductivities(model, *, mu: float, T: float, n: int = 96, field: fl
         sigma2[0] = pref * I20 * 1e-10
     elif equilibrium != "bare":
         raise ValueError("equilibrium must be 'bare' or 'h2'.")
+    if order == 2:
+        # the O(E^2) part of the O(hbar^2) velocity: u(E) = u(0) + u1 E + E.U2.E (u1 from the order-1
+        # current: the O(hbar^2) terms add nothing linear in E); U2 from fields along x, y and x + y
+        def u_even(E):
+            up = phase_space_velocity(model, k, E, convention=convention, order=2)[0][..., :2]
+            um = phase_space_velocity(model, k, tuple(-e for e in E), convention=convention, order=2)[0][..., :2]
+            return 0.5 * (up + um) - ux0
+        ex, ey, exy = u_even((1.0, 0.0)), u_even((0.0, 1.0)), u_even((1.0, 1.0))
+        U2 = np.empty(ex.shape + (2, 2))                         # [B, N, a, b, c]
+        U2[..., 0, 0], U2[..., 1, 1] = ex, ey
+        U2[..., 0, 1] = U2[..., 1, 0] = 0.5 * (exy - ex - ey)
+        I20 = w * np.einsum("kn,knabc->abc", feq, U2)
+        sigma2[0] = sigma2.get(0, 0.0) + pref * I20 * 1e-10
     return {"sigma1": sigma1, "sigma2": sigma2, "checks": checks}
