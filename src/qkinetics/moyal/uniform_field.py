@@ -1,4 +1,4 @@
-"""Kinetic equation with the first-order phase-space current in a uniform static field.
+"""Kinetic equation with the phase-space current (first or second order in ħ) in a uniform static field.
 
 Setup (issue "Moyal engine", last item)
 ---------------------------------------
@@ -41,10 +41,19 @@ metric of :mod:`qkinetics.geometry`; checked numerically). It is the energy at f
 :math:`f^{\\rm eq}`. Including it, :math:`f^{\\rm eq} = f_0(\\varepsilon + h_2)`, would add the τ⁰ O(E²)
 current :math:`j_a = -(e/\\hbar)\\sum\\int_k f_0'\\,v^a h_2`, i.e.
 :math:`\\sigma_{abc} = -(e^3/2\\hbar)\\sum\\int_k f\\,\\partial_aG^{bc}` (a shift of λ by +1/2 in the
-intrinsic family, i.e. wang_liu - talk; ``equilibrium="h2"``, tested); with ε^(2) instead the sign flips. The remaining τ⁰ O(E²) pieces come from the
-O(ħ²) current (the anomalous velocity of Ω^(1), :math:`\\Omega^{(1)}_{k_ik_j} = e[\\partial_i(G^{jl}E_l) -
-\\partial_j(G^{il}E_l)]`, and h_2 in the velocity), which is not built: no τ⁰ second-order term is
-compared here, and the first-order current gives none (its phase-space velocity is affine in E).
+intrinsic family, i.e. wang_liu - talk; ``equilibrium="h2"``, tested); with ε^(2) instead the sign flips.
+
+O(ħ²) current (``order=2``): for V linear in x every derivative term of the current of
+:func:`~qkinetics.moyal.phase_space.phase_space_current` vanishes (the Moyal term needs ∂³h with an x
+index or an x-dependent f; W = W^(1) = 0 and tr N² = 0), so the current is still f times a velocity,
+now with the O(E²) part :math:`\partial_{k_a}h_2 + \Omega^{(1)}_{k_ak_j}E_j`,
+:math:`\Omega^{(1)}_{k_ik_j} = \partial_i(G^{jl}E_l) - \partial_j(G^{il}E_l)` (e = 1 units). f0 flowing
+with it gives the τ⁰ term :math:`\sigma_{abc} = -(e^3/\hbar)\sum\int_k f\,[\tfrac12\partial_aG^{bc} -
+\tfrac12(\partial_bG^{ac} + \partial_cG^{ab})]`, the talk's variant (λ = 1/2), pointwise on the grid
+(tested against ``intrinsic_talk``); with ``equilibrium="h2"`` it becomes Wang/Liu (λ = 1). So the
+band-diagonal kinetic theory gives a member of the λ family for either relaxation target; the quantum
+reference (docs/quantum-reference.md, section 7) gives neither, because it also relaxes interband
+coherences, which a band-diagonal distribution does not have.
 """
 
 from __future__ import annotations
