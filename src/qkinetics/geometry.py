@@ -40,6 +40,10 @@ import numpy as np
 from .models.base import Model, ModelError
 
 DEFAULT_DEGENERACY_TOL = 1e-6
+#: band_geometry works in sub-batches of about this many complex numbers per (B, d[, d], N, N) array,
+#: and at least SUBBATCH_MIN k points (tuned with benchmarks/geometry.py)
+SUBBATCH_ELEMENTS = 2**17
+SUBBATCH_MIN = 16
 
 
 @dataclass
@@ -100,9 +104,9 @@ def degenerate_groups(energies: np.ndarray, tol: float = DEFAULT_DEGENERACY_TOL)
     )
 
 
-def _group_average(same: np.ndarray, size: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Average a per-band quantity x (B, N, ...) over degenerate groups."""
-    if np.all(size == 1):
+def _group_average(same: np.ndarray | None, size: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Average a per-band quantity x (B, N, ...) over degenerate groups (``same=None``: none)."""
+    if same is None or np.all(size == 1):
         return x
     P = same / size[:, :, None]
     return np.einsum("bnm,bm...->bn...", P, x)
@@ -131,6 +135,11 @@ def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = Fa
     Returns
     -------
     BandGeometry
+
+    Notes
+    -----
+    Large batches are processed in sub-batches of about ``SUBBATCH_ELEMENTS / (d N²)`` k points
+    (``d² N²`` with second derivatives), so temporaries stay cache-sized and memory bounded.
     """
     H = np.asarray(H)
     dH = np.asarray(dH)
@@ -146,42 +155,89 @@ def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = Fa
         raise ModelError(f"d2H must have shape (B, d, d, N, N) = ({B}, {d}, {d}, {N}, {N}); got {np.shape(d2H)}.")
     if degeneracy_tol < 0:
         raise ModelError(f"degeneracy_tol must be >= 0 (eV); got {degeneracy_tol}.")
+    d2H = None if d2H is None else np.asarray(d2H)
+    k = None if k is None else np.asarray(k)
+    step = _subbatch_size(d, N, d2H is not None)
+    if B > step:                     # bounded, cache-sized temporaries whatever the batch
+        parts = [_geometry(H[i:i + step], dH[i:i + step], None if d2H is None else d2H[i:i + step],
+                           None if k is None else k[i:i + step], derivatives, degeneracy_tol, keep_eigenvectors)
+                 for i in range(0, B, step)]
+        return _concatenate(parts)
+    return _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors)
 
+
+def _subbatch_size(d: int, N: int, second: bool) -> int:
+    """k points per sub-batch: the largest (B, d[, d], N, N) temporary holds about SUBBATCH_ELEMENTS numbers."""
+    return max(SUBBATCH_MIN, SUBBATCH_ELEMENTS // ((d * d if second else d) * N * N))
+
+
+def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors) -> BandGeometry:
+    """geometry_from_hamiltonian on one sub-batch (inputs already validated)."""
+    B, d, N = dH.shape[0], dH.shape[1], dH.shape[2]
     eps, U = np.linalg.eigh(H)
     Uh = np.conj(np.swapaxes(U, -1, -2))
     V = to_eigenbasis(U, Uh, dH)                                            # (B, d, N, N)
 
-    labels = degenerate_groups(eps, degeneracy_tol)
-    same = labels[:, :, None] == labels[:, None, :]                         # (B, N, N)
-    size = same.sum(axis=-1)
-    with np.errstate(divide="ignore"):
-        R = 1.0 / (eps[:, :, None] - eps[:, None, :])                       # 1/(ε_n - ε_m)
-    R[same] = 0.0
-    R2 = R * R
-    R3 = R2 * R
+    # Band-pair arrays are built in "k-last" layout (..., N, N, B): the sums over m below then run over
+    # contiguous length-B rows instead of B*N*d*d separate length-N dot products, whose per-call cost
+    # dominates for small N. Real and imaginary parts are kept apart (real arithmetic only).
+    epsT = np.ascontiguousarray(eps.T)                                       # (N, B)
+    gapT = epsT[:, None, :] - epsT[None, :, :]                               # ε_n - ε_m, (N, N, B)
+    if N == 1 or np.all(np.diff(eps, axis=-1) > degeneracy_tol):
+        same, size = None, np.ones((B, N), dtype=int)                        # no degenerate pair anywhere
+        with np.errstate(divide="ignore"):
+            RT = 1.0 / gapT                                                  # 1/(ε_n - ε_m)
+        RT[np.arange(N), np.arange(N)] = 0.0
+    else:
+        labT = degenerate_groups(eps, degeneracy_tol).T
+        sameT = labT[:, None, :] == labT[None, :, :]                         # (N, N, B)
+        size = np.ascontiguousarray(sameT.sum(axis=1).T)                     # (B, N)
+        same = sameT.transpose(2, 0, 1)                                      # (B, N, N) view
+        with np.errstate(divide="ignore"):
+            RT = 1.0 / gapT
+        RT[sameT] = 0.0                                                      # no sums inside a group
+    VT = np.ascontiguousarray(V.transpose(1, 2, 3, 0))                       # (d, N, N, B)
+    XrT, XiT = VT.real * RT, VT.imag * RT                                    # X = V/(ε_n - ε_m)
 
     vel = _group_average(same, size, np.real(np.diagonal(V, axis1=-2, axis2=-1)).transpose(0, 2, 1))
-    X = V * R[:, None]                                                      # V^a_nm / (ε_n - ε_m)
-    Q2 = _pair_sum(X, X)                                                    # Σ_m V^a_nm V^c_mn / Δ²
-    Q3 = _pair_sum(X * R[:, None], X)
-    omega = _group_average(same, size, -2.0 * Q2.imag)
-    metric = _group_average(same, size, Q2.real)
-    norm_metric = _group_average(same, size, 2.0 * Q3.real)
+    want_mass = d2H is not None
+    # Σ_m X^a_nm conj(X^c_nm) w_nm: w = 1 gives Σ V^a V^c/Δ² (Q2), w = R gives Σ V^a V^c/Δ³ (Q3),
+    # w = Δ gives Σ V^a V^c/Δ (Q1, inverse mass), w = R² gives Σ V^a V^c/Δ⁴ (Q4, derivatives only).
+    weights = [(None, True), (RT, derivatives)]
+    if want_mass:
+        weights.append((gapT, False))
+    if derivatives:
+        weights.append((RT * RT, True))
+    sums = _pair_sums(XrT, XiT, weights)
+    (re2, im2), (re3, im3) = sums[0], sums[1]
+    omega = _group_average(same, size, np.multiply(im2, -2.0, order="C"))
+    metric = _group_average(same, size, np.ascontiguousarray(re2))
+    norm_metric = _group_average(same, size, np.multiply(re3, 2.0, order="C"))
 
     geo = BandGeometry(k=k, energies=eps, velocity=vel, berry_curvature=omega, quantum_metric=metric,
                        normalized_metric=norm_metric, degeneracy=size)
     if keep_eigenvectors:
         geo.eigenvectors, geo.velocity_matrix = U, V
-    if d2H is None:
+    if not want_mass:
         return geo
 
-    W = to_eigenbasis(U, Uh, np.asarray(d2H).reshape(B, d * d, N, N)).reshape(B, d, d, N, N)
-    Q1 = _pair_sum(X, V)
-    Wdiag = np.real(np.diagonal(W, axis1=-2, axis2=-1)).transpose(0, 3, 1, 2)
-    geo.inverse_mass = _group_average(same, size, Wdiag + 2.0 * Q1.real)
+    Q1 = sums[2][0]
+    d2H = np.asarray(d2H).reshape(B, d * d, N, N)
     if not derivatives:
+        # only the diagonal <u_n|∂_a∂_b H|u_n> is needed: one product per k instead of two
+        Y = (d2H.reshape(B, d * d * N, N) @ U).reshape(B, d * d, N, N)     # ∂_a∂_c H |u_n>
+        Wdiag = np.vecdot(U.swapaxes(-1, -2)[:, None], Y.swapaxes(-1, -2)).real  # Σ_i conj(U_in) Y_in
+        Wdiag = Wdiag.reshape(B, d, d, N).transpose(0, 3, 1, 2)
+        geo.inverse_mass = _group_average(same, size, Wdiag + 2.0 * Q1)
         return geo
+    W = to_eigenbasis(U, Uh, d2H).reshape(B, d, d, N, N)
+    Wdiag = np.real(np.diagonal(W, axis1=-2, axis2=-1)).transpose(0, 3, 1, 2)
+    geo.inverse_mass = _group_average(same, size, Wdiag + 2.0 * Q1)
 
+    R = RT.transpose(2, 0, 1)                                               # (B, N, N) view
+    Q3 = re3 + 1j * im3
+    R2 = R * R
+    R3 = R2 * R
     # ∂_c V^a = W^{ac} + [V^c ∘ R, V^a] (parallel-transport gauge; intra-group terms drop out of
     # group traces). V^c ∘ R is anti-Hermitian, so V^a (V^c ∘ R) = -((V^c ∘ R) V^a)^dagger and a
     # single product per (a, c) suffices: all of them in one matrix product per k.
@@ -200,16 +256,44 @@ def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = Fa
                 - p * (Qp1[..., None] * vel[:, :, None, None, :] - T))
 
     dQ2 = dQ(R2, Q3, R3, 2)
-    dQ3 = dQ(R3, _pair_sum(X * R2[:, None], X), R2 * R2, 3)
+    dQ3 = dQ(R3, sums[3][0] + 1j * sums[3][1], R2 * R2, 3)
     geo.berry_curvature_derivative = _group_average(same, size, -2.0 * dQ2.imag)
     geo.quantum_metric_derivative = _group_average(same, size, dQ2.real)
     geo.normalized_metric_derivative = _group_average(same, size, 2.0 * dQ3.real)
     return geo
 
 
-def _pair_sum(X, Y):
-    """Σ_m X^a_nm conj(Y^c_nm) for all (a, c): shape (B, N, a, c) from X, Y shaped (B, d, N, N)."""
-    return np.vecdot(Y[:, None], X[:, :, None]).transpose(0, 3, 1, 2)
+def _pair_sums(XrT, XiT, weights):
+    """Weighted band-pair sums :math:`S^{ac}_n = \\sum_m X^a_{nm}\\,\\overline{X^c_{nm}}\\,w_{nm}`.
+
+    ``XrT``, ``XiT`` are the real and imaginary parts of X in k-last layout (d, N, N, B); ``weights`` a
+    list of ``(w, imag)`` with ``w`` a real (N, N, B) array or None (w = 1). Returns per weight a pair
+    ``(Re S, Im S)`` of (B, N, d, d) arrays (views of k-last storage); Re S is symmetric in (a, c), Im S
+    antisymmetric and None unless ``imag``. Each of the d(d+1)/2 products X^a conj(X^c) is formed once
+    and serves every weight.
+    """
+    d, N, _, B = XrT.shape
+    res = [np.empty((d, d, N, B)) for _ in weights]
+    ims = [np.zeros((d, d, N, B)) if imag else None for _, imag in weights]
+    any_imag = any(imag for _, imag in weights)
+    tmp = np.empty((N, N, B))
+    for a in range(d):
+        for c in range(a, d):
+            Pr = XrT[a] * XrT[c]                                             # Re X^a conj(X^c): (n, m, k)
+            Pr += XiT[a] * XiT[c]
+            Pi = None
+            if c != a and any_imag:
+                Pi = XiT[a] * XrT[c]                                         # Im X^a conj(X^c)
+                Pi -= XrT[a] * XiT[c]
+            for (w, imag), re, im in zip(weights, res, ims):
+                re[a, c] = (Pr if w is None else np.multiply(Pr, w, out=tmp)).sum(axis=1)
+                if c != a:
+                    re[c, a] = re[a, c]
+                    if imag:
+                        im[a, c] = (Pi if w is None else np.multiply(Pi, w, out=tmp)).sum(axis=1)
+                        np.negative(im[a, c], out=im[c, a])
+    return [(re.transpose(3, 2, 0, 1), None if im is None else im.transpose(3, 2, 0, 1))
+            for re, im in zip(res, ims)]
 
 
 def to_eigenbasis(U, Uh, X):
@@ -254,8 +338,9 @@ def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: b
     """
     k = model.check_k(k)
     order = 2 if (derivatives or inverse_mass) else 1
-    # Sub-batches keep every (B, d, d, N, N) temporary at a few MB: faster (cache, no page faults) and bounded.
-    step = max(16, 2**17 // (model.dim**2 * model.norb**2))
+    # Sub-batches keep the largest temporaries ((B, d, d, N, N) with second derivatives, else (B, d, N, N))
+    # at about SUBBATCH_ELEMENTS numbers: faster (cache, no page faults) and bounded.
+    step = _subbatch_size(model.dim, model.norb, order == 2)
     parts = [geometry_from_hamiltonian(*model.hamiltonian(k[i:i + step], order=order), k=k[i:i + step],
                                        derivatives=derivatives, degeneracy_tol=degeneracy_tol,
                                        keep_eigenvectors=keep_eigenvectors)
