@@ -54,7 +54,7 @@ from ..moyal.jet import Jet
 from ..moyal.star import PhaseSpace
 
 __all__ = ["fermi_derivatives", "star_function_terms", "wigner_kirkwood_invariants", "equilibrium_wigner",
-           "equilibrium_density"]
+           "equilibrium_density", "spectral_jet", "canonical_distribution", "wigner_trace"]
 
 
 def fermi_derivatives(h: Jet, mu: float, kT: float) -> list:
@@ -140,20 +140,8 @@ def equilibrium_wigner(star: JetStarDiagonalization, mu: float, kT: float, order
     """
     if star.order < order:
         raise ValueError(f"The star diagonalization has order {star.order}; order {order} was asked for.")
-    coords = star.coords
-    F = star_function_terms(star.h_tilde, lambda h: fermi_derivatives(h, mu, kT), coords, order)
-    U = star.U[: order + 1]
-    Uh = [u.H for u in U]
-    N = F[0].shape[-1]
-    out = np.zeros((order + 1,) + F[0].shape, dtype=float)
-    for n in range(N):
-        mask = np.zeros(N)
-        mask[n] = 1.0
-        Fn = [(Fm * mask).diag_matrix() for Fm in F]
-        W = _series_star(_series_star(U, Fn, order, coords), Uh, order, coords)
-        for m in range(order + 1):
-            out[m, ..., n] = np.real(np.trace(W[m].value, axis1=-2, axis2=-1))
-    return out
+    F = star_function_terms(star.h_tilde, lambda h: fermi_derivatives(h, mu, kT), star.coords, order)
+    return wigner_trace(star, F, order)
 
 
 def equilibrium_density(model, potential, x, nk: int, mu: float, T: float, order: int = 2,
@@ -199,3 +187,80 @@ def equilibrium_density(model, potential, x, nk: int, mu: float, T: float, order
         vals.append(equilibrium_wigner(star, mu, kT, order))
     w = np.concatenate(vals, axis=1).reshape(order + 1, len(x), nk, -1)
     return np.moveaxis(w.sum(axis=2) * dk / (2 * np.pi), -1, 1)
+
+
+# ---------------------------------------------------------------------------- density of any distribution
+
+def spectral_jet(f, length: float, period_k: float, degree: int):
+    """Taylor jets (B = nx nk points, shape (nx nk, N)) of a periodic grid function f (N, nx, nk).
+
+    Derivatives ∂_x^p ∂_k^q f (p + q <= degree) by FFT on the cell-centre grid (x period ``length``, k
+    period ``period_k``; Nyquist modes dropped), exact for band-limited f."""
+    from ..moyal.jet import jet_space
+    N, nx, nk = f.shape
+    mx = np.fft.fftfreq(nx, d=1.0 / nx)
+    mk = np.fft.fftfreq(nk, d=1.0 / nk)
+    if nx % 2 == 0:
+        mx[nx // 2] = 0.0
+    if nk % 2 == 0:
+        mk[nk // 2] = 0.0
+    ikx = 2j * np.pi * mx / length
+    ikk = 2j * np.pi * mk / period_k
+    F = np.fft.fft2(f, axes=(1, 2))
+    space = jet_space(2, degree)
+    coef = np.zeros((space.count[degree], nx * nk, N))
+    for i, (p, q) in enumerate(space.monomials):
+        d = np.real(np.fft.ifft2(F * (ikx[:, None] ** p * ikk[None, :] ** q), axes=(1, 2)))
+        coef[i] = np.moveaxis(d, 0, -1).reshape(nx * nk, N) / space.factorials[i]
+    return Jet(space, coef, degree)
+
+
+def canonical_distribution(star: JetStarDiagonalization, f: Jet, order: int = 2) -> list:
+    """ħ-series of the canonical (gauge-dependent) band symbol f̃ = f∘π of a gauge-invariant f.
+
+    With the covariant coordinates π = ξ + ħa, a^α = ε^{αβ}A_β (A = A^(0) + ħA^(1) of ``star``):
+    f̃_0 = f, f̃_1 = a_0·∂f, f̃_2 = a_1·∂f + ½ a_0^α a_0^β ∂_α∂_β f (the inverse of the band-energy map of
+    :mod:`qkinetics.moyal.diagonalize`). ``f`` is a (B, N) jet about the same points as ``star``."""
+    coords = star.coords
+    nsym = 2 * coords.dim
+    eps = np.array(coords.poisson, dtype=float)
+    a = []
+    for m in range(min(order, len(star.berry_connection))):
+        row = []
+        for al in range(nsym):
+            acc = None
+            for be in range(nsym):
+                if eps[al, be] != 0:
+                    t = star.berry_connection[m][be].real * eps[al, be]
+                    acc = t if acc is None else acc + t
+            row.append(acc)
+        a.append(row)
+    out = [f]
+    if order >= 1:
+        out.append(sum((a[0][al] * f.diff(al) for al in range(nsym)), f * 0.0))
+    if order >= 2:
+        t = sum((a[1][al] * f.diff(al) for al in range(nsym)), f * 0.0)
+        for al in range(nsym):
+            for be in range(nsym):
+                t = t + a[0][al] * a[0][be] * f.diff(al).diff(be) * 0.5
+        out.append(t)
+    return out
+
+
+def wigner_trace(star: JetStarDiagonalization, F: list, order: int = 2) -> np.ndarray:
+    """Band-resolved tr[U ⋆ (P_n F̃) ⋆ U^†] by ħ order, for an ħ-series F̃ of (B, N) band-symbol jets.
+
+    Returns (order + 1, B, N) real."""
+    coords = star.coords
+    U = star.U[: order + 1]
+    Uh = [u.H for u in U]
+    N = F[0].shape[-1]
+    out = np.zeros((order + 1,) + F[0].shape, dtype=float)
+    for n in range(N):
+        mask = np.zeros(N)
+        mask[n] = 1.0
+        Fn = [(Fm * mask).diag_matrix() for Fm in F]
+        W = _series_star(_series_star(U, Fn, order, coords), Uh, order, coords)
+        for m in range(order + 1):
+            out[m, ..., n] = np.real(np.trace(W[m].value, axis1=-2, axis2=-1))
+    return out

@@ -145,8 +145,9 @@ class KineticSolver:
         Initial / reference chemical potential (eV) and temperature (K, > 0 with relaxation).
     tau : float
         Relaxation time (s); ``np.inf`` for collisionless.
-    order : 0 or 1
-        Gradient order of the phase-space current (see the module docstring).
+    order : 0, 1 or 2
+        Gradient order of the phase-space current (see the module docstring; order 2: 1D models, a
+        static potential, relaxation 'global' or 'bare').
     relaxation : "local", "global" or "bare"
         Collision target (module docstring): number-conserving local equilibrium, f_FD(eps + V - mu),
         or the unperturbed f_FD(eps - mu) (the relaxation behind the Lindhard function with eta = hbar/tau).
@@ -154,11 +155,15 @@ class KineticSolver:
     cfl : float
     hbar : float
         ħ in eV s (default ``units.hbar_eVs``).
+    well_balanced : bool, optional
+        Subtract the discrete transport of the static equilibrium f_eq (that of V(x), at this order) so that
+        f_eq is an exact discrete steady state (static potentials only). Default: True at order 2, else False.
     """
 
     def __init__(self, model: Model, potential=None, *, length: float, nx: int, nk: int, nk_perp: int | None = None,
                  mu: float = 0.0, T: float = 300.0, tau: float = np.inf, order: int = 0,
-                 relaxation: str = "local", limiter: str = "mc", cfl: float = 0.4, hbar: float = units.hbar_eVs):
+                 relaxation: str = "local", limiter: str = "mc", cfl: float = 0.4, hbar: float = units.hbar_eVs,
+                 well_balanced: bool | None = None):
         from ..geometry import band_geometry
         if not model.periodic:
             raise ModelError("KineticSolver needs a lattice model (periodic k); continuum models are not supported yet.")
@@ -169,8 +174,13 @@ class KineticSolver:
             raise ModelError("2D models need a rectangular reciprocal cell (x along b1, y along b2).")
         if model.dim == 2 and not nk_perp:
             raise ModelError("Give nk_perp (k_y points) for a 2D model.")
-        if order not in (0, 1):
-            raise ModelError("order must be 0 or 1.")
+        if order not in (0, 1, 2):
+            raise ModelError(f"order must be 0, 1 or 2; got {order!r}.")
+        if order == 2 and model.dim != 1:
+            raise ModelError("order 2 is implemented for 1D models (phase space (x, k)); use order 0 or 1 in 2D.")
+        if order == 2 and relaxation == "local":
+            raise ModelError("order 2 relaxes to 'global' (f(h)_* of the O(hbar^2) band energy) or 'bare'; the "
+                             "number-conserving 'local' relaxation is implemented at orders 0 and 1.")
         if relaxation not in ("local", "global", "bare"):
             raise ModelError(f"relaxation must be 'local', 'global' or 'bare'; got {relaxation!r}.")
         if limiter not in LIMITERS:
@@ -217,8 +227,53 @@ class KineticSolver:
             self.velocity_y = (bg.velocity[:, :, 1].T / self.hbar).reshape(N, self.nk, self.nky)
             self.omega_xy = bg.berry_curvature[:, :, 0, 1].T.reshape(N, self.nk, self.nky)
         self.t = 0.0
+        self.well_balanced = (order == 2) if well_balanced is None else bool(well_balanced)
+        if self.well_balanced or order == 2:
+            self._check_static()
+        if order == 2:
+            self._setup_order2(kfaces)
         self.f = self.equilibrium()
+        self._residual = self.transport(self.f, 0.0) if self.well_balanced else None
         self.steps = 0
+
+    def _check_static(self):
+        V0 = self.V(0.0)
+        for tt in (1e-15, 1e-12, 1e-9):
+            if np.max(np.abs(self.V(tt) - V0)) > 1e-12 * max(1.0, np.abs(V0).max()):
+                raise ModelError("order 2 and well_balanced=True need a static potential V(x) (the O(hbar^2) time "
+                                 "terms are not built; a well-balanced scheme preserves a static equilibrium).")
+
+    def _setup_order2(self, kfaces):
+        """Static O(ħ²) data (module docstring, order 2): h at cell corners, face velocities, ρ, ε^(3), V^(3)."""
+        from ..geometry import band_geometry
+        from ..moyal.diagonalize import eigen_jet
+        from ..moyal.jet import jet_from_derivatives
+        m = np.fft.fftfreq(self.nx, d=1.0 / self.nx)
+        if self.nx % 2 == 0:
+            m[self.nx // 2] = 0.0
+        ikx = 2j * np.pi * m / self.length
+
+        def dV(x, n):                                       # spectral x-derivatives of V on a periodic grid
+            return np.real(np.fft.ifft(ikx ** n * np.fft.fft(self.V(0.0, x))))
+        xc, xf = self.x, self.x_faces[1:]                   # centres x_i and faces x_{i+1/2}
+        bgf = band_geometry(self.model, kfaces[:, None])
+        Vf1, Vf2 = dV(xf, 1), dV(xf, 2)
+        Gf, gf = bgf.normalized_metric[:, :, 0, 0], bgf.quantum_metric[:, :, 0, 0]          # (nk+1, N)
+        h2f = -0.5 * Gf[None] * Vf1[:, None, None] ** 2 + 0.5 * gf[None] * Vf2[:, None, None]   # (nx, nk+1, N)
+        hcorner = np.moveaxis(bgf.energies[None] + self.V(0.0, xf)[:, None, None] + h2f, -1, 0)  # (N, nx, nk+1)
+        self._vx2 = (hcorner[:, :, 1:] - hcorner[:, :, :-1])[..., None] / (self.dk * self.hbar)  # x-faces
+        hk = hcorner[:, :, 1:]                                                        # corners at k_{j+1/2}
+        self._fk2 = (-(hk - np.roll(hk, 1, axis=1)) / (self.dx * self.hbar))[..., None]          # k-faces
+        bgc = band_geometry(self.model, self.k[:, None])
+        Vc1, Vc2, Vc3 = dV(xc, 1), dV(xc, 2), dV(xc, 3)
+        G, g = bgc.normalized_metric[:, :, 0, 0].T, bgc.quantum_metric[:, :, 0, 0].T                # (N, nk)
+        self._h2c = (-0.5 * G[:, None] * Vc1[None, :, None] ** 2 + 0.5 * g[:, None] * Vc2[None, :, None])[..., None]
+        self._rho = (1.0 - G[:, None] * Vc2[None, :, None])[..., None]                 # ρ = 1 - ħ² G V''
+        Hk = self.model.hamiltonian(self.k[:, None], order=3)
+        eps, _ = eigen_jet(jet_from_derivatives(list(Hk), 3))
+        self._e1, self._e2, self._e3 = (np.real(eps.derivative((n,))).T[:, None, :, None] for n in (1, 2, 3))
+        self._V1, self._V2, self._V3 = (v[None, :, None, None] for v in (Vc1, Vc2, Vc3))
+        self._star = None
 
     # ------------------------------------------------------------------ fields
     @property
@@ -248,10 +303,23 @@ class KineticSolver:
         return expit(-e / self.kT)
 
     def equilibrium(self, mu=None, t=None, potential: bool = True):
-        """f_n = f_FD(ε_n(k) + V(x, t) - μ) on the grid (V omitted with ``potential=False``)."""
+        """f_n = f_FD(ε_n(k) + V(x, t) - μ) on the grid (V omitted with ``potential=False``).
+
+        At order 2 (with the potential) the O(ħ²) equilibrium f(h)_⋆ = f_FD(h - μ) - ħ²[D f^(2)/16 + Q f^(3)/24]
+        with h = ε + V + h_2, D = 2V''ε'', Q = V''ε'² + ε''V'² (:mod:`.equilibrium`)."""
         mu = self.mu if mu is None else mu
         V = self.V(t) if potential else np.zeros(self.nx)
-        return self.fermi(self.energy[:, None] + V[None, :, None, None] - mu)
+        e0 = self.energy[:, None] + V[None, :, None, None] - mu
+        if self.order < 2 or not potential:
+            return self.fermi(e0)
+        s = self.fermi(e0 + self._h2c)
+        s0 = self.fermi(e0)
+        u = s0 * (1 - s0)
+        f2 = u * (1 - 2 * s0) / self.kT ** 2
+        f3 = -u * (1 - 6 * s0 + 6 * s0 ** 2) / self.kT ** 3
+        D = 2 * self._V2 * self._e2
+        Q = self._V2 * self._e1 ** 2 + self._e2 * self._V1 ** 2
+        return s - (D * f2 / 16 + Q * f3 / 24)
 
     def local_mu(self, n_tot, tol: float = 1e-15, maxiter: int = 200):
         """μ̃(x) with Σ_n∫ f_FD(ε_n - μ̃) = n_tot(x) (vectorized safeguarded Newton)."""
@@ -291,7 +359,22 @@ class KineticSolver:
 
     # ------------------------------------------------------------------ scheme
     def rhs(self, f, t):
-        """∂_t f = -∂_x(ẋ f) - ∂_k(k̇ f) + C[f]."""
+        """∂_t f = -∂_x(ẋ f) - ∂_k(k̇ f) + C[f] (order 2: (1/ρ) times the divergence of the O(ħ²) current).
+
+        Well balanced (``well_balanced``): the discrete transport of the static equilibrium, which is zero
+        in the continuum to the working order, is subtracted, so the equilibrium is an exact discrete
+        steady state (particle number is still conserved: that residual sums to zero)."""
+        out = self.transport(f, t)
+        if self._residual is not None:
+            out = out - self._residual
+        if np.isfinite(self.tau):
+            out -= (f - self.f_local(f, t)) / self.tau
+        return out
+
+    def transport(self, f, t):
+        """The flux-divergence part of ∂_t f (no collisions, no well-balancing)."""
+        if self.order == 2:
+            return self._transport_order2(f)
         lim = self._limiter
         vx = self.velocity[:, None]                                      # (N, 1, nk, nky)
         Fx = _face_flux(f, vx, 1, lim)
@@ -300,11 +383,29 @@ class KineticSolver:
         if np.any(F != 0):
             Fk = _face_flux(f, F[None, :, None, None], 2, lim)
             out -= (Fk - np.roll(Fk, 1, 2)) / self.dk
-        if np.isfinite(self.tau):
-            out -= (f - self.f_local(f, t)) / self.tau
         return out
 
+    def _transport_order2(self, f):
+        """ρ∂_tf = -∂_x J^x - ∂_k J^k, J = f (ε∂h) + the Moyal term (module docstring)."""
+        lim = self._limiter
+        Fx = _face_flux(f, self._vx2, 1, lim)
+        Fk = _face_flux(f, self._fk2, 2, lim)
+        # Moyal fluxes K^x = -(1/24) ∂_x²(f ε^(3)), K^k = (1/24) ∂_k²(f V^(3)) at the faces (mean of the two
+        # neighbouring second differences), divided by ħ like the velocities
+        qx = f * self._e3
+        d2x = (np.roll(qx, -1, 1) - 2 * qx + np.roll(qx, 1, 1)) / self.dx ** 2
+        Fx = Fx - (d2x + np.roll(d2x, -1, 1)) / (48 * self.hbar)
+        qk = f * self._V3
+        d2k = (np.roll(qk, -1, 2) - 2 * qk + np.roll(qk, 1, 2)) / self.dk ** 2
+        Fk = Fk + (d2k + np.roll(d2k, -1, 2)) / (48 * self.hbar)
+        return (-(Fx - np.roll(Fx, 1, 1)) / self.dx - (Fk - np.roll(Fk, 1, 2)) / self.dk) / self._rho
+
     def max_dt(self, t=None):
+        if self.order == 2:
+            rate = np.abs(self._vx2).max() / self.dx + np.abs(self._fk2).max() / self.dk \
+                + (np.abs(self._e3).max() / self.dx ** 3 + np.abs(self._V3).max() / self.dk ** 3) / (3 * self.hbar)
+            dt = self.cfl / rate
+            return min(dt, 0.5 * self.tau) if np.isfinite(self.tau) else dt
         rate = np.abs(self.velocity).max() / self.dx + np.abs(self.force(t)).max() / self.dk
         dt = self.cfl / rate if rate > 0 else np.inf
         if np.isfinite(self.tau):
@@ -335,9 +436,48 @@ class KineticSolver:
 
     # ------------------------------------------------------------------ outputs
     def density(self, f=None):
-        """Band-resolved density n_n(x) (N, nx), 1/Å^d."""
+        """Band-resolved density n_n(x) (N, nx), 1/Å^d: ∫ f (order 2: ∫ ρf, the conserved phase-space density;
+        the particle density in real space is :meth:`physical_density`)."""
         f = self.f if f is None else f
+        if self.order == 2:
+            f = self._rho * f
         return self.weight * f.sum(axis=(2, 3))
+
+    def physical_density(self, f=None):
+        """Band-resolved particle density (N, nx) in 1/Å: n_n(x) = ∫dk/2π tr[U ⋆ P_n f̃ ⋆ U^†] at order 2.
+
+        f̃ = f∘π is the canonical symbol of the gauge-invariant f (:func:`.equilibrium.canonical_distribution`),
+        f's derivatives taken spectrally on the periodic grid; U from the star diagonalization at every cell
+        centre (computed once; V on jets through its Fourier series on the x grid). At orders 0 and 1 this is
+        :meth:`density` (the O(ħ) dressing vanishes for a separable H)."""
+        from ..moyal import PhaseSpace
+        from ..moyal import jet as J
+        from ..moyal.diagonalize import separable_hamiltonian_jet, star_diagonalize_jet
+        from .equilibrium import canonical_distribution, spectral_jet, wigner_trace
+        f = self.f if f is None else f
+        if self.order < 2:
+            return self.density(f)
+        if self._star is None:
+            pts = np.stack(np.broadcast_arrays(self.x[:, None], self.k[None, :]), -1).reshape(-1, 2)
+            Vh = np.fft.rfft(self.V(0.0)) / self.nx
+            Vh[1:] *= 2.0
+            if self.nx % 2 == 0:
+                Vh[-1] *= 0.5
+            # the grid samples x_i = (i + 1/2) dx: V(x) = sum_n Re[c_n exp(i q_n (x - dx/2))]
+            q = 2 * np.pi * np.arange(len(Vh)) / self.length
+
+            def Vjet(xj):
+                out = xj * 0.0 + float(Vh[0].real)
+                for n in range(1, len(Vh)):
+                    if abs(Vh[n]) > 1e-14 * max(1.0, abs(Vh).max()):
+                        arg = (xj - 0.5 * self.dx) * q[n]
+                        out = out + J.cos(arg) * float(Vh[n].real) - J.sin(arg) * float(Vh[n].imag)
+                return out
+            self._star = star_diagonalize_jet(separable_hamiltonian_jet(self.model, pts, Vjet, degree=3), 2,
+                                              PhaseSpace(1))
+        fj = spectral_jet(f[..., 0], self.length, self.model.reciprocal[0, 0], 3)
+        w = wigner_trace(self._star, canonical_distribution(self._star, fj, 2), 2).sum(axis=0)
+        return np.moveaxis(w.reshape(self.nx, self.nk, -1), -1, 0).sum(axis=2) * self.weight
 
     def current(self, f=None, t=None):
         """Band-resolved particle current along x (N, nx), 1/(Å^{d-1} s)."""

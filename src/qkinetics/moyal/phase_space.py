@@ -88,41 +88,41 @@ is NOT verified numerically here.
 Current to second order (``order=2``)
 -------------------------------------
 *Derivation of the* ``"liouville"`` *current.* In the canonical coordinates ξ the band-diagonal symbols obey
-the Moyal equation :math:`\partial_t\tilde f = \{\tilde h, \tilde f\} - \tfrac{\hbar^2}{24}P^3(\tilde h, \tilde f)`,
-:math:`P^3(a, b) = \epsilon^{ab}\epsilon^{cd}\epsilon^{mn}\partial_{acm}a\,\partial_{bdn}b`. With
-:math:`\tilde h = h\circ\pi + O(\hbar^3)` and :math:`\tilde f = f\circ\pi + O(\hbar^3)` (the covariant
+the Moyal equation :math:`\\partial_t\\tilde f = \\{\\tilde h, \\tilde f\\} - \\tfrac{\\hbar^2}{24}P^3(\\tilde h, \\tilde f)`,
+:math:`P^3(a, b) = \\epsilon^{ab}\\epsilon^{cd}\\epsilon^{mn}\\partial_{acm}a\\,\\partial_{bdn}b`. With
+:math:`\\tilde h = h\\circ\\pi + O(\\hbar^3)` and :math:`\\tilde f = f\\circ\\pi + O(\\hbar^3)` (the covariant
 coordinates π = ξ + ħa define the gauge-invariant h and f alike), the Poisson bracket in ξ becomes
-:math:`P^{cd}\partial_ch\,\partial_df` with :math:`P^{cd} = \{\pi^c, \pi^d\} = \epsilon^{cd} +
-\hbar\epsilon^{c\mu}\epsilon^{d\nu}(\Omega^{(0)} + \hbar\Omega^{(1)})_{\mu\nu}` and P³ keeps its form at
+:math:`P^{cd}\\partial_ch\\,\\partial_df` with :math:`P^{cd} = \\{\\pi^c, \\pi^d\\} = \\epsilon^{cd} +
+\\hbar\\epsilon^{c\\mu}\\epsilon^{d\\nu}(\\Omega^{(0)} + \\hbar\\Omega^{(1)})_{\\mu\\nu}` and P³ keeps its form at
 this order. The conserved density is ρf with the Liouville measure
-:math:`\rho = \det(1 - \hbar\Omega\epsilon)^{-1/2} = 1 - \tfrac{\hbar}{2}W + \hbar^2(\tfrac18W^2 + \tfrac14\mathrm{tr}N^2)`,
-:math:`N_\mu{}^\beta = \Omega_{\mu\nu}\epsilon^{\nu\beta}` (W and N from Ω^(0); W^(1) from Ω^(1) at O(ħ²)), and
+:math:`\\rho = \\det(1 - \\hbar\\Omega\\epsilon)^{-1/2} = 1 - \\tfrac{\\hbar}{2}W + \\hbar^2(\\tfrac18W^2 + \\tfrac14\\mathrm{tr}N^2)`,
+:math:`N_\\mu{}^\\beta = \\Omega_{\\mu\\nu}\\epsilon^{\\nu\\beta}` (W and N from Ω^(0); W^(1) from Ω^(1) at O(ħ²)), and
 
 .. math::
-    \partial_t(\rho f) + \partial_aJ^a = 0,\qquad
-    J^a = \rho f\,\big(P^{ab}\partial_bh + \hbar\,\epsilon^{ab}\Omega_{tb}\big)
-          - \tfrac{\hbar^2}{24}\epsilon^{ab}\epsilon^{cd}\epsilon^{mn}\partial_c\partial_m\big[f\,\partial_b\partial_d\partial_nh\big]
+    \\partial_t(\\rho f) + \\partial_aJ^a = 0,\\qquad
+    J^a = \\rho f\\,\\big(P^{ab}\\partial_bh + \\hbar\\,\\epsilon^{ab}\\Omega_{tb}\\big)
+          - \\tfrac{\\hbar^2}{24}\\epsilon^{ab}\\epsilon^{cd}\\epsilon^{mn}\\partial_c\\partial_m\\big[f\\,\\partial_b\\partial_d\\partial_nh\\big]
 
 truncated at O(ħ²), with h = h_0 + ħh_1 + ħ²h_2. ``J2`` holds the O(ħ²) remainder: the density of states
 at O(ħ²) and its cross terms, the anomalous velocity of h_1 and of Ω^(1), and the Moyal term. The quantum
 metric enters through h_2 and Ω^(1) (and through observables such as the density of
 :mod:`qkinetics.kinetics.equilibrium`), not through extra terms in the flow. Checks (tests): for
-:math:`f = f(h)_\star` to O(ħ²) (Fermi function of h plus the Wigner-Kirkwood term of
+:math:`f = f(h)_\\star` to O(ħ²) (Fermi function of h plus the Wigner-Kirkwood term of
 :func:`qkinetics.kinetics.equilibrium.star_function_terms`) the divergence vanishes at orders ħ⁰, ħ¹, ħ²
 on general non-separable H(x, k) in d = 1 and 2 (without the Wigner-Kirkwood term it does not); with one
 band the Moyal term's divergence equals the symbolic star product's P³/24; in a uniform field the O(E²)
-velocity is :math:`\partial_ah_2 + \Omega^{(1)}_{k_ak_j}E_j`, the (b, c)-symmetrized
-:math:`\tfrac12\partial_aG^{bc} - \tfrac12(\partial_bG^{ac} + \partial_cG^{ab})` (the λ = 1/2 member of
+velocity is :math:`\\partial_ah_2 + \\Omega^{(1)}_{k_ak_j}E_j`, the (b, c)-symmetrized
+:math:`\\tfrac12\\partial_aG^{bc} - \\tfrac12(\\partial_bG^{ac} + \\partial_cG^{ab})` (the λ = 1/2 member of
 the τ⁰ family, :mod:`.uniform_field`); a static chain without time reversal carries no net current at
 O(ħ²). The time terms (Ω_tb, a time-dependent ρ) are not verified at O(ħ²).
 
 *The literal reading* (``"talk"``, order 2): ``reference/talk-formulas.md`` adds to the first line the
-metric term :math:`\tfrac{\hbar^2}{2}\epsilon^{ab}\epsilon^{cd}\epsilon^{mn}f\partial^2_{cm}h\,\partial_dg_{nb}`
-and the line :math:`\hbar^2\epsilon^{ab}\epsilon^{cd}\partial_c[f(\tfrac12\epsilon^{mn}\partial_mh\,\partial_ng_{bd}
-- \tfrac12\partial_tg_{bd} + \epsilon^{mn}\partial^2_{mb}h\,g_{nd})]`, with the DOS factor only on the
+metric term :math:`\\tfrac{\\hbar^2}{2}\\epsilon^{ab}\\epsilon^{cd}\\epsilon^{mn}f\\partial^2_{cm}h\\,\\partial_dg_{nb}`
+and the line :math:`\\hbar^2\\epsilon^{ab}\\epsilon^{cd}\\partial_c[f(\\tfrac12\\epsilon^{mn}\\partial_mh\\,\\partial_ng_{bd}
+- \\tfrac12\\partial_tg_{bd} + \\epsilon^{mn}\\partial^2_{mb}h\\,g_{nd})]`, with the DOS factor only on the
 anomalous term. Implemented as read, it does not leave the O(ħ²) equilibrium stationary (divergence
 O(ħ) and O(ħ²)), and for H_0(k) + V(x) in 1D its metric terms add
-:math:`\partial_x[\tfrac12 f'V'^2\partial_kg - f'\varepsilon'V''g]` to the divergence, so a chain without
+:math:`\\partial_x[\\tfrac12 f'V'^2\\partial_kg - f'\\varepsilon'V''g]` to the divergence, so a chain without
 time reversal would carry an O(q²) equilibrium current. Either the extraction garbled the indices
 (a term whose inner tensor is symmetric in (b, d) is not a curl) or the talk's f and J are defined
 differently; the library keeps the reading under its name and uses ``"liouville"``.

@@ -46,10 +46,10 @@ intrinsic family, i.e. wang_liu - talk; ``equilibrium="h2"``, tested); with ε^(
 O(ħ²) current (``order=2``): for V linear in x every derivative term of the current of
 :func:`~qkinetics.moyal.phase_space.phase_space_current` vanishes (the Moyal term needs ∂³h with an x
 index or an x-dependent f; W = W^(1) = 0 and tr N² = 0), so the current is still f times a velocity,
-now with the O(E²) part :math:`\partial_{k_a}h_2 + \Omega^{(1)}_{k_ak_j}E_j`,
-:math:`\Omega^{(1)}_{k_ik_j} = \partial_i(G^{jl}E_l) - \partial_j(G^{il}E_l)` (e = 1 units). f0 flowing
-with it gives the τ⁰ term :math:`\sigma_{abc} = -(e^3/\hbar)\sum\int_k f\,[\tfrac12\partial_aG^{bc} -
-\tfrac12(\partial_bG^{ac} + \partial_cG^{ab})]`, the talk's variant (λ = 1/2), pointwise on the grid
+now with the O(E²) part :math:`\\partial_{k_a}h_2 + \\Omega^{(1)}_{k_ak_j}E_j`,
+:math:`\\Omega^{(1)}_{k_ik_j} = \\partial_i(G^{jl}E_l) - \\partial_j(G^{il}E_l)` (e = 1 units). f0 flowing
+with it gives the τ⁰ term :math:`\\sigma_{abc} = -(e^3/\\hbar)\\sum\\int_k f\\,[\\tfrac12\\partial_aG^{bc} -
+\\tfrac12(\\partial_bG^{ac} + \\partial_cG^{ab})]`, the talk's variant (λ = 1/2), pointwise on the grid
 (tested against ``intrinsic_talk``); with ``equilibrium="h2"`` it becomes Wang/Liu (λ = 1). So the
 band-diagonal kinetic theory gives a member of the λ family for either relaxation target; the quantum
 reference (docs/quantum-reference.md, section 7) gives neither, because it also relaxes interband
