@@ -189,3 +189,36 @@ def test_polar_grid_integrates_disc_exactly():
     # int |k|^2 over the disc = pi kc^4 / 2 (Gauss-Legendre exact for polynomials in |k|)
     assert (w * np.einsum("ij,ij->i", k, k)).sum() * (2 * np.pi) ** 2 == pytest.approx(np.pi * 0.7**4 / 2, rel=1e-12)
     assert np.all(np.linalg.norm(k, axis=1) < 0.7)
+
+
+@pytest.mark.parametrize("tile, rows, slack", [(1 << 15, 64, 4096), (300, 3, 0), (10**7, 1000, 10**9)])
+def test_blocked_fermi_contraction_mu_T_sweep_is_exact(monkeypatch, tile, rows, slack):
+    """Blocks of chemical potentials and tiles of states (any sizes) give the direct sum over every (mu, T).
+
+    Unsorted and repeated mu, temperatures from 1 K to 3000 K, real and complex terms of the same order p
+    (stacked into one matrix), mu outside the bands (empty windows).
+    """
+    from qkinetics.integrate import integrator
+    monkeypatch.setattr(integrator, "FERMI_TILE_ELEMENTS", tile)
+    monkeypatch.setattr(integrator, "MAX_BLOCK_ROWS", rows)
+    monkeypatch.setattr(integrator, "BLOCK_MERGE_SLACK", slack)
+    rng = np.random.default_rng(7)
+    E = rng.normal(scale=0.3, size=(400, 3))
+    w = rng.random(400)
+    mu = np.concatenate([rng.uniform(-1.5, 1.5, 40), [0.1, 0.1, -5.0, 5.0]])
+    T = np.array([300.0, 1.0, 3000.0, 40.0])
+    terms = [(1, rng.normal(size=(400, 3, 4))), (0, rng.normal(size=(400, 3, 2))),
+             (1, rng.normal(size=(400, 3, 3)) + 1j * rng.normal(size=(400, 3, 3))), (2, rng.normal(size=(400, 3))),
+             (0, rng.normal(size=(400, 3, 2, 2)) * 1j)]
+    got = integrator.fermi_contractions(E, w, terms, mu, T)
+    for (p, X), g in zip(terms, got):
+        X = X.reshape(400, 3, -1)
+        ref = np.einsum("mtkn,k,knc->mtc", fermi_dirac(E, mu, T, p), w, X)
+        assert g.shape == ref.shape and g.dtype == ref.dtype
+        np.testing.assert_allclose(g, ref, rtol=1e-11, atol=1e-13 * np.abs(ref).max())
+    # T = 0 next to T > 0 for Fermi-sea terms: the step function, 1/2 at the Fermi level
+    E0 = np.array([[-0.2, 0.0, 0.3]])
+    got = integrator.fermi_contractions(E0, np.ones(1), [(0, np.ones((1, 3, 1)))], np.array([0.0, 0.5]),
+                                        np.array([0.0, 10.0]))[0]
+    np.testing.assert_allclose(got[:, 0, 0], [1.5, 3.0])
+    np.testing.assert_allclose(got[:, 1, 0], fermi_dirac(E0, [0.0, 0.5], [10.0]).sum(axis=(-1, -2))[:, 0])

@@ -2,8 +2,10 @@
 
 For every k chunk the band geometry is computed once; every mechanism's integrand terms
 :math:`X^{(p)}` are then contracted with :math:`w_k f^{(p)}(\\varepsilon_{nk};\\mu,T)` for all
-(mu, T) at once (one matrix product per Fermi-derivative order), so a sweep over 201 chemical
-potentials costs little more than one. Chunks are independent jobs mapped by an executor.
+(mu, T) at once (:func:`fermi_contractions`: states sorted once, prefix sums below the thermal
+windows, blocked matrix products over the windows, no Python loop over (mu, T) pairs), so a sweep
+over 201 chemical potentials costs little more than one and a mu x T sweep a few times one.
+Chunks are independent jobs mapped by an executor.
 """
 
 from __future__ import annotations
@@ -49,56 +51,136 @@ class BandIntegrals:
 #: and its derivatives vanish: only states inside this window are evaluated explicitly.
 THERMAL_CUTOFF = 40.0
 
+#: Fermi weights (rows (mu, T) x sorted states) built at once: a tile of a few arrays this size stays in
+#: cache, and it bounds the contraction's memory whatever the sweep and the chunk size.
+FERMI_TILE_ELEMENTS = 1 << 15
+
+#: Rows (chemical potentials at one T) contracted together at most, and the extra Fermi weights
+#: (outside the rows' own windows) that merging one more row into a block may cost: about the
+#: Python overhead of one more block and of a matrix-vector instead of a matrix-matrix product.
+MAX_BLOCK_ROWS = 64
+BLOCK_MERGE_SLACK = 4096
+
+
+def _row_blocks(lo, hi):
+    """Split rows with nondecreasing windows [lo_i, hi_i) into blocks ``(i0, i1)`` evaluated together.
+
+    A block is evaluated on the union [lo_i0, hi_{i1-1}) of its windows. A row joins the current
+    block while the weights this adds outside the rows' windows stay below ``BLOCK_MERGE_SLACK``
+    plus half the new row's own window, up to ``MAX_BLOCK_ROWS`` rows.
+    """
+    lo, hi = lo.tolist(), hi.tolist()
+    blocks, i0, n = [], 0, len(lo)
+    for i in range(1, n + 1):
+        if i < n and i - i0 < MAX_BLOCK_ROWS:
+            rows, own = i - i0, hi[i] - lo[i]
+            extra = (rows + 1) * (hi[i] - lo[i0]) - rows * (hi[i - 1] - lo[i0]) - own
+            if extra <= BLOCK_MERGE_SLACK + own // 2:
+                continue
+        blocks.append((i0, i))
+        i0 = i
+    return blocks
+
 
 def fermi_contractions(energies, w, terms, mu, T):
     """Σ_{k,n} w_k f^{(p)}(ε_kn; μ, T) X_kn for every μ, T and every term ``(p, X)``.
 
     ``energies`` (B, N), ``w`` (B,), each X shaped (B, N, C). Returns a list of (n_mu, n_T, C) arrays.
-    States are sorted by energy once. When the thermal windows |ε - μ| < 40 k_B T hold few of the
-    states (the usual case for sweeps at moderate T), states below a window enter through prefix
-    sums and only the window is evaluated; otherwise all (μ, T) weights are built at once and
-    contracted with one matrix product per Fermi-derivative order. Both routes are exact to
-    double precision.
+
+    States are sorted by energy once, and the terms of each Fermi-derivative order p are stacked
+    into one matrix of columns (weighted by w_k). Only states inside the thermal window
+    :math:`|\\varepsilon - \\mu| < 40\\,k_BT` (``THERMAL_CUTOFF``) of some (μ, T) are weighted
+    explicitly. Below a window :math:`f = 1` to the last bit and :math:`f' = f'' = 0`: those states
+    enter the Fermi-sea (p = 0) terms through prefix sums. Above it :math:`f < e^{-40} = 4\\times10^{-18}`
+    and :math:`|f^{(p)}| < e^{-40}/(k_BT)^p`: those states are dropped, a relative change below
+    4e-18 per state, far under the round-off of the sums.
+
+    For each T the chemical potentials are taken in ascending order, so their windows move
+    monotonically through the sorted states; consecutive ones are grouped into blocks
+    (:func:`_row_blocks`) contracted on the union of their windows: the Fermi weights of a block
+    (rows x states, exact for every state of the union) are built tile by tile
+    (``FERMI_TILE_ELEMENTS``, so memory stays bounded) and contracted with one matrix product per
+    order p. No Python loop runs over single (μ, T) pairs and their states; the result equals the
+    direct sum :math:`\\sum w f^{(p)} X` to round-off.
     """
+    mu = np.atleast_1d(np.asarray(mu, dtype=float))
+    T = np.atleast_1d(np.asarray(T, dtype=float))
     if np.any(T < 0):
         raise ModelError(f"temperatures must be >= 0 K; got {T.tolist()}.")
     if np.any(T == 0) and any(p > 0 for p, _ in terms):
         fermi_dirac(energies[:1, :1], mu[:1], T, 1)          # raises: Fermi-surface terms need T > 0
     B, N = energies.shape
-    E = energies.ravel()
+    S = B * N
+    E = np.asarray(energies, dtype=float).ravel()
     order = np.argsort(E, kind="stable")
     Es = E[order]
-    ws = np.repeat(w, N)[order]
-    T0 = np.where(T > 0, T, 0.0)
-    half = THERMAL_CUTOFF * kB_eV * T0
-    lo = np.searchsorted(Es, mu[:, None] - half[None], side="left")            # (M, nT)
-    hi = np.searchsorted(Es, mu[:, None] + half[None], side="right")
-    if np.mean(hi - lo) > 0.6 * len(Es):
-        out, weighted = [], {}
-        for p, X in terms:
-            if p not in weighted:
-                weighted[p] = (fermi_dirac(energies, mu, T, p) * w[:, None]).reshape(len(mu) * len(T), B * N)
-            X = np.asarray(X).reshape(B * N, -1)
-            out.append((weighted[p] @ X).reshape(len(mu), len(T), -1))
-        return out
-    prepared = []
-    for p, X in terms:
-        Xs = np.asarray(X).reshape(B * N, -1)[order] * ws[:, None]
-        cum = np.concatenate([np.zeros((1, Xs.shape[1]), Xs.dtype), np.cumsum(Xs, axis=0)]) if p == 0 else None
-        prepared.append((p, Xs, cum))
-    out = [np.zeros((len(mu), len(T), Xs.shape[1]), Xs.dtype) for _, Xs, _ in prepared]
+    ws = np.repeat(np.asarray(w, dtype=float), N)[order]
+    # stack the terms of each (order p, real or complex) into one column matrix, sorted and weighted
+    groups = {}
+    for q, (p, X) in enumerate(terms):
+        X = np.asarray(X).reshape(S, -1)
+        groups.setdefault((p, np.iscomplexobj(X)), []).append((q, X))
+    stacked = []
+    for (p, _), members in sorted(groups.items()):
+        Xs = np.concatenate([X for _, X in members], axis=1)[order] if len(members) > 1 else members[0][1][order]
+        Xs = Xs.astype(np.result_type(Xs.dtype, float), copy=False)
+        Xs *= ws[:, None]
+        cum = None
+        if p == 0:
+            cum = np.empty((S + 1, Xs.shape[1]), Xs.dtype)
+            cum[0] = 0
+            np.cumsum(Xs, axis=0, out=cum[1:])
+        out = np.zeros((len(mu), len(T), Xs.shape[1]), Xs.dtype)
+        cols = np.cumsum([0] + [X.shape[1] for _, X in members])
+        stacked.append((p, Xs, cum, out, [(q, cols[i], cols[i + 1]) for i, (q, _) in enumerate(members)]))
+    orders = {p for p, *_ in stacked}
+    by_mu = np.argsort(mu, kind="stable")
+    mus = mu[by_mu]
     for j, t in enumerate(T):
-        for i, m in enumerate(mu):
-            a, b = lo[i, j], hi[i, j]
-            for q, (p, Xs, cum) in enumerate(prepared):
-                acc = cum[a] if p == 0 else 0.0
-                if b > a:
-                    if t == 0:                                          # states exactly at mu: f = 1/2
-                        acc = acc + 0.5 * (cum[b] - cum[a])
-                    else:
-                        acc = acc + fermi_dirac(Es[a:b], m, t, p)[0, 0] @ Xs[a:b]
-                out[q][i, j] = acc
-    return out
+        kT = kB_eV * t
+        half = THERMAL_CUTOFF * kT
+        lo = np.searchsorted(Es, mus - half, side="left")
+        hi = np.searchsorted(Es, mus + half, side="right")
+        if t == 0:                                   # step function, 1/2 for states exactly at mu; p = 0 only
+            for p, Xs, cum, out, _ in stacked:
+                out[by_mu, j] = cum[lo] + 0.5 * (cum[hi] - cum[lo])
+            continue
+        ikT = 1.0 / kT
+        for i0, i1 in _row_blocks(lo, hi):
+            a, b = int(lo[i0]), int(hi[i1 - 1])
+            rows = by_mu[i0:i1]
+            acc = [np.repeat(cum[a][None], i1 - i0, axis=0) if p == 0 else np.zeros((i1 - i0, Xs.shape[1]), Xs.dtype)
+                   for p, Xs, cum, _, _ in stacked]
+            tile = max(256, FERMI_TILE_ELEMENTS // (i1 - i0))
+            for s0 in range(a, b, tile):
+                s1 = min(s0 + tile, b)
+                with np.errstate(over="ignore"):             # far above mu: exp -> inf, f -> 0 exactly
+                    f = np.subtract(Es[None, s0:s1], mus[i0:i1, None])
+                    f *= ikT
+                    np.exp(f, out=f)
+                    f += 1.0
+                    np.reciprocal(f, out=f)                  # f = 1 / (exp((e - mu)/kT) + 1)
+                weights = {0: f}
+                if orders - {0}:
+                    f1 = f - 1.0
+                    f1 *= f
+                    f1 *= ikT                                # f' = -f (1 - f) / kT
+                    weights[1] = f1
+                    if 2 in orders:
+                        f2 = 2.0 * f
+                        f2 -= 1.0
+                        f2 *= f1
+                        f2 *= ikT                            # f'' = -f' (1 - 2 f) / kT
+                        weights[2] = f2
+                for g, (p, Xs, _, _, _) in enumerate(stacked):
+                    acc[g] += weights[p] @ Xs[s0:s1]
+            for g, (_, _, _, out, _) in enumerate(stacked):
+                out[rows, j] = acc[g]
+    result = [None] * len(terms)
+    for p, Xs, cum, out, members in stacked:
+        for q, c0, c1 in members:
+            result[q] = out[:, :, c0:c1]
+    return result
 
 
 def _chunk_job(job):
@@ -138,8 +220,14 @@ def _chunk_job(job):
 
 
 def default_chunk_size(model, n_mu, n_T) -> int:
-    """k points per job keeping each job's Fermi-weight array (mu x T x k x bands) near 64 MB."""
-    return int(np.clip(8e6 / (n_mu * n_T * model.norb), 256, 20000))
+    """k points per job: at most 20000, and fewer for models with many orbitals.
+
+    The Fermi weights of a job are built in tiles of ``FERMI_TILE_ELEMENTS`` whatever the sweep, so
+    the size of the (mu, T) sweep no longer limits the chunk (``n_mu``, ``n_T`` are kept for the
+    signature); what grows with it is the job's geometry, about 20 arrays of k x bands x bands
+    complex numbers, kept near 64 MB each at most.
+    """
+    return int(np.clip(4e6 / model.norb**2, 256, 20000))
 
 
 def integrate_mechanisms(model, mechanisms, grid, mu, T, *, executor=None, chunk_size=None,
