@@ -1,6 +1,7 @@
 """Brillouin-zone integration: grid weights, Fermi functions, sweeps, executors, convergence, netCDF."""
 
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
@@ -189,6 +190,76 @@ def test_polar_grid_integrates_disc_exactly():
     # int |k|^2 over the disc = pi kc^4 / 2 (Gauss-Legendre exact for polynomials in |k|)
     assert (w * np.einsum("ij,ij->i", k, k)).sum() * (2 * np.pi) ** 2 == pytest.approx(np.pi * 0.7**4 / 2, rel=1e-12)
     assert np.all(np.linalg.norm(k, axis=1) < 0.7)
+
+
+class _CountingProcessPool(ProcessPoolExecutor):
+    """A process pool that counts the jobs submitted to it (in the parent process)."""
+
+    submitted = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.submitted += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+class _MapOnly:
+    """An executor with only ``map`` (like a minimal cluster adapter); records the batch sizes it gets."""
+
+    def __init__(self):
+        self.batches = []
+
+    def map(self, fn, iterable):
+        batch = list(iterable)
+        self.batches.append(len(batch))
+        return [fn(job) for job in batch]
+
+
+def test_process_executor_bounds_in_flight_chunks_and_equals_serial():
+    """At most max_in_flight chunks are submitted and not yet summed; results equal the serial run exactly."""
+    model = qk.zoo.haldane(mass=0.1)
+    grid = KGrid(model, 30)                                   # 900 points, 18 chunks of 50
+    mu, T = np.linspace(-1, 1, 5), [50.0, 300.0]
+    serial = integrate_mechanisms(model, [AHE, DOS], grid, mu, T, chunk_size=50, warn=False)
+    pending = []
+    with _CountingProcessPool(2) as pool:
+        par = integrate_mechanisms(model, [AHE, DOS], grid, mu, T, executor=pool, chunk_size=50, warn=False,
+                                   max_in_flight=3, on_chunk=lambda done, *_: pending.append(pool.submitted - done))
+    assert pool.submitted == grid.nchunks(50) == 18
+    assert max(pending) <= 3 and len(pending) == 18
+    for name in ("ahe_sea", "dos"):
+        np.testing.assert_array_equal(par.values[name], serial.values[name])
+    np.testing.assert_array_equal(par.resolution, serial.resolution)
+    # default window: twice the workers
+    with _CountingProcessPool(2) as pool:
+        pending = []
+        integrate_mechanisms(model, [AHE], grid, mu, T, executor=pool, chunk_size=50, warn=False,
+                             on_chunk=lambda done, *_: pending.append(pool.submitted - done))
+    assert max(pending) <= 4
+    # executors with only map get batches of at most max_in_flight jobs
+    only = _MapOnly()
+    res = integrate_mechanisms(model, [AHE, DOS], grid, mu, T, executor=only, chunk_size=50, warn=False,
+                               max_in_flight=4)
+    assert max(only.batches) == 4 and sum(only.batches) == 18
+    np.testing.assert_array_equal(res.values["dos"], serial.values["dos"])
+
+
+def test_bounded_map_cancels_pending_jobs_when_the_consumer_stops():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from qkinetics.integrate import bounded_map
+
+    started = []
+
+    def job(i):
+        started.append(i)
+        return i * i
+
+    with ThreadPoolExecutor(1) as pool:
+        gen = bounded_map(pool, job, range(1000), max_in_flight=2)
+        assert [next(gen) for _ in range(3)] == [0, 1, 4]
+        gen.close()
+    assert len(started) <= 6                      # 3 consumed + at most the window (and one running)
+    assert list(bounded_map(qk.integrate.SerialExecutor(), job, range(4))) == [0, 1, 4, 9]
 
 
 @pytest.mark.parametrize("tile, rows, slack", [(1 << 15, 64, 4096), (300, 3, 0), (10**7, 1000, 10**9)])

@@ -1,9 +1,9 @@
 """Brillouin-zone integration: grids, Fermi-Dirac occupation, executors, the band integrator."""
 
-from .executors import SerialExecutor, get_executor
+from .executors import SerialExecutor, bounded_map, get_executor
 from .grids import KGrid, polar_grid
 from .integrator import BandIntegrals, GridResolutionWarning, integrate_mechanisms
 from .occupation import fermi_dirac
 
-__all__ = ["KGrid", "polar_grid", "fermi_dirac", "SerialExecutor", "get_executor", "BandIntegrals",
+__all__ = ["KGrid", "polar_grid", "fermi_dirac", "SerialExecutor", "get_executor", "bounded_map", "BandIntegrals",
            "GridResolutionWarning", "integrate_mechanisms"]

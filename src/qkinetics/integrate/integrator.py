@@ -5,7 +5,7 @@ For every k chunk the band geometry is computed once; every mechanism's integran
 (mu, T) at once (:func:`fermi_contractions`: states sorted once, prefix sums below the thermal
 windows, blocked matrix products over the windows, no Python loop over (mu, T) pairs), so a sweep
 over 201 chemical potentials costs little more than one and a mu x T sweep a few times one.
-Chunks are independent jobs mapped by an executor.
+Chunks are independent jobs mapped by an executor, a few at a time (bounded memory).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 from ..geometry import DEFAULT_DEGENERACY_TOL, band_geometry
 from ..models.base import ModelError
 from ..units import kB_eV
-from .executors import SerialExecutor
+from .executors import bounded_map
 from .occupation import fermi_dirac
 
 #: Thermal-shell resolution above which a grid is flagged as too coarse for the temperature.
@@ -232,7 +232,7 @@ def default_chunk_size(model, n_mu, n_T) -> int:
 
 def integrate_mechanisms(model, mechanisms, grid, mu, T, *, executor=None, chunk_size=None,
                          progress=False, degeneracy_tol=DEFAULT_DEGENERACY_TOL, warn=True,
-                         resume=None, on_chunk=None) -> BandIntegrals:
+                         resume=None, on_chunk=None, max_in_flight=None) -> BandIntegrals:
     """Integrate the band integrands of ``mechanisms`` over ``grid`` for every (mu, T).
 
     Parameters
@@ -243,7 +243,11 @@ def integrate_mechanisms(model, mechanisms, grid, mu, T, *, executor=None, chunk
     mu : array_like, eV
     T : array_like, kelvin (> 0 when a mechanism has Fermi-surface terms)
     executor : object with ``map``, optional
-        Serial by default; e.g. ``get_executor("processes")``.
+        Serial by default; e.g. ``get_executor("processes")``. Chunks are handed to it a few at a
+        time (:func:`~qkinetics.integrate.executors.bounded_map`), never the whole grid at once.
+    max_in_flight : int, optional
+        Chunks submitted to the executor and not yet summed, at most (default: twice its workers).
+        Bounds memory (the chunks' inputs and results) whatever the grid size.
     chunk_size : int, optional
         k points per job; by default chosen to keep each job's Fermi-weight array under ~64 MB.
     progress : bool
@@ -271,8 +275,7 @@ def integrate_mechanisms(model, mechanisms, grid, mu, T, *, executor=None, chunk
     totals = dict(totals)
     jobs = ((model, integrands, needs, k, w, mu, T, grid.spacing, degeneracy_tol)
             for i, (k, w) in enumerate(grid.chunks(chunk_size)) if i >= done)
-    executor = executor or SerialExecutor()
-    results = executor.map(_chunk_job, jobs)
+    results = bounded_map(executor, _chunk_job, jobs, max_in_flight) if executor is not None else map(_chunk_job, jobs)
     if progress:
         from tqdm.auto import tqdm
 
