@@ -45,7 +45,7 @@ A kinetic run (the phase-space solver :class:`qkinetics.kinetics.KineticSolver`)
     mu = 0.0                          # eV
     T = 300.0                         # K
     tau = 1e-14                       # s, or "inf" (collisionless; not with steady = true)
-    relaxation = "local"              # "local" (number conserving) or "global"
+    relaxation = "local"              # "local" (number conserving), "global" or "bare" (docs/kinetics.md)
     initial = "equilibrium"           # f_FD(eps + V(x, 0) - mu), or "uniform": f_FD(eps - mu)
     steady = false                    # true: relax to the stationary state of V(x, 0)
     t_end = 1e-13                     # s (time evolution only)
@@ -252,7 +252,7 @@ def _load_kinetics(path, raw) -> dict:
     out["mu"] = _number(sec, "mu", kin.get("mu", 0.0), unit="eV")
     out["T"] = _number(sec, "T", kin.get("T", 300.0), nonnegative=True, unit="K")
     out["tau"] = _number(sec, "tau", kin.get("tau", 1e-14), positive=True, allow_inf=True, unit="s")
-    for key, allowed, default in (("relaxation", ("local", "global"), "local"),
+    for key, allowed, default in (("relaxation", ("local", "global", "bare"), "local"),
                                   ("initial", ("equilibrium", "uniform"), "equilibrium"),
                                   ("limiter", tuple(sorted(LIMITERS)), "mc")):
         val = kin.get(key, default)
@@ -287,6 +287,9 @@ def _load_kinetics(path, raw) -> dict:
         out["t_end"] = _number(sec, "t_end", kin["t_end"], positive=True, unit="s")
         out["n_save"] = _integer(sec, "n_save", kin.get("n_save", 10), 1)
     pot = _load_potential(raw.get("potential", {}), out["length"])
+    if steady and pot["ramp"] > 0:
+        raise ConfigError("[potential] ramp applies to time evolution only: with steady = true the stationary state "
+                          "of V(x, 0) is computed, and a ramp makes V(x, 0) = 0 (remove ramp).")
     directory, every = _output(path, raw)
     return {"kind": "kinetics", "path": path, "model": raw["model"], "kinetics": out, "potential": pot,
             "directory": directory, "checkpoint_every": every, "raw": raw}
@@ -350,13 +353,18 @@ def _compile_expression(expr):
         raise ConfigError(f"[potential] expression {expr!r} is not a valid expression: {err.msg}.") from None
     allowed = set(EXPRESSION_NAMES) | {"x", "t", "L"}
     for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
+            node.value = float(node.value)   # float arithmetic: 9**9**9 overflows at once instead of hanging
         if not isinstance(node, _EXPR_NODES):
             raise ConfigError(f"[potential] expression may use numbers, arithmetic, comparisons and the names "
                               f"{sorted(allowed)}; {type(node).__name__} is not allowed in {expr!r}.")
         if isinstance(node, ast.Name) and node.id not in allowed:
             raise ConfigError(f"[potential] expression uses unknown name {node.id!r}; allowed: {sorted(allowed)}.")
         if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in EXPRESSION_NAMES):
-            raise ConfigError(f"[potential] expression may only call {sorted(k for k, v in EXPRESSION_NAMES.items() if callable(v))}.")
+            called = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
+            raise ConfigError(f"[potential] expression may only call "
+                              f"{sorted(k for k, v in EXPRESSION_NAMES.items() if callable(v))}; {called!r} is not "
+                              f"allowed in {expr!r}.")
         if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float)):
             raise ConfigError(f"[potential] expression may only contain numeric constants; got {node.value!r}.")
     return compile(tree, "<potential>", "eval")
@@ -580,7 +588,9 @@ def run_kinetics(cfg, model, *, progress=True, stop_after=None):
         bar = _bar(progress, k["max_steps"], total, "steps")
         converged, blocks = False, 0
         while total < k["max_steps"]:
-            ds = solver.steady_state(tol=k["tol"], max_steps=min(STEADY_BLOCK, k["max_steps"] - total), check_every=50)
+            nblock = min(STEADY_BLOCK, k["max_steps"] - total)
+            # check at least at the end of every block: a block shorter than 50 steps was never checked
+            ds = solver.steady_state(tol=k["tol"], max_steps=nblock, check_every=min(50, nblock))
             total = solver.steps
             blocks += 1
             new_blocks += 1
@@ -604,7 +614,9 @@ def run_kinetics(cfg, model, *, progress=True, stop_after=None):
         ds.attrs = {"residual": residual, "converged": int(converged), "tol": k["tol"]}
         if not converged:
             warnings.warn(f"kinetic steady state not converged after {total} steps: residual max|d_t f| tau = "
-                          f"{residual:.2e} > tol = {k['tol']:.1e}; raise [kinetics] max_steps.", stacklevel=2)
+                          f"{residual:.2e} > tol = {k['tol']:.1e}; raise [kinetics] max_steps (if the residual stalls, "
+                          "the 'mc' limiter may be chattering on an under-resolved grid: refine the grid or use "
+                          "limiter = 'minmod').", stacklevel=2)
     else:
         times = np.linspace(0.0, k["t_end"], k["n_save"] + 1)
         frames = [] if ck is None else [ck[f"frame_{name}"] for name in ("n", "jx", "jy", "V")]
