@@ -9,25 +9,38 @@ before Part 2 (Linux carries the parent's ``ru_maxrss`` over fork+exec), so that
 memory (``resource.getrusage().ru_maxrss``) of one size is not hidden by another run; the peak must not
 grow with the grid size. Default sizes 1e5, 1e6, 1e7 points; ``--quick``: 1e5, 1e6.
 
-Part 2 (dense batches): for random Hermitian tight-binding models with N = 2, 8, 32 bands in 2D
-(and N = 8 in 3D) it times, on the same batch of k points,
+Part 2 (dense batches): for random Hermitian tight-binding models with N = 2, 8, 32 bands in 2D and
+N = 8, 32 in 3D it times, on the same batch of k points,
 
-* ``eigh``          the bare batched ``np.linalg.eigh`` of the H(k) matrices (the floor),
-* ``H(k)+eigh``     H(k) construction (``model.hamiltonian(k, 0)``) plus ``eigh``,
-* ``H,dH,d2H``      H(k) construction up to second derivatives (``model.hamiltonian(k, 2)``), for reference,
-* ``geo(H,dH)``     ``geometry_from_hamiltonian(H, dH)``: energies, velocity, Berry curvature, quantum
-                    metric and normalized metric ("geometry without derivatives"),
-* ``geo(+d2H)``     the same with d2H (adds the inverse mass),
-* ``geo(deriv)``    the same with ``derivatives=True``,
-* ``band_geometry`` ``band_geometry(model, k, derivatives=True)`` including the H(k) construction,
+* ``eigh``           the bare batched ``np.linalg.eigh`` of the H(k) matrices (the floor of the core),
+* ``H(k)+eigh``      H(k) construction (``model.hamiltonian(k, 0)``) plus ``eigh`` (the end-to-end floor),
+* ``H,dH`` / ``H,dH,d2H``  ``model.hamiltonian(k, 1)`` / ``(k, 2)`` alone, for reference,
+* ``geo(H,dH)``      ``geometry_from_hamiltonian(H, dH)``: energies, velocity, Berry curvature, quantum
+                     metric and normalized metric ("geometry without derivatives", the core),
+* ``geo(+d2H)``      the same with d2H (adds the inverse mass),
+* ``geo(deriv)``     the same with ``derivatives=True``,
+* ``bg(basic)``      ``band_geometry(model, k, inverse_mass=False)``: the core plus H, dH construction,
+* ``bg(+mass)``      ``band_geometry(model, k)`` (the default: adds the inverse mass, needs d2H),
+* ``bg(deriv)``      ``band_geometry(model, k, derivatives=True)``,
 
-as k points per second (best of several repeats after a warm-up) and as the ratio of the time to the
-``eigh`` floor. Target: for N >= 8, geometry without derivatives within 2x of the floor.
+as k points per second and as ratios: the core steps against ``eigh``, the ``band_geometry`` steps
+against ``H(k)+eigh``. The cases of one model are timed round-robin (one call of each per round, best
+of several rounds after a warm-up) so that load from other processes hits them alike; the load average
+is printed. Target (issue 2): for N >= 8, geometry without derivatives within 2x of the floor.
 
-Part 3 (default run only): time per k point against the batch size, for N = 8 and N = 32.
+Part 3 (default run only): band_geometry time per k point against the library's sub-batch size
+(``qkinetics.geometry.SUBBATCH_ELEMENTS``), for 3D N = 8 and 2D N = 32: the data behind its default.
 
-``--blas-threads N`` sets OMP/OPENBLAS/MKL_NUM_THREADS before numpy is imported (small matrices are often
-faster single-threaded). threadpoolctl, if installed, reports the BLAS thread pools.
+Clock: ``--clock cpu`` times the dense cases by this process's CPU time, which with one BLAS thread equals
+the wall time on an idle machine but is not inflated when other processes share the cores (the default
+with ``--threads 1``); ``--clock wall`` uses wall time (the default otherwise).
+
+BLAS threads: ``--threads N`` (default 1; 0 leaves the library default). With threadpoolctl installed it
+limits the BLAS pools through threadpoolctl; otherwise it sets OMP/OPENBLAS/MKL_NUM_THREADS before numpy
+is imported (and the grid subprocesses inherit them). The thread count in force is read back from the
+BLAS library and printed. Small batched matrices are usually fastest single-threaded: with 2 threads on a
+2-core machine the N = 32 ``eigh`` floor was inflated about 3.7x by threading overhead, which made every
+ratio against it meaningless.
 """
 
 from __future__ import annotations
@@ -43,22 +56,38 @@ import time
 import tracemalloc
 
 
-def _preset_blas_threads(argv) -> None:
-    """``--blas-threads N`` must act before numpy loads its BLAS: set the thread env vars now."""
+def _requested_threads(argv) -> int:
+    """``--threads N`` (alias ``--blas-threads``) from the command line, before argparse runs; default 1."""
     for i, a in enumerate(argv):
-        value = a.split("=", 1)[1] if a.startswith("--blas-threads=") else (
-            argv[i + 1] if a == "--blas-threads" and i + 1 < len(argv) else None)
-        if value is not None:
-            for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-                os.environ[var] = value
+        for flag in ("--threads", "--blas-threads"):
+            if a.startswith(flag + "="):
+                return int(a.split("=", 1)[1])
+            if a == flag and i + 1 < len(argv):
+                return int(argv[i + 1])
+    return 1
 
 
-_preset_blas_threads(sys.argv[1:])
+try:
+    import threadpoolctl  # noqa: E402  (does not import numpy)
+except ImportError:
+    threadpoolctl = None
+
+THREADS = _requested_threads(sys.argv[1:])
+THREAD_CONTROL = "library default"
+if THREADS > 0 and threadpoolctl is None:
+    # must act before numpy loads its BLAS
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(THREADS)
+    THREAD_CONTROL = "environment variables set before importing numpy"
 
 import numpy as np  # noqa: E402
 
 import qkinetics as qk  # noqa: E402
 from qkinetics.geometry import band_geometry, geometry_from_hamiltonian, iter_band_geometry  # noqa: E402
+
+if THREADS > 0 and threadpoolctl is not None:
+    _THREAD_LIMITS = threadpoolctl.threadpool_limits(limits=THREADS)     # kept for the whole run
+    THREAD_CONTROL = "threadpoolctl.threadpool_limits"
 
 TARGET_RATIO = 2.0          # geometry without derivatives within 2x of the eigh floor, for N >= 8
 MP_CHUNK = 20000            # k points per chunk in the grid run
@@ -103,15 +132,41 @@ def print_environment() -> None:
         print(f"numpy BLAS: {blas.get('name', '?')} {blas.get('version', '')}")
     except Exception:                                                    # pragma: no cover
         pass
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        print("threadpoolctl: not installed (thread pools not reported)")
+    print(f"BLAS threads requested: {THREADS if THREADS > 0 else 'library default'} (via {THREAD_CONTROL}); "
+          f"in force: {blas_threads()}")
+    if threadpoolctl is None:
+        print("threadpoolctl: not installed")
     else:
-        for pool in threadpool_info():
+        for pool in threadpoolctl.threadpool_info():
             print(f"threadpoolctl: {pool.get('internal_api')} {pool.get('version')} "
                   f"num_threads={pool.get('num_threads')} "
                   f"arch={pool.get('architecture')} lib={os.path.basename(pool.get('filepath', ''))}")
+    print(f"load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def blas_threads() -> str:
+    """Thread count of the loaded BLAS, read from the library itself (OpenBLAS via ctypes, or threadpoolctl)."""
+    if threadpoolctl is not None:
+        pools = threadpoolctl.threadpool_info()
+        if pools:
+            return ", ".join(f"{p.get('internal_api')}={p.get('num_threads')}" for p in pools)
+    import ctypes
+    try:
+        with open("/proc/self/maps") as f:
+            libs = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line})
+    except OSError:
+        libs = []
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for sym in ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
+                    "openblas_get_num_threads64_", "openblas_get_num_threads"):
+            fn = getattr(lib, sym, None)
+            if fn is not None:
+                return f"openblas={fn()}"
+    return "unknown (no OpenBLAS found and threadpoolctl not installed)"
 
 
 # -------------------------------------------------------------------------------- dense batches
@@ -130,6 +185,30 @@ def best_time(fn, min_repeat: int = 3, max_repeat: int = 10, budget: float = 1.5
     return best
 
 
+#: clock of the dense timings, set by --clock in main(): time.perf_counter (wall) or time.process_time (CPU)
+CLOCK = time.perf_counter
+
+
+def best_times_round_robin(cases: dict, min_rounds: int = 3, max_rounds: int = 10, budget: float = 6.0) -> dict:
+    """Best time (``CLOCK``) of every case, timed round-robin: each round calls every case once, so that a
+    burst of load from other processes slows all cases alike instead of one. At least ``min_rounds``
+    rounds, more (up to ``max_rounds``) while the total stays under ``budget`` seconds; one untimed
+    warm-up round."""
+    for fn in cases.values():
+        fn()
+    best = {name: np.inf for name in cases}
+    spent, rounds = 0.0, 0
+    while rounds < min_rounds or (rounds < max_rounds and spent < budget):
+        for name, fn in cases.items():
+            t = CLOCK()
+            fn()
+            dt = CLOCK() - t
+            best[name] = min(best[name], dt)
+            spent += dt
+        rounds += 1
+    return best
+
+
 def peak_alloc(fn) -> float:
     """Peak memory (bytes) allocated through Python/numpy allocators during one call of ``fn``."""
     tracemalloc.start()
@@ -140,8 +219,8 @@ def peak_alloc(fn) -> float:
         tracemalloc.stop()
 
 
-CASES = ["eigh", "H(k)+eigh", "H,dH,d2H", "geo(H,dH)", "geo(+d2H)", "geo(deriv)", "band_geo(basic)",
-         "band_geometry"]
+CORE = ["eigh", "H,dH", "H,dH,d2H", "geo(H,dH)", "geo(+d2H)", "geo(deriv)"]
+END_TO_END = ["H(k)+eigh", "bg(basic)", "bg(+mass)", "bg(deriv)"]
 
 
 def dense_cases(model, nk: int, seed: int = 1) -> dict:
@@ -153,65 +232,96 @@ def dense_cases(model, nk: int, seed: int = 1) -> dict:
     return {
         "eigh": lambda: np.linalg.eigh(H),
         "H(k)+eigh": lambda: np.linalg.eigh(model.hamiltonian(k, 0)[0]),
+        "H,dH": lambda: model.hamiltonian(k, 1),
         "H,dH,d2H": lambda: model.hamiltonian(k, 2),
         "geo(H,dH)": lambda: geometry_from_hamiltonian(H, dH),
         "geo(+d2H)": lambda: geometry_from_hamiltonian(H, dH, d2H),
         "geo(deriv)": lambda: geometry_from_hamiltonian(H, dH, d2H, derivatives=True),
-        "band_geo(basic)": lambda: band_geometry(model, k, inverse_mass=False),
-        "band_geometry": lambda: band_geometry(model, k, derivatives=True),
+        "bg(basic)": lambda: band_geometry(model, k, inverse_mass=False),
+        "bg(+mass)": lambda: band_geometry(model, k),
+        "bg(deriv)": lambda: band_geometry(model, k, derivatives=True),
     }
 
 
+DENSE_CONFIGS = [(2, 2, 4096), (8, 2, 4096), (8, 3, 4096), (32, 2, 1024), (32, 3, 512)]
+
+
 def run_dense(quick: bool) -> None:
-    timing = dict(min_repeat=2, max_repeat=5, budget=0.5) if quick else dict(min_repeat=3, max_repeat=10, budget=1.5)
-    configs = [(2, 2, 4096), (8, 2, 4096), (32, 2, 1024), (8, 3, 4096)]
+    timing = (dict(min_rounds=2, max_rounds=4, budget=2.0) if quick
+              else dict(min_rounds=3, max_rounds=12, budget=6.0))
     print()
-    print("== Part 2: dense batches: k points per second, best of {min_repeat}..{max_repeat} runs "
-          "(more while under {budget} s) after 1 warm-up ==".format(**timing))
-    print("   ratio = time / eigh time.  H,dH,d2H = model.hamiltonian(k, 2) alone (reference).")
-    print("   band_geometry = band_geometry(model, k, derivatives=True), H(k) construction included.")
-    print("   band_geo(basic) = band_geometry(model, k, inverse_mass=False): energies, velocity, Omega, g, G,")
-    print("   H(k) construction and the library's cache-sized sub-batches included; compare with H(k)+eigh.")
+    print("== Part 2: dense batches: k points per second, best of {min_rounds}..{max_rounds} round-robin rounds "
+          "(more while under {budget} s) after 1 warm-up round ==".format(**timing))
+    print("   core steps: ratio = time / eigh time (same contiguous H).  band_geometry steps (bg): ratio =")
+    print("   time / (H(k)+eigh) time, H(k) construction and the library's cache-sized sub-batches included.")
+    print("   bg(basic) = band_geometry(inverse_mass=False): energies, velocity, Omega, g, G;  bg(+mass) = the")
+    print("   default (adds the inverse mass);  bg(deriv) = derivatives=True (adds dOmega, dg, dG).")
     print("   alloc = peak memory allocated during one call (tracemalloc), MiB per batch and KiB per k point.")
-    verdicts = []
-    for norb, dim, nk in configs:
+    summary = []
+    for norb, dim, nk in DENSE_CONFIGS:
         model = random_model(norb, dim)
         cases = dense_cases(model, nk)
-        times = {name: best_time(fn, **timing) for name, fn in cases.items()}
-        allocs = {name: peak_alloc(fn) for name, fn in cases.items()}
-        floor = times["eigh"]
-        print(f"\n-- {dim}D N={norb:<3d} batch {nk} k, {len(model.hoppings)} hopping vectors --")
-        print(f"   {'step':<15s}{'k/s':>11s}{'us/k':>10s}{'ratio':>8s}{'alloc MiB':>11s}{'KiB/k':>8s}")
-        for name in CASES:
-            t, a = times[name], allocs[name]
-            print(f"   {name:<15s}{nk / t:11.3g}{1e6 * t / nk:10.2f}{t / floor:8.2f}"
-                  f"{a / 2**20:11.1f}{a / 1024 / nk:8.1f}")
-        if norb >= 8:
-            verdicts.append((dim, norb, times["geo(H,dH)"] / floor,
-                             times["band_geo(basic)"] / times["H(k)+eigh"],
-                             times["band_geometry"] / times["H(k)+eigh"]))
-    print(f"\nTarget: for N >= 8, geometry without derivatives within {TARGET_RATIO:g}x of the floor")
-    print("   (a) geo(H,dH) / eigh of the same batch   (b) band_geo(basic) / (H(k)+eigh)   "
-          "(c) with derivatives, band_geometry / (H(k)+eigh)")
-    for dim, norb, r, rb, rd in verdicts:
-        print(f"   {dim}D N={norb:<3d} (a) {r:5.2f} {'MET' if r <= TARGET_RATIO else 'NOT MET':8s}"
-              f"(b) {rb:5.2f} {'MET' if rb <= TARGET_RATIO else 'NOT MET':8s}(c) {rd:5.2f}")
+        load0 = os.getloadavg()[0]
+        times = best_times_round_robin(cases, **timing)
+        allocs = {} if quick else {name: peak_alloc(fn) for name, fn in cases.items()}
+        print(f"\n-- {dim}D N={norb:<3d} batch {nk} k, {len(model.hoppings)} hopping vectors, "
+              f"load average {load0:.2f} -> {os.getloadavg()[0]:.2f} --")
+        print(f"   {'step':<12s}{'k/s':>11s}{'us/k':>10s}{'ratio':>8s}  {'vs':<10s}"
+              + ("" if quick else f"{'alloc MiB':>10s}{'KiB/k':>8s}"))
+        for group, ref in ((CORE, "eigh"), (END_TO_END, "H(k)+eigh")):
+            for name in group:
+                t = times[name]
+                line = f"   {name:<12s}{nk / t:11.4g}{1e6 * t / nk:10.2f}{t / times[ref]:8.2f}  {ref:<10s}"
+                if not quick:
+                    a = allocs[name]
+                    line += f"{a / 2**20:10.1f}{a / 1024 / nk:8.1f}"
+                print(line)
+        summary.append((dim, norb, nk, times))
+    print_summary(summary)
 
 
-def run_batch_sweep() -> None:
-    """us per k point vs batch size: large batches make every temporary a fresh mmap (page faults) and
-    fall out of cache; small batches pay per-call overhead."""
-    timing = dict(min_repeat=3, max_repeat=10, budget=0.5)
+def print_summary(summary) -> None:
+    print(f"\n== Summary (target: for N >= 8, geometry without derivatives within {TARGET_RATIO:g}x of the floor) ==")
+    print("   core = geometry_from_hamiltonian / eigh of the same H;  e2e = band_geometry / (H(k)+eigh).")
+    print("   k/s: band_geometry throughput (end to end) without and with derivatives.")
+    print(f"   {'model':<9s}{'core':>7s}{'e2e':>7s}  {'verdict':<9s}{'core+mass':>10s}{'e2e+mass':>9s}"
+          f"{'core deriv':>11s}{'e2e deriv':>10s}{'k/s basic':>11s}{'k/s deriv':>11s}")
+    for dim, norb, nk, t in summary:
+        core = t["geo(H,dH)"] / t["eigh"]
+        e2e = t["bg(basic)"] / t["H(k)+eigh"]
+        verdict = "-" if norb < 8 else ("MET" if max(core, e2e) <= TARGET_RATIO else "NOT MET")
+        print(f"   {f'{dim}D N={norb}':<9s}{core:7.2f}{e2e:7.2f}  {verdict:<9s}"
+              f"{t['geo(+d2H)'] / t['eigh']:10.2f}{t['bg(+mass)'] / t['H(k)+eigh']:9.2f}"
+              f"{t['geo(deriv)'] / t['eigh']:11.2f}{t['bg(deriv)'] / t['H(k)+eigh']:10.2f}"
+              f"{nk / t['bg(basic)']:11.4g}{nk / t['bg(deriv)']:11.4g}")
+
+
+def run_subbatch_sweep(quick: bool) -> None:
+    """band_geometry time per k point against the library's sub-batch size (qkinetics.geometry.SUBBATCH_ELEMENTS):
+    large sub-batches fall out of cache and page-fault on fresh temporaries; small ones pay per-call overhead."""
+    import qkinetics.geometry as geometry_module
+    timing = dict(min_rounds=2, max_rounds=4, budget=1.0) if quick else dict(min_rounds=3, max_rounds=8, budget=3.0)
+    default = geometry_module.SUBBATCH_ELEMENTS
+    sizes = [2**13, 2**15, 2**17, 2**19]
     print()
-    print("== Part 3: batch-size dependence (2D; us per k point, ratio to eigh of the same batch) ==")
-    print(f"   {'N':>3s}{'batch':>7s}{'eigh':>9s}{'geo(H,dH)':>11s}{'ratio':>7s}{'geo(deriv)':>12s}{'ratio':>7s}")
-    for norb, batches in ((8, (256, 2048, 16384)), (32, (64, 256, 1024))):
-        model = random_model(norb, 2)
-        for nk in batches:
-            cases = dense_cases(model, nk)
-            t = {name: best_time(cases[name], **timing) / nk * 1e6 for name in ("eigh", "geo(H,dH)", "geo(deriv)")}
-            print(f"   {norb:3d}{nk:7d}{t['eigh']:9.2f}{t['geo(H,dH)']:11.2f}{t['geo(H,dH)'] / t['eigh']:7.2f}"
-                  f"{t['geo(deriv)']:12.2f}{t['geo(deriv)'] / t['eigh']:7.2f}")
+    print(f"== Part 3: sub-batch size (SUBBATCH_ELEMENTS, default 2^{int(np.log2(default))}): band_geometry us per "
+          "k point, ratio to H(k)+eigh ==")
+    print(f"   {'model':<9s}{'elements':>9s}{'k/batch':>8s}{'H+eigh':>9s}{'bg(basic)':>10s}{'ratio':>7s}"
+          f"{'bg(deriv)':>11s}{'ratio':>7s}")
+    try:
+        for norb, dim, nk in ((8, 3, 4096), (32, 2, 1024)):
+            model = random_model(norb, dim)
+            for e in sizes:
+                geometry_module.SUBBATCH_ELEMENTS = e
+                c = dense_cases(model, nk)
+                t = best_times_round_robin({n: c[n] for n in ("H(k)+eigh", "bg(basic)", "bg(deriv)")}, **timing)
+                t = {n: v / nk * 1e6 for n, v in t.items()}
+                print(f"   {f'{dim}D N={norb}':<9s}{f'2^{int(np.log2(e))}':>9s}"
+                      f"{geometry_module._subbatch_size(dim, norb, False):8d}{t['H(k)+eigh']:9.2f}"
+                      f"{t['bg(basic)']:10.2f}{t['bg(basic)'] / t['H(k)+eigh']:7.2f}"
+                      f"{t['bg(deriv)']:11.2f}{t['bg(deriv)'] / t['H(k)+eigh']:7.2f}")
+    finally:
+        geometry_module.SUBBATCH_ELEMENTS = default
 
 
 # ------------------------------------------------------------------------------ grid / memory run
@@ -298,22 +408,35 @@ def run_grid(quick: bool) -> None:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true",
-                   help="fewer repeats, no batch-size sweep, grid up to 1e6 points instead of 1e7")
-    p.add_argument("--blas-threads", type=int, default=None,
-                   help="set OMP/OPENBLAS/MKL_NUM_THREADS before numpy is imported (default: leave as is)")
+                   help="fewer repeats, no sub-batch sweep, grid up to 1e6 points instead of 1e7")
+    p.add_argument("--threads", "--blas-threads", type=int, default=1, dest="threads",
+                   help="BLAS threads (default 1; 0 = library default): threadpoolctl if installed, else "
+                        "OMP/OPENBLAS/MKL_NUM_THREADS set before numpy is imported")
+    p.add_argument("--clock", choices=("auto", "wall", "cpu"), default="auto",
+                   help="clock of the dense timings: wall (perf_counter) or this process's CPU time "
+                        "(process_time, not inflated when other processes share the cores; meaningful only "
+                        "single-threaded). auto (default): cpu with --threads 1, else wall")
     p.add_argument("--mp-worker", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--chunk", type=int, default=MP_CHUNK, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.mp_worker is not None:
         print(json.dumps(mp_worker(args.mp_worker, args.chunk)))
         return
+    global CLOCK
+    clock = args.clock if args.clock != "auto" else ("cpu" if args.threads == 1 else "wall")
+    if clock == "cpu" and args.threads != 1:
+        p.error("--clock cpu sums the CPU time of all BLAS threads: use it with --threads 1")
+    CLOCK = time.process_time if clock == "cpu" else time.perf_counter
     t0 = time.perf_counter()
     print("qkinetics band-geometry benchmark" + (" (--quick)" if args.quick else ""))
     print_environment()
+    print("dense timings (Parts 2, 3) by " + ("this process's CPU time (time.process_time): with one BLAS thread "
+          "it equals the wall time on an idle machine and is not inflated when other processes share the cores"
+          if clock == "cpu" else "wall time (time.perf_counter)") + "; grid timings (Part 1) by wall time")
     run_grid(args.quick)
     run_dense(args.quick)
     if not args.quick:
-        run_batch_sweep()
+        run_subbatch_sweep(args.quick)
     print(f"\ntotal wall time {time.perf_counter() - t0:.1f} s")
 
 

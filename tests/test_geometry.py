@@ -277,6 +277,31 @@ def test_iter_band_geometry_chunks_equal_whole():
     np.testing.assert_allclose(np.concatenate([p.berry_curvature for p in parts]), whole.berry_curvature)
 
 
+@pytest.mark.parametrize("model_name", ["random", "pt_antiferromagnet"])
+def test_sub_batches_equal_one_batch(monkeypatch, model_name):
+    # band_geometry and geometry_from_hamiltonian split large batches into sub-batches that reuse
+    # scratch memory: every result must equal the single-batch one (nothing may alias the scratch).
+    import qkinetics.geometry as geometry_module
+    model = random_tight_binding(2, 3, seed=5) if model_name == "random" else zoo.pt_antiferromagnet()
+    k = model.k_from_reduced(np.random.default_rng(1).random((203, 2)))
+    opts = dict(derivatives=True, keep_eigenvectors=True)
+    monkeypatch.setattr(geometry_module, "SUBBATCH_ELEMENTS", 10**9)
+    whole = band_geometry(model, k, **opts)
+    basic_whole = band_geometry(model, k, inverse_mass=False)
+    monkeypatch.setattr(geometry_module, "SUBBATCH_ELEMENTS", 1)
+    monkeypatch.setattr(geometry_module, "SUBBATCH_MIN", 16)        # 13 sub-batches of <= 16 k points
+    for split, ref in ((band_geometry(model, k, **opts), whole),
+                       (geometry_from_hamiltonian(*model.hamiltonian(k, 2), k=k, **opts), whole),
+                       (band_geometry(model, k, inverse_mass=False), basic_whole)):
+        for f in ("energies", "velocity", "inverse_mass", "berry_curvature", "quantum_metric", "normalized_metric",
+                  "berry_curvature_derivative", "quantum_metric_derivative", "normalized_metric_derivative",
+                  "degeneracy", "velocity_matrix"):
+            a, b = getattr(split, f), getattr(ref, f)
+            assert (a is None) == (b is None), f
+            if a is not None:
+                np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10, err_msg=f)
+
+
 def test_geometry_errors():
     model = zoo.massive_dirac()
     with pytest.raises(qk.ModelError, match=r"shape \(B, 2\)"):

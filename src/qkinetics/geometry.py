@@ -141,6 +141,21 @@ def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = Fa
     Large batches are processed in sub-batches of about ``SUBBATCH_ELEMENTS / (d N²)`` k points
     (``d² N²`` with second derivatives), so temporaries stay cache-sized and memory bounded.
     """
+    H, dH, d2H = _check_inputs(H, dH, d2H, derivatives, degeneracy_tol)
+    k = None if k is None else np.asarray(k)
+    B, d, N = dH.shape[:3]
+    step = _subbatch_size(d, N, d2H is not None)
+    if B <= step:
+        return _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, _Workspace())
+    ws = _Workspace()                # bounded, cache-sized temporaries whatever the batch, reused
+    return _concatenate([_geometry(H[i:i + step], dH[i:i + step], None if d2H is None else d2H[i:i + step],
+                                   None if k is None else k[i:i + step], derivatives, degeneracy_tol,
+                                   keep_eigenvectors, ws)
+                         for i in range(0, B, step)])
+
+
+def _check_inputs(H, dH, d2H, derivatives, degeneracy_tol):
+    """Validated arrays H (B, N, N), dH (B, d, N, N), d2H (B, d, d, N, N) or None."""
     H = np.asarray(H)
     dH = np.asarray(dH)
     if H.ndim != 3 or H.shape[1] != H.shape[2]:
@@ -155,15 +170,7 @@ def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = Fa
         raise ModelError(f"d2H must have shape (B, d, d, N, N) = ({B}, {d}, {d}, {N}, {N}); got {np.shape(d2H)}.")
     if degeneracy_tol < 0:
         raise ModelError(f"degeneracy_tol must be >= 0 (eV); got {degeneracy_tol}.")
-    d2H = None if d2H is None else np.asarray(d2H)
-    k = None if k is None else np.asarray(k)
-    step = _subbatch_size(d, N, d2H is not None)
-    if B > step:                     # bounded, cache-sized temporaries whatever the batch
-        parts = [_geometry(H[i:i + step], dH[i:i + step], None if d2H is None else d2H[i:i + step],
-                           None if k is None else k[i:i + step], derivatives, degeneracy_tol, keep_eigenvectors)
-                 for i in range(0, B, step)]
-        return _concatenate(parts)
-    return _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors)
+    return H, dH, None if d2H is None else np.asarray(d2H)
 
 
 def _subbatch_size(d: int, N: int, second: bool) -> int:
@@ -171,22 +178,43 @@ def _subbatch_size(d: int, N: int, second: bool) -> int:
     return max(SUBBATCH_MIN, SUBBATCH_ELEMENTS // ((d * d if second else d) * N * N))
 
 
-def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors) -> BandGeometry:
-    """geometry_from_hamiltonian on one sub-batch (inputs already validated)."""
+class _Workspace:
+    """Scratch arrays reused by successive sub-batches.
+
+    Fresh temporaries of a few MB per sub-batch are returned to the operating system when freed
+    (glibc trims the heap) and page-fault again on the next sub-batch, which cost about a third of
+    the geometry time beyond ``eigh``; reusing them avoids that. Only for intermediates that no
+    result refers to.
+    """
+
+    def __init__(self):
+        self._flat = {}
+
+    def get(self, name: str, shape: tuple, dtype=complex) -> np.ndarray:
+        n = int(np.prod(shape))
+        buf = self._flat.get(name)
+        if buf is None or buf.dtype != np.dtype(dtype) or buf.size < n:
+            buf = self._flat[name] = np.empty(n, dtype=dtype)
+        return buf[:n].reshape(shape)
+
+
+def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws) -> BandGeometry:
+    """geometry_from_hamiltonian on one sub-batch (inputs already validated); ``ws`` a _Workspace."""
     B, d, N = dH.shape[0], dH.shape[1], dH.shape[2]
     eps, U = np.linalg.eigh(H)
-    Uh = np.conj(np.swapaxes(U, -1, -2))
-    V = to_eigenbasis(U, Uh, dH)                                            # (B, d, N, N)
+    Uh = np.conj(np.swapaxes(U, -1, -2), out=ws.get("Uh", (B, N, N)))
+    V = to_eigenbasis(U, Uh, dH, ws)                                        # (B, d, N, N)
 
     # Band-pair arrays are built in "k-last" layout (..., N, N, B): the sums over m below then run over
     # contiguous length-B rows instead of B*N*d*d separate length-N dot products, whose per-call cost
     # dominates for small N. Real and imaginary parts are kept apart (real arithmetic only).
     epsT = np.ascontiguousarray(eps.T)                                       # (N, B)
-    gapT = epsT[:, None, :] - epsT[None, :, :]                               # ε_n - ε_m, (N, N, B)
+    gapT = np.subtract(epsT[:, None, :], epsT[None, :, :], out=ws.get("gap", (N, N, B), float))  # ε_n - ε_m
+    RT = ws.get("R", (N, N, B), float)
     if N == 1 or np.all(np.diff(eps, axis=-1) > degeneracy_tol):
         same, size = None, np.ones((B, N), dtype=int)                        # no degenerate pair anywhere
         with np.errstate(divide="ignore"):
-            RT = 1.0 / gapT                                                  # 1/(ε_n - ε_m)
+            np.divide(1.0, gapT, out=RT)                                     # 1/(ε_n - ε_m)
         RT[np.arange(N), np.arange(N)] = 0.0
     else:
         labT = degenerate_groups(eps, degeneracy_tol).T
@@ -194,12 +222,14 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors) -> 
         size = np.ascontiguousarray(sameT.sum(axis=1).T)                     # (B, N)
         same = sameT.transpose(2, 0, 1)                                      # (B, N, N) view
         with np.errstate(divide="ignore"):
-            RT = 1.0 / gapT
+            np.divide(1.0, gapT, out=RT)
         RT[sameT] = 0.0                                                      # no sums inside a group
-    VT = np.ascontiguousarray(V.transpose(1, 2, 3, 0))                       # (d, N, N, B)
-    XrT, XiT = VT.real * RT, VT.imag * RT                                    # X = V/(ε_n - ε_m)
+    VT = ws.get("VT", (d, N, N, B))
+    np.copyto(VT, V.transpose(1, 2, 3, 0))                                   # (d, N, N, B)
+    XrT = np.multiply(VT.real, RT, out=ws.get("XrT", (d, N, N, B), float))  # X = V/(ε_n - ε_m)
+    XiT = np.multiply(VT.imag, RT, out=ws.get("XiT", (d, N, N, B), float))
 
-    vel = _group_average(same, size, np.real(np.diagonal(V, axis1=-2, axis2=-1)).transpose(0, 2, 1))
+    vel = _group_average(same, size, np.real(np.diagonal(V, axis1=-2, axis2=-1)).transpose(0, 2, 1).copy())
     want_mass = d2H is not None
     # Σ_m X^a_nm conj(X^c_nm) w_nm: w = 1 gives Σ V^a V^c/Δ² (Q2), w = R gives Σ V^a V^c/Δ³ (Q3),
     # w = Δ gives Σ V^a V^c/Δ (Q1, inverse mass), w = R² gives Σ V^a V^c/Δ⁴ (Q4, derivatives only).
@@ -208,16 +238,16 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors) -> 
         weights.append((gapT, False))
     if derivatives:
         weights.append((RT * RT, True))
-    sums = _pair_sums(XrT, XiT, weights)
+    sums = _pair_sums(XrT, XiT, weights, ws)                                # views of ws: copy what is kept
     (re2, im2), (re3, im3) = sums[0], sums[1]
     omega = _group_average(same, size, np.multiply(im2, -2.0, order="C"))
-    metric = _group_average(same, size, np.ascontiguousarray(re2))
+    metric = _group_average(same, size, re2.copy(order="C"))
     norm_metric = _group_average(same, size, np.multiply(re3, 2.0, order="C"))
 
     geo = BandGeometry(k=k, energies=eps, velocity=vel, berry_curvature=omega, quantum_metric=metric,
                        normalized_metric=norm_metric, degeneracy=size)
     if keep_eigenvectors:
-        geo.eigenvectors, geo.velocity_matrix = U, V
+        geo.eigenvectors, geo.velocity_matrix = U, V.copy()                  # V is a view of ws
     if not want_mass:
         return geo
 
@@ -225,7 +255,8 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors) -> 
     d2H = np.asarray(d2H).reshape(B, d * d, N, N)
     if not derivatives:
         # only the diagonal <u_n|∂_a∂_b H|u_n> is needed: one product per k instead of two
-        Y = (d2H.reshape(B, d * d * N, N) @ U).reshape(B, d * d, N, N)     # ∂_a∂_c H |u_n>
+        Y = np.matmul(d2H.reshape(B, d * d * N, N), U,
+                      out=ws.get("Y2", (B, d * d * N, N))).reshape(B, d * d, N, N)  # ∂_a∂_c H |u_n>
         Wdiag = np.vecdot(U.swapaxes(-1, -2)[:, None], Y.swapaxes(-1, -2)).real  # Σ_i conj(U_in) Y_in
         Wdiag = Wdiag.reshape(B, d, d, N).transpose(0, 3, 1, 2)
         geo.inverse_mass = _group_average(same, size, Wdiag + 2.0 * Q1)
@@ -263,44 +294,54 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors) -> 
     return geo
 
 
-def _pair_sums(XrT, XiT, weights):
+def _pair_sums(XrT, XiT, weights, ws):
     """Weighted band-pair sums :math:`S^{ac}_n = \\sum_m X^a_{nm}\\,\\overline{X^c_{nm}}\\,w_{nm}`.
 
     ``XrT``, ``XiT`` are the real and imaginary parts of X in k-last layout (d, N, N, B); ``weights`` a
     list of ``(w, imag)`` with ``w`` a real (N, N, B) array or None (w = 1). Returns per weight a pair
     ``(Re S, Im S)`` of (B, N, d, d) arrays (views of k-last storage); Re S is symmetric in (a, c), Im S
     antisymmetric and None unless ``imag``. Each of the d(d+1)/2 products X^a conj(X^c) is formed once
-    and serves every weight.
+    and serves every weight. The results live in the workspace ``ws``.
     """
     d, N, _, B = XrT.shape
-    res = [np.empty((d, d, N, B)) for _ in weights]
-    ims = [np.zeros((d, d, N, B)) if imag else None for _, imag in weights]
+    res = [ws.get(f"re{j}", (d, d, N, B), float) for j in range(len(weights))]
+    ims = [ws.get(f"im{j}", (d, d, N, B), float) if imag else None for j, (_, imag) in enumerate(weights)]
+    for im in ims:
+        if im is not None:
+            im[np.arange(d), np.arange(d)] = 0.0
     any_imag = any(imag for _, imag in weights)
-    tmp = np.empty((N, N, B))
+    Pr, Pi, P2, tmp = (ws.get(name, (N, N, B), float) for name in ("Pr", "Pi", "P2", "tmp"))
     for a in range(d):
         for c in range(a, d):
-            Pr = XrT[a] * XrT[c]                                             # Re X^a conj(X^c): (n, m, k)
-            Pr += XiT[a] * XiT[c]
-            Pi = None
+            np.multiply(XrT[a], XrT[c], out=Pr)                              # Re X^a conj(X^c): (n, m, k)
+            Pr += np.multiply(XiT[a], XiT[c], out=P2)
             if c != a and any_imag:
-                Pi = XiT[a] * XrT[c]                                         # Im X^a conj(X^c)
-                Pi -= XrT[a] * XiT[c]
+                np.multiply(XiT[a], XrT[c], out=Pi)                          # Im X^a conj(X^c)
+                Pi -= np.multiply(XrT[a], XiT[c], out=P2)
             for (w, imag), re, im in zip(weights, res, ims):
-                re[a, c] = (Pr if w is None else np.multiply(Pr, w, out=tmp)).sum(axis=1)
+                np.sum(Pr if w is None else np.multiply(Pr, w, out=tmp), axis=1, out=re[a, c])
                 if c != a:
                     re[c, a] = re[a, c]
                     if imag:
-                        im[a, c] = (Pi if w is None else np.multiply(Pi, w, out=tmp)).sum(axis=1)
+                        np.sum(Pi if w is None else np.multiply(Pi, w, out=tmp), axis=1, out=im[a, c])
                         np.negative(im[a, c], out=im[c, a])
     return [(re.transpose(3, 2, 0, 1), None if im is None else im.transpose(3, 2, 0, 1))
             for re, im in zip(res, ims)]
 
 
-def to_eigenbasis(U, Uh, X):
-    """Matrices X (B, M, N, N) in the eigenbasis, U^dagger X U, with two matrix products per k."""
+def to_eigenbasis(U, Uh, X, ws=None):
+    """Matrices X (B, M, N, N) in the eigenbasis, U^dagger X U, with two matrix products per k.
+
+    With a workspace ``ws`` the result is a view of its scratch memory (overwritten by the next call).
+    """
     B, M, N, _ = X.shape
-    Y = (X.reshape(B, M * N, N) @ U).reshape(B, M, N, N).transpose(0, 2, 1, 3).reshape(B, N, M * N)
-    return (Uh @ Y).reshape(B, N, M, N).transpose(0, 2, 1, 3)
+    if ws is None:
+        Y = (X.reshape(B, M * N, N) @ U).reshape(B, M, N, N).transpose(0, 2, 1, 3).reshape(B, N, M * N)
+        return (Uh @ Y).reshape(B, N, M, N).transpose(0, 2, 1, 3)
+    Y = np.matmul(X.reshape(B, M * N, N), U, out=ws.get("te1", (B, M * N, N)))
+    Yt = ws.get("te2", (B, N, M * N))
+    np.copyto(Yt.reshape(B, N, M, N), Y.reshape(B, M, N, N).transpose(0, 2, 1, 3))
+    return np.matmul(Uh, Yt, out=ws.get("te3", (B, N, M * N))).reshape(B, N, M, N).transpose(0, 2, 1, 3)
 
 
 def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: bool = True,
@@ -341,10 +382,12 @@ def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: b
     # Sub-batches keep the largest temporaries ((B, d, d, N, N) with second derivatives, else (B, d, N, N))
     # at about SUBBATCH_ELEMENTS numbers: faster (cache, no page faults) and bounded.
     step = _subbatch_size(model.dim, model.norb, order == 2)
-    parts = [geometry_from_hamiltonian(*model.hamiltonian(k[i:i + step], order=order), k=k[i:i + step],
-                                       derivatives=derivatives, degeneracy_tol=degeneracy_tol,
-                                       keep_eigenvectors=keep_eigenvectors)
-             for i in range(0, len(k), step)]
+    ws = _Workspace()
+    parts = []
+    for i in range(0, len(k), step):
+        H, dH, *d2H = model.hamiltonian(k[i:i + step], order=order)
+        H, dH, d2H = _check_inputs(H, dH, d2H[0] if d2H else None, derivatives, degeneracy_tol)
+        parts.append(_geometry(H, dH, d2H, k[i:i + step], derivatives, degeneracy_tol, keep_eigenvectors, ws))
     return parts[0] if len(parts) == 1 else _concatenate(parts)
 
 
