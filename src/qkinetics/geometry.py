@@ -104,12 +104,16 @@ def degenerate_groups(energies: np.ndarray, tol: float = DEFAULT_DEGENERACY_TOL)
     )
 
 
-def _group_average(same: np.ndarray | None, size: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Average a per-band quantity x (B, N, ...) over degenerate groups (``same=None``: none)."""
+def _group_average(same: np.ndarray | None, size: np.ndarray, x: np.ndarray, out=None) -> np.ndarray:
+    """Average a per-band quantity x (B, N, ...) over degenerate groups (``same=None``: none), into ``out``
+    when given."""
     if same is None or np.all(size == 1):
-        return x
+        if out is None:
+            return x
+        np.copyto(out, x)
+        return out
     P = same / size[:, :, None]
-    return np.einsum("bnm,bm...->bn...", P, x)
+    return np.einsum("bnm,bm...->bn...", P, x, out=out)
 
 
 def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = False,
@@ -148,10 +152,11 @@ def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = Fa
     if B <= step:
         return _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, _Workspace())
     ws = _Workspace()                # bounded, cache-sized temporaries whatever the batch, reused
-    return _concatenate([_geometry(H[i:i + step], dH[i:i + step], None if d2H is None else d2H[i:i + step],
-                                   None if k is None else k[i:i + step], derivatives, degeneracy_tol,
-                                   keep_eigenvectors, ws)
-                         for i in range(0, B, step)])
+    geo = _assemble(np.empty((B, 0)) if k is None else k, step, lambda i, out: _geometry(
+        H[i:i + step], dH[i:i + step], None if d2H is None else d2H[i:i + step],
+        None if k is None else k[i:i + step], derivatives, degeneracy_tol, keep_eigenvectors, ws, out))
+    geo.k = k
+    return geo
 
 
 def _check_inputs(H, dH, d2H, derivatives, degeneracy_tol):
@@ -198,9 +203,14 @@ class _Workspace:
         return buf[:n].reshape(shape)
 
 
-def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws) -> BandGeometry:
-    """geometry_from_hamiltonian on one sub-batch (inputs already validated); ``ws`` a _Workspace."""
+def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws, out=None) -> BandGeometry:
+    """geometry_from_hamiltonian on one sub-batch (inputs already validated); ``ws`` a _Workspace.
+
+    ``out``: optional dict of destination arrays (slices of a full-batch result) for the fields in
+    ``_DIRECT``; those results are written there directly instead of into fresh arrays.
+    """
     B, d, N = dH.shape[0], dH.shape[1], dH.shape[2]
+    out = out or {}
     eps, U = np.linalg.eigh(H)
     Uh = np.conj(np.swapaxes(U, -1, -2), out=ws.get("Uh", (B, N, N)))
     V = to_eigenbasis(U, Uh, dH, ws)                                        # (B, d, N, N)
@@ -229,7 +239,15 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws)
     XrT = np.multiply(VT.real, RT, out=ws.get("XrT", (d, N, N, B), float))  # X = V/(ε_n - ε_m)
     XiT = np.multiply(VT.imag, RT, out=ws.get("XiT", (d, N, N, B), float))
 
-    vel = _group_average(same, size, np.real(np.diagonal(V, axis1=-2, axis2=-1)).transpose(0, 2, 1).copy())
+    def result(name, shape, produce):
+        """A result field: produce(dst) writes it into dst, then the group average (in place where possible)."""
+        dst = out.get(name)
+        if same is None:
+            return produce(np.empty(shape) if dst is None else dst)
+        return _group_average(same, size, produce(np.empty(shape)), out=dst)
+
+    vel = result("velocity", (B, N, d),
+                 lambda o: _copy_into(o, np.real(np.diagonal(V, axis1=-2, axis2=-1)).transpose(0, 2, 1)))
     want_mass = d2H is not None
     # Σ_m X^a_nm conj(X^c_nm) w_nm: w = 1 gives Σ V^a V^c/Δ² (Q2), w = R gives Σ V^a V^c/Δ³ (Q3),
     # w = Δ gives Σ V^a V^c/Δ (Q1, inverse mass), w = R² gives Σ V^a V^c/Δ⁴ (Q4, derivatives only).
@@ -240,9 +258,11 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws)
         weights.append((RT * RT, True))
     sums = _pair_sums(XrT, XiT, weights, ws)                                # views of ws: copy what is kept
     (re2, im2), (re3, im3) = sums[0], sums[1]
-    omega = _group_average(same, size, np.multiply(im2, -2.0, order="C"))
-    metric = _group_average(same, size, re2.copy(order="C"))
-    norm_metric = _group_average(same, size, np.multiply(re3, 2.0, order="C"))
+    omega = result("berry_curvature", (B, N, d, d), lambda o: np.multiply(im2, -2.0, out=o))
+    metric = result("quantum_metric", (B, N, d, d), lambda o: _copy_into(o, re2))
+    norm_metric = result("normalized_metric", (B, N, d, d), lambda o: np.multiply(re3, 2.0, out=o))
+    if "energies" in out:
+        eps, size = _copy_into(out["energies"], eps), _copy_into(out["degeneracy"], size)
 
     geo = BandGeometry(k=k, energies=eps, velocity=vel, berry_curvature=omega, quantum_metric=metric,
                        normalized_metric=norm_metric, degeneracy=size)
@@ -259,11 +279,11 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws)
                       out=ws.get("Y2", (B, d * d * N, N))).reshape(B, d * d, N, N)  # ∂_a∂_c H |u_n>
         Wdiag = np.vecdot(U.swapaxes(-1, -2)[:, None], Y.swapaxes(-1, -2)).real  # Σ_i conj(U_in) Y_in
         Wdiag = Wdiag.reshape(B, d, d, N).transpose(0, 3, 1, 2)
-        geo.inverse_mass = _group_average(same, size, Wdiag + 2.0 * Q1)
+        geo.inverse_mass = result("inverse_mass", (B, N, d, d), lambda o: np.add(Wdiag, 2.0 * Q1, out=o))
         return geo
     W = to_eigenbasis(U, Uh, d2H).reshape(B, d, d, N, N)
     Wdiag = np.real(np.diagonal(W, axis1=-2, axis2=-1)).transpose(0, 3, 1, 2)
-    geo.inverse_mass = _group_average(same, size, Wdiag + 2.0 * Q1)
+    geo.inverse_mass = result("inverse_mass", (B, N, d, d), lambda o: np.add(Wdiag, 2.0 * Q1, out=o))
 
     R = RT.transpose(2, 0, 1)                                               # (B, N, N) view
     Q3 = re3 + 1j * im3
@@ -292,6 +312,41 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws)
     geo.quantum_metric_derivative = _group_average(same, size, dQ2.real)
     geo.normalized_metric_derivative = _group_average(same, size, 2.0 * dQ3.real)
     return geo
+
+
+def _copy_into(dst, x):
+    np.copyto(dst, x)
+    return dst
+
+
+#: BandGeometry fields that _geometry can write straight into a full-batch result
+_DIRECT = ("energies", "velocity", "berry_curvature", "quantum_metric", "normalized_metric", "degeneracy",
+           "inverse_mass")
+
+
+def _assemble(k, step, compute) -> BandGeometry:
+    """One BandGeometry for all of k from sub-batches ``compute(i, out)`` (rows i:i+step).
+
+    The first sub-batch fixes the fields and shapes; the full-batch arrays are then allocated and the
+    later sub-batches write the ``_DIRECT`` fields into them directly (the rest are copied).
+    """
+    B = len(k)
+    first = compute(0, None)
+    if B <= step:
+        return first
+    full = {}
+    for f in fields(BandGeometry):
+        v = getattr(first, f.name)
+        if v is not None and f.name != "k":
+            full[f.name] = np.empty((B,) + v.shape[1:], dtype=v.dtype)
+            full[f.name][:step] = v
+    for i in range(step, B, step):
+        sl = slice(i, i + step)
+        part = compute(i, {name: full[name][sl] for name in _DIRECT if name in full})
+        for name, arr in full.items():
+            if name not in _DIRECT:
+                arr[sl] = getattr(part, name)
+    return BandGeometry(k=k, **full)
 
 
 def _pair_sums(XrT, XiT, weights, ws):
@@ -383,21 +438,13 @@ def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: b
     # at about SUBBATCH_ELEMENTS numbers: faster (cache, no page faults) and bounded.
     step = _subbatch_size(model.dim, model.norb, order == 2)
     ws = _Workspace()
-    parts = []
-    for i in range(0, len(k), step):
+
+    def compute(i, out):
         H, dH, *d2H = model.hamiltonian(k[i:i + step], order=order)
         H, dH, d2H = _check_inputs(H, dH, d2H[0] if d2H else None, derivatives, degeneracy_tol)
-        parts.append(_geometry(H, dH, d2H, k[i:i + step], derivatives, degeneracy_tol, keep_eigenvectors, ws))
-    return parts[0] if len(parts) == 1 else _concatenate(parts)
+        return _geometry(H, dH, d2H, k[i:i + step], derivatives, degeneracy_tol, keep_eigenvectors, ws, out)
 
-
-def _concatenate(parts):
-    """One BandGeometry from several along the k axis."""
-    kw = {}
-    for f in fields(BandGeometry):
-        vals = [getattr(p, f.name) for p in parts]
-        kw[f.name] = None if vals[0] is None else np.concatenate(vals)
-    return BandGeometry(**kw)
+    return _assemble(k, step, compute)
 
 
 def iter_band_geometry(model: Model, k_chunks, **options):
