@@ -408,6 +408,9 @@ field_gradient = talk_field_gradient()
 
 
 # --------------------------------------------------------------------------- field gradient, Lapa-Hughes
+# Value checked against a closed form (tilted massive Dirac cone, first order in the tilt, d-vector
+# metric; tests/test_linear_responses.py::test_field_gradient_lapa_hughes_tilted_dirac_closed_form):
+# sum_n int f d_mu g_ab = w (mu^2 - m^2)/(16 pi mu^5) x [mu^2 + 3 m^2 (xxx), mu^2 + m^2 (xyy), m^2 (yxy, yyx)] at T = 0.
 
 
 def _lh_integrand(geo):
