@@ -302,7 +302,7 @@ def run_subbatch_sweep(quick: bool) -> None:
     import qkinetics.geometry as geometry_module
     timing = dict(min_rounds=2, max_rounds=4, budget=1.0) if quick else dict(min_rounds=3, max_rounds=8, budget=3.0)
     default = geometry_module.SUBBATCH_ELEMENTS
-    sizes = [2**13, 2**15, 2**17, 2**19]
+    sizes = [2**13, 2**14, 2**15, 2**16, 2**17]
     print()
     print(f"== Part 3: sub-batch size (SUBBATCH_ELEMENTS, default 2^{int(np.log2(default))}): band_geometry us per "
           "k point, ratio to H(k)+eigh ==")

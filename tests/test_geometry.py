@@ -289,7 +289,7 @@ def test_sub_batches_equal_one_batch(monkeypatch, model_name):
     whole = band_geometry(model, k, **opts)
     basic_whole = band_geometry(model, k, inverse_mass=False)
     monkeypatch.setattr(geometry_module, "SUBBATCH_ELEMENTS", 1)
-    monkeypatch.setattr(geometry_module, "SUBBATCH_MIN", 16)        # 13 sub-batches of <= 16 k points
+    monkeypatch.setattr(geometry_module, "SUBBATCH_MIN", 16)        # sub-batches of 16 (8 with derivatives) k
     for split, ref in ((band_geometry(model, k, **opts), whole),
                        (geometry_from_hamiltonian(*model.hamiltonian(k, 2), k=k, **opts), whole),
                        (band_geometry(model, k, inverse_mass=False), basic_whole)):

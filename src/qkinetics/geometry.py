@@ -40,10 +40,12 @@ import numpy as np
 from .models.base import Model, ModelError
 
 DEFAULT_DEGENERACY_TOL = 1e-6
-#: band_geometry works in sub-batches of about this many complex numbers per (B, d[, d], N, N) array,
-#: and at least SUBBATCH_MIN k points (tuned with benchmarks/geometry.py)
-SUBBATCH_ELEMENTS = 2**17
-SUBBATCH_MIN = 16
+#: Geometry works in sub-batches of about SUBBATCH_ELEMENTS / (d N²) k points (one (B, d, N, N) array of
+#: about that many numbers; 4 SUBBATCH_ELEMENTS / (d² N²) with derivatives, whose temporaries are
+#: (B, d, d, N, N)), and at least SUBBATCH_MIN (SUBBATCH_MIN / 2 with derivatives). Tuned with
+#: benchmarks/geometry.py (Part 3): smaller sub-batches pay per-call overhead, larger ones fall out of cache.
+SUBBATCH_ELEMENTS = 2**15
+SUBBATCH_MIN = 32
 
 
 @dataclass
@@ -143,12 +145,12 @@ def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = Fa
     Notes
     -----
     Large batches are processed in sub-batches of about ``SUBBATCH_ELEMENTS / (d N²)`` k points
-    (``d² N²`` with second derivatives), so temporaries stay cache-sized and memory bounded.
+    (``4 SUBBATCH_ELEMENTS / (d² N²)`` with derivatives), so temporaries stay cache-sized and memory bounded.
     """
     H, dH, d2H = _check_inputs(H, dH, d2H, derivatives, degeneracy_tol)
     k = None if k is None else np.asarray(k)
     B, d, N = dH.shape[:3]
-    step = _subbatch_size(d, N, d2H is not None)
+    step = _subbatch_size(d, N, derivatives)
     if B <= step:
         return _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, _Workspace())
     ws = _Workspace()                # bounded, cache-sized temporaries whatever the batch, reused
@@ -178,9 +180,11 @@ def _check_inputs(H, dH, d2H, derivatives, degeneracy_tol):
     return H, dH, None if d2H is None else np.asarray(d2H)
 
 
-def _subbatch_size(d: int, N: int, second: bool) -> int:
-    """k points per sub-batch: the largest (B, d[, d], N, N) temporary holds about SUBBATCH_ELEMENTS numbers."""
-    return max(SUBBATCH_MIN, SUBBATCH_ELEMENTS // ((d * d if second else d) * N * N))
+def _subbatch_size(d: int, N: int, derivatives: bool) -> int:
+    """k points per sub-batch (see SUBBATCH_ELEMENTS)."""
+    if derivatives:
+        return max(SUBBATCH_MIN // 2, 4 * SUBBATCH_ELEMENTS // (d * d * N * N))
+    return max(SUBBATCH_MIN, SUBBATCH_ELEMENTS // (d * N * N))
 
 
 class _Workspace:
@@ -434,9 +438,8 @@ def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: b
     """
     k = model.check_k(k)
     order = 2 if (derivatives or inverse_mass) else 1
-    # Sub-batches keep the largest temporaries ((B, d, d, N, N) with second derivatives, else (B, d, N, N))
-    # at about SUBBATCH_ELEMENTS numbers: faster (cache, no page faults) and bounded.
-    step = _subbatch_size(model.dim, model.norb, order == 2)
+    # Cache-sized sub-batches (see SUBBATCH_ELEMENTS) sharing one scratch workspace: faster and bounded.
+    step = _subbatch_size(model.dim, model.norb, derivatives)
     ws = _Workspace()
 
     def compute(i, out):
