@@ -236,7 +236,7 @@ BAD = [
     ("non-periodic V", _expr("0.01 * x"), r"\[potential\] V\(x, t\) must be periodic.*length"),
     ("key of another kind", ('q = 0.15707963267948966', 'q = 0.15707963267948966\nwidth = 2.0'),
      r"\[potential\] key\(s\) \['width'\] do not apply to kind = 'cos'"),
-    ("order 3", ("nk = 32", "nk = 32\norder = 3"), r"\[kinetics\] order must be 0 or 1"),
+    ("order 3", ("nk = 32", "nk = 32\norder = 3"), r"\[kinetics\] order must be 0, 1 or 2"),
     ("bad relaxation", ('relaxation = "local"', 'relaxation = "mermin"'), r"\[kinetics\] relaxation must be one of"),
     ("steady with t_end", ("n_save = 6", "n_save = 6\nsteady = true"), r"\[kinetics\] (t_end|n_save) applies to time"),
     ("missing length", ("length = 40.0", ""), r"\[kinetics\] length is required"),
@@ -374,3 +374,25 @@ def test_potential_step_example_full_grid(tmp_path):
     assert abs(got / expected - 1) < 0.04
     n = ds["n"].sum("band").values
     assert n[np.argmax(ds["V"].values)] < n[np.argmin(ds["V"].values)]
+
+
+def test_order2_steady_run_writes_the_physical_density(tmp_path):
+    # order 2: O(hbar^2) current, well-balanced static equilibrium f(h)_*, physical (dressed) density; the
+    # first harmonic of n_physical equals that of qkinetics.kinetics.equilibrium_density to O(hbar^4).
+    text = STEADY.format(tol=1e-12).replace('relaxation = "local"', 'relaxation = "global"\norder = 2') \
+        .replace('kind = "step"\nV0 = 0.1\nwidth = 3.0', 'kind = "cos"\nV0 = 0.05\nq = 0.15707963267948966')
+    ds = run(_write(tmp_path, text), progress=False)
+    assert ds.attrs["order"] == 2 and ds.attrs["converged"] == 1
+    assert ds["n_physical"].dims == ("band", "x")
+    from qkinetics.kinetics import equilibrium_density
+    from qkinetics.models import zoo
+    from qkinetics.moyal import jet
+    q = 2 * np.pi / 40.0
+    ref = equilibrium_density(zoo.rice_mele(), lambda y: 0.05 * jet.cos(q * y), ds["x"].values, 32, -1.0, 1000.0
+                              ).sum(axis=(0, 1))
+    n = ds["n_physical"].sum("band").values
+    h = [abs((v * np.exp(-1j * q * ds["x"].values)).mean()) for v in (n, ref, n - ref)]
+    assert h[2] < 1e-2 * h[1]
+    bad = text.replace('relaxation = "global"', 'relaxation = "local"')
+    with pytest.raises(ConfigError, match="'local'"):
+        run(_write(tmp_path, bad, "bad.toml"), progress=False)

@@ -37,7 +37,8 @@ A kinetic run (the phase-space solver :class:`qkinetics.kinetics.KineticSolver`)
 ``[response]``, ``[sweep]`` and ``[grid]`` by ``[kinetics]`` and ``[potential]``::
 
     [kinetics]
-    order = 1                         # 0 or 1 (1: anomalous velocity in jy, 2D models)
+    order = 1                         # 0, 1 (anomalous velocity in jy, 2D models) or 2 (O(hbar^2) current:
+                                      # 1D models, static potential, relaxation "global" or "bare")
     length = 60.0                     # period of the x box, Angstrom
     nx = 64                           # cells in x
     nk = 64                           # cells in k_x over the Brillouin zone
@@ -240,8 +241,8 @@ def _load_kinetics(path, raw) -> dict:
     sec = "kinetics"
     out = {}
     order = kin.get("order", 0)
-    if isinstance(order, bool) or order not in (0, 1):
-        raise ConfigError(f"[kinetics] order must be 0 or 1; got {order!r}.")
+    if isinstance(order, bool) or order not in (0, 1, 2):
+        raise ConfigError(f"[kinetics] order must be 0, 1 or 2; got {order!r}.")
     out["order"] = int(order)
     if "length" not in kin:
         raise ConfigError("[kinetics] length is required: the period of the x box, a positive number (Angstrom).")
@@ -611,6 +612,8 @@ def run_kinetics(cfg, model, *, progress=True, stop_after=None):
         converged = residual < k["tol"]
         ds = solver.moments()
         ds["V"] = (("x",), solver.V())
+        if k["order"] == 2:
+            ds["n_physical"] = (("band", "x"), solver.physical_density())
         ds.attrs = {"residual": residual, "converged": int(converged), "tol": k["tol"]}
         if not converged:
             warnings.warn(f"kinetic steady state not converged after {total} steps: residual max|d_t f| tau = "
