@@ -16,7 +16,8 @@ N = 8, 32 in 3D it times, on the same batch of k points,
 * ``H(k)+eigh``      H(k) construction (``model.hamiltonian(k, 0)``) plus ``eigh`` (the end-to-end floor),
 * ``H,dH`` / ``H,dH,d2H``  ``model.hamiltonian(k, 1)`` / ``(k, 2)`` alone, for reference,
 * ``geo(H,dH)``      ``geometry_from_hamiltonian(H, dH)``: energies, velocity, Berry curvature, quantum
-                     metric and normalized metric ("geometry without derivatives", the core),
+                     metric and normalized metric ("geometry without derivatives", the core; it works
+                     in cache-sized sub-batches internally),
 * ``geo(+d2H)``      the same with d2H (adds the inverse mass),
 * ``geo(deriv)``     the same with ``derivatives=True``,
 * ``bg(basic)``      ``band_geometry(model, k, inverse_mass=False)``: the core plus H, dH construction,
@@ -32,8 +33,9 @@ Part 3 (default run only): band_geometry time per k point against the library's 
 (``qkinetics.geometry.SUBBATCH_ELEMENTS``), for 3D N = 8 and 2D N = 32: the data behind its default.
 
 Clock: ``--clock cpu`` times the dense cases by this process's CPU time, which with one BLAS thread equals
-the wall time on an idle machine but is not inflated when other processes share the cores (the default
-with ``--threads 1``); ``--clock wall`` uses wall time (the default otherwise).
+the wall time on an idle machine but is not inflated by time-slicing when other processes share the cores
+(contention for caches and memory bandwidth still shows); the default with ``--threads 1``. ``--clock wall``
+uses wall time (the default otherwise).
 
 BLAS threads: ``--threads N`` (default 1; 0 leaves the library default). With threadpoolctl installed it
 limits the BLAS pools through threadpoolctl; otherwise it sets OMP/OPENBLAS/MKL_NUM_THREADS before numpy
@@ -170,20 +172,6 @@ def blas_threads() -> str:
 
 
 # -------------------------------------------------------------------------------- dense batches
-
-def best_time(fn, min_repeat: int = 3, max_repeat: int = 10, budget: float = 1.5, warmup: int = 1) -> float:
-    """Best wall time of ``fn()`` over at least ``min_repeat`` runs (more, up to ``max_repeat``, while the
-    total stays under ``budget`` seconds), after ``warmup`` untimed runs."""
-    for _ in range(warmup):
-        fn()
-    best, spent, n = np.inf, 0.0, 0
-    while n < min_repeat or (n < max_repeat and spent < budget):
-        t = time.perf_counter()
-        fn()
-        dt = time.perf_counter() - t
-        best, spent, n = min(best, dt), spent + dt, n + 1
-    return best
-
 
 #: clock of the dense timings, set by --clock in main(): time.perf_counter (wall) or time.process_time (CPU)
 CLOCK = time.perf_counter
@@ -431,7 +419,7 @@ def main(argv=None) -> None:
     print("qkinetics band-geometry benchmark" + (" (--quick)" if args.quick else ""))
     print_environment()
     print("dense timings (Parts 2, 3) by " + ("this process's CPU time (time.process_time): with one BLAS thread "
-          "it equals the wall time on an idle machine and is not inflated when other processes share the cores"
+          "it equals the wall time on an idle machine and is not inflated by time-slicing with other processes"
           if clock == "cpu" else "wall time (time.perf_counter)") + "; grid timings (Part 1) by wall time")
     run_grid(args.quick)
     run_dense(args.quick)
