@@ -97,6 +97,9 @@ class TightBinding(Model):
             self._disp = np.broadcast_to(Rcart[:, None, None, :], (len(hop), norb, norb, dim))
         self._weights = {}
 
+    #: exact Fourier-sum derivatives: any order is cheap; 6 bounds the memory of the weights
+    max_derivative_order = 6
+
     def with_convention(self, convention: str) -> "TightBinding":
         """The same model in the given Fourier convention ("lattice" gives H(k) periodic over the BZ)."""
         other = TightBinding(self.lattice, self.positions, self.hoppings, convention=convention, name=self.name)
