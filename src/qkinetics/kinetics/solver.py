@@ -152,6 +152,28 @@ def _face_flux(f, vel, axis, limiter):
     return np.where(vel > 0, vel * fL, vel * fR)
 
 
+def _face_flux_open(f, vel, gl, gr, limiter):
+    """Upwind flux through the nx + 1 faces x_{i-1/2} (i = 0..nx) along axis 1 with open ends.
+
+    Two ghost cells per side hold the reservoir distributions ``gl``, ``gr`` (shape (N, 1, ...)) with zero
+    slope, so an inflowing end face carries exactly the reservoir value and an outflowing one the
+    (MUSCL-reconstructed) interior value (free outflow). ``vel[:, i]`` is the velocity at face x_{i-1/2}
+    (or broadcasts)."""
+    nx = f.shape[1]
+    fp = np.concatenate([gl, gl, f, gr, gr], axis=1)                  # cells -2 .. nx+1
+    fc = fp[:, 1:nx + 3]                                              # cells -1 .. nx
+    if limiter is None:
+        fL, fR = fc[:, :-1], fc[:, 1:]
+    else:
+        d = fp[:, 1:] - fp[:, :-1]                                    # Δ between padded cells m, m+1
+        s = limiter(d[:, :-1], d[:, 1:])                              # slopes in cells -1 .. nx
+        s[:, 0] = 0.0
+        s[:, -1] = 0.0                                                # reservoirs: no slope
+        fL = fc[:, :-1] + 0.5 * s[:, :-1]
+        fR = fc[:, 1:] - 0.5 * s[:, 1:]
+    return np.where(vel > 0, vel * fL, vel * fR)
+
+
 class KineticSolver:
     """Phase-space kinetic equation of band densities on a periodic (x, k_x[, k_y]) grid.
 
@@ -187,11 +209,23 @@ class KineticSolver:
         f_eq is an exact discrete steady state (static potentials only). Default: True at order 2, else False.
     """
 
-    def __init__(self, model: Model, potential=None, *, length: float, nx: int, nk: int, nk_perp: int | None = None,
-                 mu: float = 0.0, T: float = 300.0, tau: float = np.inf, order: int = 0,
+    def __init__(self, model, potential=None, *, length: float, nx: int, nk: int, nk_perp: int | None = None,
+                 mu: float = 0.0, T=300.0, tau: float = np.inf, order: int = 0,
                  relaxation: str = "local", limiter: str = "mc", cfl: float = 0.4, hbar: float = units.hbar_eVs,
-                 well_balanced: bool | None = None):
+                 well_balanced: bool | None = None, boundary: str = "periodic"):
         from ..geometry import band_geometry
+        self.length, self.nx, self.nk = float(length), int(nx), int(nk)
+        self.dx = self.length / self.nx
+        self.x = (np.arange(self.nx) + 0.5) * self.dx
+        self.x_faces = np.arange(self.nx + 1) * self.dx                     # x_{i-1/2}, i = 0..nx
+        self.model_function = None if isinstance(model, Model) else model
+        self.x_dependent = self.model_function is not None
+        if self.x_dependent:
+            if not callable(model):
+                raise ModelError("model must be a Model or a callable model(x) -> Model (x in Angstrom).")
+            model = model(float(self.x[0]))
+            if not isinstance(model, Model):
+                raise ModelError(f"model(x) must return a Model; got {type(model).__name__}.")
         if not model.periodic:
             raise ModelError("KineticSolver needs a lattice model (periodic k); continuum models are not supported yet.")
         if model.dim not in (1, 2):
@@ -203,6 +237,16 @@ class KineticSolver:
             raise ModelError("Give nk_perp (k_y points) for a 2D model.")
         if order not in (0, 1, 2):
             raise ModelError(f"order must be 0, 1 or 2; got {order!r}.")
+        if boundary not in ("periodic", "open"):
+            raise ModelError(f"boundary must be 'periodic' or 'open'; got {boundary!r}.")
+        T_profile = T if callable(T) else None
+        if order == 2:
+            extra = [name for name, on in (("an x-dependent model(x)", self.x_dependent),
+                                           ("a temperature profile T(x)", T_profile is not None),
+                                           ("open boundaries", boundary == "open")) if on]
+            if extra:
+                raise ModelError(f"{' and '.join(extra)}: available at orders 0 and 1 (the order-2 current is built "
+                                 "for a uniform model, uniform T and periodic x).")
         if order == 2 and model.dim != 1:
             raise ModelError("order 2 is implemented for 1D models (phase space (x, k)); use order 0 or 1 in 2D.")
         if order == 2 and relaxation == "local":
@@ -214,20 +258,30 @@ class KineticSolver:
             raise ModelError(f"limiter must be one of {sorted(LIMITERS)}.")
         if tau <= 0:
             raise ModelError("tau must be > 0 (np.inf for collisionless).")
-        if np.isfinite(tau) and T <= 0:
-            raise ModelError("Relaxation needs T > 0 (smooth Fermi function).")
+        if T_profile is not None:
+            Tx = np.broadcast_to(np.asarray(T_profile(self.x.copy()), dtype=float), self.x.shape).copy()
+            if not np.all(np.isfinite(Tx)) or np.any(Tx <= 0):
+                raise ModelError("T(x) must be finite and > 0 on the grid (K).")
+            self.T = Tx                                                     # K at the cell centres, (nx,)
+            self.kT = units.kB_eV * Tx
+            self._kTg = self.kT[None, :, None, None]
+        else:
+            if np.isfinite(tau) and T <= 0:
+                raise ModelError("Relaxation needs T > 0 (smooth Fermi function).")
+            if boundary == "open" and T <= 0:
+                raise ModelError("Open boundaries need T > 0 (the reservoirs are Fermi seas).")
+            self.T = float(T)
+            self.kT = units.kB_eV * self.T
+            self._kTg = self.kT
+        self.T_profile = T_profile
+        self.boundary = boundary
         self.model, self.potential = model, potential
-        self.length, self.nx, self.nk = float(length), int(nx), int(nk)
         self.nky = int(nk_perp) if model.dim == 2 else 1
-        self.mu, self.T, self.tau, self.order = float(mu), float(T), float(tau), order
+        self.mu, self.tau, self.order = float(mu), float(tau), order
         self.relaxation, self.cfl, self.hbar = relaxation, float(cfl), float(hbar)
         self._limiter = LIMITERS[limiter]
         self.limiter_name = limiter
-        self.kT = units.kB_eV * self.T
         N = self.nbands = model.norb
-        self.dx = self.length / self.nx
-        self.x = (np.arange(self.nx) + 0.5) * self.dx
-        self.x_faces = np.arange(self.nx + 1) * self.dx                     # x_{i-1/2}, i = 0..nx
         bx = rec[0, 0]
         self.dk = bx / self.nk
         self.k = -bx / 2 + (np.arange(self.nk) + 0.5) * self.dk
@@ -245,23 +299,77 @@ class KineticSolver:
             K = np.stack(np.broadcast_arrays(kx[:, None], self.ky[None, :]), -1).reshape(-1, 2)[:, :d]
             return K
         Kc = grid(self.k)
-        self.energy = model.bands(Kc).T.reshape(N, self.nk, self.nky)        # ε_n(k_j, k_y)
-        ef = model.bands(grid(kfaces)).T.reshape(N, self.nk + 1, self.nky)
-        self.velocity = (ef[:, 1:] - ef[:, :-1]) / (self.dk * self.hbar)     # cell-averaged ẋ (Å/s)
         self.velocity_y = self.omega_xy = None
-        if d == 2:
-            bg = band_geometry(model, Kc, inverse_mass=False)
-            self.velocity_y = (bg.velocity[:, :, 1].T / self.hbar).reshape(N, self.nk, self.nky)
-            self.omega_xy = bg.berry_curvature[:, :, 0, 1].T.reshape(N, self.nk, self.nky)
+        self._fk_model = None
+        if not self.x_dependent:
+            self.energy = model.bands(Kc).T.reshape(N, self.nk, self.nky)        # ε_n(k_j, k_y)
+            ef = model.bands(grid(kfaces)).T.reshape(N, self.nk + 1, self.nky)
+            self.velocity = (ef[:, 1:] - ef[:, :-1]) / (self.dk * self.hbar)     # cell-averaged ẋ (Å/s)
+            self._E = self.energy[:, None]                                       # (N, 1, nk, nky)
+            self._vxf = self._vcell = self.velocity[:, None]                     # x-face = cell velocity
+            if d == 2:
+                bg = band_geometry(model, Kc, inverse_mass=False)
+                self.velocity_y = (bg.velocity[:, :, 1].T / self.hbar).reshape(N, self.nk, self.nky)
+                self.omega_xy = bg.berry_curvature[:, :, 0, 1].T.reshape(N, self.nk, self.nky)
+        else:
+            self._setup_x_dependent(model, grid, kfaces, band_geometry)
         self.t = 0.0
+        self.boundary_inflow = 0.0            # particles that entered through the open ends (∫ dt net inflow)
+        self._bflux = self._bres = self._inflow = 0.0
         self.well_balanced = (order == 2) if well_balanced is None else bool(well_balanced)
+        if self.well_balanced and T_profile is not None and np.ptp(self.T) > 0:
+            raise ModelError("well_balanced=True needs a uniform T: the local equilibrium at T(x) is not a stationary "
+                             "state of the flow (the temperature gradient drives the thermoelectric deviation "
+                             "-tau v d_x f_leq), so well-balancing would remove a physical drive.")
         if self.well_balanced or order == 2:
             self._check_static()
         if order == 2:
             self._setup_order2(kfaces)
         self.f = self.equilibrium()
-        self._residual = self.transport(self.f, 0.0) if self.well_balanced else None
+        self._residual = None
+        if self.well_balanced:
+            self._residual = self.transport(self.f, 0.0)
+            self._bres = self._bflux
         self.steps = 0
+
+    def _setup_x_dependent(self, model0, grid, kfaces, band_geometry):
+        """Bands of model(x): ε_n at the cell centres (x_i, k_j) for the local equilibria and at the cell corners
+        (x_{i-1/2}, k_{j-1/2}) for the flow. The x-face velocities and the model part of the k-face force are
+        corner differences, so the discrete divergence of the phase-space flow vanishes exactly."""
+        N, nk, nky, d = self.nbands, self.nk, self.nky, model0.dim
+
+        def model_at(xv):
+            m = self.model_function(float(xv))
+            if not isinstance(m, Model):
+                raise ModelError(f"model(x) must return a Model; got {type(m).__name__} at x = {xv}.")
+            if (m.dim != d or m.norb != N or m.lattice is None
+                    or not np.allclose(m.lattice, model0.lattice, rtol=0, atol=1e-12)):
+                raise ModelError(f"model(x) at x = {xv} differs in dim, norb or lattice from model(x_0); all x need "
+                                 "the same lattice and orbitals.")
+            return m
+
+        def bands(xs, kx):
+            out = np.empty((N, len(xs), len(kx), nky))
+            K = grid(kx)
+            for i, xv in enumerate(xs):
+                out[:, i] = model_at(xv).bands(K).T.reshape(N, len(kx), nky)
+            return out
+        self.energy = self._E = bands(self.x, self.k)                          # ε_n(x_i, k_j[, k_y]) (N, nx, nk, nky)
+        Ec = bands(self.x_faces, kfaces)                                        # corners (N, nx+1, nk+1, nky)
+        Ec[:, :, 0] = Ec[:, :, -1]                                              # k periodic: one corner value
+        if self.boundary == "periodic":
+            Ec[:, 0] = Ec[:, -1]                                                # x periodic: x_{-1/2} = x_{nx-1/2}
+        self._vxf = (Ec[:, :, 1:] - Ec[:, :, :-1]) / (self.dk * self.hbar)      # ẋ at the x-faces (N, nx+1, nk, nky)
+        self._fk_model = -(Ec[:, 1:, 1:] - Ec[:, :-1, 1:]) / (self.dx * self.hbar)   # -∂_xε/ħ at k-faces k_{j+1/2}
+        self.velocity = self._vcell = 0.5 * (self._vxf[:, 1:] + self._vxf[:, :-1])  # cell-centre ẋ (N, nx, nk, nky)
+        if d == 2:
+            Kc = grid(self.k)
+            self.velocity_y = np.empty((N, self.nx, nk, nky))
+            self.omega_xy = np.empty((N, self.nx, nk, nky))
+            for i, xv in enumerate(self.x):
+                bg = band_geometry(model_at(xv), Kc, inverse_mass=False)
+                self.velocity_y[:, i] = (bg.velocity[:, :, 1].T / self.hbar).reshape(N, nk, nky)
+                self.omega_xy[:, i] = bg.berry_curvature[:, :, 0, 1].T.reshape(N, nk, nky)
 
     def _check_static(self):
         V0 = self.V(0.0)
@@ -324,19 +432,31 @@ class KineticSolver:
         Vf = self.V(t, self.x_faces)
         return -(Vf[1:] - Vf[:-1]) / (self.dx * self.hbar)
 
-    def fermi(self, e):
-        if self.kT == 0:
+    def kdot(self, t=None, faces: bool = False):
+        """k̇_x = -∂_x(ε_n + V)/ħ (1/(Å s)) broadcastable to (N, nx, nk, nky): with a uniform model the
+        cell-averaged -∂_xV/ħ of :meth:`force`; with model(x) also -∂_xε_n/ħ from corner differences, at the
+        k-faces k_{j+1/2} (``faces=True``) or averaged over the two k-faces of each cell (default)."""
+        F = self.force(t)[None, :, None, None]
+        if self._fk_model is None:
+            return F
+        Fk = self._fk_model + F
+        return Fk if faces else 0.5 * (Fk + np.roll(Fk, 1, 2))
+
+    def fermi(self, e, kT=None):
+        """f_FD(e / k_B T) with the local temperature (T(x): broadcast over the x axis of the grid)."""
+        kT = self._kTg if kT is None else kT
+        if np.ndim(kT) == 0 and kT == 0:
             return np.where(e < 0, 1.0, np.where(e > 0, 0.0, 0.5))
-        return expit(-e / self.kT)
+        return expit(-e / kT)
 
     def equilibrium(self, mu=None, t=None, potential: bool = True):
-        """f_n = f_FD(ε_n(k) + V(x, t) - μ) on the grid (V omitted with ``potential=False``).
+        """f_n = f_FD((ε_n(x, k) + V(x, t) - μ) / k_B T(x)) on the grid (V omitted with ``potential=False``).
 
         At order 2 (with the potential) the O(ħ²) equilibrium f(h)_⋆ = f_FD(h - μ) - ħ²[D f^(2)/16 + Q f^(3)/24]
         with h = ε + V + h_2, D = 2V''ε'', Q = V''ε'² + ε''V'² (:mod:`.equilibrium`)."""
         mu = self.mu if mu is None else mu
         V = self.V(t) if potential else np.zeros(self.nx)
-        e0 = self.energy[:, None] + V[None, :, None, None] - mu
+        e0 = self._E + V[None, :, None, None] - mu
         if self.order < 2 or not potential:
             return self.fermi(e0)
         s = self.fermi(e0 + self._h2c)
@@ -349,17 +469,18 @@ class KineticSolver:
         return s - (D * f2 / 16 + Q * f3 / 24)
 
     def local_mu(self, n_tot, tol: float = 1e-15, maxiter: int = 200):
-        """μ̃(x) with Σ_n∫ f_FD(ε_n - μ̃) = n_tot(x) (vectorized safeguarded Newton)."""
-        E = self.energy.reshape(-1)
-        w, kT = self.weight, self.kT
-        nmax = w * E.size
+        """μ̃(x) with Σ_n∫ f_FD((ε_n(x, k) - μ̃)/k_B T(x)) = n_tot(x) (vectorized safeguarded Newton)."""
+        E = np.moveaxis(self._E, 1, 0).reshape(self._E.shape[1], -1)        # (1 or nx, N nk nky)
+        w = self.weight
+        kT = np.broadcast_to(np.asarray(self.kT, dtype=float), n_tot.shape)
+        nmax = w * E.shape[1]
         target = np.clip(n_tot, 1e-300, nmax * (1 - 1e-16))
-        lo = np.full(n_tot.shape, E.min() - 50 * kT)
-        hi = np.full(n_tot.shape, E.max() + 50 * kT)
+        lo = E.min(1) - 50 * kT
+        hi = E.max(1) + 50 * kT
         mu = np.full(n_tot.shape, self.mu) if not hasattr(self, "_mu_loc") else self._mu_loc.copy()
         mu = np.clip(mu, lo, hi)
         for _ in range(maxiter):
-            f = expit((mu[:, None] - E[None, :]) / kT)
+            f = expit((mu[:, None] - E) / kT[:, None])
             g = w * f.sum(1) - target
             dg = w * (f * (1 - f)).sum(1) / kT
             lo = np.where(g < 0, mu, lo)
@@ -382,7 +503,7 @@ class KineticSolver:
             return self.equilibrium(potential=False)
         n_tot = self.weight * f.sum(axis=(0, 2, 3))
         mu = self.local_mu(n_tot)
-        return self.fermi(self.energy[:, None] - mu[None, :, None, None])
+        return self.fermi(self._E - mu[None, :, None, None])
 
     # ------------------------------------------------------------------ scheme
     def rhs(self, f, t):
@@ -392,6 +513,7 @@ class KineticSolver:
         in the continuum to the working order, is subtracted, so the equilibrium is an exact discrete
         steady state (particle number is still conserved: that residual sums to zero)."""
         out = self.transport(f, t)
+        self._inflow = self._bflux - self._bres
         if self._residual is not None:
             out = out - self._residual
         if np.isfinite(self.tau):
@@ -403,14 +525,35 @@ class KineticSolver:
         if self.order == 2:
             return self._transport_order2(f)
         lim = self._limiter
-        vx = self.velocity[:, None]                                      # (N, 1, nk, nky)
-        Fx = _face_flux(f, vx, 1, lim)
-        out = -(Fx - np.roll(Fx, 1, 1)) / self.dx
-        F = self.force(t)
+        if self.boundary == "periodic":
+            vx = self._vxf if self._fk_model is None else self._vxf[:, 1:]    # faces x_{i+1/2}
+            Fx = _face_flux(f, vx, 1, lim)
+            out = -(Fx - np.roll(Fx, 1, 1)) / self.dx
+            self._bflux = 0.0
+        else:
+            gl, gr = self.reservoirs(t)
+            Fx = _face_flux_open(f, self._vxf, gl, gr, lim)                  # faces x_{i-1/2}, i = 0..nx
+            out = -(Fx[:, 1:] - Fx[:, :-1]) / self.dx
+            self._bflux = self.weight * (Fx[:, 0].sum() - Fx[:, -1].sum())   # net inflow rate (1/(Å^{d-1} s))
+        F = self.kdot(t, faces=True)
         if np.any(F != 0):
-            Fk = _face_flux(f, F[None, :, None, None], 2, lim)
+            Fk = _face_flux(f, F, 2, lim)
             out -= (Fk - np.roll(Fk, 1, 2)) / self.dk
         return out
+
+    def reservoirs(self, t=None):
+        """Open boundaries: the lead distributions f_FD((ε_n + V - μ)/k_B T) at the two boundary cells
+        (their ε_n(x, k), V, T; global μ), each (N, 1, nk, nky). They fill the inflowing half of the end faces."""
+        V = self.V(t, self.x[[0, -1]])
+        kT = np.broadcast_to(np.asarray(self.kT, dtype=float), self.x.shape)
+        E = self._E if self._E.shape[1] > 1 else np.repeat(self._E, 2, axis=1)
+        gl = self.fermi(E[:, :1] + V[0] - self.mu, kT[0])
+        gr = self.fermi(E[:, -1:] + V[1] - self.mu, kT[-1])
+        return gl, gr
+
+    def number(self, f=None):
+        """Total particle number in the box, ∫dx Σ_n n_n (1/Å^{d-1}: per unit transverse length in 2D)."""
+        return float(self.density(f).sum() * self.dx)
 
     def _transport_order2(self, f):
         """ρ∂_tf = -∂_x J^x - ∂_k J^k, J = f (ε∂h) + the Moyal term (module docstring)."""
@@ -433,7 +576,7 @@ class KineticSolver:
                 + (np.abs(self._e3).max() / self.dx ** 3 + np.abs(self._V3).max() / self.dk ** 3) / (3 * self.hbar)
             dt = self.cfl / rate
             return min(dt, 0.5 * self.tau) if np.isfinite(self.tau) else dt
-        rate = np.abs(self.velocity).max() / self.dx + np.abs(self.force(t)).max() / self.dk
+        rate = np.abs(self._vxf).max() / self.dx + np.abs(self.kdot(t, faces=True)).max() / self.dk
         dt = self.cfl / rate if rate > 0 else np.inf
         if np.isfinite(self.tau):
             dt = min(dt, 0.5 * self.tau)
@@ -445,7 +588,9 @@ class KineticSolver:
         t1 = self.t + dt if t_fixed is None else t_fixed
         f0 = self.f
         f1 = f0 + dt * self.rhs(f0, t0)
+        b0 = self._inflow
         self.f = 0.5 * (f0 + f1 + dt * self.rhs(f1, t1))
+        self.boundary_inflow += 0.5 * dt * (b0 + self._inflow)
         if t_fixed is None:
             self.t += dt
         self.steps += 1
@@ -509,7 +654,7 @@ class KineticSolver:
     def current(self, f=None, t=None):
         """Band-resolved particle current along x (N, nx), 1/(Å^{d-1} s)."""
         f = self.f if f is None else f
-        return self.weight * (self.velocity[:, None] * f).sum(axis=(2, 3))
+        return self.weight * (self._vcell * f).sum(axis=(2, 3))
 
     def current_y(self, f=None, t=None):
         """Band-resolved transverse particle current j_y (2D): band velocity plus, at order 1, the
@@ -517,9 +662,10 @@ class KineticSolver:
         if self.velocity_y is None:
             return None
         f = self.f if f is None else f
-        vy = self.velocity_y[:, None]
+        xdep = self.velocity_y.ndim == 4
+        vy = self.velocity_y if xdep else self.velocity_y[:, None]
         if self.order >= 1:
-            vy = vy + self.omega_xy[:, None] * self.force(t)[None, :, None, None]
+            vy = vy + (self.omega_xy if xdep else self.omega_xy[:, None]) * self.kdot(t)
         return self.weight * (vy * f).sum(axis=(2, 3))
 
     def moments(self) -> xr.Dataset:
@@ -531,23 +677,45 @@ class KineticSolver:
         ds.attrs.update(time=self.t)
         return ds
 
-    def run(self, t_end, n_save: int = 10) -> xr.Dataset:
+    def snapshot(self, f=None) -> xr.DataArray:
+        """The phase-space distribution f_n(x, k_x[, k_y]) as an xarray DataArray with dims
+        (band, x, k[, k_y]) and coordinates (Å, 1/Å), attrs ``time`` (s): for phase-space portraits."""
+        f = self.f if f is None else f
+        coords = {"band": np.arange(self.nbands), "x": self.x, "k": self.k}
+        if self.model.dim == 2:
+            dims, data = ("band", "x", "k", "k_y"), f.copy()
+            coords["k_y"] = self.ky
+        else:
+            dims, data = ("band", "x", "k"), f[..., 0].copy()
+        da = xr.DataArray(data, dims=dims, coords=coords, name="f")
+        da.attrs.update(time=self.t, units="occupation (dimensionless); x: A, k, k_y: 1/A")
+        return da
+
+    def run(self, t_end, n_save: int = 10, snapshots: bool = False) -> xr.Dataset:
         """Evolve to ``t_end`` (s), saving moments at ``n_save`` equally spaced times (plus t0).
 
         Returns an xarray Dataset with ``n`` (time, band, x) [1/Å^d], ``jx`` (and ``jy`` in 2D)
-        [1/(Å^{d-1} s)], ``V`` (time, x) [eV] and attrs (steps, cell_updates_per_s)."""
+        [1/(Å^{d-1} s)], ``V`` (time, x) [eV] and attrs (steps, cell_updates_per_s); with ``snapshots=True``
+        also the distribution ``f`` (time, band, x, k[, k_y]) (:meth:`snapshot` at every saved time)."""
         t0 = self.t
         times = np.linspace(t0, t_end, n_save + 1)
         frames = [self.moments()]
         Vs = [self.V()]
+        snaps = [self.snapshot()] if snapshots else None
         s0, w0 = self.steps, _time.perf_counter()
         for tt in times[1:]:
             self.advance(tt)
             frames.append(self.moments())
             Vs.append(self.V())
+            if snapshots:
+                snaps.append(self.snapshot())
         wall = _time.perf_counter() - w0
         ds = xr.concat(frames, dim="time").assign_coords(time=times)
         ds["V"] = (("time", "x"), np.array(Vs))
+        if snapshots:
+            fs = xr.concat(snaps, dim="time").assign_coords(time=times)
+            fs.attrs = {"units": snaps[0].attrs["units"]}
+            ds["f"] = fs
         steps = self.steps - s0
         ds.attrs = {"steps": steps, "wall_s": wall, "order": self.order, "relaxation": self.relaxation,
                     "tau_s": self.tau, "limiter": self.limiter_name,
