@@ -622,8 +622,9 @@ def test_field_gradient_lapa_hughes_tilted_dirac_closed_form():
     The library's value comes from its sum-over-states metric derivative on a polar grid; the closed
     form from the d-vector metric (sympy) with the radial integral by quadrature at the same T.
     Measured: agreement to 1.9e-5 of the largest component at w = +-0.01 eV A, 4.6e-6 at w/2 (the
-    O(w^2) remainder; the grid error is below it); tolerance 1e-4. Also: the T = 0 limits (rational functions of mu and m), the quadrature's approach
-    to them as T -> 0 (Sommerfeld, ~T^2), and the SI prefactor -(i e^2/2 hbar) Angstrom.
+    O(w^2) remainder; the grid error is below it); tolerance 1e-4. Also: the T = 0 limits (rational
+    functions of mu and m), the quadrature's approach to them as T -> 0 (Sommerfeld, ~T^2), and the SI
+    prefactor -(i e^2/2 hbar) Angstrom.
     """
     v, m, mu, kc, dw, kT = 1.0, 0.5, 1.0, 5.0, 0.01, 0.01
     (E, vs, ms, mus), _, _, t0 = _lapa_hughes_dirac_sym()

@@ -131,8 +131,9 @@ def assemble_dataset(model, order, mechs, fine, coarse, grid, mu, T, tau, omega,
                 description=("error bar from the grids with 1/2 and 1/4 of the points per direction (Richardson-style, "
                              "raised where the thermal resolution is marginal; qkinetics.integrate.convergence)"
                              if coarser is not None else
-                             "error bar 2 |fine - coarse| from the grid with half the points per direction, up to 4x "
-                             "where the thermal resolution is marginal (one-level form, qkinetics.integrate.convergence)"))
+                             "error bar 2 |fine - coarse| from the grid with half the points per direction, up to "
+                             "4x where the thermal resolution is marginal (one-level form, "
+                             "qkinetics.integrate.convergence)"))
             change = np.abs(pref) * np.abs(fine.values[m.name] - coarse.values[m.name])[None, :, :, None, None]
             scale = np.max(np.abs(sig))
             ds[m.name].attrs["relative_change_vs_coarse_grid"] = float(np.max(change) / scale) if scale > 0 else 0.0
