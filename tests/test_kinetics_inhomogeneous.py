@@ -118,6 +118,8 @@ def test_thermoelectric_current_open_box(mu):
     assert np.sign(S) == (1 if mu < -1 else -1)
     assert np.sign(j) == -np.sign(S * dTdx)
     assert 0.7 < j / jp < 1.05
+    jf = s.face_current().sum(0)                             # the conserved face flux: uniform in the steady state
+    assert jf.shape == (s.nx + 1,) and np.ptp(jf) < 1e-3 * abs(jf.mean())   # residual level (tol 1e-8)
 
 
 def test_thermoelectric_periodic_ring_has_no_net_current():
