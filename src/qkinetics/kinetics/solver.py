@@ -12,7 +12,7 @@ For each band n (no interband coherence: band-diagonal densities, the setting of
 
 i.e. the Liouville flow of :math:`H = H_0(k) + V(x, t)` (separable phase-space Hamiltonian,
 :class:`~qkinetics.moyal.phase_space.PhaseSpaceModel` with a band model and a scalar potential).
-x is periodic with period ``length`` (Å); k_x runs over the Brillouin zone of a lattice model
+x is periodic with period ``length`` (Å) (or open, below); k_x runs over the Brillouin zone of a lattice model
 (periodic). In 2D models the transverse momentum k_perp = k_y is a parameter grid: V depends on
 x only, so :math:`\\dot k_y = 0` and every k_y line evolves independently.
 
@@ -95,6 +95,29 @@ Scheme
     :math:`-f_0'\\,\\delta\\tilde\\mu/\\tau` (Mermin's number-conserving form); see docs/kinetics.md.
   - τ = inf: collisionless.
 
+Inhomogeneous inputs and boundaries (orders 0 and 1; order 2 raises ModelError)
+------------------------------------------------------------------------------
+* ``T`` may be a callable T(x) (K, on arrays of x): every relaxation target and the open-boundary leads use
+  the local k_B T(x) ("global": f_FD((ε + V - μ)/k_BT(x)); "local": the local-μ̃ solve at T(x); "bare":
+  f_FD((ε - μ)/k_BT(x))). A non-uniform T(x) makes the local equilibrium non-stationary (the thermal drive
+  g = τ v f' (ε + V - μ) T'/T to first order in τ), so ``well_balanced=True`` needs a uniform T. In a periodic
+  box (a ring of one material) the thermoelectric emf ∮S dT vanishes and no net current flows; with open
+  ends at two temperatures the particle current has the sign of -L_1 ∂_xT, L_1 = τ∫v²(-f_0')(ε - μ)/T (tests).
+* ``model`` may be a callable model(x) -> Model (same dim, norb and lattice for every x): ε_n(x, k) is taken
+  at the cell corners (x_{i-1/2}, k_{j-1/2}); the x-face velocities and the band part of the k-face force
+  k̇ = -∂_x(ε_n + V)/ħ are corner differences (as at order 2), so the discrete divergence of the flow is exactly
+  zero (a uniform f stays uniform). Local equilibria use ε_n(x_i, k_j). In 2D, Ω^{xy}(x, k) and v_y(x, k)
+  carry an x axis. Not included: the O(ħ) terms of the x-dependence of the Bloch states (mixed Berry
+  curvature Ω_{xk}, the bound charge -∂_xP of a polarization texture); order 1 differs from order 0 only by the
+  anomalous y-velocity.
+* ``boundary="open"``: at x = 0 and x = L the x-flux is upwind, with the inflow taken from a lead in equilibrium,
+  f_FD((ε_n + V - μ)/k_BT) of the boundary cell (its ε_n(x, k), V, T; the global μ) and free outflow of the
+  reconstructed interior value; k stays periodic and V need not be periodic. Particle number then changes
+  exactly by the net boundary flux (:attr:`KineticSolver.boundary_inflow`, :meth:`KineticSolver.number`).
+* Phase-space snapshots: :meth:`KineticSolver.snapshot` (f as DataArray (band, x, k[, k_y])) and
+  ``run(..., snapshots=True)`` (variable ``f`` (time, band, x, k[, k_y])). :meth:`KineticSolver.face_current`
+  is the scheme's own x-flux through the faces (uniform in a number-conserving steady state).
+
 Units: x in Å, k in 1/Å, energies in eV, time in seconds (``hbar`` = ħ in eV s by default).
 Densities per band: :math:`n_n(x) = \\int dk/(2\\pi)^d f_n` (1/Å^d, no spin factor, like
 :func:`qkinetics.kubo.lindhard.lindhard`); particle currents :math:`j_n = \\int dk/(2\\pi)^d \\dot x f_n`
@@ -175,23 +198,28 @@ def _face_flux_open(f, vel, gl, gr, limiter):
 
 
 class KineticSolver:
-    """Phase-space kinetic equation of band densities on a periodic (x, k_x[, k_y]) grid.
+    """Phase-space kinetic equation of band densities on an (x, k_x[, k_y]) grid (x periodic or open).
 
     Parameters
     ----------
-    model : Model
-        Lattice band model, 1D or 2D; in 2D the reciprocal cell must be rectangular (x ⟂ y).
+    model : Model or callable
+        Lattice band model, 1D or 2D; in 2D the reciprocal cell must be rectangular (x ⟂ y). Or a callable
+        ``model(x) -> Model`` (x in Å; same dim, norb and lattice for all x) for x-dependent parameters
+        (orders 0 and 1; module docstring); ``self.model`` is then model(x_0).
     potential : callable, optional
-        ``V(x, t)`` in eV for arrays x (Å) and a float t (s); should be periodic in x with period
-        ``length``. Default 0.
+        ``V(x, t)`` in eV for arrays x (Å) and a float t (s); periodic in x with period ``length`` for
+        periodic boundaries (any V with open ones). Default 0.
     length : float
         Period of the x box, Å.
     nx, nk : int
         Cells in x and in k_x (over the Brillouin zone).
     nk_perp : int, optional
         k_y points (2D models; midpoint grid over the zone). Required for 2D.
-    mu, T : float
-        Initial / reference chemical potential (eV) and temperature (K, > 0 with relaxation).
+    mu : float
+        Initial / reference chemical potential (eV); the leads' μ with open boundaries.
+    T : float or callable
+        Temperature (K, > 0 with relaxation), or a profile ``T(x)`` (K, > 0, on arrays of x in Å; orders 0
+        and 1); ``self.T`` is then T at the cell centres.
     tau : float
         Relaxation time (s); ``np.inf`` for collisionless.
     order : 0, 1 or 2
@@ -206,7 +234,11 @@ class KineticSolver:
         ħ in eV s (default ``units.hbar_eVs``).
     well_balanced : bool, optional
         Subtract the discrete transport of the static equilibrium f_eq (that of V(x), at this order) so that
-        f_eq is an exact discrete steady state (static potentials only). Default: True at order 2, else False.
+        f_eq is an exact discrete steady state (static potentials, uniform T only). Default: True at order 2,
+        else False.
+    boundary : "periodic" or "open"
+        x boundaries; "open": upwind with inflow from equilibrium leads at the two boundary cells and free
+        outflow (orders 0 and 1).
     """
 
     def __init__(self, model, potential=None, *, length: float, nx: int, nk: int, nk_perp: int | None = None,
