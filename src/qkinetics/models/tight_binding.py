@@ -107,36 +107,102 @@ class TightBinding(Model):
             other.provenance = self.provenance
         return other
 
-    def _derivative_weights(self, order: int) -> np.ndarray:
-        """Hopping matrices times (i d)^n for every derivative multi-index up to ``order``.
+    def _derivative_weights(self, order: int):
+        """Real-split weights of the distinct derivative multi-indices up to ``order``; cached per order.
 
-        Shape (nR, M, N, N) with M = 1 + dim + dim^2 + ... ; cached per order.
+        The output of :meth:`_hamiltonian` holds every multi-index alpha = (a_1, ..., a_p) of every order
+        p <= ``order`` in C order, M = 1 + dim + dim^2 + ... blocks of (N, N). d^alpha H is symmetric in
+        its indices, so only the sorted tuples are computed; each other block is a copy of its sorted
+        counterpart. The hopping sum sum_R e^{ik.R} W_R (W_R = t_R (i d_R)^alpha) is split into cos and
+        sin terms, pairing R with -R: e^{ik.R} W_R + e^{-ik.R} W_-R = cos(k.R) (W_R + W_-R) +
+        sin(k.R) i (W_R - W_-R), so that it is a real matrix product [1, cos(k.R), sin(k.R)] (B, K) @
+        weights (K, 2 n N N), read as complex (B, n, N, N).
+
+        Returns ``(runs, copies, Rc, has_zero, M)``: ``runs`` a list of ``(start, stop, weights)`` for
+        the maximal ranges of consecutive sorted blocks (weights (K, 2 (stop - start) N N) float),
+        ``copies`` a pair of index arrays (dst, src) of the unsorted blocks and their sorted
+        counterparts, ``Rc`` (h, dim) the Cartesian R of the cos/sin rows, ``has_zero`` whether row 0
+        is the R = 0 block (coefficient 1).
         """
         if order not in self._weights:
-            blocks = [self._t[:, None]]
-            idisp = 1j * np.moveaxis(self._disp, -1, 1)                         # (nR, dim, N, N)
-            cur = self._t[:, None]
-            for _ in range(order):
-                cur = (cur[:, :, None] * idisp[:, None, :]).reshape(len(self._t), -1, self.norb, self.norb)
-                blocks.append(cur)
-            self._weights[order] = np.concatenate(blocks, axis=1)
+            from itertools import product
+            d = self.dim
+            idisp = 1j * np.moveaxis(self._disp, -1, 0)                         # (dim, nR, N, N)
+            # pair R with -R (every R has its Hermitian partner; an unpaired one would get c + i s)
+            keys = [tuple(int(round(x)) for x in R) for R in self._R]
+            row = {R: i for i, R in enumerate(keys)}
+            zero = (0,) * d
+            has_zero = zero in row
+            pairs, done = [], set()
+            for R, i in row.items():
+                if R != zero and R not in done:
+                    j = row.get(tuple(-x for x in R))
+                    pairs.append((i, j))
+                    done.add(tuple(-x for x in R))
+            Rc = np.array([self._R[i] for i, _ in pairs], dtype=float).reshape(len(pairs), d) @ self.lattice
+
+            def real_weights(Wa):                                                # Wa (nR, ...) complex
+                rows = [Wa[row[zero]]] if has_zero else []
+                rows += [Wa[i] + Wa[j] if j is not None else Wa[i] for i, j in pairs]
+                rows += [1j * (Wa[i] - Wa[j]) if j is not None else 1j * Wa[i] for i, j in pairs]
+                return np.array(rows, dtype=complex).reshape(len(rows), -1)
+
+            # every block in output order: its sorted multi-index; weights of the sorted ones
+            blocks, level, weight = [], {(): self._t}, {}
+            for p in range(order + 1):
+                if p:
+                    level = {a + (b,): level[a] * idisp[b] for a in level for b in range(a[-1] if a else 0, d)}
+                weight.update(level)
+                blocks += [tuple(sorted(a)) for a in product(range(d), repeat=p)]
+            pos = {}
+            for m, a in enumerate(blocks):
+                pos.setdefault(a, m)
+            runs, m, M = [], 0, len(blocks)
+            while m < M:
+                if pos[blocks[m]] != m:
+                    m += 1
+                    continue
+                stop = m
+                while stop < M and pos[blocks[stop]] == stop:
+                    stop += 1
+                Wa = np.stack([weight[blocks[i]] for i in range(m, stop)], axis=1)
+                runs.append((m, stop, np.ascontiguousarray(real_weights(Wa)).view(np.float64)))
+                m = stop
+            dst = np.array([m for m, a in enumerate(blocks) if pos[a] != m], dtype=np.intp)
+            src = np.array([pos[blocks[m]] for m in dst], dtype=np.intp)
+            self._weights[order] = (runs, (dst, src), Rc, has_zero, M)
         return self._weights[order]
 
     def _hamiltonian(self, k, order):
-        n, d = self.norb, self.dim
-        W = self._derivative_weights(order)
-        phase = np.exp(1j * (k @ (self._R @ self.lattice).T))                   # (B, nR)
+        n, d, B = self.norb, self.dim, k.shape[0]
+        runs, (dst, src), Rc, has_zero, M = self._derivative_weights(order)
+        h, z = Rc.shape[0], int(has_zero)
+        A = np.empty((B, z + 2 * h))
+        if z:
+            A[:, 0] = 1.0
+        kR = k @ Rc.T                                                            # (B, h)
+        np.cos(kR, out=A[:, z:z + h])
+        np.sin(kR, out=A[:, z + h:])
+        allm = np.empty((B, M, n, n), dtype=np.complex128)
+        flat = allm.reshape(B, M * n * n).view(np.float64)                      # (B, 2 M N N)
         if self.convention == "positions":
             # e^{ik.(R + tau_j - tau_i)} = e^{-ik.tau_i} e^{ik.R} e^{ik.tau_j}
-            tau = self.positions @ self.lattice
-            ph_tau = np.exp(1j * (k @ tau.T))                                    # (B, N)
-        allm = (phase @ W.reshape(W.shape[0], -1)).reshape(k.shape[0], W.shape[1], n, n)
-        if self.convention == "positions":
-            allm *= (ph_tau.conj()[:, :, None] * ph_tau[:, None, :])[:, None]
+            ph_tau = np.exp(1j * (k @ (self.positions @ self.lattice).T))       # (B, N)
+            P = (ph_tau.conj()[:, :, None] * ph_tau[:, None, :])[:, None]       # (B, 1, N, N)
+        # cache-sized chunks of k: the product, the copies and the phases act on cache-resident data
+        step = max(32, 2**16 // (M * n * n))
+        for i in range(0, B, step):
+            j = min(B, i + step)
+            for start, stop, W in runs:
+                np.matmul(A[i:j], W, out=flat[i:j, 2 * n * n * start:2 * n * n * stop])
+            for a, b in zip(dst, src):                                          # d_a d_b H = d_b d_a H
+                allm[i:j, a] = allm[i:j, b]
+            if self.convention == "positions":
+                allm[i:j] *= P[i:j]
         out, start = [], 0
         for p in range(order + 1):
             m = d**p
-            out.append(allm[:, start:start + m].reshape((k.shape[0],) + (d,) * p + (n, n)))
+            out.append(allm[:, start:start + m].reshape((B,) + (d,) * p + (n, n)))
             start += m
         return tuple(out)
 
