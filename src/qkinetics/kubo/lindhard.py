@@ -43,6 +43,13 @@ Expansion in q (derived in tests/test_lindhard.py; static, non-degenerate bands,
 with :math:`g` the quantum metric, :math:`G = 2\\,\\mathrm{Re}\\sum_m V^aV^b/\\Delta^3` the band-normalized
 metric and :math:`v = \\partial\\varepsilon`. A band insulator keeps only :math:`q_aq_b\\sum_n\\int f_nG^{ab}_n`
 (= :math:`-2q_aq_b\\sum_{n\\,occ,\\,m\\,empty}\\int g^{ab}_{nm}/(\\varepsilon_m-\\varepsilon_n)`).
+
+Checks (tests/test_lindhard.py): 2D massive Dirac insulator and metal against closed forms of the
+:math:`q^2` coefficient; a Haldane lattice model against the geometric formula (positions
+convention); continuity with the Kubo conductivity; 3D free electrons against the Lindhard function
+:math:`-N(0)[\\tfrac12 + \\tfrac{1-x^2}{4x}\\ln|\\tfrac{1+x}{1-x}|]`, :math:`x = q/2k_F`, for
+:math:`0.1 \\le x \\le 2` (to 4e-9 at 300 K against its thermal average by Maldague's identity; the
+deviation from the T = 0 form falls as :math:`T^2`).
 """
 
 from __future__ import annotations
