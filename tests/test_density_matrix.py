@@ -303,14 +303,15 @@ def test_tau0_finding_in_band(which, mu, kq, ks):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("which, mu, kq, ks", (
-    [("tilted_qwz", mu, 128, 500) for mu in (0.8, 0.95, 1.1, 1.25, 1.4)]
-    + [("pt_afm", mu, 128, 400) for mu in (-0.6, -0.3, 0.0, 0.3, 0.6)]
-    + [("dirac_qwz_m0.2", mu, 128, 768) for mu in (0.1, 0.24, 0.28, 0.32, 0.36)]))
-def test_tau0_finding_mu_sweep(which, mu, kq, ks):
-    """The mu sweep of docs/quantum-reference.md, section 7 (identity to < 1e-8 of Wang/Liu on these grids)."""
+@pytest.mark.parametrize("which, mu, kq, ks, tol", (
+    [("tilted_qwz", mu, 128, 500, 1e-6) for mu in (0.8, 0.95, 1.1, 1.25, 1.4)]
+    + [("pt_afm", mu, 128, 400, 1e-6) for mu in (-0.6, -0.3, 0.0, 0.3, 0.6)]
+    + [("dirac_qwz_m0.2", mu, 128, 768, 5e-5) for mu in (0.1, 0.24, 0.28, 0.32, 0.36)]))
+def test_tau0_finding_mu_sweep(which, mu, kq, ks, tol):
+    """The mu sweeps of docs/quantum-reference.md, sections 7.1-7.2 (identity residuals on these grids:
+    < 5e-9 for QWZ and the PT antiferromagnet, ~1e-5 for the Dirac model, whose thermal resolution is ~2)."""
     factory, T = FINDING_MODELS[which]
-    _tau0_finding_checks(factory(), mu, T, kq, ks, identity_tol=1e-6)
+    _tau0_finding_checks(factory(), mu, T, kq, ks, identity_tol=tol)
 
 
 # --------------------------------------------------------------------------- independent check: time domain
