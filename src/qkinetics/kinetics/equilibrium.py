@@ -57,15 +57,17 @@ __all__ = ["fermi_derivatives", "star_function_terms", "wigner_kirkwood_invarian
            "equilibrium_density", "spectral_jet", "canonical_distribution", "wigner_trace"]
 
 
-def fermi_derivatives(h: Jet, mu: float, kT: float) -> list:
-    """Jets of f, f', f'', f''' (energy derivatives of the Fermi function) composed with h.
+def fermi_derivatives(h, mu: float, kT: float) -> list:
+    """f, f', f'', f^(3) (energy derivatives of the Fermi function) at h: jets for a Jet h, arrays otherwise.
 
     With s = f(h) = 1/(e^{(h-μ)/kT} + 1): f' = -s(1-s)/kT, f'' = s(1-s)(1-2s)/kT²,
-    f''' = -s(1-s)(1-6s+6s²)/kT³."""
+    f^(3) = -s(1-s)(1-6s+6s²)/kT³."""
+    from scipy.special import expit
+
     from ..moyal.phase_space import fermi_jet
-    if kT <= 0:
+    if np.any(np.asarray(kT) <= 0):
         raise ValueError("The star-function equilibrium needs T > 0 (smooth Fermi function).")
-    s = fermi_jet(h, mu, kT)
+    s = fermi_jet(h, mu, kT) if isinstance(h, Jet) else expit(-(np.asarray(h) - mu) / kT)
     u = s * (1.0 - s)
     return [s, u * (-1.0 / kT), u * (1.0 - s * 2.0) * (1.0 / kT ** 2),
             u * (1.0 - s * 6.0 + s * s * 6.0) * (-1.0 / kT ** 3)]

@@ -413,7 +413,7 @@ class KineticSolver:
     def _setup_order2(self, kfaces):
         """Static O(ħ²) data (module docstring, order 2): h at cell corners, face velocities, ρ, ε^(3), V^(3)."""
         from ..geometry import band_geometry
-        from ..moyal.diagonalize import eigen_jet
+        from ..moyal.diagonalize import eigen_jet, separable_band_energy
         from ..moyal.jet import jet_from_derivatives
         m = np.fft.fftfreq(self.nx, d=1.0 / self.nx)
         if self.nx % 2 == 0:
@@ -423,18 +423,22 @@ class KineticSolver:
         def dV(x, n):                                       # spectral x-derivatives of V on a periodic grid
             return np.real(np.fft.ifft(ikx ** n * np.fft.fft(self.V(0.0, x))))
         xc, xf = self.x, self.x_faces[1:]                   # centres x_i and faces x_{i+1/2}
+
+        def h2(bg, x):                                      # -G V'^2/2 + g V''/2 on the (x, k) grid: (nx, nk, N)
+            nxx, nkk, N = len(x), len(bg.energies), self.nbands
+            rep = lambda a: np.broadcast_to(a[None], (nxx,) + a.shape).reshape((-1,) + a.shape[1:])  # noqa: E731
+            return separable_band_energy(rep(bg.normalized_metric), rep(bg.quantum_metric),
+                                         np.repeat(dV(x, 1), nkk)[:, None],
+                                         np.repeat(dV(x, 2), nkk)[:, None, None]).reshape(nxx, nkk, N)
         bgf = band_geometry(self.model, kfaces[:, None])
-        Vf1, Vf2 = dV(xf, 1), dV(xf, 2)
-        Gf, gf = bgf.normalized_metric[:, :, 0, 0], bgf.quantum_metric[:, :, 0, 0]          # (nk+1, N)
-        h2f = -0.5 * Gf[None] * Vf1[:, None, None] ** 2 + 0.5 * gf[None] * Vf2[:, None, None]   # (nx, nk+1, N)
-        hcorner = np.moveaxis(bgf.energies[None] + self.V(0.0, xf)[:, None, None] + h2f, -1, 0)  # (N, nx, nk+1)
+        hcorner = np.moveaxis(bgf.energies[None] + self.V(0.0, xf)[:, None, None] + h2(bgf, xf), -1, 0)  # (N, nx, nk+1)
         self._vx2 = (hcorner[:, :, 1:] - hcorner[:, :, :-1])[..., None] / (self.dk * self.hbar)  # x-faces
         hk = hcorner[:, :, 1:]                                                        # corners at k_{j+1/2}
         self._fk2 = (-(hk - np.roll(hk, 1, axis=1)) / (self.dx * self.hbar))[..., None]          # k-faces
         bgc = band_geometry(self.model, self.k[:, None])
         Vc1, Vc2, Vc3 = dV(xc, 1), dV(xc, 2), dV(xc, 3)
-        G, g = bgc.normalized_metric[:, :, 0, 0].T, bgc.quantum_metric[:, :, 0, 0].T                # (N, nk)
-        self._h2c = (-0.5 * G[:, None] * Vc1[None, :, None] ** 2 + 0.5 * g[:, None] * Vc2[None, :, None])[..., None]
+        G = bgc.normalized_metric[:, :, 0, 0].T                                                   # (N, nk)
+        self._h2c = np.moveaxis(h2(bgc, xc), -1, 0)[..., None]                          # (N, nx, nk, 1)
         self._rho = (1.0 - G[:, None] * Vc2[None, :, None])[..., None]                 # ρ = 1 - ħ² G V''
         Hk = self.model.hamiltonian(self.k[:, None], order=3)
         eps, _ = eigen_jet(jet_from_derivatives(list(Hk), 3))
@@ -491,14 +495,11 @@ class KineticSolver:
         e0 = self._E + V[None, :, None, None] - mu
         if self.order < 2 or not potential:
             return self.fermi(e0)
-        s = self.fermi(e0 + self._h2c)
-        s0 = self.fermi(e0)
-        u = s0 * (1 - s0)
-        f2 = u * (1 - 2 * s0) / self.kT ** 2
-        f3 = -u * (1 - 6 * s0 + 6 * s0 ** 2) / self.kT ** 3
+        from .equilibrium import fermi_derivatives
+        f2, f3 = fermi_derivatives(e0, 0.0, self.kT)[2:]
         D = 2 * self._V2 * self._e2
         Q = self._V2 * self._e1 ** 2 + self._e2 * self._V1 ** 2
-        return s - (D * f2 / 16 + Q * f3 / 24)
+        return self.fermi(e0 + self._h2c) - (D * f2 / 16 + Q * f3 / 24)
 
     def local_mu(self, n_tot, tol: float = 1e-15, maxiter: int = 200):
         """μ̃(x) with Σ_n∫ f_FD((ε_n(x, k) - μ̃)/k_B T(x)) = n_tot(x) (vectorized safeguarded Newton)."""
