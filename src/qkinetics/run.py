@@ -103,7 +103,7 @@ SECTIONS = {
     "grid": {"n", "shift", "kcut", "chunk_size", "convergence"},
     "output": {"directory", "checkpoint_every"},
     "kinetics": {"order", "length", "nx", "nk", "nk_perp", "mu", "T", "tau", "relaxation", "initial", "steady",
-                 "t_end", "n_save", "tol", "max_steps", "limiter", "cfl"},
+                 "t_end", "n_save", "tol", "max_steps", "limiter", "cfl", "boundary", "snapshots"},
     "potential": {"kind", "V0", "q", "omega", "phase", "x0", "width", "expression", "ramp"},
 }
 #: keys of [potential] per kind (``ramp`` and ``kind`` apply to all)
@@ -155,6 +155,12 @@ def load_config(path) -> dict:
         return _load_kinetics(path, raw)
     if "potential" in raw:
         raise ConfigError("[potential] belongs to a kinetic run: add a [kinetics] section (or remove [potential]).")
+    params = model_cfg.get("params", {})
+    expressions = sorted(name for name, value in params.items() if isinstance(value, str)) \
+        if isinstance(params, dict) else []
+    if expressions:
+        raise ConfigError(f"[model] params {expressions} are strings (expressions in x): x-dependent parameters apply "
+                          "to kinetic runs ([kinetics]) only; give numbers here.")
     response = raw.get("response", {})
     order = response.get("order", 1)
     if order not in (1, 2):
@@ -251,7 +257,15 @@ def _load_kinetics(path, raw) -> dict:
     out["nk"] = _integer(sec, "nk", kin.get("nk", 64), 4)
     out["nk_perp"] = None if kin.get("nk_perp") is None else _integer(sec, "nk_perp", kin["nk_perp"], 1)
     out["mu"] = _number(sec, "mu", kin.get("mu", 0.0), unit="eV")
-    out["T"] = _number(sec, "T", kin.get("T", 300.0), nonnegative=True, unit="K")
+    boundary = kin.get("boundary", "periodic")
+    if boundary not in ("periodic", "open"):
+        raise ConfigError(f"[kinetics] boundary must be 'periodic' or 'open'; got {boundary!r}.")
+    out["boundary"] = boundary
+    if isinstance(kin.get("T"), str):
+        out["T"] = _load_profile(sec, "T", kin["T"], out["length"], out["nx"], positive=True, unit="K")
+    else:
+        out["T"] = _number(sec, "T", kin.get("T", 300.0), nonnegative=True,
+                           unit='K; or a string expression in x, e.g. "600 + 800*x/L"')
     out["tau"] = _number(sec, "tau", kin.get("tau", 1e-14), positive=True, allow_inf=True, unit="s")
     for key, allowed, default in (("relaxation", ("local", "global", "bare"), "local"),
                                   ("initial", ("equilibrium", "uniform"), "equilibrium"),
@@ -260,8 +274,17 @@ def _load_kinetics(path, raw) -> dict:
         if val not in allowed:
             raise ConfigError(f"[kinetics] {key} must be one of {list(allowed)}; got {val!r}.")
         out[key] = val
-    if math.isfinite(out["tau"]) and out["T"] <= 0:
-        raise ConfigError(f"[kinetics] T must be > 0 K with a finite tau (relaxation to a smooth Fermi function); got {out['T']!r}.")
+    if isinstance(out["T"], float) and out["T"] <= 0:
+        if math.isfinite(out["tau"]):
+            raise ConfigError(f"[kinetics] T must be > 0 K with a finite tau (relaxation to a smooth Fermi function); "
+                              f"got {out['T']!r}.")
+        if boundary == "open":
+            raise ConfigError(f"[kinetics] T must be > 0 K with boundary = 'open' (the leads are Fermi seas); "
+                              f"got {out['T']!r}.")
+    snapshots = kin.get("snapshots", False)
+    if not isinstance(snapshots, bool):
+        raise ConfigError(f"[kinetics] snapshots must be true or false; got {snapshots!r}.")
+    out["snapshots"] = snapshots
     out["cfl"] = _number(sec, "cfl", kin.get("cfl", 0.4), positive=True)
     if out["cfl"] > 1:
         raise ConfigError(f"[kinetics] cfl must be in (0, 1] (0.4 is safe for MUSCL + SSP-RK2); got {out['cfl']!r}.")
@@ -287,16 +310,46 @@ def _load_kinetics(path, raw) -> dict:
             raise ConfigError("[kinetics] t_end is required for time evolution (steady = false): a positive number (s).")
         out["t_end"] = _number(sec, "t_end", kin["t_end"], positive=True, unit="s")
         out["n_save"] = _integer(sec, "n_save", kin.get("n_save", 10), 1)
-    pot = _load_potential(raw.get("potential", {}), out["length"])
+    pot = _load_potential(raw.get("potential", {}), out["length"], periodic=boundary == "periodic")
     if steady and pot["ramp"] > 0:
         raise ConfigError("[potential] ramp applies to time evolution only: with steady = true the stationary state "
                           "of V(x, 0) is computed, and a ramp makes V(x, 0) = 0 (remove ramp).")
+    profiles = _load_model_profiles(raw["model"], out["length"], out["nx"], periodic=boundary == "periodic")
+    if out["order"] == 2:
+        extra = [what for what, on in (("T given as an expression in x", isinstance(out["T"], dict)),
+                                       (f"[model] params {sorted(profiles)} given as expressions in x", profiles),
+                                       ("boundary = 'open'", boundary == "open")) if on]
+        if extra:
+            raise ConfigError(f"[kinetics] order = 2 is built for a uniform model, uniform T and a periodic box; this "
+                              f"config has {' and '.join(extra)}: use order = 0 or 1 (or drop them).")
     directory, every = _output(path, raw)
-    return {"kind": "kinetics", "path": path, "model": raw["model"], "kinetics": out, "potential": pot,
-            "directory": directory, "checkpoint_every": every, "raw": raw}
+    return {"kind": "kinetics", "path": path, "model": raw["model"], "model_profiles": profiles, "kinetics": out,
+            "potential": pot, "directory": directory, "checkpoint_every": every, "raw": raw}
 
 
-def _load_potential(pot, length) -> dict:
+def _load_model_profiles(model_cfg, length, nx, *, periodic):
+    """The [model] params given as string expressions in x: {name: {"expression", "code"}} (zoo models only)."""
+    params = model_cfg.get("params", {})
+    if not isinstance(params, dict):
+        raise ConfigError("[model] params must be a table of name = value.")
+    names = [name for name, value in params.items() if isinstance(value, str)]
+    if not names:
+        return {}
+    if "zoo" not in model_cfg:
+        raise ConfigError("[model] params apply to zoo models only; a Wannier90 model takes lattice and positions.")
+    try:
+        valid = list(zoo.parameters(model_cfg["zoo"]))
+    except ModelError as err:
+        raise ConfigError(f"[model] {err}") from None
+    unknown = [name for name in names if name not in valid]
+    if unknown:
+        raise ConfigError(f"[model] model {model_cfg['zoo']!r} has no parameter(s) {unknown}; valid parameters: "
+                          f"{', '.join(valid)}.")
+    return {name: _load_profile("model", f"params.{name}", params[name], length, nx, periodic=periodic)
+            for name in names}
+
+
+def _load_potential(pot, length, periodic=True) -> dict:
     sec = "potential"
     kind = pot.get("kind", "none" if not pot else None)
     if kind not in POTENTIAL_KINDS:
@@ -312,10 +365,11 @@ def _load_potential(pot, length) -> dict:
             raise ConfigError("[potential] q is required for kind = 'cos': a multiple of 2 pi / length (1/Angstrom).")
         q = _number(sec, "q", pot["q"], unit="1/Angstrom")
         m = q * length / (2 * np.pi)
-        if abs(m - round(m)) > 1e-6 * max(1.0, abs(m)):
+        if periodic and abs(m - round(m)) > 1e-6 * max(1.0, abs(m)):
             raise ConfigError(f"[potential] q must be a multiple of 2 pi / length = {2 * np.pi / length:.10g} 1/Angstrom "
-                              f"(the x box is periodic); got {q!r} = {m:.6g} x 2 pi / length.")
-        out["q"] = 2 * np.pi * round(m) / length
+                              f"(the x box is periodic; boundary = 'open' lifts this); got {q!r} = {m:.6g} x 2 pi / "
+                              "length.")
+        out["q"] = 2 * np.pi * round(m) / length if periodic else q
         out["omega"] = _number(sec, "omega", pot.get("omega", 0.0), unit="rad/s")
         out["phase"] = _number(sec, "phase", pot.get("phase", 0.0), unit="rad")
     elif kind == "step":
@@ -334,41 +388,88 @@ def _load_potential(pot, length) -> dict:
         out["expression"] = expr
     V = potential_function(out, length)
     xs = np.linspace(0.0, length, 257)
-    for tt in (0.0, 1e-15, 1e-13):
+    for tt in (0.0, 1e-15, 1e-13) if V is not None else ():
         try:
             vals = np.broadcast_to(np.asarray(V(xs, tt), dtype=float), xs.shape)
         except Exception as err:     # noqa: BLE001 - any evaluation failure is a config error
             raise ConfigError(f"[potential] expression cannot be evaluated at t = {tt:g} s: {err}.") from None
         if not np.all(np.isfinite(vals)):
             raise ConfigError(f"[potential] V(x, t = {tt:g} s) is not finite everywhere in [0, length].")
-        if abs(vals[0] - vals[-1]) > 1e-8 * max(1.0, np.abs(vals).max()):
+        if periodic and abs(vals[0] - vals[-1]) > 1e-8 * max(1.0, np.abs(vals).max()):
             raise ConfigError(f"[potential] V(x, t) must be periodic in x with period [kinetics] length = {length:g} "
-                              f"Angstrom; V(0) = {vals[0]:.6g} eV, V(length) = {vals[-1]:.6g} eV at t = {tt:g} s.")
+                              f"Angstrom (or use boundary = 'open'); V(0) = {vals[0]:.6g} eV, V(length) = "
+                              f"{vals[-1]:.6g} eV at t = {tt:g} s.")
     return out
 
 
-def _compile_expression(expr):
+def _compile_expression(expr, where="[potential] expression", variables=("x", "t", "L")):
+    """Code of a whitelisted arithmetic expression (``where`` names the config key in errors).
+
+    Allowed: numbers, arithmetic, comparisons, conditional expressions, the ``variables`` and the names
+    of :data:`EXPRESSION_NAMES`; integers become floats (so ``9**9**9`` overflows instead of hanging)."""
     try:
         tree = ast.parse(expr, mode="eval")
     except SyntaxError as err:
-        raise ConfigError(f"[potential] expression {expr!r} is not a valid expression: {err.msg}.") from None
-    allowed = set(EXPRESSION_NAMES) | {"x", "t", "L"}
+        raise ConfigError(f"{where} {expr!r} is not a valid expression: {err.msg}.") from None
+    allowed = set(EXPRESSION_NAMES) | set(variables)
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
             node.value = float(node.value)   # float arithmetic: 9**9**9 overflows at once instead of hanging
         if not isinstance(node, _EXPR_NODES):
-            raise ConfigError(f"[potential] expression may use numbers, arithmetic, comparisons and the names "
+            raise ConfigError(f"{where} may use numbers, arithmetic, comparisons and the names "
                               f"{sorted(allowed)}; {type(node).__name__} is not allowed in {expr!r}.")
         if isinstance(node, ast.Name) and node.id not in allowed:
-            raise ConfigError(f"[potential] expression uses unknown name {node.id!r}; allowed: {sorted(allowed)}.")
+            raise ConfigError(f"{where} uses unknown name {node.id!r}; allowed: {sorted(allowed)}.")
         if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in EXPRESSION_NAMES):
             called = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
-            raise ConfigError(f"[potential] expression may only call "
+            raise ConfigError(f"{where} may only call "
                               f"{sorted(k for k, v in EXPRESSION_NAMES.items() if callable(v))}; {called!r} is not "
                               f"allowed in {expr!r}.")
         if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float)):
-            raise ConfigError(f"[potential] expression may only contain numeric constants; got {node.value!r}.")
-    return compile(tree, "<potential>", "eval")
+            raise ConfigError(f"{where} may only contain numeric constants; got {node.value!r}.")
+    return compile(tree, f"<{where}>", "eval")
+
+
+def _evaluate(code, **variables):
+    """Value of an expression compiled by :func:`_compile_expression` (numpy arithmetic on the variables)."""
+    return eval(code, {"__builtins__": {}, **EXPRESSION_NAMES, **variables})   # noqa: S307 - whitelisted AST
+
+
+def profile_function(code, length):
+    """p(x) from a compiled expression in x (Angstrom) and L = length: an array shaped like x."""
+    def profile(x):
+        return np.broadcast_to(np.asarray(_evaluate(code, x=x, L=length), dtype=float), np.shape(x))
+    return profile
+
+
+def _load_profile(section, key, value, length, nx, *, positive=False, periodic=False, unit=""):
+    """A profile p(x) given as a string expression in x (Angstrom) and L (the length), checked on [0, length]
+    and on the cell centres: finite, ``positive`` (> 0 everywhere), ``periodic`` (p(0) = p(length)).
+
+    Returns ``{"expression": value, "code": code}`` (:func:`profile_function` makes p(x) of it)."""
+    where = f"[{section}] {key}"
+    if not value.strip():
+        raise ConfigError(f"{where} must be a number or an expression in x (Angstrom) and L (the length); got ''.")
+    code = _compile_expression(value, where, ("x", "L"))
+    xs = np.union1d(np.linspace(0.0, length, 257), (np.arange(nx) + 0.5) * length / nx)
+    try:
+        with np.errstate(all="ignore"):          # overflow or 0/0 shows up as a non-finite value below
+            vals = profile_function(code, length)(xs)
+    except Exception as err:         # noqa: BLE001 - any evaluation failure is a config error
+        raise ConfigError(f"{where} = {value!r} cannot be evaluated on [0, length]: {err}.") from None
+    if not np.all(np.isfinite(vals)):
+        i = int(np.argmin(np.isfinite(vals)))
+        raise ConfigError(f"{where} = {value!r} is not finite at x = {xs[i]:.6g} Angstrom.")
+    if positive and np.any(vals <= 0):
+        i = int(np.argmax(vals <= 0))
+        raise ConfigError(f"{where} = {value!r} must be > 0{f' {unit}' if unit else ''} everywhere in [0, length]; "
+                          f"it is {vals[i]:.6g} at x = {xs[i]:.6g} Angstrom.")
+    if periodic and abs(vals[0] - vals[-1]) > 1e-8 * max(1.0, np.abs(vals).max()):
+        raise ConfigError(f"{where} = {value!r} must be periodic in x with period [kinetics] length = {length:g} "
+                          f"Angstrom (boundary = 'periodic'); it is {vals[0]:.6g} at x = 0 and {vals[-1]:.6g} at "
+                          "x = length. Use boundary = 'open', or a periodic profile (e.g. a pair of walls, "
+                          "tanh((x - L/4)/w) * tanh((3*L/4 - x)/w)).")
+    return {"expression": value, "code": code}
 
 
 def potential_function(pot, length):
@@ -388,8 +489,7 @@ def potential_function(pot, length):
         code = pot["code"]
 
         def V(x, t):
-            ns = {"__builtins__": {}, **EXPRESSION_NAMES, "x": x, "t": t, "L": length}
-            return eval(code, ns)          # noqa: S307 - the AST was whitelisted in _compile_expression
+            return _evaluate(code, x=x, t=t, L=length)
     if ramp > 0:
         V0 = V
 
@@ -399,11 +499,25 @@ def potential_function(pot, length):
 
 
 def build_model(cfg):
-    """The model named by a validated config."""
+    """The model named by a validated config: a Model, or (kinetic runs with [model] params given as expressions
+    in x) the function model(x) -> Model that :class:`qkinetics.kinetics.KineticSolver` takes."""
     m = cfg["model"]
     params = m.get("params", {})
     if not isinstance(params, dict):
         raise ConfigError("[model] params must be a table of name = value.")
+    profiles = cfg.get("model_profiles")
+    if profiles:
+        length = cfg["kinetics"]["length"]
+        uniform = {name: value for name, value in params.items() if name not in profiles}
+        shapes = {name: profile_function(p["code"], length) for name, p in profiles.items()}
+
+        def model(x):
+            return zoo.get(m["zoo"], **uniform, **{name: float(p(x)) for name, p in shapes.items()})
+        try:
+            model(0.0)
+        except ModelError as err:
+            raise ConfigError(f"[model] at x = 0: {err}") from None
+        return model
     if "zoo" in m:
         try:
             return zoo.get(m["zoo"], **params)
@@ -537,12 +651,11 @@ STEADY_BLOCK = 1000
 def run_kinetics(cfg, model, *, progress=True, stop_after=None):
     """A validated kinetic config to completion; returns the Dataset (also in ``result.nc``).
 
-    A finished run (``result.nc`` written by the same config) is read back, not recomputed. An
-    interrupted one resumes from ``checkpoint.npz`` (distribution f, time, steps and the frames saved
-    so far), written every ``checkpoint_every`` frames / steady-state blocks of ``STEADY_BLOCK`` steps."""
+    ``model`` is a Model or a function model(x) -> Model (:func:`build_model`). A finished run (``result.nc``
+    written by the same config) is read back, not recomputed. An interrupted one resumes from
+    ``checkpoint.npz`` (distribution f, time, steps, boundary inflow and the frames saved so far), written every
+    ``checkpoint_every`` frames / steady-state blocks of ``STEADY_BLOCK`` steps."""
     import warnings
-
-    import xarray as xr
 
     from .conductivity import read_netcdf
     from .kinetics import KineticSolver
@@ -562,21 +675,26 @@ def run_kinetics(cfg, model, *, progress=True, stop_after=None):
             old.attrs["output_directory"] = str(outdir)
             return old
     V = potential_function(cfg["potential"], k["length"])
+    T = profile_function(k["T"]["code"], k["length"]) if isinstance(k["T"], dict) else k["T"]
     try:
         solver = KineticSolver(model, V, length=k["length"], nx=k["nx"], nk=k["nk"], nk_perp=k["nk_perp"],
-                               mu=k["mu"], T=k["T"], tau=k["tau"], order=k["order"], relaxation=k["relaxation"],
-                               limiter=k["limiter"], cfl=k["cfl"])
+                               mu=k["mu"], T=T, tau=k["tau"], order=k["order"], relaxation=k["relaxation"],
+                               limiter=k["limiter"], cfl=k["cfl"], boundary=k["boundary"])
     except ModelError as err:
         raise ConfigError(f"[kinetics] / [model]: {err}") from None
-    if model.dim == 1 and k["nk_perp"] is not None:
+    if solver.model.dim == 1 and k["nk_perp"] is not None:
         raise ConfigError("[kinetics] nk_perp applies to 2D models only (this model is 1D).")
     if k["initial"] == "uniform":
         solver.f = solver.equilibrium(potential=False)
-    N0 = float(solver.density().sum() * solver.dx)
+    N0 = solver.number()
     ckpt_path = outdir / "checkpoint.npz"
     ck = _load_kinetic_checkpoint(ckpt_path, key, solver.shape)
+    if ck is not None and not k["steady"] and {n for n in ck if n.startswith("frame_")} != \
+            {f"frame_{n}" for n in _kinetic_frame(solver, k)}:
+        ck = None                          # frames of another layout (an older version): start afresh
     if ck is not None:
         solver.f, solver.t, solver.steps, N0 = ck["f"], float(ck["t"]), int(ck["steps"]), float(ck["N0"])
+        solver.boundary_inflow = float(ck.get("boundary_inflow", 0.0))
     every = cfg["checkpoint_every"]
     w0 = _time_now()
     new_blocks = 0
@@ -610,8 +728,7 @@ def run_kinetics(cfg, model, *, progress=True, stop_after=None):
             bar.close()
         residual = float(np.abs(solver.rhs(solver.f, solver.t)).max() * solver.tau)
         converged = residual < k["tol"]
-        ds = solver.moments()
-        ds["V"] = (("x",), solver.V())
+        ds = _kinetic_dataset(solver, cfg, _kinetic_frame(solver, k))
         if k["order"] == 2:
             ds["n_physical"] = (("band", "x"), solver.physical_density())
         ds.attrs = {"residual": residual, "converged": int(converged), "tol": k["tol"]}
@@ -622,27 +739,20 @@ def run_kinetics(cfg, model, *, progress=True, stop_after=None):
                           "limiter = 'minmod').", stacklevel=2)
     else:
         times = np.linspace(0.0, k["t_end"], k["n_save"] + 1)
-        frames = [] if ck is None else [ck[f"frame_{name}"] for name in ("n", "jx", "jy", "V")]
-        if ck is None or len(frames[0]) == 0:
-            m = solver.moments()
-            frames = [[m["n"].values], [m["jx"].values], [m["jy"].values] if "jy" in m else [], [solver.V()]]
-            done = 0
+        if ck is None:
+            frames = {name: [value] for name, value in _kinetic_frame(solver, k).items()}
         else:
-            frames = [list(a) for a in frames]
-            done = len(frames[0]) - 1
+            frames = {n[len("frame_"):]: list(ck[n]) for n in ck if n.startswith("frame_")}
+        done = len(frames["n"]) - 1
         bar = _bar(progress, k["n_save"], done, "frames")
         for i in range(done + 1, k["n_save"] + 1):
             solver.advance(times[i])
-            m = solver.moments()
-            frames[0].append(m["n"].values)
-            frames[1].append(m["jx"].values)
-            if "jy" in m:
-                frames[2].append(m["jy"].values)
-            frames[3].append(solver.V())
+            for name, value in _kinetic_frame(solver, k).items():
+                frames[name].append(value)
             new_blocks += 1
             if bar is not None:
                 bar.update(1)
-            arrays = {f"frame_{name}": np.array(fr) for name, fr in zip(("n", "jx", "jy", "V"), frames)}
+            arrays = {f"frame_{name}": np.array(fr) for name, fr in frames.items()}
             if i % every == 0 or i == k["n_save"]:
                 save(arrays)
             if stop_after is not None and new_blocks >= stop_after and i < k["n_save"]:
@@ -650,32 +760,76 @@ def run_kinetics(cfg, model, *, progress=True, stop_after=None):
                 raise KeyboardInterrupt(f"stopped after {new_blocks} frames (checkpoint saved)")
         if bar is not None:
             bar.close()
-        data = {"n": (("time", "band", "x"), np.array(frames[0])), "jx": (("time", "band", "x"), np.array(frames[1])),
-                "V": (("time", "x"), np.array(frames[3]))}
-        if frames[2]:
-            data["jy"] = (("time", "band", "x"), np.array(frames[2]))
-        ds = xr.Dataset(data, coords={"time": times, "band": np.arange(solver.nbands), "x": solver.x})
+        ds = _kinetic_dataset(solver, cfg, {name: np.array(fr) for name, fr in frames.items()}, times=times)
         ds.attrs = {}
-    grid = f"kinetic grid nx={k['nx']} x nk={k['nk']}" + (f" x nk_perp={solver.nky}" if model.dim == 2 else "") \
+    grid = f"kinetic grid nx={k['nx']} x nk={k['nk']}" + (f" x nk_perp={solver.nky}" if solver.model.dim == 2 else "") \
         + f" ({solver.ncells} phase-space cells)"
-    N1 = float(solver.density().sum() * solver.dx)
+    N1 = solver.number()
     ds.attrs.update({
-        "kind": "kinetics_steady" if k["steady"] else "kinetics_time", "model": model.name, "grid": grid,
-        "dim": model.dim, "order": k["order"], "relaxation": k["relaxation"], "tau_s": k["tau"],
-        "mu_eV": k["mu"], "T_K": k["T"], "length_A": k["length"], "limiter": k["limiter"], "cfl": k["cfl"],
-        "initial": k["initial"], "steps": int(solver.steps), "time_s": float(solver.t),
+        "kind": "kinetics_steady" if k["steady"] else "kinetics_time", "model": solver.model.name, "grid": grid,
+        "dim": solver.model.dim, "order": k["order"], "relaxation": k["relaxation"], "tau_s": k["tau"],
+        "mu_eV": k["mu"], "length_A": k["length"], "limiter": k["limiter"], "cfl": k["cfl"],
+        "initial": k["initial"], "boundary": k["boundary"], "steps": int(solver.steps), "time_s": float(solver.t),
         "wall_s_this_session": _time_now() - w0,
         "particle_number_initial": N0, "particle_number_final": N1,
-        "units": "x: A, time: s, n: 1/A^d per band (no spin), jx/jy: particle current 1/(A^(d-1) s) per band "
-                 "(electric current = -e x), V: eV, particle_number: sum n dx, 1/A^(d-1)",
+        "units": "x, x_face: A, time: s, n: 1/A^d per band (no spin), jx/jy: particle current 1/(A^(d-1) s) per band "
+                 "(electric current = -e x), jx_face: particle flux through the cell faces x_face, 1/(A^(d-1) s), "
+                 "V: eV, T: K, particle_number: sum n dx, 1/A^(d-1)"
+                 + (", f: occupation, k, k_y: 1/A" if k["snapshots"] else ""),
         "config": json.dumps(cfg["raw"], default=str), "config_key": key, "output_directory": str(outdir),
     })
+    if isinstance(k["T"], dict):
+        ds.attrs["T_expression"] = k["T"]["expression"]
+    else:
+        ds.attrs["T_K"] = k["T"]
+    if k["boundary"] == "open":
+        ds.attrs["boundary_inflow"] = float(solver.boundary_inflow)   # N1 - N0 to round-off
+    for name, p in cfg.get("model_profiles", {}).items():
+        ds.attrs[f"param_{name}_expression"] = p["expression"]
     if cfg["potential"]["kind"] == "expression":
         ds.attrs["potential_expression"] = cfg["potential"]["expression"]
     tmp = outdir / "result.tmp.nc"
     ds.to_netcdf(tmp, engine="scipy")
     tmp.replace(result_path)
     plot_kinetics(ds, outdir / "kinetics.png")
+    return ds
+
+
+def _kinetic_frame(solver, k):
+    """The saved fields at the solver's current time: n, jx (jy in 2D), V, jx_face (orders 0, 1), f (snapshots)."""
+    m = solver.moments()
+    frame = {"n": m["n"].values, "jx": m["jx"].values, "V": solver.V()}
+    if "jy" in m:
+        frame["jy"] = m["jy"].values
+    if k["order"] < 2:
+        frame["jx_face"] = solver.face_current()
+    if k["snapshots"]:
+        frame["f"] = solver.snapshot().values
+    return frame
+
+
+def _kinetic_dataset(solver, cfg, frame, times=None):
+    """A Dataset of :func:`_kinetic_frame` fields (with a leading time axis when ``times`` is given), the
+    temperature T(x) and the x-dependent model parameters ``param_<name>`` (x) at the cell centres."""
+    import xarray as xr
+
+    dims = {"n": ("band", "x"), "jx": ("band", "x"), "jy": ("band", "x"), "V": ("x",),
+            "jx_face": ("band", "x_face"), "f": ("band", "x", "k") + (("k_y",) if solver.model.dim == 2 else ())}
+    lead = () if times is None else ("time",)
+    data = {name: (lead + dims[name], value) for name, value in frame.items()}
+    data["T"] = (("x",), np.broadcast_to(solver.T, solver.x.shape).copy())
+    coords = {"band": np.arange(solver.nbands), "x": solver.x}
+    if "jx_face" in frame:
+        coords["x_face"] = solver.x_faces
+    if "f" in frame:
+        coords["k"] = solver.k
+        if solver.model.dim == 2:
+            coords["k_y"] = solver.ky
+    if times is not None:
+        coords["time"] = times
+    ds = xr.Dataset(data, coords=coords)
+    for name, p in cfg.get("model_profiles", {}).items():
+        ds[f"param_{name}"] = (("x",), profile_function(p["code"], cfg["kinetics"]["length"])(solver.x))
     return ds
 
 
@@ -696,7 +850,7 @@ def _bar(progress, total, initial, unit):
 def _save_kinetic_checkpoint(path, key, solver, N0, extra):
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, key=np.array(key), f=solver.f, t=np.array(solver.t), steps=np.array(solver.steps),
-             N0=np.array(N0), **extra)
+             N0=np.array(N0), boundary_inflow=np.array(solver.boundary_inflow), **extra)
     tmp.replace(path)                      # atomic
 
 
@@ -719,7 +873,13 @@ def plot_kinetics(ds, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("V", "V (eV)"), ("n", r"$n$ (1/$\AA^d$, bands summed)"), ("jx", r"$j_x$ (1/($\AA^{d-1}$ s))")]
+    panels = [(name, f"{name[len('param_'):]}(x)") for name in ds.data_vars if name.startswith("param_")]
+    if "T" in ds and np.ptp(ds["T"].values) > 0:
+        panels.append(("T", "T (K)"))
+    if np.any(ds["V"].values != 0):
+        panels.append(("V", "V (eV)"))
+    panels += [("n", r"$n$ (1/$\AA^d$, bands summed)"),
+               ("jx", r"$j_x$ (1/($\AA^{d-1}$ s))" + (", dashed: face flux" if "jx_face" in ds else ""))]
     if "jy" in ds:
         panels.append(("jy", r"$j_y$ (1/($\AA$ s))" + (" incl. anomalous velocity" if ds.attrs.get("order") else "")))
     fig, axes = plt.subplots(len(panels), 1, figsize=(7, 2.1 * len(panels)), sharex=True, constrained_layout=True)
@@ -731,10 +891,14 @@ def plot_kinetics(ds, path):
         da = ds[name]
         if "band" in da.dims:
             da = da.sum("band")
+        face = ds["jx_face"].sum("band") if name == "jx" and "jx_face" in ds else None
         for i in times:
-            y = da.values if i is None else da.isel(time=i).values
+            y = da.values if i is None or "time" not in da.dims else da.isel(time=i).values
             color = "C0" if i is None else cmap(i / max(len(times) - 1, 1))
             ax.plot(x, y, color=color, lw=1.3)
+            if face is not None:
+                yf = face.values if i is None else face.isel(time=i).values
+                ax.plot(ds["x_face"].values, yf, color=color, lw=1.0, ls="--")
         ax.set_ylabel(label)
         ax.axhline(0, color="0.8", lw=0.5)
     axes[-1].set_xlabel(r"x ($\AA$)")
