@@ -396,3 +396,276 @@ def test_order2_steady_run_writes_the_physical_density(tmp_path):
     bad = text.replace('relaxation = "global"', 'relaxation = "local"')
     with pytest.raises(ConfigError, match="'local'"):
         run(_write(tmp_path, bad, "bad.toml"), progress=False)
+
+
+# ---------------------------------------------------------------------------- T(x), model(x), open ends, snapshots
+PROFILE = """
+[model]
+zoo = "rice_mele"
+params = {params}
+
+[kinetics]
+length = 40.0
+nx = 16
+nk = 32
+mu = -1.0
+T = {T}
+tau = {tau}
+relaxation = "local"
+{extra}
+
+[output]
+directory = "out"
+checkpoint_every = 1
+"""
+
+TIME_EXTRA = """t_end = 2e-14
+n_save = 4
+snapshots = true
+[potential]
+kind = "cos"
+V0 = 0.05
+q = 0.15707963267948966"""
+
+WALL = '{ staggered = "0.4 * tanh((x - L/2) / 3.0)" }'
+WALL_EXTRA = """boundary = "open"
+steady = true
+tol = 1e-8
+max_steps = 20000
+snapshots = true"""
+
+
+def _profile(params="{}", T="300.0", extra=TIME_EXTRA, tau="2e-15"):
+    return PROFILE.format(params=params, T=T, extra=extra, tau=tau)
+
+
+def test_temperature_profile_config_matches_the_solver(tmp_path):
+    """T = "<expression in x>" in the config is the solver with the callable T(x); snapshots = true writes f."""
+    from qkinetics.kinetics import KineticSolver
+    from qkinetics.models import zoo
+
+    ds = run(_write(tmp_path, _profile(T='"800 + 300*cos(2*pi*x/L)"')), progress=False)
+    L = 40.0
+    s = KineticSolver(zoo.rice_mele(), lambda x, t: 0.05 * np.cos(2 * np.pi / L * x), length=L, nx=16, nk=32,
+                      mu=-1.0, T=lambda x: 800 + 300 * np.cos(2 * np.pi * x / L), tau=2e-15, relaxation="local")
+    ref = s.run(2e-14, n_save=4, snapshots=True)
+    assert ds["f"].dims == ("time", "band", "x", "k") and ds["f"].shape == (5, 2, 16, 32)
+    for name in ("n", "jx", "V", "f"):                    # atol: jx of the t = 0 equilibrium is round-off of n v
+        np.testing.assert_allclose(ds[name].values, ref[name].values, rtol=1e-12, atol=1e-14 * np.abs(ref[name]).max())
+    np.testing.assert_allclose(ds["T"].values, 800 + 300 * np.cos(2 * np.pi * ds["x"].values / L), rtol=1e-14)
+    assert np.ptp(ds["T"].values) > 500 and ds.attrs["T_expression"] == "800 + 300*cos(2*pi*x/L)"
+    assert ds.attrs["steps"] == ref.attrs["steps"] and "T_K" not in ds.attrs
+    back = read_netcdf(tmp_path / "out" / "result.nc")
+    np.testing.assert_array_equal(back["f"].values, ds["f"].values)
+    # periodic box, local relaxation: the particle number is conserved with a temperature profile too
+    N = _number(ds)
+    assert np.abs(N - N[0]).max() < 1e-13 * N[0]
+
+
+def _domain_wall_solver(nx=16, nk=32, L=40.0):
+    from qkinetics.kinetics import KineticSolver
+    from qkinetics.models import zoo
+
+    return KineticSolver(lambda x: zoo.rice_mele(t=1.0, delta_t=0.3, staggered=0.4 * np.tanh((x - L / 2) / 3.0)),
+                         None, length=L, nx=nx, nk=nk, mu=-1.0, T=lambda x: 600 + 800 * x / L, tau=2e-15,
+                         relaxation="local", boundary="open")
+
+
+def test_domain_wall_config_matches_the_solver(tmp_path):
+    """[model] params as expressions in x (model(x)), T(x), boundary = "open", steady state: the config route
+    is the solver built in Python, to round-off (density, face flux, f, boundary inflow)."""
+    ds = run(_write(tmp_path, _profile(WALL, '"600 + 800 * x / L"', WALL_EXTRA)), progress=False)
+    s = _domain_wall_solver()
+    st = s.steady_state(tol=1e-8, max_steps=20000)
+    assert ds.attrs["converged"] == 1 and st.attrs["converged"]
+    assert ds.attrs["steps"] == s.steps and ds.attrs["boundary"] == "open"
+    np.testing.assert_allclose(ds["n"].values, st["n"].values, rtol=1e-12)
+    np.testing.assert_allclose(ds["jx_face"].values, s.face_current(), rtol=1e-10, atol=1e-12 * 1e12)
+    np.testing.assert_allclose(ds["f"].values, s.snapshot().values, rtol=1e-12, atol=1e-15)
+    assert ds["f"].dims == ("band", "x", "k")
+    np.testing.assert_allclose(ds["param_staggered"].values, 0.4 * np.tanh((ds["x"].values - 20) / 3), rtol=1e-14)
+    assert ds.attrs["param_staggered_expression"] == "0.4 * tanh((x - L/2) / 3.0)"
+    # open ends: the number changes by exactly the boundary inflow; a uniform flux from the cold to the hot
+    # lead (the lower band is hole-like at mu = -1 eV)
+    N0, N1 = ds.attrs["particle_number_initial"], ds.attrs["particle_number_final"]
+    assert abs(ds.attrs["boundary_inflow"] - s.boundary_inflow) < 1e-12 * N0
+    assert abs((N1 - N0) - ds.attrs["boundary_inflow"]) < 1e-12 * N0 and abs(N1 - N0) > 1e-4 * N0
+    jf = ds["jx_face"].sum("band").values
+    assert jf.min() > 0 and np.ptp(jf) < 1e-3 * jf.mean()
+
+
+def test_2d_x_dependent_model_with_snapshots_matches_the_solver(tmp_path):
+    """A 2D model(x) (QWZ mass u(x), periodic) at order 1: jy (anomalous velocity with Omega(x, k)) and f with
+    a k_y axis, as from the solver."""
+    from qkinetics.kinetics import KineticSolver
+    from qkinetics.models import zoo
+
+    text = """
+[model]
+zoo = "qwz"
+params = { t = 0.25, u = "-1 + 0.5 * cos(2*pi*x/L)" }
+[kinetics]
+order = 1
+length = 30.0
+nx = 8
+nk = 16
+nk_perp = 6
+mu = 0.3
+T = 600.0
+tau = 1e-14
+t_end = 4e-15
+n_save = 2
+snapshots = true
+[potential]
+kind = "expression"
+expression = "0.05 * sin(2*pi*x/L)"
+[output]
+directory = "out"
+"""
+    ds = run(_write(tmp_path, text), progress=False)
+    L = 30.0
+    s = KineticSolver(lambda x: zoo.qi_wu_zhang(t=0.25, u=-1 + 0.5 * np.cos(2 * np.pi * x / L)),
+                      lambda x, t: 0.05 * np.sin(2 * np.pi * x / L), length=L, nx=8, nk=16, nk_perp=6, mu=0.3,
+                      T=600.0, tau=1e-14, order=1)
+    ref = s.run(4e-15, n_save=2, snapshots=True)
+    assert ds["f"].dims == ("time", "band", "x", "k", "k_y") and ds["f"].shape == (3, 2, 8, 16, 6)
+    for name in ("n", "jx", "jy", "f"):
+        np.testing.assert_allclose(ds[name].values, ref[name].values, rtol=1e-11, atol=1e-14 * np.abs(ref[name]).max())
+    assert np.abs(ds["jy"].values).max() > 0 and ds.attrs["T_K"] == 600.0
+
+
+@pytest.mark.parametrize("extra", ['boundary = "open"\n' + TIME_EXTRA, WALL_EXTRA], ids=["time", "steady"])
+def test_interrupted_profile_runs_resume_to_the_same_result(tmp_path, monkeypatch, extra):
+    """Checkpoint/resume with T(x), model(x), open ends and snapshots (f frames, boundary inflow restored)."""
+    monkeypatch.setattr(qrun, "STEADY_BLOCK", 100)
+    text = _profile(WALL, '"600 + 800 * x / L"', extra)
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+    ref = run(_write(tmp_path / "a", text), progress=False)
+    path = _write(tmp_path / "b", text)
+    with pytest.raises(KeyboardInterrupt, match="checkpoint saved"):
+        run(path, progress=False, stop_after=2)
+    ds = run(path, progress=False)
+    assert ds.attrs["steps"] == ref.attrs["steps"]
+    for name in ("n", "jx_face", "f"):
+        np.testing.assert_allclose(ds[name].values, ref[name].values, rtol=1e-12, atol=1e-14 * np.abs(ref[name]).max())
+    assert ds.attrs["boundary_inflow"] == pytest.approx(ref.attrs["boundary_inflow"], rel=1e-12)
+    assert abs(ref.attrs["boundary_inflow"]) > 1e-5 * ref.attrs["particle_number_initial"]   # measured 7e-5, 2e-3
+
+
+PROFILE_BAD = [
+    ("T unknown symbol", {"T": '"300 + 10*y"'}, r"\[kinetics\] T uses unknown name 'y'; allowed: .*'L'.*'x'"),
+    ("T uses t", {"T": '"300 + 1e15*t"'}, r"\[kinetics\] T uses unknown name 't'"),
+    ("T <= 0 somewhere", {"T": '"300 - 10*x"'}, r"\[kinetics\] T = '300 - 10\*x' must be > 0 K everywhere .* "
+                                                 r"it is 0 at x = 30 Angstrom"),
+    ("T not finite", {"T": '"300 + 1/(x - 20)"'}, r"\[kinetics\] T = .* is not finite at x = 20 Angstrom"),
+    ("T syntax", {"T": '"300 +"'}, r"\[kinetics\] T '300 \+' is not a valid expression"),
+    ("T call", {"T": '"open(x)"'}, r"\[kinetics\] T may only call"),
+    ("T not a number", {"T": "[300, 400]"}, r"\[kinetics\] T must be a number >= 0 \(K; or a string expression"),
+    ("param unknown name", {"params": '{ stagered = "0.1*x" }'},
+     r"\[model\] model 'rice_mele' has no parameter\(s\) \['stagered'\]; valid parameters: t, delta_t, staggered"),
+    ("param unknown symbol", {"params": '{ staggered = "0.4*tanh((x - L/2)/w)" }'},
+     r"\[model\] params.staggered uses unknown name 'w'"),
+    ("param not periodic", {"params": WALL},
+     r"\[model\] params.staggered = .* must be periodic .* boundary = 'open'"),
+    ("order 2 with profiles", {"params": WALL, "T": '"600 + 800*x/L"', "extra": WALL_EXTRA + "\norder = 2"},
+     r"\[kinetics\] order = 2 is built for a uniform model, uniform T and a periodic box; this config has T given "
+     r"as an expression in x and \[model\] params \['staggered'\] given as expressions in x and boundary = 'open'"),
+    ("order 2 open only", {"extra": WALL_EXTRA + "\norder = 2"}, r"order = 2 .* this config has boundary = 'open': "
+                                                                  r"use order = 0 or 1"),
+    ("bad boundary", {"extra": 'boundary = "reflecting"\n' + TIME_EXTRA},
+     r"\[kinetics\] boundary must be 'periodic' or 'open'; got 'reflecting'"),
+    ("open with T = 0", {"T": "0.0", "tau": '"inf"', "extra": 'boundary = "open"\n' + TIME_EXTRA},
+     r"\[kinetics\] T must be > 0 K with boundary = 'open'"),
+    ("snapshots not bool", {"extra": TIME_EXTRA.replace("snapshots = true", 'snapshots = "yes"')},
+     r"\[kinetics\] snapshots must be true or false"),
+    ("non-periodic V with open ends is fine",
+     {"extra": 'boundary = "open"\nt_end = 1e-15\n[potential]\nkind = "expression"\nexpression = "0.001*x"'}, "ok"),
+    ("q off the periodic grid with open ends is fine",
+     {"extra": 'boundary = "open"\n' + TIME_EXTRA.replace("q = 0.15707963267948966", "q = 0.2")}, "ok"),
+]
+
+
+@pytest.mark.parametrize("what,edit,match", PROFILE_BAD, ids=[b[0] for b in PROFILE_BAD])
+def test_malformed_profile_config_names_the_key(tmp_path, what, edit, match):
+    path = _write(tmp_path, _profile(**edit))
+    if match == "ok":
+        cfg = load_config(path)
+        assert cfg["kinetics"]["boundary"] == "open"
+        return
+    with pytest.raises(ConfigError, match=match):
+        load_config(path)
+
+
+@pytest.mark.parametrize("params,match", [
+    ('{ a = "0.0 * x" }', r"\[model\] at x = 0: parameter 'a' must be positive"),
+    ('{ a = "1 + 0.01 * cos(2*pi*x/L)" }', r"\[kinetics\] / \[model\]: model\(x\) at x = .* differs in dim, norb or "
+                                           r"lattice"),
+], ids=["invalid value", "lattice changes with x"])
+def test_model_profile_errors_at_run(tmp_path, params, match):
+    path = _write(tmp_path, _profile(params))
+    with pytest.raises(ConfigError, match=match):
+        run(path, progress=False)
+
+
+def test_profiles_only_in_kinetic_or_zoo_configs(tmp_path):
+    path = _write(tmp_path, '[model]\nzoo = "haldane"\nparams = { mass = "0.1 * x" }\n')
+    with pytest.raises(ConfigError, match=r"\[model\] params \['mass'\] are strings .* apply to kinetic runs"):
+        load_config(path)
+    text = _profile('{ staggered = "0.1*cos(2*pi*x/L)" }').replace('zoo = "rice_mele"', 'wannier90 = "x_tb.dat"')
+    with pytest.raises(ConfigError, match=r"\[model\] params apply to zoo models only"):
+        load_config(_write(tmp_path, text))
+
+
+def test_cli_reports_profile_errors_and_boundary_inflow(tmp_path):
+    bad = _write(tmp_path, _profile(T='"300 - 10*x"'), "bad.toml")
+    result = CliRunner().invoke(main, ["run", str(bad), "--no-progress"])
+    assert result.exit_code != 0 and "[kinetics] T = '300 - 10*x' must be > 0 K everywhere" in result.output
+    assert "Traceback" not in result.output
+    bad2 = _write(tmp_path, _profile(WALL, '"600 + 800*x/L"', WALL_EXTRA + "\norder = 2"), "bad2.toml")
+    result = CliRunner().invoke(main, ["run", str(bad2), "--no-progress"])
+    assert result.exit_code != 0 and "order = 2 is built for a uniform model" in result.output
+    good = _write(tmp_path, _profile(WALL, '"600 + 800*x/L"', WALL_EXTRA.replace("tol = 1e-8", "tol = 1e-6")))
+    result = CliRunner().invoke(main, ["run", str(good), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "through the open ends" in result.output
+
+
+DOMAIN_WALL = Path(__file__).parent.parent / "examples" / "domain_wall.toml"
+
+
+def test_domain_wall_example_runs(tmp_path):
+    """examples/domain_wall.toml as shipped validates; a copy on a coarser grid runs: uniform face flux from the
+    cold to the hot lead, density within 1 % of the local-density approximation."""
+    cfg = load_config(DOMAIN_WALL)
+    k = cfg["kinetics"]
+    assert k["boundary"] == "open" and k["steady"] and k["snapshots"] and isinstance(k["T"], dict)
+    assert set(cfg["model_profiles"]) == {"staggered"}
+    text = DOMAIN_WALL.read_text()
+    for key, small in (("nx", 24), ("nk", 48), ("tol", "1e-7")):
+        text = _set_key(text, key, small)
+    text = text.replace('directory = "domain_wall-out"', 'directory = "out"')
+    ds = run(_write(tmp_path, text), progress=False)
+    assert ds.attrs["converged"] == 1 and (tmp_path / "out" / "kinetics.png").is_file()
+    jf = ds["jx_face"].sum("band").values
+    assert jf.min() > 0 and np.ptp(jf) < 5e-3 * jf.mean()                   # measured 1.3e-3 at tol = 1e-7
+    s = _domain_wall_solver(nx=24, nk=48, L=60.0)   # same inputs: its equilibrium is the LDA density
+    n, n_lda = ds["n"].sum("band").values, s.density(s.equilibrium()).sum(0)
+    assert np.abs(n / n_lda - 1).max() < 1e-2
+    assert n[np.argmin(np.abs(ds["param_staggered"].values))] < n.mean()          # the dip at the wall
+
+
+@pytest.mark.slow
+def test_domain_wall_example_full_grid(tmp_path):
+    """The shipped grid (about 20 s): the same steady state as examples/domain_wall.py (13150 steps, uniform
+    face flux 2.917e11 1/s to 1e-4, density within 0.3 % of the LDA)."""
+    shutil.copy(DOMAIN_WALL, tmp_path / "domain_wall.toml")
+    ds = run(tmp_path / "domain_wall.toml", progress=False)
+    s = _domain_wall_solver(nx=48, nk=128, L=60.0)
+    st = s.steady_state(tol=1e-9, max_steps=50000)
+    assert ds.attrs["converged"] == 1 and ds.attrs["steps"] == s.steps
+    np.testing.assert_allclose(ds["n"].values, st["n"].values, rtol=1e-12)
+    jf = ds["jx_face"].sum("band").values
+    assert jf.min() > 0 and np.ptp(jf) < 1e-4 * jf.mean()
+    n_lda = s.density(s.equilibrium()).sum(0)
+    assert np.abs(ds["n"].sum("band").values / n_lda - 1).max() < 3e-3

@@ -156,6 +156,9 @@ def run_command(config: Path, workers: int, no_progress: bool):
     elif kind == "kinetics_time":
         click.echo(f"Evolved to t = {ds.attrs['time_s']:.4g} s in {ds.attrs['steps']} steps, "
                    f"{ds.sizes['time']} frames saved")
+    if "boundary_inflow" in ds.attrs:
+        click.echo(f"Particles in through the open ends: {ds.attrs['boundary_inflow']:.6g} 1/A^(d-1) (particle number "
+                   f"{ds.attrs['particle_number_initial']:.10g} -> {ds.attrs['particle_number_final']:.10g})")
     click.echo(f"Done: {ds.attrs['model']} on {ds.attrs['grid']}; results in {out}")
 
 
