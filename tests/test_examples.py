@@ -1,4 +1,7 @@
-"""The runnable examples: every script compiles, and the quick-start script runs."""
+"""The runnable examples: every script compiles, every run config validates, and the quick-start script runs.
+
+The configs themselves run in tests/test_run.py and tests/test_run_kinetics.py (coarse copies; as shipped
+in slow tests)."""
 
 import py_compile
 import subprocess
@@ -8,11 +11,21 @@ from pathlib import Path
 import pytest
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.py"))
+CONFIGS = sorted((Path(__file__).parent.parent / "examples").glob("*.toml"))
 
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.name)
 def test_example_compiles(script):
     py_compile.compile(str(script), doraise=True)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
+def test_example_config_validates(config):
+    from qkinetics.run import build_model, load_config
+
+    cfg = load_config(config)
+    model = build_model(cfg)
+    assert callable(model) or model.dim in (1, 2, 3)
 
 
 def test_quickstart_runs(tmp_path):

@@ -36,6 +36,10 @@ config resumes from it (a changed config starts afresh). Results: ``result.nc`` 
 A kinetic run (the phase-space solver :class:`qkinetics.kinetics.KineticSolver`) replaces
 ``[response]``, ``[sweep]`` and ``[grid]`` by ``[kinetics]`` and ``[potential]``::
 
+    [model]
+    zoo = "rice_mele"                 # a 1D or 2D lattice model; any parameter may be an expression in x:
+    params = { staggered = "0.4 * tanh((x - L/2) / 3)" }   # -> model(x) (orders 0 and 1)
+
     [kinetics]
     order = 1                         # 0, 1 (anomalous velocity in jy, 2D models) or 2 (O(hbar^2) current:
                                       # 1D models, static potential, relaxation "global" or "bare")
@@ -44,8 +48,10 @@ A kinetic run (the phase-space solver :class:`qkinetics.kinetics.KineticSolver`)
     nk = 64                           # cells in k_x over the Brillouin zone
     nk_perp = 32                      # k_y points (2D models only, required there)
     mu = 0.0                          # eV
-    T = 300.0                         # K
+    T = 300.0                         # K, or an expression in x: T = "600 + 800 * x / L" (> 0; orders 0 and 1)
     tau = 1e-14                       # s, or "inf" (collisionless; not with steady = true)
+    boundary = "periodic"             # or "open": equilibrium leads at both ends (orders 0 and 1; V and the
+                                      # profiles need not be periodic)
     relaxation = "local"              # "local" (number conserving), "global" or "bare" (docs/kinetics.md)
     initial = "equilibrium"           # f_FD(eps + V(x, 0) - mu), or "uniform": f_FD(eps - mu)
     steady = false                    # true: relax to the stationary state of V(x, 0)
@@ -55,11 +61,12 @@ A kinetic run (the phase-space solver :class:`qkinetics.kinetics.KineticSolver`)
     max_steps = 200000                # steady only
     limiter = "mc"                    # MUSCL limiter
     cfl = 0.4
+    snapshots = false                 # true: also write f(band, x, k[, k_y]) (every saved frame, or the steady state)
 
     [potential]                       # V(x, t) in eV, x in Angstrom, t in s
     kind = "cos"                      # V0 cos(q x - omega t + phase)
     V0 = 0.05
-    q = 0.1047                        # 1/Angstrom, a multiple of 2 pi / length
+    q = 0.1047                        # 1/Angstrom, a multiple of 2 pi / length (periodic boundary)
     omega = 0.0                       # rad/s
     # kind = "step": V0/2 [1 + tanh(L/(2 pi width) sin(2 pi (x - x0)/L))], up at x0, down at x0 + L/2
     # kind = "expression": expression = "0.1 * sin(2*pi*x/L) * exp(-t/1e-13)"
@@ -69,8 +76,17 @@ A kinetic run (the phase-space solver :class:`qkinetics.kinetics.KineticSolver`)
     directory = "kinetics-out"
     checkpoint_every = 1              # saved frames (or steady-state blocks) between checkpoints
 
-Results: ``result.nc`` (the solver's moments), ``kinetics.png``. The distribution f and the time are
-checkpointed, so an interrupted kinetic run resumes; a finished one is read back, not recomputed.
+Expressions (``[potential] expression``, ``T``, string ``[model] params``) are parsed into a whitelisted
+syntax tree (numbers, arithmetic, comparisons, the functions of :data:`EXPRESSION_NAMES` such as
+``where(c, a, b)``, ``pi``, ``e``) and evaluated with numpy; their variables are x (Angstrom), L (the length) and, for V only,
+t (s). An unknown name is an error that lists the allowed ones. Profiles are checked on [0, length]: finite,
+T > 0, and with periodic boundaries p(0) = p(length) for V and the model parameters (T enters only the
+collision term cell by cell, so a temperature jump at the junction of the ring is allowed).
+
+Results: ``result.nc`` (the solver's moments n, jx[, jy], V; ``jx_face``, the scheme's flux through the cell
+faces x_face (orders 0 and 1); ``T`` (x) in K; ``param_<name>`` (x) for x-dependent parameters; ``f`` with
+snapshots), ``kinetics.png``. The distribution f, the time and the boundary inflow are checkpointed, so an
+interrupted kinetic run resumes; a finished one is read back, not recomputed.
 """
 
 from __future__ import annotations
@@ -873,7 +889,7 @@ def plot_kinetics(ds, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [(name, f"{name[len('param_'):]}(x)") for name in ds.data_vars if name.startswith("param_")]
+    panels = [(name, f"{name[len('param_'):]}(x), [model]") for name in ds.data_vars if name.startswith("param_")]
     if "T" in ds and np.ptp(ds["T"].values) > 0:
         panels.append(("T", "T (K)"))
     if np.any(ds["V"].values != 0):
@@ -900,7 +916,8 @@ def plot_kinetics(ds, path):
                 yf = face.values if i is None else face.isel(time=i).values
                 ax.plot(ds["x_face"].values, yf, color=color, lw=1.0, ls="--")
         ax.set_ylabel(label)
-        ax.axhline(0, color="0.8", lw=0.5)
+        if name not in ("n", "T"):                  # signed quantities: a zero line (n and T keep their own scale)
+            ax.axhline(0, color="0.8", lw=0.5)
     axes[-1].set_xlabel(r"x ($\AA$)")
     title = f"{ds.attrs.get('model', '')}: " + (
         f"steady state (order {ds.attrs.get('order')}, {ds.attrs.get('relaxation')} relaxation, "
