@@ -78,8 +78,8 @@ A kinetic run (the phase-space solver :class:`qkinetics.kinetics.KineticSolver`)
 
 Expressions (``[potential] expression``, ``T``, string ``[model] params``) are parsed into a whitelisted
 syntax tree (numbers, arithmetic, comparisons, the functions of :data:`EXPRESSION_NAMES` such as
-``where(c, a, b)``, ``pi``, ``e``) and evaluated with numpy; their variables are x (Angstrom), L (the length) and, for V only,
-t (s). An unknown name is an error that lists the allowed ones. Profiles are checked on [0, length]: finite,
+``where(c, a, b)``, ``pi``, ``e``) and evaluated with numpy; their variables are x (Angstrom), L (the
+length) and, for V only, t (s). An unknown name is an error that lists the allowed ones. Profiles are checked on [0, length]: finite,
 T > 0, and with periodic boundaries p(0) = p(length) for V and the model parameters (T enters only the
 collision term cell by cell, so a temperature jump at the junction of the ring is allowed).
 
@@ -908,8 +908,8 @@ def plot_kinetics(ds, path):
         if "band" in da.dims:
             da = da.sum("band")
         face = ds["jx_face"].sum("band") if name == "jx" and "jx_face" in ds else None
-        for i in times:
-            y = da.values if i is None or "time" not in da.dims else da.isel(time=i).values
+        for i in times if "time" in da.dims else [None]:      # T(x) and parameter profiles are static
+            y = da.values if i is None else da.isel(time=i).values
             color = "C0" if i is None else cmap(i / max(len(times) - 1, 1))
             ax.plot(x, y, color=color, lw=1.3)
             if face is not None:
