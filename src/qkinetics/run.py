@@ -460,14 +460,14 @@ def profile_function(code, length):
 
 def _load_profile(section, key, value, length, nx, *, positive=False, periodic=False, unit=""):
     """A profile p(x) given as a string expression in x (Angstrom) and L (the length), checked on [0, length]
-    and on the cell centres: finite, ``positive`` (> 0 everywhere), ``periodic`` (p(0) = p(length)).
+    and on the cell faces and centres (where the solver evaluates it): finite, ``positive`` (> 0 everywhere), ``periodic`` (p(0) = p(length)).
 
     Returns ``{"expression": value, "code": code}`` (:func:`profile_function` makes p(x) of it)."""
     where = f"[{section}] {key}"
     if not value.strip():
         raise ConfigError(f"{where} must be a number or an expression in x (Angstrom) and L (the length); got ''.")
     code = _compile_expression(value, where, ("x", "L"))
-    xs = np.union1d(np.linspace(0.0, length, 257), (np.arange(nx) + 0.5) * length / nx)
+    xs = np.union1d(np.linspace(0.0, length, 257), np.arange(2 * nx + 1) * length / (2 * nx))  # + faces, centres
     try:
         with np.errstate(all="ignore"):          # overflow or 0/0 shows up as a non-finite value below
             vals = profile_function(code, length)(xs)
