@@ -127,3 +127,17 @@ def test_wannier90_checkpoint_key_follows_file_content(tmp_path):
     b = run(path, progress=False)
     assert not np.allclose(a["total"].values, b["total"].values)
     assert "sha256" in b.attrs["model_provenance"]
+
+
+def test_run_error_bars_are_the_three_level_bars_of_the_api(tmp_path):
+    # the run integrates n, n/2 and n/4 like qkinetics.conductivity(convergence=True); with only two levels
+    # it would give the weaker one-level bar 2|fine - coarse| (different numbers), so this can fail
+    from qkinetics import conductivity
+    from qkinetics.models import zoo
+    ds = run(_write(tmp_path), progress=False)
+    api = conductivity(zoo.get("haldane", t2=0.1, mass=0.2, strain=0.2), order=1,
+                       mechanisms=["anomalous_hall", "drude"], mu=np.linspace(-1.5, 1.5, 7), T=3000.0,
+                       tau=[1e-14, 1e-13], kgrid=40, chunk_size=200, convergence=True)
+    for name in ("anomalous_hall", "drude"):
+        assert "1/2 and 1/4" in ds[f"error_{name}"].attrs["description"]
+        np.testing.assert_allclose(ds[f"error_{name}"].values, api[f"error_{name}"].values, rtol=1e-10, atol=0)

@@ -23,7 +23,7 @@ Config keys (every key is checked; an error names the key and the allowed values
     shift = 0.5                       # Monkhorst-Pack shift (lattice models)
     kcut = 1.0                        # cutoff of continuum models, 1/Angstrom
     chunk_size = 20000                # optional
-    convergence = true                # also integrate a grid with n/2 for an error bar
+    convergence = true                # also integrate grids with n/2 and n/4 for an error bar
 
     [output]
     directory = "qkinetics-run"       # relative to the config file
@@ -572,8 +572,9 @@ def run(config_path, *, executor=None, progress=True, stop_after=None):
     grid = KGrid(model, g["n"], shift=g["shift"], kcut=g["kcut"])
     chunk = g["chunk_size"] or default_chunk_size(model, len(s["mu"]), len(s["T"]))
     grids = {"fine": grid}
-    if g["convergence"]:
+    if g["convergence"]:                 # the same three levels as qkinetics.conductivity (grid_error)
         grids["coarse"] = grid.coarsened(model)
+        grids["coarser"] = grids["coarse"].coarsened(model)
     # the checkpoint belongs to this config and, for Wannier90 input, this file's content
     key = hashlib.sha256(json.dumps([cfg["raw"], getattr(model, "provenance", None)], sort_keys=True,
                                     default=str).encode()).hexdigest()
@@ -605,7 +606,7 @@ def run(config_path, *, executor=None, progress=True, stop_after=None):
         state[label] = (gr.nchunks(chunk), results[label].values, results[label].resolution)
         _save_checkpoint(ckpt_path, key, state)
     ds = assemble_dataset(model, cfg["order"], mechs, results["fine"], results.get("coarse"), grid,
-                          s["mu"], s["T"], s["tau"], s["omega"])
+                          s["mu"], s["T"], s["tau"], s["omega"], coarser=results.get("coarser"))
     ds.attrs["config"] = json.dumps(cfg["raw"], default=str)
     ds.attrs["output_directory"] = str(outdir)
     write_netcdf(ds, outdir / "result.nc")
