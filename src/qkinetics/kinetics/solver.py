@@ -26,7 +26,8 @@ O(ħ) term is the anomalous velocity transverse to the inhomogeneity,
 
 (RMP 82, 1959 sign; Ω^{xy} of :func:`qkinetics.geometry.band_geometry`), which changes no density
 (the system is uniform in y) and appears in the output current ``jy``. This reduction is checked
-against ``phase_space_current`` at sample points in the tests.
+against ``phase_space_current`` at sample points in the tests. With an x-dependent model(x) the Bloch
+states depend on x and order 1 carries the mixed Berry curvature and h_1 (section "Inhomogeneous inputs").
 
 Order 2 (``order=2``; 1D models, static V(x), relaxation ``"global"`` or ``"bare"``). The O(ħ²) current
 of :func:`qkinetics.moyal.phase_space.phase_space_current` (``convention="liouville"``, derivation in
@@ -107,9 +108,38 @@ Inhomogeneous inputs and boundaries (orders 0 and 1; order 2 raises ModelError)
   at the cell corners (x_{i-1/2}, k_{j-1/2}); the x-face velocities and the band part of the k-face force
   k̇ = -∂_x(ε_n + V)/ħ are corner differences (as at order 2), so the discrete divergence of the flow is exactly
   zero (a uniform f stays uniform). Local equilibria use ε_n(x_i, k_j). In 2D, Ω^{xy}(x, k) and v_y(x, k)
-  carry an x axis. Not included: the O(ħ) terms of the x-dependence of the Bloch states (mixed Berry
-  curvature Ω_{xk}, the bound charge -∂_xP of a polarization texture); order 1 differs from order 0 only by the
-  anomalous y-velocity.
+  carry an x axis. Order 0 stops there (local bands only).
+
+  Order 1 adds the O(ħ) terms of the x-dependence of the Bloch states, in the (x, k_x) plane (per k_y line in
+  2D). H(x, k) = model(x).hamiltonian(k) in the positions convention is the Weyl symbol of the lattice
+  Hamiltonian whose hoppings are taken at the bond midpoints (:func:`qkinetics.exact.real_space_chain`); a
+  lattice-convention model is converted. In d = 1, ρ{π, π} = ε exactly (:mod:`qkinetics.moyal.phase_space`),
+  so the Liouville current of the covariant coordinates gives
+
+  .. math::
+      \\partial_t(\\rho f_n) + \\frac1\\hbar\\partial_x(f_n\\partial_kh_n) - \\frac1\\hbar\\partial_k(f_n\\partial_x(h_n + V))
+      = -\\rho\\,\\frac{f_n - f^{loc}_n}{\\tau},\\qquad h_n = \\varepsilon_n + h_{1,n},\\quad
+      \\rho_n = 1 - \\Omega^n_{xk},
+
+  with the mixed Berry curvature :math:`\\Omega_{xk} = \\partial_xA_k - \\partial_kA_x` (A = i<u|∂u>, the sign of
+  :func:`~qkinetics.moyal.phase_space.phase_space_geometry`) and the gauge-invariant O(ħ) band energy
+  :math:`h_1 = -\\mathrm{Im}\\sum_{m\\ne n}V^x_{nm}V^k_{mn}/(\\varepsilon_n - \\varepsilon_m)`
+  (:func:`~qkinetics.moyal.diagonalize.first_order_band_energy`; ∂_xH by a central difference of model(x ± δ),
+  δ = 10⁻⁴ dx). f is the gauge-invariant distribution; ρf is conserved and is the particle density,
+  :math:`n(x) = \\int dk/2\\pi\\,\\rho f` (:meth:`KineticSolver.density`). A filled band carries
+  :math:`n = 1/a - \\int dk/2\\pi\\,\\Omega_{xk} = 1/a - \\partial_xP`, P the Berry phase / 2π (the bound charge
+  of a polarization texture; -ΔP at a domain wall). Discretization: ρ per cell from the plaquette Berry phase of
+  the corner eigenvectors (:func:`plaquette_berry_flux`, gauge invariant), so Σ_j ρ_ij dk telescopes exactly into
+  the discrete Berry-phase difference of the two x-faces of the column; h_1 at the corners (flow) and centres
+  (equilibria). The equilibrium is f_FD(h + V - μ) (stationary in the continuum; ``well_balanced`` makes it
+  exact on the grid); ``"local"`` relaxation solves μ̃ from ∫ρ f_loc = ∫ρ f; the time step is divided by min ρ.
+  The bands must stay non-degenerate, and ρ > 0.05 everywhere (otherwise the texture is too sharp for the
+  gradient expansion; ModelError). In 2D the transverse velocity gains
+  :math:`-\\Omega_{xk_x}\\partial_{k_y}\\varepsilon + \\partial_{k_y}h_1 + \\Omega_{xk_y}\\partial_{k_x}\\varepsilon`
+  (:meth:`KineticSolver.transverse_velocity`). Tested against the Moyal engine (Ω_{xk}, h_1, ẏ at sample
+  points) and against exact supercell diagonalization of textured Rice-Mele chains (insulator: order 0 gives no
+  modulation, order 1 the bound charge with an error ∝ q³; metal: first-harmonic error ∝ q at order 0, ∝ q²
+  at order 1; domain-wall charges to 10⁻⁵).
 * ``boundary="open"``: at x = 0 and x = L the x-flux is upwind, with the inflow taken from a lead in equilibrium,
   f_FD((ε_n + V - μ)/k_BT) of the boundary cell (its ε_n(x, k), V, T; the global μ) and free outflow of the
   reconstructed interior value; k stays periodic and V need not be periodic. Particle number then changes
@@ -232,7 +262,8 @@ class KineticSolver:
     model : Model or callable
         Lattice band model, 1D or 2D; in 2D the reciprocal cell must be rectangular (x ⟂ y). Or a callable
         ``model(x) -> Model`` (x in Å; same dim, norb and lattice for all x) for x-dependent parameters
-        (orders 0 and 1; module docstring); ``self.model`` is then model(x_0).
+        (orders 0 and 1; order 1 adds the mixed Berry curvature Ω_xk and h_1, module docstring); ``self.model``
+        is then model(x_0).
     potential : callable, optional
         ``V(x, t)`` in eV for arrays x (Å) and a float t (s); periodic in x with period ``length`` for
         periodic boundaries (any V with open ones). Default 0.
@@ -710,7 +741,8 @@ class KineticSolver:
 
     def reservoirs(self, t=None):
         """Open boundaries: the lead distributions f_FD((ε_n + V - μ)/k_B T) at the two boundary cells
-        (their ε_n(x, k), V, T; global μ), each (N, 1, nk, nky). They fill the inflowing half of the end faces."""
+        (their ε_n(x, k) (+ h_1 for model(x) at order 1), V, T; global μ), each (N, 1, nk, nky). They fill the
+        inflowing half of the end faces."""
         V = self.V(t, self.x[[0, -1]])
         kT = np.broadcast_to(np.asarray(self.kT, dtype=float), self.x.shape)
         E = self._E if self._E.shape[1] > 1 else np.repeat(self._E, 2, axis=1)
@@ -777,8 +809,9 @@ class KineticSolver:
 
     # ------------------------------------------------------------------ outputs
     def density(self, f=None):
-        """Band-resolved density n_n(x) (N, nx), 1/Å^d: ∫ f (order 2: ∫ ρf, the conserved phase-space density;
-        the particle density in real space is :meth:`physical_density`)."""
+        """Band-resolved density n_n(x) (N, nx), 1/Å^d: ∫ f (model(x) at order 1: ∫ ρf with ρ = 1 - Ω_xk, the
+        particle density; order 2: ∫ ρf, the conserved phase-space density; the particle density in real
+        space is :meth:`physical_density`)."""
         f = self.f if f is None else f
         if self._rho is not None:
             f = self._rho * f
