@@ -1,4 +1,4 @@
-"""Exact diagonalization of 1D tight-binding chains in a potential; the Wannier-Stark ladder.
+"""Exact diagonalization of 1D tight-binding chains in a potential or with a parameter texture; the Wannier-Stark ladder.
 
 This is the exact reference for the second-order band energy of the Moyal engine
 (:mod:`qkinetics.moyal.diagonalize`) in the simplest case where it can be checked against a
@@ -10,6 +10,13 @@ Real-space chain
 :func:`real_space_chain` builds the (L N) x (L N) Hamiltonian of L cells with open boundaries from
 the model's hoppings, ``H[(c, i), (c + R, j)] = t_R[i, j]``, plus the potential on the diagonal at
 the physical orbital positions :math:`x_{c,j} = (c + \\tau_j)\\,a`.
+
+A parameter texture is a callable ``model(x) -> TightBinding`` (same lattice, orbitals and bonds at every x):
+each hopping is taken from the model at its bond midpoint, :math:`t_R[i, j]((x_{c,i} + x_{c+R,j})/2)`, and each
+on-site term at its site. Then the Weyl symbol of the chain, in the positions convention, is
+:math:`H(x, k) =` ``model(x).hamiltonian(k)`` (for every matrix element the midpoint is the phase-space x), the
+phase-space Hamiltonian of :class:`~qkinetics.kinetics.KineticSolver` with ``model(x)``; the supercell density
+of a periodic texture (:func:`supercell_density`) is the exact reference for its bound charge -∂_xP at order 1.
 
 Semiclassical prediction (derivation)
 -------------------------------------
