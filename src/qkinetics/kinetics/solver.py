@@ -117,9 +117,9 @@ Inhomogeneous inputs and boundaries (orders 0 and 1; order 2 raises ModelError)
   so the Liouville current of the covariant coordinates gives
 
   .. math::
-      \\partial_t(\\rho f_n) + \\frac1\\hbar\\partial_x(f_n\\partial_kh_n) - \\frac1\\hbar\\partial_k(f_n\\partial_x(h_n + V))
-      = -\\rho\\,\\frac{f_n - f^{loc}_n}{\\tau},\\qquad h_n = \\varepsilon_n + h_{1,n},\\quad
-      \\rho_n = 1 - \\Omega^n_{xk},
+      \\partial_t(\\rho f_n) + \\frac1\\hbar\\partial_x(f_n\\partial_kh_n)
+      - \\frac1\\hbar\\partial_k(f_n\\partial_x(h_n + V)) = -\\rho\\,\\frac{f_n - f^{loc}_n}{\\tau},
+      \\qquad h_n = \\varepsilon_n + h_{1,n},\\quad \\rho_n = 1 - \\Omega^n_{xk},
 
   with the mixed Berry curvature :math:`\\Omega_{xk} = \\partial_xA_k - \\partial_kA_x` (A = i<u|∂u>, the sign of
   :func:`~qkinetics.moyal.phase_space.phase_space_geometry`) and the gauge-invariant O(ħ) band energy
