@@ -476,14 +476,15 @@ class KineticSolver:
                 self.velocity_y[:, i] = (bg.velocity[:, :, 1].T / self.hbar).reshape(N, nk, nky)
                 self.omega_xy[:, i] = bg.berry_curvature[:, :, 0, 1].T.reshape(N, nk, nky)
 
-    def _texture_bloch(self, model_at, xs, kx, grid, ky_shift=0.0, transverse=False):
+    def _texture_bloch(self, model_at, xs, kx, grid, ky_shift=0.0, vectors=True, transverse=False):
         """Eigenpairs and h_1 of model(x) (positions convention) at the points xs × kx (× k_y + ``ky_shift``).
 
         h_1 is the sum-over-states form of :func:`qkinetics.moyal.diagonalize.first_order_band_energy` in the
         (x, k_x) plane, with ∂_kH exact and ∂_xH a central difference of model(x ± δ), δ = 10⁻⁴ dx (error
         ~δ² ∂³_xH, round-off ~10⁻¹⁶/δ: far below the O(dx²) discretization).
-        Returns ε (N, nxs, nkx, nky), h_1 (same) and U (nxs, nkx, nky, N, N) (columns = bands); with
-        ``transverse`` (2D) the mixed curvature Ω_{xk_y} = -2 Im Σ_m V^x_nm V^{k_y}_mn/(ε_n - ε_m)² instead of U."""
+        Returns ε (N, nxs, nkx, nky), h_1 (same), U (nxs, nkx, nky, N, N) (columns = bands; None without
+        ``vectors``) and, with ``transverse`` (2D), the mixed curvature
+        Ω_{xk_y} = -2 Im Σ_m V^x_nm V^{k_y}_mn/(ε_n - ε_m)² (N, nxs, nkx, nky) (else None)."""
         from ..moyal.diagonalize import first_order_band_energy
         N, nky, nkx = self.nbands, self.nky, len(kx)
         K = grid(kx)
@@ -495,7 +496,8 @@ class KineticSolver:
             return m.with_convention("positions") if getattr(m, "convention", "positions") == "lattice" else m
         eps = np.empty((N, len(xs), nkx, nky))
         h1 = np.empty_like(eps)
-        U = np.empty_like(eps) if transverse else np.empty((len(xs), nkx, nky, N, N), complex)
+        U = np.empty((len(xs), nkx, nky, N, N), complex) if vectors else None
+        omega_x_ky = np.empty_like(eps) if transverse else None
         for i, xv in enumerate(xs):
             H, dHk = positions(model_at(xv)).hamiltonian(K, order=1)
             dHx = (positions(model_at(xv + delta)).hamiltonian(K)[0]
@@ -514,10 +516,10 @@ class KineticSolver:
                     R = 1.0 / (e[:, :, None] - e[:, None, :]) ** 2
                 R[:, np.arange(N), np.arange(N)] = 0.0
                 om = -2 * np.imag(np.einsum("bnm,bmn,bnm->bn", Vx, Vy, R))
-                U[:, i] = om.T.reshape(N, nkx, nky)
-            else:
+                omega_x_ky[:, i] = om.T.reshape(N, nkx, nky)
+            if vectors:
                 U[i] = u.reshape(nkx, nky, N, N)
-        return eps, h1, U
+        return eps, h1, U, omega_x_ky
 
     def _first_order_texture(self, model_at, grid, kfaces):
         """O(ħ) terms of model(x) in the (x, k_x) plane (per k_y line in 2D); returns h_1 at the cell corners.
@@ -530,7 +532,7 @@ class KineticSolver:
         Berry phases (2π P) of its two x-faces. In 2D also the transverse-velocity terms at the cell centres:
         Ω_{xk_y} and ∂_{k_y}h_1 (central difference, step 10⁻⁴ dk_y)."""
         N = self.nbands
-        _, h1c, Uc = self._texture_bloch(model_at, self.x_faces, kfaces[:-1], grid)
+        _, h1c, Uc, _ = self._texture_bloch(model_at, self.x_faces, kfaces[:-1], grid)
         m0 = self.model if getattr(self.model, "convention", "positions") != "lattice" \
             else self.model.with_convention("positions")
         pos = getattr(m0, "positions", None)
@@ -552,13 +554,13 @@ class KineticSolver:
             raise ModelError(f"1 - Omega_xk = {self._rho.min():.2f} near x = {self.x[i]:.3g} A: the texture varies "
                              "too fast for the O(hbar) gradient expansion (the mixed Berry curvature is not small); "
                              "make it smoother or use order=0.")
-        _, self.first_order_energy, om = self._texture_bloch(model_at, self.x, self.k, grid,
-                                                             transverse=self.model.dim == 2)
+        _, self.first_order_energy, _, om = self._texture_bloch(model_at, self.x, self.k, grid, vectors=False,
+                                                                transverse=self.model.dim == 2)
         self._E = self.energy + self.first_order_energy
         if self.model.dim == 2:
             dky = 1e-4 * self.dky
-            hp = self._texture_bloch(model_at, self.x, self.k, grid, ky_shift=dky, transverse=True)[1]
-            hm = self._texture_bloch(model_at, self.x, self.k, grid, ky_shift=-dky, transverse=True)[1]
+            hp = self._texture_bloch(model_at, self.x, self.k, grid, ky_shift=dky, vectors=False)[1]
+            hm = self._texture_bloch(model_at, self.x, self.k, grid, ky_shift=-dky, vectors=False)[1]
             self.omega_x_ky = om
             self._vy1 = (hp - hm) / (2 * dky * self.hbar)                      # ∂_{k_y}h_1/ħ
         return h1c
