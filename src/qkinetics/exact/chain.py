@@ -1,4 +1,4 @@
-"""Exact diagonalization of 1D tight-binding chains in a potential; the Wannier-Stark ladder.
+"""Exact diagonalization of 1D tight-binding chains in a potential or with a parameter texture; the Wannier-Stark ladder.
 
 This is the exact reference for the second-order band energy of the Moyal engine
 (:mod:`qkinetics.moyal.diagonalize`) in the simplest case where it can be checked against a
@@ -10,6 +10,13 @@ Real-space chain
 :func:`real_space_chain` builds the (L N) x (L N) Hamiltonian of L cells with open boundaries from
 the model's hoppings, ``H[(c, i), (c + R, j)] = t_R[i, j]``, plus the potential on the diagonal at
 the physical orbital positions :math:`x_{c,j} = (c + \\tau_j)\\,a`.
+
+A parameter texture is a callable ``model(x) -> TightBinding`` (same lattice, orbitals and bonds at every x):
+each hopping is taken from the model at its bond midpoint, :math:`t_R[i, j]((x_{c,i} + x_{c+R,j})/2)`, and each
+on-site term at its site. Then the Weyl symbol of the chain, in the positions convention, is
+:math:`H(x, k) =` ``model(x).hamiltonian(k)`` (for every matrix element the midpoint is the phase-space x), the
+phase-space Hamiltonian of :class:`~qkinetics.kinetics.KineticSolver` with ``model(x)``; the supercell density
+of a periodic texture (:func:`supercell_density`) is the exact reference for its bound charge -∂_xP at order 1.
 
 Semiclassical prediction (derivation)
 -------------------------------------
@@ -83,10 +90,90 @@ __all__ = ["real_space_chain", "supercell_density", "wannier_centers", "LadderPr
 
 def _chain_data(model):
     if getattr(model, "dim", None) != 1 or not hasattr(model, "hoppings"):
-        raise ModelError("real_space_chain needs a 1D TightBinding model.")
+        raise ModelError("real_space_chain needs a 1D TightBinding model (or a callable x -> TightBinding).")
     a = float(np.asarray(model.lattice)[0, 0])
     tau = np.asarray(model.positions, dtype=float)[:, 0]
     return a, tau, model.norb
+
+
+def _chain_terms(model, L: int, potential, periodic: bool):
+    """Matrix elements of the chain: (rows, cols, values, wraps, x) with ``wraps`` the number of times a hop
+    winds around the ring (0 for open chains), so that a twisted ring adds the phase exp(i θ wraps).
+
+    ``model`` is a TightBinding or a callable ``model(x) -> TightBinding`` (x in Å): each hopping
+    t_R[i, j] from orbital (c, i) to (c + R, j) is taken from the model at the bond midpoint
+    (x_{c,i} + x_{c+R,j})/2, on-site terms (R = 0, i = j) at the site (the midpoint of a site with itself).
+    On a ring the midpoint is reduced modulo L a (the texture must then be periodic)."""
+    model_fn = None if hasattr(model, "hoppings") else model
+    ref = model if model_fn is None else model_fn(0.0)
+    a, tau, N = _chain_data(ref)
+    L = int(L)
+    if L < 1:
+        raise ModelError(f"L must be a positive number of cells; got {L}.")
+    cells = np.arange(L)
+    entries = []                                     # (R, i, j, c) for every matrix element
+    for R, t in ref.hoppings.items():
+        R = int(R[0])
+        c = cells if periodic else cells[(cells + R >= 0) & (cells + R < L)]
+        if periodic and abs(R) >= L:
+            raise ModelError(f"A ring of L = {L} cells is shorter than the hopping range |R| = {abs(R)}.")
+        if len(c):
+            entries.append((R, c))
+    x = ((cells[:, None] + tau[None, :]) * a).ravel()
+    rows, cols, vals, wraps = [], [], [], []
+    if model_fn is None:
+        for R, c in entries:
+            t = np.asarray(ref.hoppings[(R,)], dtype=complex)
+            i, j = np.nonzero(t)
+            rows.append((c[:, None] * N + i[None, :]).ravel())
+            cols.append((((c[:, None] + R) % L) * N + j[None, :]).ravel())
+            vals.append(np.broadcast_to(t[i, j][None, :], (len(c), len(i))).ravel())
+            wraps.append(np.broadcast_to(np.floor_divide(c + R, L)[:, None], (len(c), len(i))).ravel())
+    else:
+        # the models at all bond midpoints, each evaluated once (a midpoint is shared by a hop and its reverse)
+        mids = {}
+        for R, c in entries:
+            m = 0.5 * a * (2 * c[:, None, None] + R + tau[:, None] + tau[None, :])       # (c, i, j)
+            if periodic:
+                m = np.mod(m, L * a)
+            mids[R] = np.round(m, 12)
+        uniq = np.unique(np.concatenate([m.ravel() for m in mids.values()]))
+        hop = {}
+        for xv in uniq:
+            mx = model_fn(float(xv))
+            if (getattr(mx, "dim", None) != 1 or mx.norb != N or not hasattr(mx, "hoppings")
+                    or abs(float(np.asarray(mx.lattice)[0, 0]) - a) > 1e-12
+                    or not np.allclose(np.asarray(mx.positions, dtype=float)[:, 0], tau, atol=1e-12)):
+                raise ModelError(f"model(x) at x = {xv} differs in dim, norb, lattice or orbital positions from "
+                                 "model(0); the texture may change the hoppings only.")
+            if set(mx.hoppings) != set(ref.hoppings):
+                raise ModelError(f"model(x) at x = {xv} has the bonds {sorted(mx.hoppings)}, model(0) "
+                                 f"{sorted(ref.hoppings)}; give every bond at every x (a zero amplitude is fine).")
+            hop[xv] = mx.hoppings
+        for R, c in entries:
+            idx = np.searchsorted(uniq, mids[R])
+            t = np.array([[[hop[uniq[idx[ci, i, j]]][(R,)][i, j] for j in range(N)] for i in range(N)]
+                          for ci in range(len(c))], dtype=complex)                  # (c, i, j)
+            ci, i, j = np.nonzero(np.ones_like(t, dtype=bool))
+            keep = np.abs(t).max(axis=0)[i, j] > 0                                 # bonds absent at every x
+            ci, i, j = ci[keep], i[keep], j[keep]
+            rows.append(c[ci] * N + i)
+            cols.append(((c[ci] + R) % L) * N + j)
+            vals.append(t[ci, i, j])
+            wraps.append(np.floor_divide(c[ci] + R, L))
+    n = L * N
+    rows.append(np.arange(n))
+    cols.append(np.arange(n))
+    vals.append(np.zeros(n, complex) if potential is None else np.asarray(potential(x), dtype=complex))
+    wraps.append(np.zeros(n, int))
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), np.concatenate(wraps), x
+
+
+def _assemble(terms, n, twist, sparse):
+    rows, cols, vals, wraps, _ = terms
+    v = vals * np.exp(1j * twist * wraps) if twist else vals
+    H = sps.coo_matrix((v, (rows, cols)), shape=(n, n)).tocsr()
+    return H if sparse else H.toarray()
 
 
 def real_space_chain(model, L: int, potential=None, *, sparse: bool = False, periodic: bool = False,
@@ -96,12 +183,18 @@ def real_space_chain(model, L: int, potential=None, *, sparse: bool = False, per
     Parameters
     ----------
     model : 1D :class:`~qkinetics.models.tight_binding.TightBinding` (any Fourier convention;
-        only the hoppings and the orbital positions are used).
+        only the hoppings and the orbital positions are used), or a callable ``model(x) -> TightBinding``
+        (x in Å) for x-dependent parameters (a texture): every hopping t_R[i, j] between orbitals at x_1 and
+        x_2 is taken from ``model((x_1 + x_2)/2)`` (bond midpoint), every on-site term from the model at
+        the site. This is the lattice Hamiltonian whose Weyl symbol, in the positions convention, is
+        H(x, k) = model(x).hamiltonian(k) (the midpoint rule is what makes the symbol local in x), the
+        phase-space Hamiltonian of :class:`~qkinetics.kinetics.KineticSolver` with ``model(x)``. All models
+        must share the lattice, orbitals and positions; the same bonds must exist at every x.
     L : number of cells.
     potential : callable ``V(x)`` (eV) on an array of positions (Å), added on the diagonal, or None.
     sparse : return a ``scipy.sparse.csr_matrix`` instead of a dense array.
     periodic : close the chain into a ring of L cells (hoppings wrap around; the potential should
-        then be periodic with period L a).
+        then be periodic with period L a, and so should a texture, which is read modulo L a).
     twist : Bloch phase θ (rad) picked up by a hop that wraps once around the ring (periodic only):
         the ring is then one supercell of an infinite chain at supercell Bloch momentum θ / (L a).
 
@@ -110,34 +203,11 @@ def real_space_chain(model, L: int, potential=None, *, sparse: bool = False, per
     H : (L N, L N) Hermitian, index ``c * N + j`` for orbital j of cell c (c = 0..L-1).
     x : (L N,) orbital positions :math:`(c + \\tau_j) a` in Å.
     """
-    a, tau, N = _chain_data(model)
-    L = int(L)
     if twist and not periodic:
         raise ModelError("twist applies to a periodic chain (periodic=True).")
-    if L < 1:
-        raise ModelError(f"L must be a positive number of cells; got {L}.")
-    rows, cols, vals = [], [], []
-    cells = np.arange(L)
-    for R, t in model.hoppings.items():
-        R = int(R[0])
-        c = cells if periodic else cells[(cells + R >= 0) & (cells + R < L)]
-        if periodic and abs(R) >= L:
-            raise ModelError(f"A ring of L = {L} cells is shorter than the hopping range |R| = {abs(R)}.")
-        if len(c) == 0:
-            continue
-        t = np.asarray(t, dtype=complex)
-        i, j = np.nonzero(t)
-        rows.append((c[:, None] * N + i[None, :]).ravel())
-        cols.append((((c[:, None] + R) % L) * N + j[None, :]).ravel())
-        wraps = np.floor_divide(c + R, L)[:, None]
-        vals.append((t[i, j][None, :] * np.exp(1j * twist * wraps)).ravel())
-    x = ((cells[:, None] + tau[None, :]) * a).ravel()
-    n = L * N
-    rows.append(np.arange(n))
-    cols.append(np.arange(n))
-    vals.append(np.zeros(n, complex) if potential is None else np.asarray(potential(x), dtype=complex))
-    H = sps.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)).tocsr()
-    return (H if sparse else H.toarray()), x
+    terms = _chain_terms(model, L, potential, periodic)
+    x = terms[-1]
+    return _assemble(terms, len(x), twist, sparse), x
 
 
 def supercell_density(model, cells: int, potential, mu: float, T: float, n_twist: int = 32):
@@ -148,12 +218,17 @@ def supercell_density(model, cells: int, potential, mu: float, T: float, n_twist
     supercell zone; exponentially accurate in n_twist for an insulator or for k_B T well above the
     level spacing of the supercell band structure), each diagonalized exactly:
 
-    .. math:: n_s = \frac{1}{n_\theta}\sum_j\sum_\nu f(E_\nu(\theta_j) - \mu)\,|\psi_\nu(s;\theta_j)|^2 .
+    .. math:: n_s = rac{1}{n_	heta}\sum_j\sum_
+u f(E_
+u(	heta_j) - \mu)\,|\psi_
+u(s;	heta_j)|^2 .
 
     Parameters
     ----------
-    model : 1D TightBinding; ``cells`` must exceed its hopping range.
-    potential : callable ``V(x)`` (eV, x in Å), periodic with period ``cells * a``.
+    model : 1D TightBinding, or a callable ``model(x) -> TightBinding`` periodic with period ``cells * a``
+        (a parameter texture: hoppings at bond midpoints, on-site terms at the sites, as in
+        :func:`real_space_chain`); ``cells`` must exceed the hopping range.
+    potential : callable ``V(x)`` (eV, x in Å), periodic with period ``cells * a``, or None.
     mu, T : chemical potential (eV) and temperature (K; T = 0 fills states below mu).
 
     Returns
@@ -164,9 +239,11 @@ def supercell_density(model, cells: int, potential, mu: float, T: float, n_twist
     from scipy.special import expit
 
     kT = units.kB_eV * T
+    terms = _chain_terms(model, cells, potential, periodic=True)        # the model(s) evaluated once
+    x = terms[-1]
     n = None
     for j in range(int(n_twist)):
-        H, x = real_space_chain(model, cells, potential, periodic=True, twist=2 * np.pi * (j + 0.5) / n_twist)
+        H = _assemble(terms, len(x), 2 * np.pi * (j + 0.5) / n_twist, sparse=False)
         E, psi = np.linalg.eigh(H)
         occ = expit(-(E - mu) / kT) if kT > 0 else (E < mu).astype(float)
         nj = (np.abs(psi) ** 2) @ occ

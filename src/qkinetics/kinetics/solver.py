@@ -26,7 +26,8 @@ O(ħ) term is the anomalous velocity transverse to the inhomogeneity,
 
 (RMP 82, 1959 sign; Ω^{xy} of :func:`qkinetics.geometry.band_geometry`), which changes no density
 (the system is uniform in y) and appears in the output current ``jy``. This reduction is checked
-against ``phase_space_current`` at sample points in the tests.
+against ``phase_space_current`` at sample points in the tests. With an x-dependent model(x) the Bloch
+states depend on x and order 1 carries the mixed Berry curvature and h_1 (section "Inhomogeneous inputs").
 
 Order 2 (``order=2``; 1D models, static V(x), relaxation ``"global"`` or ``"bare"``). The O(ħ²) current
 of :func:`qkinetics.moyal.phase_space.phase_space_current` (``convention="liouville"``, derivation in
@@ -107,9 +108,38 @@ Inhomogeneous inputs and boundaries (orders 0 and 1; order 2 raises ModelError)
   at the cell corners (x_{i-1/2}, k_{j-1/2}); the x-face velocities and the band part of the k-face force
   k̇ = -∂_x(ε_n + V)/ħ are corner differences (as at order 2), so the discrete divergence of the flow is exactly
   zero (a uniform f stays uniform). Local equilibria use ε_n(x_i, k_j). In 2D, Ω^{xy}(x, k) and v_y(x, k)
-  carry an x axis. Not included: the O(ħ) terms of the x-dependence of the Bloch states (mixed Berry
-  curvature Ω_{xk}, the bound charge -∂_xP of a polarization texture); order 1 differs from order 0 only by the
-  anomalous y-velocity.
+  carry an x axis. Order 0 stops there (local bands only).
+
+  Order 1 adds the O(ħ) terms of the x-dependence of the Bloch states, in the (x, k_x) plane (per k_y line in
+  2D). H(x, k) = model(x).hamiltonian(k) in the positions convention is the Weyl symbol of the lattice
+  Hamiltonian whose hoppings are taken at the bond midpoints (:func:`qkinetics.exact.real_space_chain`); a
+  lattice-convention model is converted. In d = 1, ρ{π, π} = ε exactly (:mod:`qkinetics.moyal.phase_space`),
+  so the Liouville current of the covariant coordinates gives
+
+  .. math::
+      \\partial_t(\\rho f_n) + \\frac1\\hbar\\partial_x(f_n\\partial_kh_n)
+      - \\frac1\\hbar\\partial_k(f_n\\partial_x(h_n + V)) = -\\rho\\,\\frac{f_n - f^{loc}_n}{\\tau},
+      \\qquad h_n = \\varepsilon_n + h_{1,n},\\quad \\rho_n = 1 - \\Omega^n_{xk},
+
+  with the mixed Berry curvature :math:`\\Omega_{xk} = \\partial_xA_k - \\partial_kA_x` (A = i<u|∂u>, the sign of
+  :func:`~qkinetics.moyal.phase_space.phase_space_geometry`) and the gauge-invariant O(ħ) band energy
+  :math:`h_1 = -\\mathrm{Im}\\sum_{m\\ne n}V^x_{nm}V^k_{mn}/(\\varepsilon_n - \\varepsilon_m)`
+  (:func:`~qkinetics.moyal.diagonalize.first_order_band_energy`; ∂_xH by a central difference of model(x ± δ),
+  δ = 10⁻⁴ dx). f is the gauge-invariant distribution; ρf is conserved and is the particle density,
+  :math:`n(x) = \\int dk/2\\pi\\,\\rho f` (:meth:`KineticSolver.density`). A filled band carries
+  :math:`n = 1/a - \\int dk/2\\pi\\,\\Omega_{xk} = 1/a - \\partial_xP`, P the Berry phase / 2π (the bound charge
+  of a polarization texture; -ΔP at a domain wall). Discretization: ρ per cell from the plaquette Berry phase of
+  the corner eigenvectors (:func:`plaquette_berry_flux`, gauge invariant), so Σ_j ρ_ij dk telescopes exactly into
+  the discrete Berry-phase difference of the two x-faces of the column; h_1 at the corners (flow) and centres
+  (equilibria). The equilibrium is f_FD(h + V - μ) (stationary in the continuum; ``well_balanced`` makes it
+  exact on the grid); ``"local"`` relaxation solves μ̃ from ∫ρ f_loc = ∫ρ f; the time step is divided by min ρ.
+  The bands must stay non-degenerate, and ρ > 0.05 everywhere (otherwise the texture is too sharp for the
+  gradient expansion; ModelError). In 2D the transverse velocity gains
+  :math:`-\\Omega_{xk_x}\\partial_{k_y}\\varepsilon + \\partial_{k_y}h_1 + \\Omega_{xk_y}\\partial_{k_x}\\varepsilon`
+  (:meth:`KineticSolver.transverse_velocity`). Tested against the Moyal engine (Ω_{xk}, h_1, ẏ at sample
+  points) and against exact supercell diagonalization of textured Rice-Mele chains (insulator: order 0 gives no
+  modulation, order 1 the bound charge with an error ∝ q³; metal: first-harmonic error ∝ q at order 0, ∝ q²
+  at order 1; domain-wall charges to 10⁻⁵).
 * ``boundary="open"``: at x = 0 and x = L the x-flux is upwind, with the inflow taken from a lead in equilibrium,
   f_FD((ε_n + V - μ)/k_BT) of the boundary cell (its ε_n(x, k), V, T; the global μ) and free outflow of the
   reconstructed interior value; k stays periodic and V need not be periodic. Particle number then changes
@@ -135,7 +165,7 @@ from scipy.special import expit
 from .. import units
 from ..models.base import Model, ModelError
 
-__all__ = ["KineticSolver", "LIMITERS", "benchmark_cell_updates"]
+__all__ = ["KineticSolver", "LIMITERS", "benchmark_cell_updates", "plaquette_berry_flux"]
 
 
 def _minmod(a, b):
@@ -197,6 +227,33 @@ def _face_flux_open(f, vel, gl, gr, limiter):
     return np.where(vel > 0, vel * fL, vel * fR)
 
 
+def plaquette_berry_flux(U):
+    """Berry flux ∫∫Ω_{xk} dx dk of every plaquette of a corner grid (Fukui-Hatsugai link variables).
+
+    .. math::
+        F = -\\arg\\big[U_x(p)\\,U_k(p + \\hat x)\\,U_x(p + \\hat k)^*\\,U_k(p)^*\\big],\\qquad
+        U_\\mu(p) = \\langle u_n(p)|u_n(p + \\hat\\mu)\\rangle,
+
+    the Berry phase of the plaquette boundary traversed x, then k (anticlockwise in the (x, k) plane), with
+    A = i<u|∂u> (so Ω_{xk} = ∂_xA_k - ∂_kA_x, the sign of :func:`qkinetics.moyal.phase_space_geometry` and
+    the orientation of :mod:`qkinetics.topology`). Invariant under any phase change of the eigenvectors at
+    the corners; the sum over a column telescopes into the difference of the discrete Berry phases along k
+    of its two x-faces (exactly, as long as no plaquette flux reaches ±π).
+
+    Parameters
+    ----------
+    U : (nxc, nkc, nky, Nb, N) complex, eigenvectors (columns = bands) at the corners (x_a, k_b[, k_y]), the
+        closing corners included (for a Brillouin zone: u(k_0 + b) = D^† u(k_0) in the positions convention).
+
+    Returns
+    -------
+    (N, nxc - 1, nkc - 1, nky) real array (flux in units of Å·(1/Å), i.e. dimensionless).
+    """
+    Lx = np.einsum("ijyan,ijyan->nijy", U[:-1].conj(), U[1:])            # <u(x, k)|u(x + dx, k)>
+    Lk = np.einsum("ijyan,ijyan->nijy", U[:, :-1].conj(), U[:, 1:])      # <u(x, k)|u(x, k + dk)>
+    return -np.angle(Lx[:, :, :-1] * Lk[:, 1:] * Lx[:, :, 1:].conj() * Lk[:, :-1].conj())
+
+
 class KineticSolver:
     """Phase-space kinetic equation of band densities on an (x, k_x[, k_y]) grid (x periodic or open).
 
@@ -205,7 +262,8 @@ class KineticSolver:
     model : Model or callable
         Lattice band model, 1D or 2D; in 2D the reciprocal cell must be rectangular (x ⟂ y). Or a callable
         ``model(x) -> Model`` (x in Å; same dim, norb and lattice for all x) for x-dependent parameters
-        (orders 0 and 1; module docstring); ``self.model`` is then model(x_0).
+        (orders 0 and 1; order 1 adds the mixed Berry curvature Ω_xk and h_1, module docstring); ``self.model``
+        is then model(x_0).
     potential : callable, optional
         ``V(x, t)`` in eV for arrays x (Å) and a float t (s); periodic in x with period ``length`` for
         periodic boundaries (any V with open ones). Default 0.
@@ -333,6 +391,7 @@ class KineticSolver:
         Kc = grid(self.k)
         self.velocity_y = self.omega_xy = None
         self._fk_model = None
+        self._rho = None                      # phase-space density of states ρ (None: 1)
         if not self.x_dependent:
             self.energy = model.bands(Kc).T.reshape(N, self.nk, self.nky)        # ε_n(k_j, k_y)
             ef = model.bands(grid(kfaces)).T.reshape(N, self.nk + 1, self.nky)
@@ -367,7 +426,9 @@ class KineticSolver:
     def _setup_x_dependent(self, model0, grid, kfaces, band_geometry):
         """Bands of model(x): ε_n at the cell centres (x_i, k_j) for the local equilibria and at the cell corners
         (x_{i-1/2}, k_{j-1/2}) for the flow. The x-face velocities and the model part of the k-face force are
-        corner differences, so the discrete divergence of the phase-space flow vanishes exactly."""
+        corner differences, so the discrete divergence of the phase-space flow vanishes exactly. At order 1 the
+        band energy is h = ε + h_1 (corners and centres) and ρ = 1 - Ω_{xk} per cell from plaquette Berry phases
+        (:meth:`_first_order_texture`)."""
         N, nk, nky, d = self.nbands, self.nk, self.nky, model0.dim
 
         def model_at(xv):
@@ -388,11 +449,23 @@ class KineticSolver:
             return out
         self.energy = self._E = bands(self.x, self.k)                          # ε_n(x_i, k_j[, k_y]) (N, nx, nk, nky)
         Ec = bands(self.x_faces, kfaces)                                        # corners (N, nx+1, nk+1, nky)
+        if self.order >= 1:
+            h1c = self._first_order_texture(model_at, grid, kfaces)
+            if d == 2:                            # the order-0 flow (ε at the corners) for the O(ħ) terms of ẏ
+                e0 = Ec.copy()
+                e0[:, :, 0] = e0[:, :, -1]
+                if self.boundary == "periodic":
+                    e0[:, 0] = e0[:, -1]
+                vx0 = (e0[:, :, 1:] - e0[:, :, :-1]) / (self.dk * self.hbar)
+                self._vx_band = 0.5 * (vx0[:, 1:] + vx0[:, :-1])                       # ∂_{k_x}ε/ħ (cells)
+                fk0 = -(e0[:, 1:, 1:] - e0[:, :-1, 1:]) / (self.dx * self.hbar)
+                self._kdot_band = 0.5 * (fk0 + np.roll(fk0, 1, 2))                     # -∂_xε/ħ (cells)
+            Ec = Ec + h1c
         Ec[:, :, 0] = Ec[:, :, -1]                                              # k periodic: one corner value
         if self.boundary == "periodic":
             Ec[:, 0] = Ec[:, -1]                                                # x periodic: x_{-1/2} = x_{nx-1/2}
         self._vxf = (Ec[:, :, 1:] - Ec[:, :, :-1]) / (self.dk * self.hbar)      # ẋ at the x-faces (N, nx+1, nk, nky)
-        self._fk_model = -(Ec[:, 1:, 1:] - Ec[:, :-1, 1:]) / (self.dx * self.hbar)   # -∂_xε/ħ at k-faces k_{j+1/2}
+        self._fk_model = -(Ec[:, 1:, 1:] - Ec[:, :-1, 1:]) / (self.dx * self.hbar)   # -∂_xh/ħ at k-faces k_{j+1/2}
         self.velocity = self._vcell = 0.5 * (self._vxf[:, 1:] + self._vxf[:, :-1])  # cell-centre ẋ (N, nx, nk, nky)
         if d == 2:
             Kc = grid(self.k)
@@ -402,6 +475,95 @@ class KineticSolver:
                 bg = band_geometry(model_at(xv), Kc, inverse_mass=False)
                 self.velocity_y[:, i] = (bg.velocity[:, :, 1].T / self.hbar).reshape(N, nk, nky)
                 self.omega_xy[:, i] = bg.berry_curvature[:, :, 0, 1].T.reshape(N, nk, nky)
+
+    def _texture_bloch(self, model_at, xs, kx, grid, ky_shift=0.0, vectors=True, transverse=False):
+        """Eigenpairs and h_1 of model(x) (positions convention) at the points xs × kx (× k_y + ``ky_shift``).
+
+        h_1 is the sum-over-states form of :func:`qkinetics.moyal.diagonalize.first_order_band_energy` in the
+        (x, k_x) plane, with ∂_kH exact and ∂_xH a central difference of model(x ± δ), δ = 10⁻⁴ dx (error
+        ~δ² ∂³_xH, round-off ~10⁻¹⁶/δ: far below the O(dx²) discretization).
+        Returns ε (N, nxs, nkx, nky), h_1 (same), U (nxs, nkx, nky, N, N) (columns = bands; None without
+        ``vectors``) and, with ``transverse`` (2D), the mixed curvature
+        Ω_{xk_y} = -2 Im Σ_m V^x_nm V^{k_y}_mn/(ε_n - ε_m)² (N, nxs, nkx, nky) (else None)."""
+        from ..moyal.diagonalize import first_order_band_energy
+        N, nky, nkx = self.nbands, self.nky, len(kx)
+        K = grid(kx)
+        if ky_shift:
+            K = K + np.array([0.0, ky_shift])
+        delta = 1e-4 * self.dx
+
+        def positions(m):                         # the Weyl symbol of the lattice Hamiltonian: positions convention
+            return m.with_convention("positions") if getattr(m, "convention", "positions") == "lattice" else m
+        eps = np.empty((N, len(xs), nkx, nky))
+        h1 = np.empty_like(eps)
+        U = np.empty((len(xs), nkx, nky, N, N), complex) if vectors else None
+        omega_x_ky = np.empty_like(eps) if transverse else None
+        for i, xv in enumerate(xs):
+            H, dHk = positions(model_at(xv)).hamiltonian(K, order=1)
+            dHx = (positions(model_at(xv + delta)).hamiltonian(K)[0]
+                   - positions(model_at(xv - delta)).hamiltonian(K)[0]) / (2 * delta)
+            e, u = np.linalg.eigh(H)
+            gap = np.diff(e, axis=1).min() if N > 1 else np.inf
+            if gap < 1e-8:
+                raise ModelError(f"Bands of model(x) touch at x = {xv:.4g} A (gap {gap:.1e} eV): the O(hbar) texture "
+                                 "terms (Omega_xk, h_1) need non-degenerate bands; use order=0 or open the gap.")
+            eps[:, i] = e.T.reshape(N, nkx, nky)
+            h1[:, i] = first_order_band_energy(H, np.stack([dHx, dHk[:, 0]], 1)).T.reshape(N, nkx, nky)
+            if transverse:
+                uh = np.conj(np.swapaxes(u, -1, -2))
+                Vx, Vy = uh @ dHx @ u, uh @ dHk[:, 1] @ u
+                with np.errstate(divide="ignore"):
+                    R = 1.0 / (e[:, :, None] - e[:, None, :]) ** 2
+                R[:, np.arange(N), np.arange(N)] = 0.0
+                om = -2 * np.imag(np.einsum("bnm,bmn,bnm->bn", Vx, Vy, R))
+                omega_x_ky[:, i] = om.T.reshape(N, nkx, nky)
+            if vectors:
+                U[i] = u.reshape(nkx, nky, N, N)
+        return eps, h1, U, omega_x_ky
+
+    def _first_order_texture(self, model_at, grid, kfaces):
+        """O(ħ) terms of model(x) in the (x, k_x) plane (per k_y line in 2D); returns h_1 at the cell corners.
+
+        Sets ``self.first_order_energy`` (h_1 at the cell centres; ``self._E`` = ε + h_1 there),
+        ``self.mixed_berry_curvature`` (cell average of Ω_{xk} = ∂_xA_k - ∂_kA_x, A = i<u|∂u>) and ``self._rho``
+        = 1 - Ω_{xk}. The cell integral of Ω_{xk} is the plaquette Berry phase of the corner eigenvectors
+        (:func:`plaquette_berry_flux`); the Bloch states close over the zone as u(k + b) = D^† u(k),
+        D = diag(e^{2πiτ_j}) (positions convention), so Σ_j F over a column is exactly the difference of the
+        Berry phases (2π P) of its two x-faces. In 2D also the transverse-velocity terms at the cell centres:
+        Ω_{xk_y} and ∂_{k_y}h_1 (central difference, step 10⁻⁴ dk_y)."""
+        N = self.nbands
+        _, h1c, Uc, _ = self._texture_bloch(model_at, self.x_faces, kfaces[:-1], grid)
+        m0 = self.model if getattr(self.model, "convention", "positions") != "lattice" \
+            else self.model.with_convention("positions")
+        pos = getattr(m0, "positions", None)
+        D = np.exp(2j * np.pi * np.asarray(pos, dtype=float)[:, 0]) if pos is not None else np.ones(N)
+        K0, Kb = grid(kfaces[:1]), grid(kfaces[-1:])
+        H0, Hb = m0.hamiltonian(K0)[0], m0.hamiltonian(Kb)[0]
+        if np.abs(Hb - D.conj()[:, None] * H0 * D[None, :]).max() > 1e-8 * max(1.0, np.abs(H0).max()):
+            raise ModelError("The O(hbar) texture terms need H(k + b) = D^dagger H(k) D (positions convention, D = "
+                             "diag(exp(2 pi i tau_j))): give model(x) as a TightBinding (or a Model periodic in k).")
+        Uc = np.concatenate([Uc, (D.conj()[:, None] * Uc[:, :1])], axis=1)     # corner k_{nk} = k_0 + b
+        if self.boundary == "periodic":
+            Uc[-1] = Uc[0]                                                      # x_{nx-1/2} is x_{-1/2}
+            h1c[:, -1] = h1c[:, 0]
+        h1c = np.concatenate([h1c, h1c[:, :, :1]], axis=2)
+        self.mixed_berry_curvature = plaquette_berry_flux(Uc) / (self.dx * self.dk)
+        self._rho = 1.0 - self.mixed_berry_curvature
+        if self._rho.min() <= 0.05:
+            i = np.unravel_index(np.argmin(self._rho), self._rho.shape)[1]
+            raise ModelError(f"1 - Omega_xk = {self._rho.min():.2f} near x = {self.x[i]:.3g} A: the texture varies "
+                             "too fast for the O(hbar) gradient expansion (the mixed Berry curvature is not small); "
+                             "make it smoother or use order=0.")
+        _, self.first_order_energy, _, om = self._texture_bloch(model_at, self.x, self.k, grid, vectors=False,
+                                                                transverse=self.model.dim == 2)
+        self._E = self.energy + self.first_order_energy
+        if self.model.dim == 2:
+            dky = 1e-4 * self.dky
+            hp = self._texture_bloch(model_at, self.x, self.k, grid, ky_shift=dky, vectors=False)[1]
+            hm = self._texture_bloch(model_at, self.x, self.k, grid, ky_shift=-dky, vectors=False)[1]
+            self.omega_x_ky = om
+            self._vy1 = (hp - hm) / (2 * dky * self.hbar)                      # ∂_{k_y}h_1/ħ
+        return h1c
 
     def _check_static(self):
         V0 = self.V(0.0)
@@ -502,11 +664,14 @@ class KineticSolver:
         return self.fermi(e0 + self._h2c) - (D * f2 / 16 + Q * f3 / 24)
 
     def local_mu(self, n_tot, tol: float = 1e-15, maxiter: int = 200):
-        """μ̃(x) with Σ_n∫ f_FD((ε_n(x, k) - μ̃)/k_B T(x)) = n_tot(x) (vectorized safeguarded Newton)."""
+        """μ̃(x) with Σ_n∫ρ f_FD((h_n(x, k) - μ̃)/k_B T(x)) = n_tot(x) (vectorized safeguarded Newton; h = ε and
+        ρ = 1 except for model(x) at order 1, where h = ε + h_1 and ρ = 1 - Ω_xk)."""
         E = np.moveaxis(self._E, 1, 0).reshape(self._E.shape[1], -1)        # (1 or nx, N nk nky)
         w = self.weight
+        if self._rho is not None and self.order < 2:                        # ∫ρ f_loc = ∫ρ f (model(x), order 1)
+            w = w * np.moveaxis(self._rho, 1, 0).reshape(E.shape)
         kT = np.broadcast_to(np.asarray(self.kT, dtype=float), n_tot.shape)
-        nmax = w * E.shape[1]
+        nmax = (w * np.ones_like(E)).sum(1)
         target = np.clip(n_tot, 1e-300, nmax * (1 - 1e-16))
         lo = E.min(1) - 50 * kT
         hi = E.max(1) + 50 * kT
@@ -514,15 +679,15 @@ class KineticSolver:
         mu = np.clip(mu, lo, hi)
         for _ in range(maxiter):
             f = expit((mu[:, None] - E) / kT[:, None])
-            g = w * f.sum(1) - target
-            dg = w * (f * (1 - f)).sum(1) / kT
+            g = (w * f).sum(1) - target
+            dg = (w * f * (1 - f)).sum(1) / kT
             lo = np.where(g < 0, mu, lo)
             hi = np.where(g > 0, mu, hi)
             with np.errstate(divide="ignore", invalid="ignore"):
                 new = mu - g / dg
             bad = ~np.isfinite(new) | (new <= lo) | (new >= hi)
             new = np.where(bad, 0.5 * (lo + hi), new)
-            done = np.abs(g) <= tol * np.maximum(target, w)
+            done = np.abs(g) <= tol * np.maximum(target, self.weight)
             if np.all(done):
                 break
             mu = np.where(done, mu, new)
@@ -534,7 +699,7 @@ class KineticSolver:
             return self.equilibrium(t=t)
         if self.relaxation == "bare":
             return self.equilibrium(potential=False)
-        n_tot = self.weight * f.sum(axis=(0, 2, 3))
+        n_tot = self.density(f).sum(axis=0)
         mu = self.local_mu(n_tot)
         return self.fermi(self._E - mu[None, :, None, None])
 
@@ -572,11 +737,14 @@ class KineticSolver:
         if np.any(F != 0):
             Fk = _face_flux(f, F, 2, lim)
             out -= (Fk - np.roll(Fk, 1, 2)) / self.dk
+        if self._rho is not None:                  # model(x), order 1: the divergence changes ρf
+            out /= self._rho
         return out
 
     def reservoirs(self, t=None):
         """Open boundaries: the lead distributions f_FD((ε_n + V - μ)/k_B T) at the two boundary cells
-        (their ε_n(x, k), V, T; global μ), each (N, 1, nk, nky). They fill the inflowing half of the end faces."""
+        (their ε_n(x, k) (+ h_1 for model(x) at order 1), V, T; global μ), each (N, 1, nk, nky). They fill the
+        inflowing half of the end faces."""
         V = self.V(t, self.x[[0, -1]])
         kT = np.broadcast_to(np.asarray(self.kT, dtype=float), self.x.shape)
         E = self._E if self._E.shape[1] > 1 else np.repeat(self._E, 2, axis=1)
@@ -610,6 +778,8 @@ class KineticSolver:
             dt = self.cfl / rate
             return min(dt, 0.5 * self.tau) if np.isfinite(self.tau) else dt
         rate = np.abs(self._vxf).max() / self.dx + np.abs(self.kdot(t, faces=True)).max() / self.dk
+        if self._rho is not None:
+            rate /= self._rho.min()
         dt = self.cfl / rate if rate > 0 else np.inf
         if np.isfinite(self.tau):
             dt = min(dt, 0.5 * self.tau)
@@ -641,10 +811,11 @@ class KineticSolver:
 
     # ------------------------------------------------------------------ outputs
     def density(self, f=None):
-        """Band-resolved density n_n(x) (N, nx), 1/Å^d: ∫ f (order 2: ∫ ρf, the conserved phase-space density;
-        the particle density in real space is :meth:`physical_density`)."""
+        """Band-resolved density n_n(x) (N, nx), 1/Å^d: ∫ f (model(x) at order 1: ∫ ρf with ρ = 1 - Ω_xk, the
+        particle density; order 2: ∫ ρf, the conserved phase-space density; the particle density in real
+        space is :meth:`physical_density`)."""
         f = self.f if f is None else f
-        if self.order == 2:
+        if self._rho is not None:
             f = self._rho * f
         return self.weight * f.sum(axis=(2, 3))
 
@@ -708,16 +879,35 @@ class KineticSolver:
             Fx = np.concatenate([Fx[:, -1:], Fx], axis=1)
         return self.weight * Fx.sum(axis=(2, 3))
 
-    def current_y(self, f=None, t=None):
-        """Band-resolved transverse particle current j_y (2D): band velocity plus, at order 1, the
-        anomalous velocity Ω^{xy} k̇_x (module docstring). None in 1D."""
+    def transverse_velocity(self, t=None):
+        """ẏ_n on the grid (2D; None in 1D), Å/s, broadcastable to (N, nx, nk, nky): the band velocity
+        ∂_{k_y}ε/ħ plus, at order 1, the anomalous velocity Ω^{xy}k̇_x and, with model(x), the texture terms
+
+        .. math:: \\hbar\\dot y = (1 - \\Omega_{xk_x})\\,\\partial_{k_y}\\varepsilon + \\partial_{k_y}h_1
+                  - \\Omega^{xy}\\,\\partial_x(\\varepsilon + V) + \\Omega_{xk_y}\\,\\partial_{k_x}\\varepsilon
+
+        (ρ times the y-component of the Liouville current of :func:`qkinetics.moyal.phase_space_current` for
+        f = 1, to O(ħ); j_y = ∫ ẏ f, with f the gauge-invariant distribution)."""
         if self.velocity_y is None:
             return None
-        f = self.f if f is None else f
         xdep = self.velocity_y.ndim == 4
         vy = self.velocity_y if xdep else self.velocity_y[:, None]
-        if self.order >= 1:
+        if self.order >= 1 and self._rho is None:
             vy = vy + (self.omega_xy if xdep else self.omega_xy[:, None]) * self.kdot(t)
+        elif self.order >= 1:                     # model(x): the O(ħ) terms with the order-0 flow of ε + V
+            kdot0 = self.force(t)[None, :, None, None] + self._kdot_band
+            vy = (vy + self.omega_xy * kdot0 - self.mixed_berry_curvature * self.velocity_y + self._vy1
+                  + self.omega_x_ky * self._vx_band)
+        return vy
+
+    def current_y(self, f=None, t=None):
+        """Band-resolved transverse particle current j_y = ∫dk/(2π)² ẏ f (2D; None in 1D), 1/(Å s), with ẏ of
+        :meth:`transverse_velocity` (band velocity; at order 1 the anomalous velocity Ω^{xy}k̇_x and the
+        model(x) texture terms)."""
+        vy = self.transverse_velocity(t)
+        if vy is None:
+            return None
+        f = self.f if f is None else f
         return self.weight * (vy * f).sum(axis=(2, 3))
 
     def moments(self) -> xr.Dataset:
