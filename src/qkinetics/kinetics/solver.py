@@ -348,12 +348,14 @@ class KineticSolver:
         self.t = 0.0
         self.boundary_inflow = 0.0            # particles that entered through the open ends (∫ dt net inflow)
         self._bflux = self._bres = self._inflow = 0.0
-        self.well_balanced = (order == 2) if well_balanced is None else bool(well_balanced)
+        if well_balanced is None:                     # default: on at order 2 unless V depends on time
+            well_balanced = order == 2 and self._potential_is_static()
+        self.well_balanced = bool(well_balanced)
         if self.well_balanced and T_profile is not None and np.ptp(self.T) > 0:
             raise ModelError("well_balanced=True needs a uniform T: the local equilibrium at T(x) is not a stationary "
                              "state of the flow (the temperature gradient drives the thermoelectric deviation "
                              "-tau v d_x f_leq), so well-balancing would remove a physical drive.")
-        if self.well_balanced or order == 2:
+        if self.well_balanced:
             self._check_static()
         if order == 2:
             self._setup_order2(kfaces)
@@ -403,48 +405,90 @@ class KineticSolver:
                 self.velocity_y[:, i] = (bg.velocity[:, :, 1].T / self.hbar).reshape(N, nk, nky)
                 self.omega_xy[:, i] = bg.berry_curvature[:, :, 0, 1].T.reshape(N, nk, nky)
 
-    def _check_static(self):
+    def _potential_is_static(self) -> bool:
         V0 = self.V(0.0)
-        for tt in (1e-15, 1e-12, 1e-9):
-            if np.max(np.abs(self.V(tt) - V0)) > 1e-12 * max(1.0, np.abs(V0).max()):
-                raise ModelError("order 2 and well_balanced=True need a static potential V(x) (the O(hbar^2) time "
-                                 "terms are not built; a well-balanced scheme preserves a static equilibrium).")
+        return all(np.max(np.abs(self.V(tt) - V0)) <= 1e-12 * max(1.0, np.abs(V0).max())
+                   for tt in (1e-15, 1e-12, 1e-9))
+
+    def _check_static(self):
+        if not self._potential_is_static():
+            raise ModelError("well_balanced=True needs a static potential V(x) (a well-balanced scheme preserves a "
+                             "static equilibrium); pass well_balanced=False for a time-dependent V(x, t).")
 
     def _setup_order2(self, kfaces):
-        """Static O(ħ²) data (module docstring, order 2): h at cell corners, face velocities, ρ, ε^(3), V^(3)."""
+        """k-only O(ħ²) band data (module docstring, order 2), computed once; the V-dependent fields (h on the
+        cell corners, face velocities, ρ, V^(3), h_2) follow from it at any time (:meth:`_order2_fields`)."""
         from ..geometry import band_geometry
-        from ..moyal.diagonalize import eigen_jet, separable_band_energy
+        from ..moyal.diagonalize import eigen_jet
         from ..moyal.jet import jet_from_derivatives
         m = np.fft.fftfreq(self.nx, d=1.0 / self.nx)
         if self.nx % 2 == 0:
             m[self.nx // 2] = 0.0
-        ikx = 2j * np.pi * m / self.length
-
-        def dV(x, n):                                       # spectral x-derivatives of V on a periodic grid
-            return np.real(np.fft.ifft(ikx ** n * np.fft.fft(self.V(0.0, x))))
-        xc, xf = self.x, self.x_faces[1:]                   # centres x_i and faces x_{i+1/2}
-
-        def h2(bg, x):                                      # -G V'^2/2 + g V''/2 on the (x, k) grid: (nx, nk, N)
-            nxx, nkk, N = len(x), len(bg.energies), self.nbands
-            rep = lambda a: np.broadcast_to(a[None], (nxx,) + a.shape).reshape((-1,) + a.shape[1:])  # noqa: E731
-            return separable_band_energy(rep(bg.normalized_metric), rep(bg.quantum_metric),
-                                         np.repeat(dV(x, 1), nkk)[:, None],
-                                         np.repeat(dV(x, 2), nkk)[:, None, None]).reshape(nxx, nkk, N)
+        self._ikx = 2j * np.pi * m / self.length
+        # x-faces x_{i+1/2} from spectral face values W_i with (W_i - W_{i-1})/dx = V''(x_i) exactly (FV-consistent
+        # antiderivative of the cell-centre V''); the time flux G ∂_tW then balances ∂_tρ to round-off
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self._face_antiderivative = np.where(m != 0, self.dx / (1.0 - np.exp(-2j * np.pi * m / self.nx)), 0.0)
         bgf = band_geometry(self.model, kfaces[:, None])
-        hcorner = np.moveaxis(bgf.energies[None] + self.V(0.0, xf)[:, None, None] + h2(bgf, xf), -1, 0)  # (N, nx, nk+1)
-        self._vx2 = (hcorner[:, :, 1:] - hcorner[:, :, :-1])[..., None] / (self.dk * self.hbar)  # x-faces
-        hk = hcorner[:, :, 1:]                                                        # corners at k_{j+1/2}
-        self._fk2 = (-(hk - np.roll(hk, 1, axis=1)) / (self.dx * self.hbar))[..., None]          # k-faces
         bgc = band_geometry(self.model, self.k[:, None])
-        Vc1, Vc2, Vc3 = dV(xc, 1), dV(xc, 2), dV(xc, 3)
-        G = bgc.normalized_metric[:, :, 0, 0].T                                                   # (N, nk)
-        self._h2c = np.moveaxis(h2(bgc, xc), -1, 0)[..., None]                          # (N, nx, nk, 1)
-        self._rho = (1.0 - G[:, None] * Vc2[None, :, None])[..., None]                 # ρ = 1 - ħ² G V''
+        # (N, 1, nk(+1), 1) band data on the k faces (corners) and the cell centres
+        col = lambda a: np.asarray(a).T[:, None, :, None]                                   # noqa: E731
+        self._o2k = dict(eps_f=col(bgf.energies), G_f=col(bgf.normalized_metric[:, :, 0, 0]),
+                         g_f=col(bgf.quantum_metric[:, :, 0, 0]), G_c=col(bgc.normalized_metric[:, :, 0, 0]),
+                         g_c=col(bgc.quantum_metric[:, :, 0, 0]))
         Hk = self.model.hamiltonian(self.k[:, None], order=3)
         eps, _ = eigen_jet(jet_from_derivatives(list(Hk), 3))
         self._e1, self._e2, self._e3 = (np.real(eps.derivative((n,))).T[:, None, :, None] for n in (1, 2, 3))
-        self._V1, self._V2, self._V3 = (v[None, :, None, None] for v in (Vc1, Vc2, Vc3))
-        self._star = None
+        self._o2_cache = []
+        self._star = self._star_V = None
+
+    def _spectral_derivatives(self, values, orders):
+        """∂_x^n of a periodic grid function (FFT, Nyquist dropped), for each n in ``orders``."""
+        F = np.fft.fft(values)
+        return [np.real(np.fft.ifft(self._ikx ** n * F)) for n in orders]
+
+    def _order2_fields(self, t):
+        """The V(t)-dependent O(ħ²) fields at time t (cached while V does not change).
+
+        Returns a dict: ``vx`` ∂_kh/ħ at the x-faces, ``fk`` -∂_xh/ħ at the k-faces (h = ε + V - GV'²/2 + gV''/2
+        on the corners (x_{i+1/2}, k_{j+1/2})), ``rho`` = 1 - G V'' and ``h2`` at the cell centres, ``V1``,
+        ``V2``, ``V3`` (V', V'', V''' at the centres, shape (1, nx, 1, 1)), ``W`` (the face values of V' whose
+        differences are dx V''(x_i) exactly, shape (1, nx, 1, 1), for the time flux G ∂_tW) and ``V`` (V at the
+        centres, the cache key). With ``well_balanced`` a change of V raises (the subtracted residual is that
+        of the static equilibrium)."""
+        Vc = self.V(t)
+        for c in self._o2_cache:                        # the two latest (an RK step alternates t_0 and t_1)
+            if np.array_equal(c["V"], Vc):
+                return c
+        if self._o2_cache and self.well_balanced:
+            raise ModelError(f"V(x, t) changed at t = {t:.3e} s but well_balanced=True assumes a static potential; "
+                             "pass well_balanced=False for a time-dependent V.")
+        k = self._o2k
+        xf = self.x_faces[1:]                                                   # faces x_{i+1/2}
+        Vf1, Vf2 = self._spectral_derivatives(self.V(t, xf), (1, 2))
+        V1, V2, V3 = self._spectral_derivatives(Vc, (1, 2, 3))
+        grid = lambda a: a[None, :, None, None]                                 # noqa: E731
+        hcorner = (k["eps_f"] + grid(self.V(t, xf)) + self._h2(k["G_f"], k["g_f"], Vf1, Vf2))[..., 0]  # (N, nx, nk+1)
+        hk = hcorner[:, :, 1:]                                                  # corners at k_{j+1/2}
+        W = np.real(np.fft.ifft(self._face_antiderivative * np.fft.fft(V2)))
+        c = dict(
+            V=Vc.copy(), V1=grid(V1), V2=grid(V2), V3=grid(V3), W=grid(W),
+            vx=(hcorner[:, :, 1:] - hcorner[:, :, :-1])[..., None] / (self.dk * self.hbar),
+            fk=(-(hk - np.roll(hk, 1, axis=1)) / (self.dx * self.hbar))[..., None],
+            rho=1.0 - k["G_c"] * grid(V2),                                      # ρ = 1 - ħ² G V''
+            h2=self._h2(k["G_c"], k["g_c"], V1, V2))
+        self._o2_cache = self._o2_cache[-1:] + [c]
+        return c
+
+    @staticmethod
+    def _h2(G, g, V1, V2):
+        """h_2 = -G V'²/2 + g V''/2 (:func:`~qkinetics.moyal.diagonalize.separable_band_energy`) for k-only G, g
+        (N, 1, nk, 1) and V', V'' (nx,): (N, nx, nk, 1)."""
+        from ..moyal.diagonalize import separable_band_energy
+        N, nk, nx = G.shape[0], G.shape[2], len(V1)
+        rep = lambda a: np.broadcast_to(a[:, 0, :, 0].T[None], (nx, nk, N)).reshape(-1, N, 1, 1)  # noqa: E731
+        h2 = separable_band_energy(rep(G), rep(g), np.repeat(V1, nk)[:, None], np.repeat(V2, nk)[:, None, None])
+        return np.moveaxis(h2.reshape(nx, nk, N), -1, 0)[..., None]
 
     # ------------------------------------------------------------------ fields
     @property
@@ -496,10 +540,11 @@ class KineticSolver:
         if self.order < 2 or not potential:
             return self.fermi(e0)
         from .equilibrium import fermi_derivatives
+        F = self._order2_fields(self.t if t is None else t)
         f2, f3 = fermi_derivatives(e0, 0.0, self.kT)[2:]
-        D = 2 * self._V2 * self._e2
-        Q = self._V2 * self._e1 ** 2 + self._e2 * self._V1 ** 2
-        return self.fermi(e0 + self._h2c) - (D * f2 / 16 + Q * f3 / 24)
+        D = 2 * F["V2"] * self._e2
+        Q = F["V2"] * self._e1 ** 2 + self._e2 * F["V1"] ** 2
+        return self.fermi(e0 + F["h2"]) - (D * f2 / 16 + Q * f3 / 24)
 
     def local_mu(self, n_tot, tol: float = 1e-15, maxiter: int = 200):
         """μ̃(x) with Σ_n∫ f_FD((ε_n(x, k) - μ̃)/k_B T(x)) = n_tot(x) (vectorized safeguarded Newton)."""
@@ -556,7 +601,7 @@ class KineticSolver:
     def transport(self, f, t):
         """The flux-divergence part of ∂_t f (no collisions, no well-balancing)."""
         if self.order == 2:
-            return self._transport_order2(f)
+            return self._transport_order2(f, t)
         lim = self._limiter
         if self.boundary == "periodic":
             vx = self._vxf if self._fk_model is None else self._vxf[:, 1:]    # faces x_{i+1/2}
@@ -588,26 +633,70 @@ class KineticSolver:
         """Total particle number in the box, ∫dx Σ_n n_n (1/Å^{d-1}: per unit transverse length in 2D)."""
         return float(self.density(f).sum() * self.dx)
 
-    def _transport_order2(self, f):
-        """ρ∂_tf = -∂_x J^x - ∂_k J^k, J = f (ε∂h) + the Moyal term (module docstring)."""
+    def _order2_divergence(self, f, F, wdot=None):
+        """∂_xJ^x + ∂_kJ^k of the O(ħ²) current (module docstring) for the fields F of :meth:`_order2_fields`:
+        J^x = f (∂_kh + ħ G ∂_tV')/ħ - ∂_x²(f ε^(3))/(24ħ), J^k = -f ∂_xh/ħ + ∂_k²(f V^(3))/(24ħ). ``wdot`` is
+        ∂_tW (1, nx, 1, 1) at the x-faces (the time flux of Ω_{tk} = G ∂_tV'; None for a frozen V)."""
         lim = self._limiter
-        Fx = _face_flux(f, self._vx2, 1, lim)
-        Fk = _face_flux(f, self._fk2, 2, lim)
+        vx = F["vx"] if wdot is None else F["vx"] + self._o2k["G_c"] * wdot
+        Fx = _face_flux(f, vx, 1, lim)
+        Fk = _face_flux(f, F["fk"], 2, lim)
         # Moyal fluxes K^x = -(1/24) ∂_x²(f ε^(3)), K^k = (1/24) ∂_k²(f V^(3)) at the faces (mean of the two
-        # neighbouring second differences), divided by ħ like the velocities
+        # neighbouring central second differences), divided by ħ like the velocities
         qx = f * self._e3
         d2x = (np.roll(qx, -1, 1) - 2 * qx + np.roll(qx, 1, 1)) / self.dx ** 2
         Fx = Fx - (d2x + np.roll(d2x, -1, 1)) / (48 * self.hbar)
-        qk = f * self._V3
+        qk = f * F["V3"]
         d2k = (np.roll(qk, -1, 2) - 2 * qk + np.roll(qk, 1, 2)) / self.dk ** 2
         Fk = Fk + (d2k + np.roll(d2k, -1, 2)) / (48 * self.hbar)
-        return (-(Fx - np.roll(Fx, 1, 1)) / self.dx - (Fk - np.roll(Fk, 1, 2)) / self.dk) / self._rho
+        return (Fx - np.roll(Fx, 1, 1)) / self.dx + (Fk - np.roll(Fk, 1, 2)) / self.dk
+
+    def _transport_order2(self, f, t=None):
+        """∂_tf = -(∂_xJ^x + ∂_kJ^k)/ρ with V frozen at t (no time flux, ∂_tρ = 0)."""
+        F = self._order2_fields(self.t if t is None else t)
+        return -self._order2_divergence(f, F) / F["rho"]
+
+    def _step_order2(self, dt, t_fixed=None):
+        """SSP-RK2 (Heun) step of the conserved ρf (order 2), the fields recomputed at the stage times.
+
+        The time flux uses the step's mean ∂_tW = [W(t_1) - W(t_0)]/dt in both stages, so for f = 1 the update of
+        ρf is exactly ρ(t_1) - ρ(t_0) (discrete Liouville: a filled band stays filled to round-off), and Σρf
+        changes only through the collisions (the face fluxes telescope)."""
+        t0 = self.t if t_fixed is None else t_fixed
+        t1 = self.t + dt if t_fixed is None else t_fixed
+        F0, F1 = self._order2_fields(t0), self._order2_fields(t1)       # F1 is the cache now; F0 stays valid
+        wdot = None if t_fixed is not None or F1 is F0 else (F1["W"] - F0["W"]) / dt
+
+        def rate(f, F, t):                                              # ∂_t(ρf)
+            out = -self._order2_divergence(f, F, wdot)
+            if self._residual is not None:
+                out -= F["rho"] * self._residual
+            if np.isfinite(self.tau):
+                out -= F["rho"] * (f - self.f_local(f, t)) / self.tau
+            return out
+        f0 = self.f
+        u0 = F0["rho"] * f0
+        u1 = u0 + dt * rate(f0, F0, t0)
+        f1 = u1 / F1["rho"]
+        self.f = 0.5 * (u0 + u1 + dt * rate(f1, F1, t1)) / F1["rho"]
+        if t_fixed is None:
+            self.t += dt
+        self.steps += 1
 
     def max_dt(self, t=None):
         if self.order == 2:
-            rate = np.abs(self._vx2).max() / self.dx + np.abs(self._fk2).max() / self.dk \
-                + (np.abs(self._e3).max() / self.dx ** 3 + np.abs(self._V3).max() / self.dk ** 3) / (3 * self.hbar)
+            t = self.t if t is None else t
+            F = self._order2_fields(t)
+            rate = np.abs(F["vx"]).max() / self.dx + np.abs(F["fk"]).max() / self.dk \
+                + (np.abs(self._e3).max() / self.dx ** 3 + np.abs(F["V3"]).max() / self.dk ** 3) / (3 * self.hbar)
             dt = self.cfl / rate
+            if not self.well_balanced:                  # the time-flux velocity G ∂_tW, from a probe step
+                Vp = self.V(t + dt)
+                if not np.array_equal(Vp, F["V"]):
+                    V2p = self._spectral_derivatives(Vp, (2,))[0]
+                    Wp = np.real(np.fft.ifft(self._face_antiderivative * np.fft.fft(V2p)))
+                    wdot = np.abs(Wp - F["W"][0, :, 0, 0]).max() / dt
+                    dt = self.cfl / (rate + np.abs(self._o2k["G_c"]).max() * wdot / self.dx)
             return min(dt, 0.5 * self.tau) if np.isfinite(self.tau) else dt
         rate = np.abs(self._vxf).max() / self.dx + np.abs(self.kdot(t, faces=True)).max() / self.dk
         dt = self.cfl / rate if rate > 0 else np.inf
@@ -617,6 +706,8 @@ class KineticSolver:
 
     def step(self, dt, t_fixed=None):
         """One SSP-RK2 (Heun) step; ``t_fixed`` freezes the potential's time (steady-state solves)."""
+        if self.order == 2:
+            return self._step_order2(dt, t_fixed)
         t0 = self.t if t_fixed is None else t_fixed
         t1 = self.t + dt if t_fixed is None else t_fixed
         f0 = self.f
@@ -645,16 +736,18 @@ class KineticSolver:
         the particle density in real space is :meth:`physical_density`)."""
         f = self.f if f is None else f
         if self.order == 2:
-            f = self._rho * f
+            f = self._order2_fields(self.t)["rho"] * f
         return self.weight * f.sum(axis=(2, 3))
 
-    def physical_density(self, f=None):
+    def physical_density(self, f=None, t=None):
         """Band-resolved particle density (N, nx) in 1/Å: n_n(x) = ∫dk/2π tr[U ⋆ P_n f̃ ⋆ U^†] at order 2.
 
         f̃ = f∘π is the canonical symbol of the gauge-invariant f (:func:`.equilibrium.canonical_distribution`),
-        f's derivatives taken spectrally on the periodic grid; U from the star diagonalization at every cell
-        centre (computed once; V on jets through its Fourier series on the x grid). At orders 0 and 1 this is
-        :meth:`density` (the O(ħ) dressing vanishes for a separable H)."""
+        f's derivatives taken spectrally on the periodic grid; U from the star diagonalization of H_0(k) + V(x, t)
+        at every cell centre, V at time ``t`` (default: the current time; V on jets through its Fourier series on
+        the x grid; recomputed only when V changed). The dressing is instantaneous: the interband coherence that a
+        moving V drives (∝ ħ∂_tV' / gap) is off-diagonal and enters the density at O(ħ³). At orders 0 and 1 this
+        is :meth:`density` (the O(ħ) dressing vanishes for a separable H)."""
         from ..moyal import PhaseSpace
         from ..moyal import jet as J
         from ..moyal.diagonalize import separable_hamiltonian_jet, star_diagonalize_jet
@@ -662,9 +755,10 @@ class KineticSolver:
         f = self.f if f is None else f
         if self.order < 2:
             return self.density(f)
-        if self._star is None:
+        Vc = self.V(t)
+        if self._star is None or not np.array_equal(self._star_V, Vc):
             pts = np.stack(np.broadcast_arrays(self.x[:, None], self.k[None, :]), -1).reshape(-1, 2)
-            Vh = np.fft.rfft(self.V(0.0)) / self.nx
+            Vh = np.fft.rfft(Vc) / self.nx
             Vh[1:] *= 2.0
             if self.nx % 2 == 0:
                 Vh[-1] *= 0.5
@@ -680,6 +774,7 @@ class KineticSolver:
                 return out
             self._star = star_diagonalize_jet(separable_hamiltonian_jet(self.model, pts, Vjet, degree=3), 2,
                                               PhaseSpace(1))
+            self._star_V = Vc.copy()
         fj = spectral_jet(f[..., 0], self.length, self.model.reciprocal[0, 0], 3)
         w = wigner_trace(self._star, canonical_distribution(self._star, fj, 2), 2).sum(axis=0)
         return np.moveaxis(w.reshape(self.nx, self.nk, -1), -1, 0).sum(axis=2) * self.weight
