@@ -281,9 +281,6 @@ class KineticSolver:
                                  "for a uniform model, uniform T and periodic x).")
         if order == 2 and model.dim != 1:
             raise ModelError("order 2 is implemented for 1D models (phase space (x, k)); use order 0 or 1 in 2D.")
-        if order == 2 and relaxation == "local":
-            raise ModelError("order 2 relaxes to 'global' (f(h)_* of the O(hbar^2) band energy) or 'bare'; the "
-                             "number-conserving 'local' relaxation is implemented at orders 0 and 1.")
         if relaxation not in ("local", "global", "bare"):
             raise ModelError(f"relaxation must be 'local', 'global' or 'bare'; got {relaxation!r}.")
         if limiter not in LIMITERS:
@@ -546,6 +543,39 @@ class KineticSolver:
         Q = F["V2"] * self._e1 ** 2 + self._e2 * F["V1"] ** 2
         return self.fermi(e0 + F["h2"]) - (D * f2 / 16 + Q * f3 / 24)
 
+    def _f_local_order2(self, f, t, tol: float = 1e-15, maxiter: int = 100):
+        """Order-2 "local" target: f(h)_⋆ of :meth:`equilibrium` with μ → μ̃(x), solved so that the conserved
+        local density is kept, Σ_n∫ρ f_loc = Σ_n∫ρ f at every x (vectorized safeguarded Newton; the Newton slope
+        uses the leading -∂f_FD/∂ε, the bracket guarantees convergence). The Wigner-Kirkwood terms keep the
+        derivatives of h only: μ̃ is the collisions' Lagrange multiplier, not part of the Hamiltonian. With f the
+        static equilibrium at uniform μ the root is μ̃ = μ, so that equilibrium is a fixed point."""
+        rho = self._order2_fields(t)["rho"]
+        w = self.weight
+        target = w * (rho * f).sum(axis=(0, 2, 3))                               # (nx,)
+        ehi = self._E.max() + np.abs(self.V(t)).max() + 50 * self.kT
+        lo = np.full(self.nx, self._E.min() - np.abs(self.V(t)).max() - 50 * self.kT)
+        hi = np.full(self.nx, ehi)
+        mu = np.clip(getattr(self, "_mu_loc2", np.full(self.nx, self.mu)), lo, hi)
+        for _ in range(maxiter):
+            f_loc = self.equilibrium(mu=mu[None, :, None, None], t=t)
+            g = w * (rho * f_loc).sum(axis=(0, 2, 3)) - target
+            s0 = self.fermi(self._E + self.V(t)[None, :, None, None] - mu[None, :, None, None])
+            dg = w * (rho * s0 * (1 - s0)).sum(axis=(0, 2, 3)) / self.kT
+            done = np.abs(g) <= tol * np.maximum(np.abs(target), w)
+            if np.all(done):
+                break
+            lo = np.where(g < 0, mu, lo)
+            hi = np.where(g > 0, mu, hi)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                new = mu - g / dg
+            bad = ~np.isfinite(new) | (new <= lo) | (new >= hi)
+            mu = np.where(done, mu, np.where(bad, 0.5 * (lo + hi), new))
+        else:
+            raise ModelError(f"local relaxation at order 2: the local chemical potential did not converge in "
+                             f"{maxiter} Newton steps (residual {np.abs(g).max():.2e}); refine nk or raise T.")
+        self._mu_loc2 = mu
+        return f_loc
+
     def local_mu(self, n_tot, tol: float = 1e-15, maxiter: int = 200):
         """μ̃(x) with Σ_n∫ f_FD((ε_n(x, k) - μ̃)/k_B T(x)) = n_tot(x) (vectorized safeguarded Newton)."""
         E = np.moveaxis(self._E, 1, 0).reshape(self._E.shape[1], -1)        # (1 or nx, N nk nky)
@@ -579,6 +609,8 @@ class KineticSolver:
             return self.equilibrium(t=t)
         if self.relaxation == "bare":
             return self.equilibrium(potential=False)
+        if self.order == 2:
+            return self._f_local_order2(f, t)
         n_tot = self.weight * f.sum(axis=(0, 2, 3))
         mu = self.local_mu(n_tot)
         return self.fermi(self._E - mu[None, :, None, None])
