@@ -156,11 +156,11 @@ def test_solver_converges_to_the_linearized_theory_and_beats_order_1():
 @pytest.mark.parametrize("q", [0.4, 0.2])
 def test_solver_fine_grid_against_theory_and_lindhard(q):
     """R(32, 64): within 2.9e-4 (q = 0.4) and 3.3e-4 (q = 0.2) of the linearized order-2 theory (the 32/64 grid
-    floor, as at order 1); vs Lindhard 4.7e-4 and 3.4e-4 where order 1 misses by 1.39e-2 and 3.6e-3 (~90 s)."""
+    floor, as at order 1); vs Lindhard 4.7e-4 and 3.4e-4 where order 1 misses by 1.39e-2 and 3.6e-3 (~130 s)."""
     ref, chiL = order2_chi(q), lindhard_chi(q)
     R2 = (4 * solver_chi(q, 64)[0] - solver_chi(q, 32)[0]) / 3
     R1 = (4 * solver_chi(q, 64, order=1)[0] - solver_chi(q, 32, order=1)[0]) / 3
     print(f"q = {q}: order 2 R(32,64) vs theory {rel(R2, ref):.3e}, vs Lindhard {rel(R2, chiL):.3e}; "
           f"order 1 vs Lindhard {rel(R1, chiL):.3e}")
     assert rel(R2, ref) < 6e-4
-    assert rel(R2, chiL) < 0.1 * rel(R1, chiL)
+    assert rel(R2, chiL) < 7e-4 and rel(R1, chiL) > 3e-3           # order 2 at the grid floor, order 1 above it

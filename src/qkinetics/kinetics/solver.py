@@ -28,33 +28,53 @@ O(ħ) term is the anomalous velocity transverse to the inhomogeneity,
 (the system is uniform in y) and appears in the output current ``jy``. This reduction is checked
 against ``phase_space_current`` at sample points in the tests.
 
-Order 2 (``order=2``; 1D models, static V(x), relaxation ``"global"`` or ``"bare"``). The O(ħ²) current
-of :func:`qkinetics.moyal.phase_space.phase_space_current` (``convention="liouville"``, derivation in
-its module docstring) for H_0(k) + V(x) in one dimension:
+Order 2 (``order=2``; 1D models, V(x) or V(x, t), relaxation ``"global"``, ``"bare"`` or ``"local"``). The O(ħ²)
+current of :func:`qkinetics.moyal.phase_space.phase_space_current` (``convention="liouville"``, derivation in
+its module docstring) for H_0(k) + V(x, t) in one dimension:
 
 .. math::
-    \\partial_t(\\rho f_n) + \\frac{1}{\\hbar}\\partial_x\\Big[f_n\\partial_kh_n - \\tfrac{1}{24}\\partial_x^2(f_n\\varepsilon_n^{(3)})\\Big]
+    \\partial_t(\\rho f_n) + \\frac{1}{\\hbar}\\partial_x\\Big[f_n\\big(\\partial_kh_n + \\hbar G_n\\partial_tV'\\big)
+    - \\tfrac{1}{24}\\partial_x^2(f_n\\varepsilon_n^{(3)})\\Big]
     + \\frac{1}{\\hbar}\\partial_k\\Big[-f_n\\partial_xh_n + \\tfrac{1}{24}\\partial_k^2(f_nV^{(3)})\\Big]
     = -\\rho\\,\\frac{f_n - f^{loc}_n}{\\tau},
 
 with :math:`h_n = \\varepsilon_n + V - \\tfrac12G_nV'^2 + \\tfrac12g_nV''` (h_1 = 0 here), the Liouville
 density :math:`\\rho = 1 - G_nV''` (ħ = 1 in Å, 1/Å; :math:`\\rho\\{\\pi^x, \\pi^k\\} = 1` exactly in 1D, so
-the flux is f times the canonical velocity of h) and the Moyal terms. f is the gauge-invariant band
-distribution and ρf its conserved phase-space density (:meth:`KineticSolver.density`). ``"global"``
-relaxes to the O(ħ²) equilibrium :math:`f(h)_\\star = f_{FD}(h - \\mu) - [Df^{(2)}/16 + Qf^{(3)}/24]`,
+the flux is f times the canonical velocity of h) and the Moyal terms; V, V', V'', V''' at the current time.
+The time term is the anomalous velocity of the time curvature, :math:`J^x \\ni \\rho f\\,\\Omega_{tk}` with
+:math:`\\Omega^{(1)}_{tk} = G\\,\\partial_t\\partial_xV` and :math:`\\Omega^{(1)}_{tx} = 0` (the star engine in
+(x, k, t), tested; Ω^(0) = 0 since the Bloch states depend on k only); by the Bianchi identity
+:math:`\\partial_t\\rho + \\partial_x(G\\partial_tV') = 0`, so a filled band stays filled. f is the
+gauge-invariant band distribution and ρf its conserved phase-space density (:meth:`KineticSolver.density`).
+Relaxation targets: ``"global"``, the O(ħ²) equilibrium of the instantaneous V,
+:math:`f(h)_\\star = f_{FD}(h - \\mu) - [Df^{(2)}/16 + Qf^{(3)}/24]`,
 :math:`D = 2V''\\varepsilon''`, :math:`Q = V''\\varepsilon'^2 + \\varepsilon''V'^2` (:mod:`.equilibrium`),
-which the O(ħ²) current leaves stationary (tested on general Hamiltonians). The particle density in
+which the O(ħ²) current leaves stationary (tested on general Hamiltonians); ``"local"``, the same with μ
+replaced by μ̃(x, t) solved per cell so that :math:`\\sum_n\\int\\rho f^{loc}_n = \\sum_n\\int\\rho f_n` (the
+conserved local density; the Wigner-Kirkwood terms keep the derivatives of h only, μ̃ being the collisions'
+Lagrange multiplier), so the static f(h)_⋆ at uniform μ is a fixed point; ``"bare"``, f_FD(ε_n - μ), which is
+the band-diagonal part of the Lindhard relaxation target f_FD(H_0 - μ) in the frame of H to linear order in V
+(its O(ħ²) diagonal correction is ∝ V'², the V'' coefficient vanishes: checked with the star engine; the
+O(ħ) off-diagonal part of that target is not represented). The particle density in
 real space is the star dressing :math:`\\int dk/2\\pi\\,\\mathrm{tr}\\,U\\star\\tilde f\\star U^\\dagger`
-(:meth:`KineticSolver.physical_density`), which carries the quantum-metric and band-normalized-metric
-terms of the density. Against exact supercell diagonalization of a Rice-Mele chain in V0 cos(qx), the
-error of the first harmonic falls as q² at order 1 and as q⁴ at order 2 (tests). The O(ħ²) time terms
-are not built, so V must be static (a perturbation of f evolves; V does not).
+(:meth:`KineticSolver.physical_density`, U of the instantaneous H), which carries the quantum-metric and
+band-normalized-metric terms of the density. Checks (tests): against exact supercell diagonalization of a
+Rice-Mele chain in V0 cos(qx), the error of the first harmonic falls as q² at order 1 and as q⁴ at order 2
+(also with ``"local"``, and after slowly switching V on); the dynamic density response to
+V0 cos(qx - ωt) with ``"bare"`` approaches the multiband Lindhard function (η = ħ/τ) as q⁴ at order 2 and q²
+at order 1 (ω, 1/τ ∝ q; tests/test_kinetics_order2_lindhard.py).
 
 Discretization at order 2: h on the cell corners (x_{i+1/2}, k_{j+1/2}); the face velocities are corner
 differences, so the discrete divergence of the flow vanishes exactly (discrete Liouville); the Moyal
-fluxes are the means of the two neighbouring central second differences. ``well_balanced=True`` (the
-default at order 2) subtracts the discrete transport of the static equilibrium, zero in the continuum
-to this order, so the equilibrium is an exact discrete steady state.
+fluxes are the means of the two neighbouring central second differences. The V-dependent fields are
+recomputed whenever V changes (each RK stage of a moving V: FFT x-derivatives of V times k-only band data).
+The time flux sits on the x-faces as :math:`G\\,\\partial_tW_{i+1/2}` with W the face values whose differences
+are exactly dx V''(x_i) (so it balances the discrete ∂_tρ), ∂_tW the step's mean [W(t_1) - W(t_0)]/dt; the
+conserved ρf is stepped, so particle number is conserved to round-off and f = 1 stays exactly 1.
+``well_balanced=True`` (the default at order 2 for a static V; a time-dependent V needs ``False``, the
+default then, and raises otherwise) subtracts the discrete transport of the static equilibrium, zero in the
+continuum to this order, so the equilibrium is an exact discrete steady state. The explicit time step is
+limited by the dispersive Moyal terms, dt ∝ min(dx³/|ε'''|, dk³/|V'''|).
 
 Scheme
 ------
@@ -223,8 +243,8 @@ class KineticSolver:
     tau : float
         Relaxation time (s); ``np.inf`` for collisionless.
     order : 0, 1 or 2
-        Gradient order of the phase-space current (see the module docstring; order 2: 1D models, a
-        static potential, relaxation 'global' or 'bare').
+        Gradient order of the phase-space current (see the module docstring; order 2: 1D models, uniform
+        model and T, periodic x).
     relaxation : "local", "global" or "bare"
         Collision target (module docstring): number-conserving local equilibrium, f_FD(eps + V - mu),
         or the unperturbed f_FD(eps - mu) (the relaxation behind the Lindhard function with eta = hbar/tau).
@@ -234,8 +254,8 @@ class KineticSolver:
         ħ in eV s (default ``units.hbar_eVs``).
     well_balanced : bool, optional
         Subtract the discrete transport of the static equilibrium f_eq (that of V(x), at this order) so that
-        f_eq is an exact discrete steady state (static potentials, uniform T only). Default: True at order 2,
-        else False.
+        f_eq is an exact discrete steady state (static potentials, uniform T only). Default: True at order 2
+        when V does not depend on time, else False.
     boundary : "periodic" or "open"
         x boundaries; "open": upwind with inflow from equilibrium leads at the two boundary cells and free
         outflow (orders 0 and 1).
