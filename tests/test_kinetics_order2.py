@@ -74,8 +74,8 @@ def test_well_balanced_without_relaxation_keeps_the_equilibrium():
 
 def test_order2_errors():
     V = lambda x, t: 0.05 * np.cos(2 * np.pi * x / 20.0)                 # noqa: E731
-    with pytest.raises(ModelError, match="1D models"):
-        KineticSolver(qk.zoo.qi_wu_zhang(), V, length=20.0, nx=8, nk=8, nk_perp=4, order=2, relaxation="global")
+    with pytest.raises(ModelError, match="open boundaries"):
+        KineticSolver(qk.zoo.rice_mele(), V, length=20.0, nx=8, nk=8, order=2, relaxation="global", boundary="open")
     moving = lambda x, t: 0.05 * np.cos(2 * np.pi * x / 20.0 - 1e14 * t)   # noqa: E731
     with pytest.raises(ModelError, match="static potential"):
         KineticSolver(qk.zoo.rice_mele(), moving, length=20.0, nx=8, nk=8, order=2, relaxation="global",

@@ -217,6 +217,22 @@ def _face_flux_open(f, vel, gl, gr, limiter):
     return np.where(vel > 0, vel * fL, vel * fR)
 
 
+class _KyLine:
+    """A 2D band model on the line of fixed k_y, as a 1D model in k_x (H_0(k_x, k_y) and its k_x-derivatives),
+    for :func:`~qkinetics.moyal.diagonalize.separable_hamiltonian_jet` (order 2 in 2D, V = V(x))."""
+
+    dim = 1
+
+    def __init__(self, model, ky):
+        self.model, self.ky = model, float(ky)
+        self.norb, self.max_derivative_order = model.norb, model.max_derivative_order
+
+    def hamiltonian(self, k, order=0):
+        k = np.atleast_2d(np.asarray(k, dtype=float))
+        ders = self.model.hamiltonian(np.column_stack([k[:, 0], np.full(len(k), self.ky)]), order=order)
+        return tuple(dn[(slice(None),) + (slice(0, 1),) * n] for n, dn in enumerate(ders))
+
+
 class KineticSolver:
     """Phase-space kinetic equation of band densities on an (x, k_x[, k_y]) grid (x periodic or open).
 
@@ -299,8 +315,6 @@ class KineticSolver:
             if extra:
                 raise ModelError(f"{' and '.join(extra)}: available at orders 0 and 1 (the order-2 current is built "
                                  "for a uniform model, uniform T and periodic x).")
-        if order == 2 and model.dim != 1:
-            raise ModelError("order 2 is implemented for 1D models (phase space (x, k)); use order 0 or 1 in 2D.")
         if relaxation not in ("local", "global", "bare"):
             raise ModelError(f"relaxation must be 'local', 'global' or 'bare'; got {relaxation!r}.")
         if limiter not in LIMITERS:
@@ -446,16 +460,24 @@ class KineticSolver:
         # antiderivative of the cell-centre V''); the time flux G ∂_tW then balances ∂_tρ to round-off
         with np.errstate(divide="ignore", invalid="ignore"):
             self._face_antiderivative = np.where(m != 0, self.dx / (1.0 - np.exp(-2j * np.pi * m / self.nx)), 0.0)
-        bgf = band_geometry(self.model, kfaces[:, None])
-        bgc = band_geometry(self.model, self.k[:, None])
-        # (N, 1, nk(+1), 1) band data on the k faces (corners) and the cell centres
-        col = lambda a: np.asarray(a).T[:, None, :, None]                                   # noqa: E731
-        self._o2k = dict(eps_f=col(bgf.energies), G_f=col(bgf.normalized_metric[:, :, 0, 0]),
-                         g_f=col(bgf.quantum_metric[:, :, 0, 0]), G_c=col(bgc.normalized_metric[:, :, 0, 0]),
-                         g_c=col(bgc.quantum_metric[:, :, 0, 0]))
-        Hk = self.model.hamiltonian(self.k[:, None], order=3)
+        d, N, nky = self.model.dim, self.nbands, self.nky
+
+        def grid(kx):                                   # (k_x, k_y) points, k_x major (as in __init__)
+            return np.stack(np.broadcast_arrays(kx[:, None], self.ky[None, :]), -1).reshape(-1, 2)[:, :d]
+
+        def col(a, nkx):                                # (nkx nky, N) -> (N, 1, nkx, nky)
+            return np.moveaxis(np.asarray(a).reshape(nkx, nky, N), -1, 0)[:, None]
+        bgf = band_geometry(self.model, grid(kfaces))
+        bgc = band_geometry(self.model, grid(self.k))
+        # band data on the k_x faces (corners) and the cell centres; in 2D per k_y line, with the xx components
+        # of G and g (V depends on x only)
+        nf, nc = len(kfaces), self.nk
+        self._o2k = dict(eps_f=col(bgf.energies, nf), G_f=col(bgf.normalized_metric[:, :, 0, 0], nf),
+                         g_f=col(bgf.quantum_metric[:, :, 0, 0], nf), G_c=col(bgc.normalized_metric[:, :, 0, 0], nc),
+                         g_c=col(bgc.quantum_metric[:, :, 0, 0], nc))
+        Hk = self.model.hamiltonian(grid(self.k), order=3)
         eps, _ = eigen_jet(jet_from_derivatives(list(Hk), 3))
-        self._e1, self._e2, self._e3 = (np.real(eps.derivative((n,))).T[:, None, :, None] for n in (1, 2, 3))
+        self._e1, self._e2, self._e3 = (col(np.real(eps.derivative((n,) + (0,) * (d - 1))), nc) for n in (1, 2, 3))
         self._o2_cache = []
         self._star = self._star_V = None
 
@@ -485,13 +507,13 @@ class KineticSolver:
         Vf1, Vf2 = self._spectral_derivatives(self.V(t, xf), (1, 2))
         V1, V2, V3 = self._spectral_derivatives(Vc, (1, 2, 3))
         grid = lambda a: a[None, :, None, None]                                 # noqa: E731
-        hcorner = (k["eps_f"] + grid(self.V(t, xf)) + self._h2(k["G_f"], k["g_f"], Vf1, Vf2))[..., 0]  # (N, nx, nk+1)
+        hcorner = k["eps_f"] + grid(self.V(t, xf)) + self._h2(k["G_f"], k["g_f"], Vf1, Vf2)  # (N, nx, nk+1, nky)
         hk = hcorner[:, :, 1:]                                                  # corners at k_{j+1/2}
         W = np.real(np.fft.ifft(self._face_antiderivative * np.fft.fft(V2)))
         c = dict(
             V=Vc.copy(), V1=grid(V1), V2=grid(V2), V3=grid(V3), W=grid(W),
-            vx=(hcorner[:, :, 1:] - hcorner[:, :, :-1])[..., None] / (self.dk * self.hbar),
-            fk=(-(hk - np.roll(hk, 1, axis=1)) / (self.dx * self.hbar))[..., None],
+            vx=(hcorner[:, :, 1:] - hcorner[:, :, :-1]) / (self.dk * self.hbar),
+            fk=-(hk - np.roll(hk, 1, axis=1)) / (self.dx * self.hbar),
             rho=1.0 - k["G_c"] * grid(V2),                                      # ρ = 1 - ħ² G V''
             h2=self._h2(k["G_c"], k["g_c"], V1, V2))
         self._o2_cache = self._o2_cache[-1:] + [c]
@@ -500,12 +522,13 @@ class KineticSolver:
     @staticmethod
     def _h2(G, g, V1, V2):
         """h_2 = -G V'²/2 + g V''/2 (:func:`~qkinetics.moyal.diagonalize.separable_band_energy`) for k-only G, g
-        (N, 1, nk, 1) and V', V'' (nx,): (N, nx, nk, 1)."""
+        (N, 1, nk, nky) (the xx components) and V', V'' (nx,): (N, nx, nk, nky)."""
         from ..moyal.diagonalize import separable_band_energy
-        N, nk, nx = G.shape[0], G.shape[2], len(V1)
-        rep = lambda a: np.broadcast_to(a[:, 0, :, 0].T[None], (nx, nk, N)).reshape(-1, N, 1, 1)  # noqa: E731
-        h2 = separable_band_energy(rep(G), rep(g), np.repeat(V1, nk)[:, None], np.repeat(V2, nk)[:, None, None])
-        return np.moveaxis(h2.reshape(nx, nk, N), -1, 0)[..., None]
+        N, nk, nky, nx = G.shape[0], G.shape[2], G.shape[3], len(V1)
+        m = nk * nky
+        rep = lambda a: np.broadcast_to(np.moveaxis(a[:, 0], 0, -1)[None], (nx, nk, nky, N)).reshape(-1, N, 1, 1)  # noqa: E731
+        h2 = separable_band_energy(rep(G), rep(g), np.repeat(V1, m)[:, None], np.repeat(V2, m)[:, None, None])
+        return np.moveaxis(h2.reshape(nx, nk, nky, N), -1, 0)
 
     # ------------------------------------------------------------------ fields
     @property
@@ -824,12 +847,19 @@ class KineticSolver:
                         arg = (xj - 0.5 * self.dx) * q[n]
                         out = out + J.cos(arg) * float(Vh[n].real) - J.sin(arg) * float(Vh[n].imag)
                 return out
-            self._star = star_diagonalize_jet(separable_hamiltonian_jet(self.model, pts, Vjet, degree=3), 2,
-                                              PhaseSpace(1))
+            # 2D: V = V(x) leaves k_y a parameter and nothing depends on y, so the (y, k_y) pair drops out of every
+            # star product and of the canonical map (a^{k_y} = -A_y = 0): each k_y line is the 1D problem of the
+            # model sliced at k_y
+            lines = [self.model] if self.model.dim == 1 else [_KyLine(self.model, ky) for ky in self.ky]
+            self._star = [star_diagonalize_jet(separable_hamiltonian_jet(m, pts, Vjet, degree=3), 2, PhaseSpace(1))
+                          for m in lines]
             self._star_V = Vc.copy()
-        fj = spectral_jet(f[..., 0], self.length, self.model.reciprocal[0, 0], 3)
-        w = wigner_trace(self._star, canonical_distribution(self._star, fj, 2), 2).sum(axis=0)
-        return np.moveaxis(w.reshape(self.nx, self.nk, -1), -1, 0).sum(axis=2) * self.weight
+        n = 0.0
+        for j, star in enumerate(self._star):
+            fj = spectral_jet(f[..., j], self.length, self.model.reciprocal[0, 0], 3)
+            w = wigner_trace(star, canonical_distribution(star, fj, 2), 2).sum(axis=0)
+            n = n + np.moveaxis(w.reshape(self.nx, self.nk, -1), -1, 0).sum(axis=2)
+        return n * self.weight
 
     def current(self, f=None, t=None):
         """Band-resolved particle current along x (N, nx), 1/(Å^{d-1} s)."""
