@@ -28,8 +28,8 @@ O(ħ) term is the anomalous velocity transverse to the inhomogeneity,
 (the system is uniform in y) and appears in the output current ``jy``. This reduction is checked
 against ``phase_space_current`` at sample points in the tests.
 
-Order 2 (``order=2``; 1D models, V(x) or V(x, t), relaxation ``"global"``, ``"bare"`` or ``"local"``). The O(ħ²)
-current of :func:`qkinetics.moyal.phase_space.phase_space_current` (``convention="liouville"``, derivation in
+Order 2 (``order=2``; 1D and 2D models, V(x) or V(x, t), relaxation ``"global"``, ``"bare"`` or ``"local"``).
+The O(ħ²) current of :func:`qkinetics.moyal.phase_space.phase_space_current` (``convention="liouville"``, derivation in
 its module docstring) for H_0(k) + V(x, t) in one dimension:
 
 .. math::
@@ -75,6 +75,13 @@ conserved ρf is stepped, so particle number is conserved to round-off and f = 1
 default then, and raises otherwise) subtracts the discrete transport of the static equilibrium, zero in the
 continuum to this order, so the equilibrium is an exact discrete steady state. The explicit time step is
 limited by the dispersive Moyal terms, dt ∝ min(dx³/|ε'''|, dk³/|V'''|).
+
+2D models at order 2: V = V(x) makes k_y a parameter (k̇_y = 0) and nothing depends on y, so the (y, k_y)
+pair drops out of every Moyal term, of Ω (Ω_{y·} = 0) and of the canonical map's effect on f, and every k_y
+line is the 1D problem above with the model sliced at k_y: ε and its k_x-derivatives, G = G^{xx}, g = g^{xx}
+(vectorized over k_y; tested against the 1D solver on tight-binding slices and exact strip densities). The
+transverse current ``jy`` is the order-1 expression (band velocity plus Ω^{xy} anomalous velocity); the O(ħ²)
+terms of J^y (∂_{k_y}h_2, G^{yx}V''∂_{k_x}h, its Moyal term) are not built.
 
 Scheme
 ------
@@ -259,7 +266,7 @@ class KineticSolver:
     tau : float
         Relaxation time (s); ``np.inf`` for collisionless.
     order : 0, 1 or 2
-        Gradient order of the phase-space current (see the module docstring; order 2: 1D models, uniform
+        Gradient order of the phase-space current (see the module docstring; order 2: 1D and 2D models, uniform
         model and T, periodic x).
     relaxation : "local", "global" or "bare"
         Collision target (module docstring): number-conserving local equilibrium, f_FD(eps + V - mu),
