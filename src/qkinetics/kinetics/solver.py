@@ -533,7 +533,9 @@ class KineticSolver:
         from ..moyal.diagonalize import separable_band_energy
         N, nk, nky, nx = G.shape[0], G.shape[2], G.shape[3], len(V1)
         m = nk * nky
-        rep = lambda a: np.broadcast_to(np.moveaxis(a[:, 0], 0, -1)[None], (nx, nk, nky, N)).reshape(-1, N, 1, 1)  # noqa: E731
+
+        def rep(a):                                     # (N, 1, nk, nky) -> (nx nk nky, N, 1, 1), x major
+            return np.broadcast_to(np.moveaxis(a[:, 0], 0, -1)[None], (nx, nk, nky, N)).reshape(-1, N, 1, 1)
         h2 = separable_band_energy(rep(G), rep(g), np.repeat(V1, m)[:, None], np.repeat(V2, m)[:, None, None])
         return np.moveaxis(h2.reshape(nx, nk, nky, N), -1, 0)
 
