@@ -81,3 +81,27 @@ def test_2d_order2_static_density_against_exact_strip():
         errs[order] = abs(nq - exact)
     print(f"|n_q| = {abs(exact):.4e}; error order 1 {errs[1]:.2e}, order 2 {errs[2]:.2e}")
     assert errs[2] < 0.05 * errs[1]
+
+
+@pytest.mark.slow
+def test_2d_order2_static_density_error_falls_as_q4():
+    """M = 25 and 50 (q = 2 pi / M), 6 k_y lines: order-2 errors 7.69e-7, 4.66e-8 (slope 4.04); order 1 1.52e-4,
+    3.83e-5 (slope 1.99) (~30 s)."""
+    from qkinetics.exact import supercell_density
+    V0 = 0.1
+    errs = {1: [], 2: []}
+    for M in (25, 50):
+        q = 2 * np.pi / M
+        exact = None
+        for order in (1, 2):
+            s = KineticSolver(qk.zoo.qi_wu_zhang(u=U_MASS), lambda x, t: V0 * np.cos(q * x), length=M, nx=16, nk=256,
+                              nk_perp=NKY, mu=MU, T=T, tau=1e-14, order=order, relaxation="global")
+            if exact is None:
+                exact = sum(s.dky / (2 * np.pi) * (ns * np.exp(-1j * q * xs)).sum() / M for ns, xs in
+                            (supercell_density(qwz_line(ky), M, lambda x: V0 * np.cos(q * x), MU, T, n_twist=16)
+                             for ky in s.ky))
+            n = s.physical_density().sum(0)
+            errs[order].append(abs((n * np.exp(-1j * q * s.x)).mean() - exact))
+    s1, s2 = (np.log2(errs[o][0] / errs[o][1]) for o in (1, 2))
+    print(f"order 1 {errs[1]} slope {s1:.2f}; order 2 {errs[2]} slope {s2:.2f}")
+    assert 1.8 < s1 < 2.2 and s2 > 3.5
