@@ -74,12 +74,20 @@ def test_well_balanced_without_relaxation_keeps_the_equilibrium():
 
 def test_order2_errors():
     V = lambda x, t: 0.05 * np.cos(2 * np.pi * x / 20.0)                 # noqa: E731
-    with pytest.raises(ModelError, match="1D models"):
-        KineticSolver(qk.zoo.qi_wu_zhang(), V, length=20.0, nx=8, nk=8, nk_perp=4, order=2, relaxation="global")
-    with pytest.raises(ModelError, match="'local'"):
-        KineticSolver(qk.zoo.rice_mele(), V, length=20.0, nx=8, nk=8, order=2, tau=1e-14)
+    with pytest.raises(ModelError, match="open boundaries"):
+        KineticSolver(qk.zoo.rice_mele(), V, length=20.0, nx=8, nk=8, order=2, relaxation="global", boundary="open")
+    moving = lambda x, t: 0.05 * np.cos(2 * np.pi * x / 20.0 - 1e14 * t)   # noqa: E731
     with pytest.raises(ModelError, match="static potential"):
-        KineticSolver(qk.zoo.rice_mele(), lambda x, t: 0.05 * np.cos(2 * np.pi * x / 20.0 - 1e14 * t), length=20.0,
-                      nx=8, nk=8, order=2, relaxation="global")
+        KineticSolver(qk.zoo.rice_mele(), moving, length=20.0, nx=8, nk=8, order=2, relaxation="global",
+                      well_balanced=True)
+    # a potential that starts moving only later: well-balancing refuses at the first step with a changed V
+    late = lambda x, t: 0.05 * np.cos(2 * np.pi * x / 20.0 - 1e14 * max(t - 1e-8, 0.0))   # noqa: E731
+    s = KineticSolver(qk.zoo.rice_mele(), late, length=20.0, nx=8, nk=8, order=2, relaxation="global")
+    assert s.well_balanced
+    s.t = 2e-8
+    with pytest.raises(ModelError, match="well_balanced=False"):
+        s.step(1e-16)
+    assert not KineticSolver(qk.zoo.rice_mele(), moving, length=20.0, nx=8, nk=8, order=2,
+                             relaxation="global").well_balanced
     with pytest.raises(ModelError, match="order must be 0, 1 or 2"):
         KineticSolver(qk.zoo.rice_mele(), V, length=20.0, nx=8, nk=8, order=3)

@@ -42,7 +42,7 @@ A kinetic run (the phase-space solver :class:`qkinetics.kinetics.KineticSolver`)
 
     [kinetics]
     order = 1                         # 0, 1 (anomalous velocity in jy, 2D models) or 2 (O(hbar^2) current:
-                                      # 1D models, static potential, relaxation "global" or "bare")
+                                      # uniform model and T, periodic x; any relaxation)
     length = 60.0                     # period of the x box, Angstrom
     nx = 64                           # cells in x
     nk = 64                           # cells in k_x over the Brillouin zone

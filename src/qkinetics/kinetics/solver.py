@@ -29,33 +29,60 @@ O(ħ) term is the anomalous velocity transverse to the inhomogeneity,
 against ``phase_space_current`` at sample points in the tests. With an x-dependent model(x) the Bloch
 states depend on x and order 1 carries the mixed Berry curvature and h_1 (section "Inhomogeneous inputs").
 
-Order 2 (``order=2``; 1D models, static V(x), relaxation ``"global"`` or ``"bare"``). The O(ħ²) current
-of :func:`qkinetics.moyal.phase_space.phase_space_current` (``convention="liouville"``, derivation in
-its module docstring) for H_0(k) + V(x) in one dimension:
+Order 2 (``order=2``; 1D and 2D models, V(x) or V(x, t), relaxation ``"global"``, ``"bare"`` or ``"local"``).
+The O(ħ²) current of :func:`qkinetics.moyal.phase_space.phase_space_current` (``convention="liouville"``, derivation in
+its module docstring) for H_0(k) + V(x, t) in one dimension:
 
 .. math::
-    \\partial_t(\\rho f_n) + \\frac{1}{\\hbar}\\partial_x\\Big[f_n\\partial_kh_n - \\tfrac{1}{24}\\partial_x^2(f_n\\varepsilon_n^{(3)})\\Big]
+    \\partial_t(\\rho f_n) + \\frac{1}{\\hbar}\\partial_x\\Big[f_n\\big(\\partial_kh_n + \\hbar G_n\\partial_tV'\\big)
+    - \\tfrac{1}{24}\\partial_x^2(f_n\\varepsilon_n^{(3)})\\Big]
     + \\frac{1}{\\hbar}\\partial_k\\Big[-f_n\\partial_xh_n + \\tfrac{1}{24}\\partial_k^2(f_nV^{(3)})\\Big]
     = -\\rho\\,\\frac{f_n - f^{loc}_n}{\\tau},
 
 with :math:`h_n = \\varepsilon_n + V - \\tfrac12G_nV'^2 + \\tfrac12g_nV''` (h_1 = 0 here), the Liouville
 density :math:`\\rho = 1 - G_nV''` (ħ = 1 in Å, 1/Å; :math:`\\rho\\{\\pi^x, \\pi^k\\} = 1` exactly in 1D, so
-the flux is f times the canonical velocity of h) and the Moyal terms. f is the gauge-invariant band
-distribution and ρf its conserved phase-space density (:meth:`KineticSolver.density`). ``"global"``
-relaxes to the O(ħ²) equilibrium :math:`f(h)_\\star = f_{FD}(h - \\mu) - [Df^{(2)}/16 + Qf^{(3)}/24]`,
+the flux is f times the canonical velocity of h) and the Moyal terms; V, V', V'', V''' at the current time.
+The time term is the anomalous velocity of the time curvature, :math:`J^x \\ni \\rho f\\,\\Omega_{tk}` with
+:math:`\\Omega^{(1)}_{tk} = G\\,\\partial_t\\partial_xV` and :math:`\\Omega^{(1)}_{tx} = 0` (the star engine in
+(x, k, t), tested; Ω^(0) = 0 since the Bloch states depend on k only); by the Bianchi identity
+:math:`\\partial_t\\rho + \\partial_x(G\\partial_tV') = 0`, so a filled band stays filled. f is the
+gauge-invariant band distribution and ρf its conserved phase-space density (:meth:`KineticSolver.density`).
+Relaxation targets: ``"global"``, the O(ħ²) equilibrium of the instantaneous V,
+:math:`f(h)_\\star = f_{FD}(h - \\mu) - [Df^{(2)}/16 + Qf^{(3)}/24]`,
 :math:`D = 2V''\\varepsilon''`, :math:`Q = V''\\varepsilon'^2 + \\varepsilon''V'^2` (:mod:`.equilibrium`),
-which the O(ħ²) current leaves stationary (tested on general Hamiltonians). The particle density in
+which the O(ħ²) current leaves stationary (tested on general Hamiltonians); ``"local"``, the same with μ
+replaced by μ̃(x, t) solved per cell so that :math:`\\sum_n\\int\\rho f^{loc}_n = \\sum_n\\int\\rho f_n` (the
+conserved local density; the Wigner-Kirkwood terms keep the derivatives of h only, μ̃ being the collisions'
+Lagrange multiplier), so the static f(h)_⋆ at uniform μ is a fixed point; ``"bare"``, f_FD(ε_n - μ), which is
+the band-diagonal part of the Lindhard relaxation target f_FD(H_0 - μ) in the frame of H to linear order in V
+(its O(ħ²) diagonal correction is ∝ V'², the V'' coefficient vanishes: checked with the star engine; the
+O(ħ) off-diagonal part of that target is not represented). The particle density in
 real space is the star dressing :math:`\\int dk/2\\pi\\,\\mathrm{tr}\\,U\\star\\tilde f\\star U^\\dagger`
-(:meth:`KineticSolver.physical_density`), which carries the quantum-metric and band-normalized-metric
-terms of the density. Against exact supercell diagonalization of a Rice-Mele chain in V0 cos(qx), the
-error of the first harmonic falls as q² at order 1 and as q⁴ at order 2 (tests). The O(ħ²) time terms
-are not built, so V must be static (a perturbation of f evolves; V does not).
+(:meth:`KineticSolver.physical_density`, U of the instantaneous H), which carries the quantum-metric and
+band-normalized-metric terms of the density. Checks (tests): against exact supercell diagonalization of a
+Rice-Mele chain in V0 cos(qx), the error of the first harmonic falls as q² at order 1 and as q⁴ at order 2
+(also with ``"local"``, and after slowly switching V on); the dynamic density response to
+V0 cos(qx - ωt) with ``"bare"`` approaches the multiband Lindhard function (η = ħ/τ) as q⁴ at order 2 and q²
+at order 1 (ω, 1/τ ∝ q; tests/test_kinetics_order2_lindhard.py).
 
 Discretization at order 2: h on the cell corners (x_{i+1/2}, k_{j+1/2}); the face velocities are corner
 differences, so the discrete divergence of the flow vanishes exactly (discrete Liouville); the Moyal
-fluxes are the means of the two neighbouring central second differences. ``well_balanced=True`` (the
-default at order 2) subtracts the discrete transport of the static equilibrium, zero in the continuum
-to this order, so the equilibrium is an exact discrete steady state.
+fluxes are the means of the two neighbouring central second differences. The V-dependent fields are
+recomputed whenever V changes (each RK stage of a moving V: FFT x-derivatives of V times k-only band data).
+The time flux sits on the x-faces as :math:`G\\,\\partial_tW_{i+1/2}` with W the face values whose differences
+are exactly dx V''(x_i) (so it balances the discrete ∂_tρ), ∂_tW the step's mean [W(t_1) - W(t_0)]/dt; the
+conserved ρf is stepped, so particle number is conserved to round-off and f = 1 stays exactly 1.
+``well_balanced=True`` (the default at order 2 for a static V; a time-dependent V needs ``False``, the
+default then, and raises otherwise) subtracts the discrete transport of the static equilibrium, zero in the
+continuum to this order, so the equilibrium is an exact discrete steady state. The explicit time step is
+limited by the dispersive Moyal terms, dt ∝ min(dx³/|ε'''|, dk³/|V'''|).
+
+2D models at order 2: V = V(x) makes k_y a parameter (k̇_y = 0) and nothing depends on y, so the (y, k_y)
+pair drops out of every Moyal term, of Ω (Ω_{y·} = 0) and of the canonical map's effect on f, and every k_y
+line is the 1D problem above with the model sliced at k_y: ε and its k_x-derivatives, G = G^{xx}, g = g^{xx}
+(vectorized over k_y; tested against the 1D solver on tight-binding slices and exact strip densities). The
+transverse current ``jy`` is the order-1 expression (band velocity plus Ω^{xy} anomalous velocity); the O(ħ²)
+terms of J^y (∂_{k_y}h_2, G^{yx}V''∂_{k_x}h, its Moyal term) are not built.
 
 Scheme
 ------
@@ -254,6 +281,22 @@ def plaquette_berry_flux(U):
     return -np.angle(Lx[:, :, :-1] * Lk[:, 1:] * Lx[:, :, 1:].conj() * Lk[:, :-1].conj())
 
 
+class _KyLine:
+    """A 2D band model on the line of fixed k_y, as a 1D model in k_x (H_0(k_x, k_y) and its k_x-derivatives),
+    for :func:`~qkinetics.moyal.diagonalize.separable_hamiltonian_jet` (order 2 in 2D, V = V(x))."""
+
+    dim = 1
+
+    def __init__(self, model, ky):
+        self.model, self.ky = model, float(ky)
+        self.norb, self.max_derivative_order = model.norb, model.max_derivative_order
+
+    def hamiltonian(self, k, order=0):
+        k = np.atleast_2d(np.asarray(k, dtype=float))
+        ders = self.model.hamiltonian(np.column_stack([k[:, 0], np.full(len(k), self.ky)]), order=order)
+        return tuple(dn[(slice(None),) + (slice(0, 1),) * n] for n, dn in enumerate(ders))
+
+
 class KineticSolver:
     """Phase-space kinetic equation of band densities on an (x, k_x[, k_y]) grid (x periodic or open).
 
@@ -281,8 +324,8 @@ class KineticSolver:
     tau : float
         Relaxation time (s); ``np.inf`` for collisionless.
     order : 0, 1 or 2
-        Gradient order of the phase-space current (see the module docstring; order 2: 1D models, a
-        static potential, relaxation 'global' or 'bare').
+        Gradient order of the phase-space current (see the module docstring; order 2: 1D and 2D models, uniform
+        model and T, periodic x).
     relaxation : "local", "global" or "bare"
         Collision target (module docstring): number-conserving local equilibrium, f_FD(eps + V - mu),
         or the unperturbed f_FD(eps - mu) (the relaxation behind the Lindhard function with eta = hbar/tau).
@@ -292,8 +335,8 @@ class KineticSolver:
         ħ in eV s (default ``units.hbar_eVs``).
     well_balanced : bool, optional
         Subtract the discrete transport of the static equilibrium f_eq (that of V(x), at this order) so that
-        f_eq is an exact discrete steady state (static potentials, uniform T only). Default: True at order 2,
-        else False.
+        f_eq is an exact discrete steady state (static potentials, uniform T only). Default: True at order 2
+        when V does not depend on time, else False.
     boundary : "periodic" or "open"
         x boundaries; "open": upwind with inflow from equilibrium leads at the two boundary cells and free
         outflow (orders 0 and 1).
@@ -337,11 +380,6 @@ class KineticSolver:
             if extra:
                 raise ModelError(f"{' and '.join(extra)}: available at orders 0 and 1 (the order-2 current is built "
                                  "for a uniform model, uniform T and periodic x).")
-        if order == 2 and model.dim != 1:
-            raise ModelError("order 2 is implemented for 1D models (phase space (x, k)); use order 0 or 1 in 2D.")
-        if order == 2 and relaxation == "local":
-            raise ModelError("order 2 relaxes to 'global' (f(h)_* of the O(hbar^2) band energy) or 'bare'; the "
-                             "number-conserving 'local' relaxation is implemented at orders 0 and 1.")
         if relaxation not in ("local", "global", "bare"):
             raise ModelError(f"relaxation must be 'local', 'global' or 'bare'; got {relaxation!r}.")
         if limiter not in LIMITERS:
@@ -407,12 +445,14 @@ class KineticSolver:
         self.t = 0.0
         self.boundary_inflow = 0.0            # particles that entered through the open ends (∫ dt net inflow)
         self._bflux = self._bres = self._inflow = 0.0
-        self.well_balanced = (order == 2) if well_balanced is None else bool(well_balanced)
+        if well_balanced is None:                     # default: on at order 2 unless V depends on time
+            well_balanced = order == 2 and self._potential_is_static()
+        self.well_balanced = bool(well_balanced)
         if self.well_balanced and T_profile is not None and np.ptp(self.T) > 0:
             raise ModelError("well_balanced=True needs a uniform T: the local equilibrium at T(x) is not a stationary "
                              "state of the flow (the temperature gradient drives the thermoelectric deviation "
                              "-tau v d_x f_leq), so well-balancing would remove a physical drive.")
-        if self.well_balanced or order == 2:
+        if self.well_balanced:
             self._check_static()
         if order == 2:
             self._setup_order2(kfaces)
@@ -565,48 +605,101 @@ class KineticSolver:
             self._vy1 = (hp - hm) / (2 * dky * self.hbar)                      # ∂_{k_y}h_1/ħ
         return h1c
 
-    def _check_static(self):
+    def _potential_is_static(self) -> bool:
         V0 = self.V(0.0)
-        for tt in (1e-15, 1e-12, 1e-9):
-            if np.max(np.abs(self.V(tt) - V0)) > 1e-12 * max(1.0, np.abs(V0).max()):
-                raise ModelError("order 2 and well_balanced=True need a static potential V(x) (the O(hbar^2) time "
-                                 "terms are not built; a well-balanced scheme preserves a static equilibrium).")
+        return all(np.max(np.abs(self.V(tt) - V0)) <= 1e-12 * max(1.0, np.abs(V0).max())
+                   for tt in (1e-15, 1e-12, 1e-9))
+
+    def _check_static(self):
+        if not self._potential_is_static():
+            raise ModelError("well_balanced=True needs a static potential V(x) (a well-balanced scheme preserves a "
+                             "static equilibrium); pass well_balanced=False for a time-dependent V(x, t).")
 
     def _setup_order2(self, kfaces):
-        """Static O(ħ²) data (module docstring, order 2): h at cell corners, face velocities, ρ, ε^(3), V^(3)."""
+        """k-only O(ħ²) band data (module docstring, order 2), computed once; the V-dependent fields (h on the
+        cell corners, face velocities, ρ, V^(3), h_2) follow from it at any time (:meth:`_order2_fields`)."""
         from ..geometry import band_geometry
-        from ..moyal.diagonalize import eigen_jet, separable_band_energy
+        from ..moyal.diagonalize import eigen_jet
         from ..moyal.jet import jet_from_derivatives
         m = np.fft.fftfreq(self.nx, d=1.0 / self.nx)
         if self.nx % 2 == 0:
             m[self.nx // 2] = 0.0
-        ikx = 2j * np.pi * m / self.length
+        self._ikx = 2j * np.pi * m / self.length
+        # x-faces x_{i+1/2} from spectral face values W_i with (W_i - W_{i-1})/dx = V''(x_i) exactly (FV-consistent
+        # antiderivative of the cell-centre V''); the time flux G ∂_tW then balances ∂_tρ to round-off
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self._face_antiderivative = np.where(m != 0, self.dx / (1.0 - np.exp(-2j * np.pi * m / self.nx)), 0.0)
+        d, N, nky = self.model.dim, self.nbands, self.nky
 
-        def dV(x, n):                                       # spectral x-derivatives of V on a periodic grid
-            return np.real(np.fft.ifft(ikx ** n * np.fft.fft(self.V(0.0, x))))
-        xc, xf = self.x, self.x_faces[1:]                   # centres x_i and faces x_{i+1/2}
+        def grid(kx):                                   # (k_x, k_y) points, k_x major (as in __init__)
+            return np.stack(np.broadcast_arrays(kx[:, None], self.ky[None, :]), -1).reshape(-1, 2)[:, :d]
 
-        def h2(bg, x):                                      # -G V'^2/2 + g V''/2 on the (x, k) grid: (nx, nk, N)
-            nxx, nkk, N = len(x), len(bg.energies), self.nbands
-            rep = lambda a: np.broadcast_to(a[None], (nxx,) + a.shape).reshape((-1,) + a.shape[1:])  # noqa: E731
-            return separable_band_energy(rep(bg.normalized_metric), rep(bg.quantum_metric),
-                                         np.repeat(dV(x, 1), nkk)[:, None],
-                                         np.repeat(dV(x, 2), nkk)[:, None, None]).reshape(nxx, nkk, N)
-        bgf = band_geometry(self.model, kfaces[:, None])
-        hcorner = np.moveaxis(bgf.energies[None] + self.V(0.0, xf)[:, None, None] + h2(bgf, xf), -1, 0)  # (N, nx, nk+1)
-        self._vx2 = (hcorner[:, :, 1:] - hcorner[:, :, :-1])[..., None] / (self.dk * self.hbar)  # x-faces
-        hk = hcorner[:, :, 1:]                                                        # corners at k_{j+1/2}
-        self._fk2 = (-(hk - np.roll(hk, 1, axis=1)) / (self.dx * self.hbar))[..., None]          # k-faces
-        bgc = band_geometry(self.model, self.k[:, None])
-        Vc1, Vc2, Vc3 = dV(xc, 1), dV(xc, 2), dV(xc, 3)
-        G = bgc.normalized_metric[:, :, 0, 0].T                                                   # (N, nk)
-        self._h2c = np.moveaxis(h2(bgc, xc), -1, 0)[..., None]                          # (N, nx, nk, 1)
-        self._rho = (1.0 - G[:, None] * Vc2[None, :, None])[..., None]                 # ρ = 1 - ħ² G V''
-        Hk = self.model.hamiltonian(self.k[:, None], order=3)
+        def col(a, nkx):                                # (nkx nky, N) -> (N, 1, nkx, nky)
+            return np.moveaxis(np.asarray(a).reshape(nkx, nky, N), -1, 0)[:, None]
+        bgf = band_geometry(self.model, grid(kfaces))
+        bgc = band_geometry(self.model, grid(self.k))
+        # band data on the k_x faces (corners) and the cell centres; in 2D per k_y line, with the xx components
+        # of G and g (V depends on x only)
+        nf, nc = len(kfaces), self.nk
+        self._o2k = dict(eps_f=col(bgf.energies, nf), G_f=col(bgf.normalized_metric[:, :, 0, 0], nf),
+                         g_f=col(bgf.quantum_metric[:, :, 0, 0], nf), G_c=col(bgc.normalized_metric[:, :, 0, 0], nc),
+                         g_c=col(bgc.quantum_metric[:, :, 0, 0], nc))
+        Hk = self.model.hamiltonian(grid(self.k), order=3)
         eps, _ = eigen_jet(jet_from_derivatives(list(Hk), 3))
-        self._e1, self._e2, self._e3 = (np.real(eps.derivative((n,))).T[:, None, :, None] for n in (1, 2, 3))
-        self._V1, self._V2, self._V3 = (v[None, :, None, None] for v in (Vc1, Vc2, Vc3))
-        self._star = None
+        self._e1, self._e2, self._e3 = (col(np.real(eps.derivative((n,) + (0,) * (d - 1))), nc) for n in (1, 2, 3))
+        self._o2_cache = []
+        self._star = self._star_V = None
+
+    def _spectral_derivatives(self, values, orders):
+        """∂_x^n of a periodic grid function (FFT, Nyquist dropped), for each n in ``orders``."""
+        F = np.fft.fft(values)
+        return [np.real(np.fft.ifft(self._ikx ** n * F)) for n in orders]
+
+    def _order2_fields(self, t):
+        """The V(t)-dependent O(ħ²) fields at time t (cached while V does not change).
+
+        Returns a dict: ``vx`` ∂_kh/ħ at the x-faces, ``fk`` -∂_xh/ħ at the k-faces (h = ε + V - GV'²/2 + gV''/2
+        on the corners (x_{i+1/2}, k_{j+1/2})), ``rho`` = 1 - G V'' and ``h2`` at the cell centres, ``V1``,
+        ``V2``, ``V3`` (V', V'', V''' at the centres, shape (1, nx, 1, 1)), ``W`` (the face values of V' whose
+        differences are dx V''(x_i) exactly, shape (1, nx, 1, 1), for the time flux G ∂_tW) and ``V`` (V at the
+        centres, the cache key). With ``well_balanced`` a change of V raises (the subtracted residual is that
+        of the static equilibrium)."""
+        Vc = self.V(t)
+        for c in self._o2_cache:                        # the two latest (an RK step alternates t_0 and t_1)
+            if np.array_equal(c["V"], Vc):
+                return c
+        if self._o2_cache and self.well_balanced:
+            raise ModelError(f"V(x, t) changed at t = {t:.3e} s but well_balanced=True assumes a static potential; "
+                             "pass well_balanced=False for a time-dependent V.")
+        k = self._o2k
+        xf = self.x_faces[1:]                                                   # faces x_{i+1/2}
+        Vf1, Vf2 = self._spectral_derivatives(self.V(t, xf), (1, 2))
+        V1, V2, V3 = self._spectral_derivatives(Vc, (1, 2, 3))
+        grid = lambda a: a[None, :, None, None]                                 # noqa: E731
+        hcorner = k["eps_f"] + grid(self.V(t, xf)) + self._h2(k["G_f"], k["g_f"], Vf1, Vf2)  # (N, nx, nk+1, nky)
+        hk = hcorner[:, :, 1:]                                                  # corners at k_{j+1/2}
+        W = np.real(np.fft.ifft(self._face_antiderivative * np.fft.fft(V2)))
+        c = dict(
+            V=Vc.copy(), V1=grid(V1), V2=grid(V2), V3=grid(V3), W=grid(W),
+            vx=(hcorner[:, :, 1:] - hcorner[:, :, :-1]) / (self.dk * self.hbar),
+            fk=-(hk - np.roll(hk, 1, axis=1)) / (self.dx * self.hbar),
+            rho=1.0 - k["G_c"] * grid(V2),                                      # ρ = 1 - ħ² G V''
+            h2=self._h2(k["G_c"], k["g_c"], V1, V2))
+        self._o2_cache = self._o2_cache[-1:] + [c]
+        return c
+
+    @staticmethod
+    def _h2(G, g, V1, V2):
+        """h_2 = -G V'²/2 + g V''/2 (:func:`~qkinetics.moyal.diagonalize.separable_band_energy`) for k-only G, g
+        (N, 1, nk, nky) (the xx components) and V', V'' (nx,): (N, nx, nk, nky)."""
+        from ..moyal.diagonalize import separable_band_energy
+        N, nk, nky, nx = G.shape[0], G.shape[2], G.shape[3], len(V1)
+        m = nk * nky
+
+        def rep(a):                                     # (N, 1, nk, nky) -> (nx nk nky, N, 1, 1), x major
+            return np.broadcast_to(np.moveaxis(a[:, 0], 0, -1)[None], (nx, nk, nky, N)).reshape(-1, N, 1, 1)
+        h2 = separable_band_energy(rep(G), rep(g), np.repeat(V1, m)[:, None], np.repeat(V2, m)[:, None, None])
+        return np.moveaxis(h2.reshape(nx, nk, nky, N), -1, 0)
 
     # ------------------------------------------------------------------ fields
     @property
@@ -658,10 +751,44 @@ class KineticSolver:
         if self.order < 2 or not potential:
             return self.fermi(e0)
         from .equilibrium import fermi_derivatives
+        F = self._order2_fields(self.t if t is None else t)
         f2, f3 = fermi_derivatives(e0, 0.0, self.kT)[2:]
-        D = 2 * self._V2 * self._e2
-        Q = self._V2 * self._e1 ** 2 + self._e2 * self._V1 ** 2
-        return self.fermi(e0 + self._h2c) - (D * f2 / 16 + Q * f3 / 24)
+        D = 2 * F["V2"] * self._e2
+        Q = F["V2"] * self._e1 ** 2 + self._e2 * F["V1"] ** 2
+        return self.fermi(e0 + F["h2"]) - (D * f2 / 16 + Q * f3 / 24)
+
+    def _f_local_order2(self, f, t, tol: float = 1e-15, maxiter: int = 100):
+        """Order-2 "local" target: f(h)_⋆ of :meth:`equilibrium` with μ → μ̃(x), solved so that the conserved
+        local density is kept, Σ_n∫ρ f_loc = Σ_n∫ρ f at every x (vectorized safeguarded Newton; the Newton slope
+        uses the leading -∂f_FD/∂ε, the bracket guarantees convergence). The Wigner-Kirkwood terms keep the
+        derivatives of h only: μ̃ is the collisions' Lagrange multiplier, not part of the Hamiltonian. With f the
+        static equilibrium at uniform μ the root is μ̃ = μ, so that equilibrium is a fixed point."""
+        rho = self._order2_fields(t)["rho"]
+        w = self.weight
+        target = w * (rho * f).sum(axis=(0, 2, 3))                               # (nx,)
+        ehi = self._E.max() + np.abs(self.V(t)).max() + 50 * self.kT
+        lo = np.full(self.nx, self._E.min() - np.abs(self.V(t)).max() - 50 * self.kT)
+        hi = np.full(self.nx, ehi)
+        mu = np.clip(getattr(self, "_mu_loc2", np.full(self.nx, self.mu)), lo, hi)
+        for _ in range(maxiter):
+            f_loc = self.equilibrium(mu=mu[None, :, None, None], t=t)
+            g = w * (rho * f_loc).sum(axis=(0, 2, 3)) - target
+            s0 = self.fermi(self._E + self.V(t)[None, :, None, None] - mu[None, :, None, None])
+            dg = w * (rho * s0 * (1 - s0)).sum(axis=(0, 2, 3)) / self.kT
+            done = np.abs(g) <= tol * np.maximum(np.abs(target), w)
+            if np.all(done):
+                break
+            lo = np.where(g < 0, mu, lo)
+            hi = np.where(g > 0, mu, hi)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                new = mu - g / dg
+            bad = ~np.isfinite(new) | (new <= lo) | (new >= hi)
+            mu = np.where(done, mu, np.where(bad, 0.5 * (lo + hi), new))
+        else:
+            raise ModelError(f"local relaxation at order 2: the local chemical potential did not converge in "
+                             f"{maxiter} Newton steps (residual {np.abs(g).max():.2e}); refine nk or raise T.")
+        self._mu_loc2 = mu
+        return f_loc
 
     def local_mu(self, n_tot, tol: float = 1e-15, maxiter: int = 200):
         """μ̃(x) with Σ_n∫ρ f_FD((h_n(x, k) - μ̃)/k_B T(x)) = n_tot(x) (vectorized safeguarded Newton; h = ε and
@@ -699,6 +826,8 @@ class KineticSolver:
             return self.equilibrium(t=t)
         if self.relaxation == "bare":
             return self.equilibrium(potential=False)
+        if self.order == 2:
+            return self._f_local_order2(f, t)
         n_tot = self.density(f).sum(axis=0)
         mu = self.local_mu(n_tot)
         return self.fermi(self._E - mu[None, :, None, None])
@@ -721,7 +850,7 @@ class KineticSolver:
     def transport(self, f, t):
         """The flux-divergence part of ∂_t f (no collisions, no well-balancing)."""
         if self.order == 2:
-            return self._transport_order2(f)
+            return self._transport_order2(f, t)
         lim = self._limiter
         if self.boundary == "periodic":
             vx = self._vxf if self._fk_model is None else self._vxf[:, 1:]    # faces x_{i+1/2}
@@ -756,26 +885,70 @@ class KineticSolver:
         """Total particle number in the box, ∫dx Σ_n n_n (1/Å^{d-1}: per unit transverse length in 2D)."""
         return float(self.density(f).sum() * self.dx)
 
-    def _transport_order2(self, f):
-        """ρ∂_tf = -∂_x J^x - ∂_k J^k, J = f (ε∂h) + the Moyal term (module docstring)."""
+    def _order2_divergence(self, f, F, wdot=None):
+        """∂_xJ^x + ∂_kJ^k of the O(ħ²) current (module docstring) for the fields F of :meth:`_order2_fields`:
+        J^x = f (∂_kh + ħ G ∂_tV')/ħ - ∂_x²(f ε^(3))/(24ħ), J^k = -f ∂_xh/ħ + ∂_k²(f V^(3))/(24ħ). ``wdot`` is
+        ∂_tW (1, nx, 1, 1) at the x-faces (the time flux of Ω_{tk} = G ∂_tV'; None for a frozen V)."""
         lim = self._limiter
-        Fx = _face_flux(f, self._vx2, 1, lim)
-        Fk = _face_flux(f, self._fk2, 2, lim)
+        vx = F["vx"] if wdot is None else F["vx"] + self._o2k["G_c"] * wdot
+        Fx = _face_flux(f, vx, 1, lim)
+        Fk = _face_flux(f, F["fk"], 2, lim)
         # Moyal fluxes K^x = -(1/24) ∂_x²(f ε^(3)), K^k = (1/24) ∂_k²(f V^(3)) at the faces (mean of the two
-        # neighbouring second differences), divided by ħ like the velocities
+        # neighbouring central second differences), divided by ħ like the velocities
         qx = f * self._e3
         d2x = (np.roll(qx, -1, 1) - 2 * qx + np.roll(qx, 1, 1)) / self.dx ** 2
         Fx = Fx - (d2x + np.roll(d2x, -1, 1)) / (48 * self.hbar)
-        qk = f * self._V3
+        qk = f * F["V3"]
         d2k = (np.roll(qk, -1, 2) - 2 * qk + np.roll(qk, 1, 2)) / self.dk ** 2
         Fk = Fk + (d2k + np.roll(d2k, -1, 2)) / (48 * self.hbar)
-        return (-(Fx - np.roll(Fx, 1, 1)) / self.dx - (Fk - np.roll(Fk, 1, 2)) / self.dk) / self._rho
+        return (Fx - np.roll(Fx, 1, 1)) / self.dx + (Fk - np.roll(Fk, 1, 2)) / self.dk
+
+    def _transport_order2(self, f, t=None):
+        """∂_tf = -(∂_xJ^x + ∂_kJ^k)/ρ with V frozen at t (no time flux, ∂_tρ = 0)."""
+        F = self._order2_fields(self.t if t is None else t)
+        return -self._order2_divergence(f, F) / F["rho"]
+
+    def _step_order2(self, dt, t_fixed=None):
+        """SSP-RK2 (Heun) step of the conserved ρf (order 2), the fields recomputed at the stage times.
+
+        The time flux uses the step's mean ∂_tW = [W(t_1) - W(t_0)]/dt in both stages, so for f = 1 the update of
+        ρf is exactly ρ(t_1) - ρ(t_0) (discrete Liouville: a filled band stays filled to round-off), and Σρf
+        changes only through the collisions (the face fluxes telescope)."""
+        t0 = self.t if t_fixed is None else t_fixed
+        t1 = self.t + dt if t_fixed is None else t_fixed
+        F0, F1 = self._order2_fields(t0), self._order2_fields(t1)       # F1 is the cache now; F0 stays valid
+        wdot = None if t_fixed is not None or F1 is F0 else (F1["W"] - F0["W"]) / dt
+
+        def rate(f, F, t):                                              # ∂_t(ρf)
+            out = -self._order2_divergence(f, F, wdot)
+            if self._residual is not None:
+                out -= F["rho"] * self._residual
+            if np.isfinite(self.tau):
+                out -= F["rho"] * (f - self.f_local(f, t)) / self.tau
+            return out
+        f0 = self.f
+        u0 = F0["rho"] * f0
+        u1 = u0 + dt * rate(f0, F0, t0)
+        f1 = u1 / F1["rho"]
+        self.f = 0.5 * (u0 + u1 + dt * rate(f1, F1, t1)) / F1["rho"]
+        if t_fixed is None:
+            self.t += dt
+        self.steps += 1
 
     def max_dt(self, t=None):
         if self.order == 2:
-            rate = np.abs(self._vx2).max() / self.dx + np.abs(self._fk2).max() / self.dk \
-                + (np.abs(self._e3).max() / self.dx ** 3 + np.abs(self._V3).max() / self.dk ** 3) / (3 * self.hbar)
+            t = self.t if t is None else t
+            F = self._order2_fields(t)
+            rate = np.abs(F["vx"]).max() / self.dx + np.abs(F["fk"]).max() / self.dk \
+                + (np.abs(self._e3).max() / self.dx ** 3 + np.abs(F["V3"]).max() / self.dk ** 3) / (3 * self.hbar)
             dt = self.cfl / rate
+            if not self.well_balanced:                  # the time-flux velocity G ∂_tW, from a probe step
+                Vp = self.V(t + dt)
+                if not np.array_equal(Vp, F["V"]):
+                    V2p = self._spectral_derivatives(Vp, (2,))[0]
+                    Wp = np.real(np.fft.ifft(self._face_antiderivative * np.fft.fft(V2p)))
+                    wdot = np.abs(Wp - F["W"][0, :, 0, 0]).max() / dt
+                    dt = self.cfl / (rate + np.abs(self._o2k["G_c"]).max() * wdot / self.dx)
             return min(dt, 0.5 * self.tau) if np.isfinite(self.tau) else dt
         rate = np.abs(self._vxf).max() / self.dx + np.abs(self.kdot(t, faces=True)).max() / self.dk
         if self._rho is not None:
@@ -787,6 +960,8 @@ class KineticSolver:
 
     def step(self, dt, t_fixed=None):
         """One SSP-RK2 (Heun) step; ``t_fixed`` freezes the potential's time (steady-state solves)."""
+        if self.order == 2:
+            return self._step_order2(dt, t_fixed)
         t0 = self.t if t_fixed is None else t_fixed
         t1 = self.t + dt if t_fixed is None else t_fixed
         f0 = self.f
@@ -815,17 +990,21 @@ class KineticSolver:
         particle density; order 2: ∫ ρf, the conserved phase-space density; the particle density in real
         space is :meth:`physical_density`)."""
         f = self.f if f is None else f
-        if self._rho is not None:
+        if self.order == 2:
+            f = self._order2_fields(self.t)["rho"] * f
+        elif self._rho is not None:
             f = self._rho * f
         return self.weight * f.sum(axis=(2, 3))
 
-    def physical_density(self, f=None):
+    def physical_density(self, f=None, t=None):
         """Band-resolved particle density (N, nx) in 1/Å: n_n(x) = ∫dk/2π tr[U ⋆ P_n f̃ ⋆ U^†] at order 2.
 
         f̃ = f∘π is the canonical symbol of the gauge-invariant f (:func:`.equilibrium.canonical_distribution`),
-        f's derivatives taken spectrally on the periodic grid; U from the star diagonalization at every cell
-        centre (computed once; V on jets through its Fourier series on the x grid). At orders 0 and 1 this is
-        :meth:`density` (the O(ħ) dressing vanishes for a separable H)."""
+        f's derivatives taken spectrally on the periodic grid; U from the star diagonalization of H_0(k) + V(x, t)
+        at every cell centre, V at time ``t`` (default: the current time; V on jets through its Fourier series on
+        the x grid; recomputed only when V changed). The dressing is instantaneous: the interband coherence that a
+        moving V drives (∝ ħ∂_tV' / gap) is off-diagonal and enters the density at O(ħ³). At orders 0 and 1 this
+        is :meth:`density` (the O(ħ) dressing vanishes for a separable H)."""
         from ..moyal import PhaseSpace
         from ..moyal import jet as J
         from ..moyal.diagonalize import separable_hamiltonian_jet, star_diagonalize_jet
@@ -833,9 +1012,10 @@ class KineticSolver:
         f = self.f if f is None else f
         if self.order < 2:
             return self.density(f)
-        if self._star is None:
+        Vc = self.V(t)
+        if self._star is None or not np.array_equal(self._star_V, Vc):
             pts = np.stack(np.broadcast_arrays(self.x[:, None], self.k[None, :]), -1).reshape(-1, 2)
-            Vh = np.fft.rfft(self.V(0.0)) / self.nx
+            Vh = np.fft.rfft(Vc) / self.nx
             Vh[1:] *= 2.0
             if self.nx % 2 == 0:
                 Vh[-1] *= 0.5
@@ -849,11 +1029,19 @@ class KineticSolver:
                         arg = (xj - 0.5 * self.dx) * q[n]
                         out = out + J.cos(arg) * float(Vh[n].real) - J.sin(arg) * float(Vh[n].imag)
                 return out
-            self._star = star_diagonalize_jet(separable_hamiltonian_jet(self.model, pts, Vjet, degree=3), 2,
-                                              PhaseSpace(1))
-        fj = spectral_jet(f[..., 0], self.length, self.model.reciprocal[0, 0], 3)
-        w = wigner_trace(self._star, canonical_distribution(self._star, fj, 2), 2).sum(axis=0)
-        return np.moveaxis(w.reshape(self.nx, self.nk, -1), -1, 0).sum(axis=2) * self.weight
+            # 2D: V = V(x) leaves k_y a parameter and nothing depends on y, so the (y, k_y) pair drops out of every
+            # star product and of the canonical map (a^{k_y} = -A_y = 0): each k_y line is the 1D problem of the
+            # model sliced at k_y
+            lines = [self.model] if self.model.dim == 1 else [_KyLine(self.model, ky) for ky in self.ky]
+            self._star = [star_diagonalize_jet(separable_hamiltonian_jet(m, pts, Vjet, degree=3), 2, PhaseSpace(1))
+                          for m in lines]
+            self._star_V = Vc.copy()
+        n = 0.0
+        for j, star in enumerate(self._star):
+            fj = spectral_jet(f[..., j], self.length, self.model.reciprocal[0, 0], 3)
+            w = wigner_trace(star, canonical_distribution(star, fj, 2), 2).sum(axis=0)
+            n = n + np.moveaxis(w.reshape(self.nx, self.nk, -1), -1, 0).sum(axis=2)
+        return n * self.weight
 
     def current(self, f=None, t=None):
         """Band-resolved particle current along x (N, nx), 1/(Å^{d-1} s)."""
