@@ -49,6 +49,8 @@ SUBBATCH_ELEMENTS = 2**15
 SUBBATCH_MIN = 32
 #: band-pair sums by small matrix products once d(d+1)/2 N exceeds this (see _pair_sums)
 GRAM_PAIR_MIN = 96
+#: complex numbers of Gram rows built at a time (cache-sized; benchmarks/geometry.py)
+GRAM_CHUNK = 2**16
 
 
 @dataclass
@@ -424,8 +426,9 @@ class _GramPairSums:
 
     Reading a complex row as (Re, Im) pairs, the real dot product of X^a w and X^c over the 2N numbers of
     row n is Re S^{ac}, and that of i X^a w and X^c is -Im S^{ac}. The rows V R w (and i V R w) of every
-    weight are built with one contiguous complex product and all go into one product per (k, n)
-    against the d rows of X (a batched gemm instead of d(d+1)/2 elementwise passes per weight). The
+    weight are built by contiguous complex products, in chunks of about GRAM_CHUNK numbers that stay in
+    cache, and all go into one product per (k, n) against the d rows of X (a batched gemm instead of
+    d(d+1)/2 elementwise passes per weight). The
     results are symmetrized, (G + G^T)/2 for Re S and (G^T - G)/2 for Im S, to keep the exact
     (anti)symmetry in (a, c); sums over m differ from a sequential sum only by rounding.
     """
@@ -438,15 +441,27 @@ class _GramPairSums:
                 self.kind[i, part] = len(kinds)
                 kinds.append((w, part))
         nk = len(kinds)
-        weight = ws.get("weight", (B, nk, N, N))                             # R w_j or i R w_j, complex
-        for j, (w, imag) in enumerate(kinds):
-            part, other = (weight[:, j].imag, weight[:, j].real) if imag else (weight[:, j].real, weight[:, j].imag)
-            np.copyto(part, R) if w is None else np.multiply(R, w, out=part)
-            other[...] = 0.0
-        rows = np.multiply(V[:, None], weight[:, :, None], out=ws.get("rows", (B, nk, d, N, N)))
-        rf = rows.view(np.float64).reshape(B, nk * d, N, 2 * N)              # (Re, Im) pairs along m
-        G = np.matmul(rf.transpose(0, 2, 1, 3), rf[:, :d].transpose(0, 2, 3, 1),
-                      out=ws.get("G", (B, N, nk * d, d), float))
+        Rc = ws.get("Rc", (B, N, N))                                         # R as complex: X = V R
+        np.copyto(Rc, R)
+        factors = []                                                         # row block j = X * factor
+        for j, (w, imag) in enumerate(kinds[1:], 1):
+            if w is None:
+                factors.append(1j)
+            elif w is R and not imag:
+                factors.append(Rc)
+            else:
+                factors.append(ws.get(f"factor{j}", (B, N, N)))
+                np.multiply(w, 1j, out=factors[-1]) if imag else np.copyto(factors[-1], w)
+        G = ws.get("G", (B, N, nk * d, d), float)
+        step = max(1, GRAM_CHUNK // (nk * d * N * N))                         # rows of a chunk stay in cache
+        for i in range(0, B, step):
+            j = min(B, i + step)
+            rows = ws.get("rows", (j - i, nk, d, N, N))
+            X = np.multiply(V[i:j], Rc[i:j, None], out=rows[:, 0])
+            for block, f in enumerate(factors, 1):
+                np.multiply(X, f if isinstance(f, complex) else f[i:j, None], out=rows[:, block])
+            rf = rows.view(np.float64).reshape(j - i, nk * d, N, 2 * N)      # (Re, Im) pairs along m
+            np.matmul(rf.transpose(0, 2, 1, 3), rf[:, :d].transpose(0, 2, 3, 1), out=G[i:j])
         self.G = G.reshape(B, N, nk, d, d)                                    # [k, n, row block, a, c]
 
     def real(self, i, out, scale=1.0):
@@ -469,32 +484,48 @@ class _GramPairSums:
 def _diagonal_in_eigenbasis(U, X, ws):
     """Diagonal of symmetric-indexed Hermitian matrices in the eigenbasis, Re <u_n|X^{ab}|u_n> (B, N, d, d).
 
-    X (B, d, d, N, N) with X^{ab} = X^{ba} (second derivatives): only the d(d+1)/2 distinct components
-    are transformed, one product X^{ab} U per component and k, then Σ_i Re(conj(U_in) (X U)_in).
+    X (B, d, d, N, N) with X^{ab} = X^{ba} (second derivatives). One product X^{ab} U per component and
+    k, then Σ_i Re(conj(U_in) (X U)_in) as a real contraction over (Re, Im) pairs. From N = 8 only the
+    d(d+1)/2 distinct components are transformed (d products per k); below, where the cost per product
+    call dominates, all d² in one product. The result takes the a <= b components, mirrored.
     """
     B, d, _, N, _ = X.shape
     U = np.ascontiguousarray(U)
     Uf = U.view(np.float64)                                                  # (B, N, 2N): [i, (n, Re/Im)]
+    if N < 8:
+        groups = [(X.reshape(B, d * d, N, N), [(a, b) for a in range(d) for b in range(d)])]
+    else:
+        groups = [(X[:, a, a:], [(a, b) for b in range(a, d)]) for a in range(d)]
     diag = np.empty((B, N, d, d))
-    for a in range(d):
-        Y = np.matmul(X[:, a, a:].reshape(B, (d - a) * N, N), U, out=ws.get("Y2", (B, (d - a) * N, N)))
-        T = np.einsum("bix,bcix->bcx", Uf, Y.view(np.float64).reshape(B, d - a, N, 2 * N))
-        Ta = np.add(T[:, :, 0::2], T[:, :, 1::2]).transpose(0, 2, 1)         # (B, N, d - a): Re·Re + Im·Im
-        diag[:, :, a, a:] = Ta
-        diag[:, :, a + 1:, a] = Ta[:, :, 1:]
+    for Xg, pairs in groups:
+        nc = len(pairs)
+        Y = np.matmul(Xg.reshape(B, nc * N, N), U, out=ws.get("Y2", (B, nc * N, N)))
+        T = np.einsum("bix,bcix->bcx", Uf, Y.view(np.float64).reshape(B, nc, N, 2 * N))
+        upper = [c for c, (a, b) in enumerate(pairs) if a <= b]
+        a, b = np.array(pairs).T[:, upper]
+        Tn = np.add(T[:, upper, 0::2], T[:, upper, 1::2]).transpose(0, 2, 1)   # Re·Re + Im·Im: (B, N, ·)
+        diag[:, :, a, b] = Tn
+        diag[:, :, b, a] = Tn
     return diag
 
 
 def to_eigenbasis(U, Uh, X, ws=None):
     """Matrices X (B, M, N, N) in the eigenbasis, U^dagger X U (B, M, N, N), given Uh = U^dagger.
 
-    The M components are stacked along rows for one product (M N x N) @ (N x N) per k, then multiplied
-    by U^dagger component by component. With a workspace ``ws`` the result is a view of its scratch
-    memory (overwritten by the next call).
+    The M components are stacked along rows for one product (M N x N) @ (N x N) per k. Then, for N > 8,
+    one product U^dagger (X U) per component; for small N, where the cost per product call dominates,
+    a single product U^dagger [X^1 U, ..., X^M U] per k on a transposed copy (the result is then a view
+    of (B, N, M, N) storage). With a workspace ``ws`` the result is a view of its scratch memory
+    (overwritten by the next call).
     """
     B, M, N, _ = X.shape
-    Y = np.matmul(X.reshape(B, M * N, N), U, out=None if ws is None else ws.get("te1", (B, M * N, N)))
-    return np.matmul(Uh[:, None], Y.reshape(B, M, N, N), out=None if ws is None else ws.get("te2", (B, M, N, N)))
+    get = (lambda name, shape: None) if ws is None else ws.get
+    Y = np.matmul(X.reshape(B, M * N, N), U, out=get("te1", (B, M * N, N)))
+    if N > 8:
+        return np.matmul(Uh[:, None], Y.reshape(B, M, N, N), out=get("te2", (B, M, N, N)))
+    Yt = np.empty((B, N, M * N), dtype=Y.dtype) if ws is None else ws.get("te3", (B, N, M * N), Y.dtype)
+    np.copyto(Yt.reshape(B, N, M, N), Y.reshape(B, M, N, N).transpose(0, 2, 1, 3))
+    return np.matmul(Uh, Yt, out=get("te4", (B, N, M * N))).reshape(B, N, M, N).transpose(0, 2, 1, 3)
 
 
 def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: bool = True,
