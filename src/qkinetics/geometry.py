@@ -490,7 +490,7 @@ def _diagonal_in_eigenbasis(U, X, ws):
     call dominates, all d² in one product. The result takes the a <= b components, mirrored.
     """
     B, d, _, N, _ = X.shape
-    U = np.ascontiguousarray(U)
+    U = np.ascontiguousarray(U, dtype=np.complex128)                         # real or single-precision input too
     Uf = U.view(np.float64)                                                  # (B, N, 2N): [i, (n, Re/Im)]
     if N < 8:
         groups = [(X.reshape(B, d * d, N, N), [(a, b) for a in range(d) for b in range(d)])]
