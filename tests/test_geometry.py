@@ -370,3 +370,19 @@ def test_inverse_mass_from_diagonal_only(model_name):
     full = band_geometry(model, k, derivatives=True).inverse_mass
     assert np.array_equal(diag_only, diag_only.swapaxes(-1, -2))
     np.testing.assert_allclose(diag_only, full, rtol=0, atol=1e-11 * np.abs(full).max())
+
+
+@pytest.mark.parametrize("N", [3, 9])
+def test_real_input_matrices(N):
+    """Real symmetric H, dH, d2H (e.g. a time-reversal-symmetric model in a real basis) give the same
+    geometry as the same matrices stored as complex."""
+    rng = np.random.default_rng(N)
+    sym = lambda X: X + np.swapaxes(X, -1, -2)                                  # noqa: E731
+    H, dH = sym(rng.normal(size=(20, N, N))), sym(rng.normal(size=(20, 3, N, N)))
+    d2H = sym(rng.normal(size=(20, 3, 3, N, N)))
+    d2H = d2H + d2H.transpose(0, 2, 1, 3, 4)
+    real = geometry_from_hamiltonian(H, dH, d2H)
+    cplx = geometry_from_hamiltonian(H.astype(complex), dH.astype(complex), d2H.astype(complex))
+    for name in QUANTITIES + ("energies", "velocity", "inverse_mass"):
+        a, b = getattr(real, name), getattr(cplx, name)
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12 * max(np.abs(b).max(), 1.0), err_msg=name)
