@@ -47,7 +47,8 @@ DEFAULT_DEGENERACY_TOL = 1e-6
 #: benchmarks/geometry.py (Part 3): smaller sub-batches pay per-call overhead, larger ones fall out of cache.
 SUBBATCH_ELEMENTS = 2**15
 SUBBATCH_MIN = 32
-#: band-pair sums by small matrix products once d(d+1)/2 N exceeds this (see _pair_sums)
+#: band-pair sums by small matrix products per (k, n) once d(d+1)/2 N reaches this, by elementwise
+#: products below (see _pair_sums; measured crossover: 2D N = 32 and 3D N = 16 sit on it)
 GRAM_PAIR_MIN = 96
 #: complex numbers of Gram rows built at a time (cache-sized; benchmarks/geometry.py)
 GRAM_CHUNK = 2**16
@@ -151,6 +152,9 @@ def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = Fa
     -----
     Large batches are processed in sub-batches of about ``SUBBATCH_ELEMENTS / (d N²)`` k points
     (``4 SUBBATCH_ELEMENTS / (d² N²)`` with derivatives), so temporaries stay cache-sized and memory bounded.
+    The band-pair sums run as small matrix products per (k, n) once d(d+1)/2 N reaches ``GRAM_PAIR_MIN``
+    and as elementwise products below; without ``derivatives`` only the diagonal of U^dagger ∂_a∂_b H U is
+    formed, from the d(d+1)/2 distinct components. The methods agree to rounding (tests/test_geometry.py).
     """
     H, dH, d2H = _check_inputs(H, dH, d2H, derivatives, degeneracy_tol)
     k = None if k is None else np.asarray(k)
@@ -361,10 +365,10 @@ def _pair_sums(V, R, weights, ws):
     -----
     Elementwise products over k-last planes (:class:`_PlanePairSums`) cost about d(d+1)/2 N² passes per
     k; small matrix products per (k, n) (:class:`_GramPairSums`) cost a BLAS call per (k, n) but far
-    fewer passes. The second wins once d(d+1)/2 N exceeds ``GRAM_PAIR_MIN`` (measured crossover).
+    fewer passes. The second wins once d(d+1)/2 N reaches ``GRAM_PAIR_MIN`` (measured crossover).
     """
     B, d, N = V.shape[:3]
-    return (_GramPairSums if d * (d + 1) // 2 * N > GRAM_PAIR_MIN else _PlanePairSums)(V, R, weights, ws)
+    return (_GramPairSums if d * (d + 1) // 2 * N >= GRAM_PAIR_MIN else _PlanePairSums)(V, R, weights, ws)
 
 
 class _PlanePairSums:
@@ -425,12 +429,12 @@ class _GramPairSums:
     """Pair sums as entries of small real Gram matrices, one matrix product per (k, n).
 
     Reading a complex row as (Re, Im) pairs, the real dot product of X^a w and X^c over the 2N numbers of
-    row n is Re S^{ac}, and that of i X^a w and X^c is -Im S^{ac}. The rows V R w (and i V R w) of every
+    row n is Re S^{ac}, and that of i X^a w and X^c is -Im S^{ac}. The rows X w (and i X w) of every
     weight are built by contiguous complex products, in chunks of about GRAM_CHUNK numbers that stay in
     cache, and all go into one product per (k, n) against the d rows of X (a batched gemm instead of
-    d(d+1)/2 elementwise passes per weight). The
-    results are symmetrized, (G + G^T)/2 for Re S and (G^T - G)/2 for Im S, to keep the exact
-    (anti)symmetry in (a, c); sums over m differ from a sequential sum only by rounding.
+    d(d+1)/2 elementwise passes per weight). The results are symmetrized, (G + G^T)/2 for Re S and
+    (G^T - G)/2 for Im S, to keep the exact (anti)symmetry in (a, c); sums over m differ from a
+    sequential sum only by rounding.
     """
 
     def __init__(self, V, R, weights, ws):
