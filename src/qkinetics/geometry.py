@@ -225,7 +225,7 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws,
     B, d, N = dH.shape[0], dH.shape[1], dH.shape[2]
     out = out or {}
     eps, U = np.linalg.eigh(H)
-    Uh = np.conj(np.swapaxes(U, -1, -2), out=ws.get("Uh", (B, N, N)))
+    Uh = np.conj(U, out=ws.get("Uc", (B, N, N))).swapaxes(-1, -2)           # U^dagger as a view: BLAS transposes
     V = to_eigenbasis(U, Uh, dH, ws)                                        # (B, d, N, N)
 
     gap = np.subtract(eps[:, :, None], eps[:, None, :], out=ws.get("gap", (B, N, N), float))  # ε_n - ε_m
