@@ -490,26 +490,26 @@ def _diagonal_in_eigenbasis(U, X, ws):
 
     X (B, d, d, N, N) with X^{ab} = X^{ba} (second derivatives). One product X^{ab} U per component and
     k, then Σ_i Re(conj(U_in) (X U)_in) as a real contraction over (Re, Im) pairs. From N = 8 only the
-    d(d+1)/2 distinct components are transformed (d products per k); below, where the cost per product
-    call dominates, all d² in one product. The result takes the a <= b components, mirrored.
+    d(d+1)/2 distinct components are transformed (d products per k) and mirrored; below, where the cost
+    per product call dominates, all d² in one product.
     """
     B, d, _, N, _ = X.shape
     U = np.ascontiguousarray(U, dtype=np.complex128)                         # real or single-precision input too
     Uf = U.view(np.float64)                                                  # (B, N, 2N): [i, (n, Re/Im)]
-    if N < 8:
-        groups = [(X.reshape(B, d * d, N, N), [(a, b) for a in range(d) for b in range(d)])]
-    else:
-        groups = [(X[:, a, a:], [(a, b) for b in range(a, d)]) for a in range(d)]
-    diag = np.empty((B, N, d, d))
-    for Xg, pairs in groups:
-        nc = len(pairs)
-        Y = np.matmul(Xg.reshape(B, nc * N, N), U, out=ws.get("Y2", (B, nc * N, N)))
+
+    def diagonal(Xc):                                                        # (B, nc, N, N) -> (B, nc, N)
+        nc = Xc.shape[1]
+        Y = np.matmul(Xc.reshape(B, nc * N, N), U, out=ws.get("Y2", (B, nc * N, N)))
         T = np.einsum("bix,bcix->bcx", Uf, Y.view(np.float64).reshape(B, nc, N, 2 * N))
-        upper = [c for c, (a, b) in enumerate(pairs) if a <= b]
-        a, b = np.array(pairs).T[:, upper]
-        Tn = np.add(T[:, upper, 0::2], T[:, upper, 1::2]).transpose(0, 2, 1)   # Re·Re + Im·Im: (B, N, ·)
-        diag[:, :, a, b] = Tn
-        diag[:, :, b, a] = Tn
+        return np.add(T[:, :, 0::2], T[:, :, 1::2])                          # Re·Re + Im·Im
+
+    if N < 8:
+        return diagonal(X.reshape(B, d * d, N, N)).reshape(B, d, d, N).transpose(0, 3, 1, 2)
+    diag = np.empty((B, N, d, d))
+    for a in range(d):
+        Ta = diagonal(X[:, a, a:]).transpose(0, 2, 1)                        # (B, N, d - a): b = a..d-1
+        diag[:, :, a, a:] = Ta
+        diag[:, :, a + 1:, a] = Ta[:, :, 1:]
     return diag
 
 
