@@ -32,6 +32,12 @@ is printed. Target (issue 2): for N >= 8, geometry without derivatives within 2x
 Part 3 (default run only): band_geometry time per k point against the library's sub-batch size
 (``qkinetics.geometry.SUBBATCH_ELEMENTS``), for 3D N = 8 and 2D N = 32: the data behind its default.
 
+Part 4 (default run only): ``geometry_from_hamiltonian`` with the band-pair sums forced to elementwise
+products over k-last planes or to per-(k, n) Gram products, against d(d+1)/2 N: the data behind
+``qkinetics.geometry.GRAM_PAIR_MIN`` (the library picks Gram from it on).
+
+The floor is always numpy's batched ``np.linalg.eigh``, the same eigensolver geometry uses.
+
 Clock: ``--clock cpu`` times the dense cases by this process's CPU time, which with one BLAS thread equals
 the wall time on an idle machine but is not inflated by time-slicing when other processes share the cores
 (contention for caches and memory bandwidth still shows); the default with ``--threads 1``. ``--clock wall``
@@ -312,6 +318,42 @@ def run_subbatch_sweep(quick: bool) -> None:
         geometry_module.SUBBATCH_ELEMENTS = default
 
 
+def run_pair_sum_crossover(quick: bool) -> None:
+    """Core geometry time per k point with the pair sums by planes and by Gram products
+    (qkinetics.geometry.GRAM_PAIR_MIN forced to infinity / 0), for models around the default crossover."""
+    import qkinetics.geometry as geometry_module
+    timing = dict(min_rounds=2, max_rounds=4, budget=1.0) if quick else dict(min_rounds=3, max_rounds=8, budget=3.0)
+    default = geometry_module.GRAM_PAIR_MIN
+    print()
+    print(f"== Part 4: band-pair sums by planes or by Gram products (GRAM_PAIR_MIN, default {default}: Gram from "
+          "it on): ratio to eigh ==")
+    print(f"   {'model':<9s}{'d(d+1)N/2':>10s}{'eigh us/k':>10s}{'planes':>8s}{'gram':>7s}{'+mass':>8s}{'gram':>7s}"
+          f"  {'faster':<7s}{'default':<8s}")
+
+    def forced(threshold, fn):
+        def run():
+            geometry_module.GRAM_PAIR_MIN = threshold
+            fn()
+        return run
+    try:
+        for norb, dim in ((8, 3), (12, 3), (16, 2), (16, 3), (24, 3), (32, 2), (32, 3)):
+            nk = max(256, 2**17 // norb**2)
+            model = random_model(norb, dim)
+            c = dense_cases(model, nk)
+            cases = {"eigh": c["eigh"]}
+            for name, threshold in (("planes", 10**9), ("gram", 0)):
+                cases[name] = forced(threshold, c["geo(H,dH)"])
+                cases[name + "+m"] = forced(threshold, c["geo(+d2H)"])
+            t = best_times_round_robin(cases, **timing)
+            r = {n: v / t["eigh"] for n, v in t.items()}
+            size = dim * (dim + 1) // 2 * norb
+            print(f"   {f'{dim}D N={norb}':<9s}{size:>10d}{1e6 * t['eigh'] / nk:10.1f}{r['planes']:8.2f}{r['gram']:7.2f}"
+                  f"{r['planes+m']:8.2f}{r['gram+m']:7.2f}  {'gram' if r['gram'] < r['planes'] else 'planes':<7s}"
+                  f"{'gram' if size >= default else 'planes':<8s}")
+    finally:
+        geometry_module.GRAM_PAIR_MIN = default
+
+
 # ------------------------------------------------------------------------------ grid / memory run
 
 def mp_chunks(model, n: int, chunk: int):
@@ -396,7 +438,8 @@ def run_grid(quick: bool) -> None:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true",
-                   help="fewer repeats, no sub-batch sweep, grid up to 1e6 points instead of 1e7")
+                   help="fewer repeats, no sub-batch sweep or pair-sum crossover, grid up to 1e6 points "
+                        "instead of 1e7")
     p.add_argument("--threads", "--blas-threads", type=int, default=1, dest="threads",
                    help="BLAS threads (default 1; 0 = library default): threadpoolctl if installed, else "
                         "OMP/OPENBLAS/MKL_NUM_THREADS set before numpy is imported")
@@ -425,6 +468,7 @@ def main(argv=None) -> None:
     run_dense(args.quick)
     if not args.quick:
         run_subbatch_sweep(args.quick)
+        run_pair_sum_crossover(args.quick)
     print(f"\ntotal wall time {time.perf_counter() - t0:.1f} s")
 
 

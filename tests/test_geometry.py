@@ -324,3 +324,66 @@ def test_iter_band_geometry_accepts_grid_chunks_and_lists():
     assert sum(len(p) for p in parts) == 100
     listed = list(iter_band_geometry(model, [[0.1, 0.2], [0.3, 0.4]]))
     assert len(listed) == 1 and len(listed[0]) == 2
+
+
+# ---------------------------------------------------------------- internal code paths agree
+
+ALL_FIELDS = ("energies", "velocity", "inverse_mass", "berry_curvature", "quantum_metric", "normalized_metric",
+              "berry_curvature_derivative", "quantum_metric_derivative", "normalized_metric_derivative")
+
+
+@pytest.mark.parametrize("model_name", ["random-1D", "random-2D", "random-3D", "pt_antiferromagnet", "kane_mele"])
+def test_pair_sum_methods_agree(monkeypatch, model_name):
+    """Band-pair sums by k-last elementwise planes and by per-(k, n) Gram products give the same geometry,
+    with and without degenerate groups; Re sums stay exactly symmetric and Im sums antisymmetric."""
+    import qkinetics.geometry as geometry_module
+    if model_name.startswith("random"):
+        dim = int(model_name[-2])
+        model = random_tight_binding(dim, 5, seed=4, nR=2 if dim == 1 else 3)      # 1D has only R = 1, 2
+    else:
+        model = zoo.get(model_name)
+    k = model.k_from_reduced(np.random.default_rng(2).random((40, model.dim)))
+    results = {}
+    for method, threshold in (("planes", 10**9), ("gram", 0)):
+        monkeypatch.setattr(geometry_module, "GRAM_PAIR_MIN", threshold)
+        results[method] = band_geometry(model, k, derivatives=True, keep_eigenvectors=True)
+        geo = results[method]
+        for name in ("quantum_metric", "normalized_metric", "inverse_mass"):
+            x = getattr(geo, name)
+            assert np.array_equal(x, x.swapaxes(-1, -2)), (method, name)
+        assert np.array_equal(geo.berry_curvature, -geo.berry_curvature.swapaxes(-1, -2)), method
+    for name in ALL_FIELDS + ("velocity_matrix",):
+        a, b = getattr(results["planes"], name), getattr(results["gram"], name)
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-11 * max(np.abs(a).max(), 1.0), err_msg=name)
+
+
+@pytest.mark.parametrize("model_name", ["random-3D-N3", "random-3D-N9", "pt_antiferromagnet"])
+def test_inverse_mass_from_diagonal_only(model_name):
+    """The inverse mass without derivatives uses only the diagonal of U^dagger d2H U (from the d(d+1)/2
+    distinct components of d2H from N = 8 on, all d² below); it must equal the full transform used with
+    derivatives=True, exactly symmetric."""
+    if model_name.startswith("random"):
+        model = random_tight_binding(3, int(model_name.split("N")[1]), seed=9)
+    else:
+        model = zoo.get(model_name)
+    k = model.k_from_reduced(np.random.default_rng(3).random((30, model.dim)))
+    diag_only = band_geometry(model, k).inverse_mass
+    full = band_geometry(model, k, derivatives=True).inverse_mass
+    assert np.array_equal(diag_only, diag_only.swapaxes(-1, -2))
+    np.testing.assert_allclose(diag_only, full, rtol=0, atol=1e-11 * np.abs(full).max())
+
+
+@pytest.mark.parametrize("N", [3, 9])
+def test_real_input_matrices(N):
+    """Real symmetric H, dH, d2H (e.g. a time-reversal-symmetric model in a real basis) give the same
+    geometry as the same matrices stored as complex."""
+    rng = np.random.default_rng(N)
+    sym = lambda X: X + np.swapaxes(X, -1, -2)                                  # noqa: E731
+    H, dH = sym(rng.normal(size=(20, N, N))), sym(rng.normal(size=(20, 3, N, N)))
+    d2H = sym(rng.normal(size=(20, 3, 3, N, N)))
+    d2H = d2H + d2H.transpose(0, 2, 1, 3, 4)
+    real = geometry_from_hamiltonian(H, dH, d2H)
+    cplx = geometry_from_hamiltonian(H.astype(complex), dH.astype(complex), d2H.astype(complex))
+    for name in QUANTITIES + ("energies", "velocity", "inverse_mass"):
+        a, b = getattr(real, name), getattr(cplx, name)
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12 * max(np.abs(b).max(), 1.0), err_msg=name)

@@ -34,6 +34,7 @@ models); at an isolated crossing they are not defined.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from math import prod
 
 import numpy as np
 
@@ -46,6 +47,11 @@ DEFAULT_DEGENERACY_TOL = 1e-6
 #: benchmarks/geometry.py (Part 3): smaller sub-batches pay per-call overhead, larger ones fall out of cache.
 SUBBATCH_ELEMENTS = 2**15
 SUBBATCH_MIN = 32
+#: band-pair sums by small matrix products per (k, n) once d(d+1)/2 N reaches this, by elementwise
+#: products below (see _pair_sums; measured crossover: 2D N = 32 and 3D N = 16 sit on it)
+GRAM_PAIR_MIN = 96
+#: complex numbers of Gram rows built at a time (cache-sized; benchmarks/geometry.py)
+GRAM_CHUNK = 2**16
 
 
 @dataclass
@@ -146,6 +152,9 @@ def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = Fa
     -----
     Large batches are processed in sub-batches of about ``SUBBATCH_ELEMENTS / (d N²)`` k points
     (``4 SUBBATCH_ELEMENTS / (d² N²)`` with derivatives), so temporaries stay cache-sized and memory bounded.
+    The band-pair sums run as small matrix products per (k, n) once d(d+1)/2 N reaches ``GRAM_PAIR_MIN``
+    and as elementwise products below; without ``derivatives`` only the diagonal of U^dagger ∂_a∂_b H U is
+    formed, from the d(d+1)/2 distinct components. The methods agree to rounding (tests/test_geometry.py).
     """
     H, dH, d2H = _check_inputs(H, dH, d2H, derivatives, degeneracy_tol)
     k = None if k is None else np.asarray(k)
@@ -200,7 +209,7 @@ class _Workspace:
         self._flat = {}
 
     def get(self, name: str, shape: tuple, dtype=complex) -> np.ndarray:
-        n = int(np.prod(shape))
+        n = prod(shape)                                                    # math.prod: no numpy call overhead
         buf = self._flat.get(name)
         if buf is None or buf.dtype != np.dtype(dtype) or buf.size < n:
             buf = self._flat[name] = np.empty(n, dtype=dtype)
@@ -216,32 +225,21 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws,
     B, d, N = dH.shape[0], dH.shape[1], dH.shape[2]
     out = out or {}
     eps, U = np.linalg.eigh(H)
-    Uh = np.conj(np.swapaxes(U, -1, -2), out=ws.get("Uh", (B, N, N)))
+    Uh = np.conj(U, out=ws.get("Uc", (B, N, N))).swapaxes(-1, -2)           # U^dagger as a view: BLAS transposes
     V = to_eigenbasis(U, Uh, dH, ws)                                        # (B, d, N, N)
 
-    # Band-pair arrays are built in "k-last" layout (..., N, N, B): the sums over m below then run over
-    # contiguous length-B rows instead of B*N*d*d separate length-N dot products, whose per-call cost
-    # dominates for small N. Real and imaginary parts are kept apart (real arithmetic only).
-    epsT = np.ascontiguousarray(eps.T)                                       # (N, B)
-    gapT = np.subtract(epsT[:, None, :], epsT[None, :, :], out=ws.get("gap", (N, N, B), float))  # ε_n - ε_m
-    RT = ws.get("R", (N, N, B), float)
+    gap = np.subtract(eps[:, :, None], eps[:, None, :], out=ws.get("gap", (B, N, N), float))  # ε_n - ε_m
+    R = ws.get("R", (B, N, N), float)
+    with np.errstate(divide="ignore"):
+        np.divide(1.0, gap, out=R)                                           # 1/(ε_n - ε_m)
     if N == 1 or np.all(np.diff(eps, axis=-1) > degeneracy_tol):
         same, size = None, np.ones((B, N), dtype=int)                        # no degenerate pair anywhere
-        with np.errstate(divide="ignore"):
-            np.divide(1.0, gapT, out=RT)                                     # 1/(ε_n - ε_m)
-        RT[np.arange(N), np.arange(N)] = 0.0
+        R.reshape(B, N * N)[:, ::N + 1] = 0.0
     else:
-        labT = degenerate_groups(eps, degeneracy_tol).T
-        sameT = labT[:, None, :] == labT[None, :, :]                         # (N, N, B)
-        size = np.ascontiguousarray(sameT.sum(axis=1).T)                     # (B, N)
-        same = sameT.transpose(2, 0, 1)                                      # (B, N, N) view
-        with np.errstate(divide="ignore"):
-            np.divide(1.0, gapT, out=RT)
-        RT[sameT] = 0.0                                                      # no sums inside a group
-    VT = ws.get("VT", (d, N, N, B))
-    np.copyto(VT, V.transpose(1, 2, 3, 0))                                   # (d, N, N, B)
-    XrT = np.multiply(VT.real, RT, out=ws.get("XrT", (d, N, N, B), float))  # X = V/(ε_n - ε_m)
-    XiT = np.multiply(VT.imag, RT, out=ws.get("XiT", (d, N, N, B), float))
+        lab = degenerate_groups(eps, degeneracy_tol)
+        same = lab[:, :, None] == lab[:, None, :]                            # (B, N, N)
+        size = same.sum(axis=-1)
+        R[same] = 0.0                                                        # no sums inside a group
 
     def result(name, shape, produce):
         """A result field: produce(dst) writes it into dst, then the group average (in place where possible)."""
@@ -253,18 +251,18 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws,
     vel = result("velocity", (B, N, d),
                  lambda o: _copy_into(o, np.real(np.diagonal(V, axis1=-2, axis2=-1)).transpose(0, 2, 1)))
     want_mass = d2H is not None
-    # Σ_m X^a_nm conj(X^c_nm) w_nm: w = 1 gives Σ V^a V^c/Δ² (Q2), w = R gives Σ V^a V^c/Δ³ (Q3),
-    # w = Δ gives Σ V^a V^c/Δ (Q1, inverse mass), w = R² gives Σ V^a V^c/Δ⁴ (Q4, derivatives only).
-    weights = [(None, True), (RT, derivatives)]
+    # Σ_m X^a_nm conj(X^c_nm) w_nm with X = V R: w = 1 gives Σ V^a V^c/Δ² (Q2), w = R gives Σ V^a V^c/Δ³
+    # (Q3), w = Δ gives Σ V^a V^c/Δ (Q1, inverse mass), w = R² gives Σ V^a V^c/Δ⁴ (Q4, derivatives only).
+    weights = [(None, True), (R, derivatives)]
     if want_mass:
-        weights.append((gapT, False))
+        weights.append((gap, False))
     if derivatives:
-        weights.append((RT * RT, True))
-    sums = _pair_sums(XrT, XiT, weights, ws)                                # views of ws: copy what is kept
-    (re2, im2), (re3, im3) = sums[0], sums[1]
-    omega = result("berry_curvature", (B, N, d, d), lambda o: np.multiply(im2, -2.0, out=o))
-    metric = result("quantum_metric", (B, N, d, d), lambda o: _copy_into(o, re2))
-    norm_metric = result("normalized_metric", (B, N, d, d), lambda o: np.multiply(re3, 2.0, out=o))
+        R2 = R * R
+        weights.append((R2, True))
+    sums = _pair_sums(V, R, weights, ws)
+    omega = result("berry_curvature", (B, N, d, d), lambda o: sums.imag(0, o, -2.0))
+    metric = result("quantum_metric", (B, N, d, d), lambda o: sums.real(0, o))
+    norm_metric = result("normalized_metric", (B, N, d, d), lambda o: sums.real(1, o, 2.0))
     if "energies" in out:
         eps, size = _copy_into(out["energies"], eps), _copy_into(out["degeneracy"], size)
 
@@ -275,23 +273,17 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws,
     if not want_mass:
         return geo
 
-    Q1 = sums[2][0]
-    d2H = np.asarray(d2H).reshape(B, d * d, N, N)
+    twice_Q1 = sums.real(2, ws.get("Q1", (B, N, d, d), float), 2.0)
+    d2H = np.asarray(d2H)
     if not derivatives:
-        # only the diagonal <u_n|∂_a∂_b H|u_n> is needed: one product per k instead of two
-        Y = np.matmul(d2H.reshape(B, d * d * N, N), U,
-                      out=ws.get("Y2", (B, d * d * N, N))).reshape(B, d * d, N, N)  # ∂_a∂_c H |u_n>
-        Wdiag = np.vecdot(U.swapaxes(-1, -2)[:, None], Y.swapaxes(-1, -2)).real  # Σ_i conj(U_in) Y_in
-        Wdiag = Wdiag.reshape(B, d, d, N).transpose(0, 3, 1, 2)
-        geo.inverse_mass = result("inverse_mass", (B, N, d, d), lambda o: np.add(Wdiag, 2.0 * Q1, out=o))
+        Wdiag = _diagonal_in_eigenbasis(U, d2H, ws)                         # <u_n|∂_a∂_b H|u_n>
+        geo.inverse_mass = result("inverse_mass", (B, N, d, d), lambda o: np.add(Wdiag, twice_Q1, out=o))
         return geo
-    W = to_eigenbasis(U, Uh, d2H).reshape(B, d, d, N, N)
+    W = to_eigenbasis(U, Uh, d2H.reshape(B, d * d, N, N)).reshape(B, d, d, N, N)
     Wdiag = np.real(np.diagonal(W, axis1=-2, axis2=-1)).transpose(0, 3, 1, 2)
-    geo.inverse_mass = result("inverse_mass", (B, N, d, d), lambda o: np.add(Wdiag, 2.0 * Q1, out=o))
+    geo.inverse_mass = result("inverse_mass", (B, N, d, d), lambda o: np.add(Wdiag, twice_Q1, out=o))
 
-    R = RT.transpose(2, 0, 1)                                               # (B, N, N) view
-    Q3 = re3 + 1j * im3
-    R2 = R * R
+    Q3 = sums.real(1, np.empty((B, N, d, d))) + 1j * sums.imag(1, np.empty((B, N, d, d)))
     R3 = R2 * R
     # ∂_c V^a = W^{ac} + [V^c ∘ R, V^a] (parallel-transport gauge; intra-group terms drop out of
     # group traces). V^c ∘ R is anti-Hermitian, so V^a (V^c ∘ R) = -((V^c ∘ R) V^a)^dagger and a
@@ -311,7 +303,7 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws,
                 - p * (Qp1[..., None] * vel[:, :, None, None, :] - T))
 
     dQ2 = dQ(R2, Q3, R3, 2)
-    dQ3 = dQ(R3, sums[3][0] + 1j * sums[3][1], R2 * R2, 3)
+    dQ3 = dQ(R3, sums.real(3, np.empty((B, N, d, d))) + 1j * sums.imag(3, np.empty((B, N, d, d))), R2 * R2, 3)
     geo.berry_curvature_derivative = _group_average(same, size, -2.0 * dQ2.imag)
     geo.quantum_metric_derivative = _group_average(same, size, dQ2.real)
     geo.normalized_metric_derivative = _group_average(same, size, 2.0 * dQ3.real)
@@ -353,54 +345,191 @@ def _assemble(k, step, compute) -> BandGeometry:
     return BandGeometry(k=k, **full)
 
 
-def _pair_sums(XrT, XiT, weights, ws):
-    """Weighted band-pair sums :math:`S^{ac}_n = \\sum_m X^a_{nm}\\,\\overline{X^c_{nm}}\\,w_{nm}`.
+def _pair_sums(V, R, weights, ws):
+    """Weighted band-pair sums :math:`S^{ac}_{n,i} = \\sum_m X^a_{nm}\\,\\overline{X^c_{nm}}\\,w_{i,nm}`, X = V R.
 
-    ``XrT``, ``XiT`` are the real and imaginary parts of X in k-last layout (d, N, N, B); ``weights`` a
-    list of ``(w, imag)`` with ``w`` a real (N, N, B) array or None (w = 1). Returns per weight a pair
-    ``(Re S, Im S)`` of (B, N, d, d) arrays (views of k-last storage); Re S is symmetric in (a, c), Im S
-    antisymmetric and None unless ``imag``. Each of the d(d+1)/2 products X^a conj(X^c) is formed once
-    and serves every weight. The results live in the workspace ``ws``.
+    Parameters
+    ----------
+    V : (B, d, N, N) velocity matrices.
+    R : (B, N, N) 1/(ε_n - ε_m), zero inside degenerate groups.
+    weights : list of ``(w, imag)``: w None (w = 1, the first entry) or a real (B, N, N) array; ``imag``
+        whether Im S is wanted as well as Re S.
+    ws : _Workspace holding the storage.
+
+    Returns
+    -------
+    An object whose ``real(i, out, scale)`` and ``imag(i, out, scale)`` write scale * Re S_i and
+    scale * Im S_i, (B, N, d, d), into ``out``; Re S is symmetric and Im S antisymmetric in (a, c).
+
+    Notes
+    -----
+    Elementwise products over k-last planes (:class:`_PlanePairSums`) cost about d(d+1)/2 N² passes per
+    k; small matrix products per (k, n) (:class:`_GramPairSums`) cost a BLAS call per (k, n) but far
+    fewer passes. The second wins once d(d+1)/2 N reaches ``GRAM_PAIR_MIN`` (measured crossover).
     """
-    d, N, _, B = XrT.shape
-    res = [ws.get(f"re{j}", (d, d, N, B), float) for j in range(len(weights))]
-    ims = [ws.get(f"im{j}", (d, d, N, B), float) if imag else None for j, (_, imag) in enumerate(weights)]
-    for im in ims:
-        if im is not None:
-            im[np.arange(d), np.arange(d)] = 0.0
-    any_imag = any(imag for _, imag in weights)
-    Pr, Pi, P2, tmp = (ws.get(name, (N, N, B), float) for name in ("Pr", "Pi", "P2", "tmp"))
+    B, d, N = V.shape[:3]
+    return (_GramPairSums if d * (d + 1) // 2 * N >= GRAM_PAIR_MIN else _PlanePairSums)(V, R, weights, ws)
+
+
+class _PlanePairSums:
+    """Pair sums by elementwise products in "k-last" layout (..., N, N, B).
+
+    The sums over m then run over contiguous length-B rows instead of B N d d separate length-N dot
+    products, whose per-call cost dominates for small N. Real and imaginary parts are kept apart (real
+    arithmetic only); each of the d(d+1)/2 products X^a conj(X^c) is formed once and serves every weight.
+    """
+
+    def __init__(self, V, R, weights, ws):
+        B, d, N = V.shape[:3]
+        RT = ws.get("RT", (N, N, B), float)
+        np.copyto(RT, R.transpose(1, 2, 0))
+        VT = ws.get("VT", (d, N, N, B))
+        np.copyto(VT, V.transpose(1, 2, 3, 0))
+        XrT = np.multiply(VT.real, RT, out=ws.get("XrT", (d, N, N, B), float))
+        XiT = np.multiply(VT.imag, RT, out=ws.get("XiT", (d, N, N, B), float))
+        wT = []
+        for j, (w, _) in enumerate(weights):
+            if w is None or w is R:
+                wT.append(None if w is None else RT)
+            else:
+                wT.append(ws.get(f"wT{j}", (N, N, B), float))
+                np.copyto(wT[-1], w.transpose(1, 2, 0))
+        res = [ws.get(f"re{j}", (d, d, N, B), float) for j in range(len(weights))]
+        ims = [ws.get(f"im{j}", (d, d, N, B), float) if imag else None for j, (_, imag) in enumerate(weights)]
+        for im in ims:
+            if im is not None:
+                im[np.arange(d), np.arange(d)] = 0.0
+        any_imag = any(imag for _, imag in weights)
+        Pr, Pi, P2, tmp = (ws.get(name, (N, N, B), float) for name in ("Pr", "Pi", "P2", "tmp"))
+        for a in range(d):
+            for c in range(a, d):
+                np.multiply(XrT[a], XrT[c], out=Pr)                          # Re X^a conj(X^c): (n, m, k)
+                Pr += np.multiply(XiT[a], XiT[c], out=P2)
+                if c != a and any_imag:
+                    np.multiply(XiT[a], XrT[c], out=Pi)                      # Im X^a conj(X^c)
+                    Pi -= np.multiply(XrT[a], XiT[c], out=P2)
+                for w, (_, imag), re, im in zip(wT, weights, res, ims):
+                    np.sum(Pr if w is None else np.multiply(Pr, w, out=tmp), axis=1, out=re[a, c])
+                    if c != a:
+                        re[c, a] = re[a, c]
+                        if imag:
+                            np.sum(Pi if w is None else np.multiply(Pi, w, out=tmp), axis=1, out=im[a, c])
+                            np.negative(im[a, c], out=im[c, a])
+        self.re = [re.transpose(3, 2, 0, 1) for re in res]                  # (B, N, d, d) views
+        self.im = [None if im is None else im.transpose(3, 2, 0, 1) for im in ims]
+
+    def real(self, i, out, scale=1.0):
+        return np.multiply(self.re[i], scale, out=out)
+
+    def imag(self, i, out, scale=1.0):
+        return np.multiply(self.im[i], scale, out=out)
+
+
+class _GramPairSums:
+    """Pair sums as entries of small real Gram matrices, one matrix product per (k, n).
+
+    Reading a complex row as (Re, Im) pairs, the real dot product of X^a w and X^c over the 2N numbers of
+    row n is Re S^{ac}, and that of i X^a w and X^c is -Im S^{ac}. The rows X w (and i X w) of every
+    weight are built by contiguous complex products, in chunks of about GRAM_CHUNK numbers that stay in
+    cache, and all go into one product per (k, n) against the d rows of X (a batched gemm instead of
+    d(d+1)/2 elementwise passes per weight). The results are symmetrized, (G + G^T)/2 for Re S and
+    (G^T - G)/2 for Im S, to keep the exact (anti)symmetry in (a, c); sums over m differ from a
+    sequential sum only by rounding.
+    """
+
+    def __init__(self, V, R, weights, ws):
+        B, d, N = V.shape[:3]
+        kinds, self.kind = [], {}                          # row blocks (w, imag); block 0 is X itself
+        for i, (w, imag) in enumerate(weights):
+            for part in (False, True) if imag else (False,):
+                self.kind[i, part] = len(kinds)
+                kinds.append((w, part))
+        nk = len(kinds)
+        Rc = ws.get("Rc", (B, N, N))                                         # R as complex: X = V R
+        np.copyto(Rc, R)
+        factors = []                                                         # row block j = X * factor
+        for j, (w, imag) in enumerate(kinds[1:], 1):
+            if w is None:
+                factors.append(1j)
+            elif w is R and not imag:
+                factors.append(Rc)
+            else:
+                factors.append(ws.get(f"factor{j}", (B, N, N)))
+                np.multiply(w, 1j, out=factors[-1]) if imag else np.copyto(factors[-1], w)
+        G = ws.get("G", (B, N, nk * d, d), float)
+        step = max(1, GRAM_CHUNK // (nk * d * N * N))                         # rows of a chunk stay in cache
+        for i in range(0, B, step):
+            j = min(B, i + step)
+            rows = ws.get("rows", (j - i, nk, d, N, N))
+            X = np.multiply(V[i:j], Rc[i:j, None], out=rows[:, 0])
+            for block, f in enumerate(factors, 1):
+                np.multiply(X, f if isinstance(f, complex) else f[i:j, None], out=rows[:, block])
+            rf = rows.view(np.float64).reshape(j - i, nk * d, N, 2 * N)      # (Re, Im) pairs along m
+            np.matmul(rf.transpose(0, 2, 1, 3), rf[:, :d].transpose(0, 2, 3, 1), out=G[i:j])
+        self.G = G.reshape(B, N, nk, d, d)                                    # [k, n, row block, a, c]
+
+    def real(self, i, out, scale=1.0):
+        G = self.G[:, :, self.kind[i, False]]
+        np.add(G, G.swapaxes(-1, -2), out=out)
+        if scale != 2.0:
+            out *= 0.5 * scale
+        return out
+
+    def imag(self, i, out, scale=1.0):
+        G = self.G[:, :, self.kind[i, True]]
+        if scale == -2.0:
+            return np.subtract(G, G.swapaxes(-1, -2), out=out)
+        np.subtract(G.swapaxes(-1, -2), G, out=out)
+        if scale != 2.0:
+            out *= 0.5 * scale
+        return out
+
+
+def _diagonal_in_eigenbasis(U, X, ws):
+    """Diagonal of symmetric-indexed Hermitian matrices in the eigenbasis, Re <u_n|X^{ab}|u_n> (B, N, d, d).
+
+    X (B, d, d, N, N) with X^{ab} = X^{ba} (second derivatives). One product X^{ab} U per component and
+    k, then Σ_i Re(conj(U_in) (X U)_in) as a real contraction over (Re, Im) pairs. From N = 8 only the
+    d(d+1)/2 distinct components are transformed (d products per k) and mirrored; below, where the cost
+    per product call dominates, all d² in one product.
+    """
+    B, d, _, N, _ = X.shape
+    U = np.ascontiguousarray(U, dtype=np.complex128)                         # real or single-precision input too
+    Uf = U.view(np.float64)                                                  # (B, N, 2N): [i, (n, Re/Im)]
+
+    def diagonal(Xc):                                                        # (B, nc, N, N) -> (B, nc, N)
+        nc = Xc.shape[1]
+        Y = np.matmul(Xc.reshape(B, nc * N, N), U, out=ws.get("Y2", (B, nc * N, N)))
+        T = np.einsum("bix,bcix->bcx", Uf, Y.view(np.float64).reshape(B, nc, N, 2 * N))
+        return np.add(T[:, :, 0::2], T[:, :, 1::2])                          # Re·Re + Im·Im
+
+    if N < 8:
+        return diagonal(X.reshape(B, d * d, N, N)).reshape(B, d, d, N).transpose(0, 3, 1, 2)
+    diag = np.empty((B, N, d, d))
     for a in range(d):
-        for c in range(a, d):
-            np.multiply(XrT[a], XrT[c], out=Pr)                              # Re X^a conj(X^c): (n, m, k)
-            Pr += np.multiply(XiT[a], XiT[c], out=P2)
-            if c != a and any_imag:
-                np.multiply(XiT[a], XrT[c], out=Pi)                          # Im X^a conj(X^c)
-                Pi -= np.multiply(XrT[a], XiT[c], out=P2)
-            for (w, imag), re, im in zip(weights, res, ims):
-                np.sum(Pr if w is None else np.multiply(Pr, w, out=tmp), axis=1, out=re[a, c])
-                if c != a:
-                    re[c, a] = re[a, c]
-                    if imag:
-                        np.sum(Pi if w is None else np.multiply(Pi, w, out=tmp), axis=1, out=im[a, c])
-                        np.negative(im[a, c], out=im[c, a])
-    return [(re.transpose(3, 2, 0, 1), None if im is None else im.transpose(3, 2, 0, 1))
-            for re, im in zip(res, ims)]
+        Ta = diagonal(X[:, a, a:]).transpose(0, 2, 1)                        # (B, N, d - a): b = a..d-1
+        diag[:, :, a, a:] = Ta
+        diag[:, :, a + 1:, a] = Ta[:, :, 1:]
+    return diag
 
 
 def to_eigenbasis(U, Uh, X, ws=None):
-    """Matrices X (B, M, N, N) in the eigenbasis, U^dagger X U, with two matrix products per k.
+    """Matrices X (B, M, N, N) in the eigenbasis, U^dagger X U (B, M, N, N), given Uh = U^dagger.
 
-    With a workspace ``ws`` the result is a view of its scratch memory (overwritten by the next call).
+    The M components are stacked along rows for one product (M N x N) @ (N x N) per k. Then, for N > 8,
+    one product U^dagger (X U) per component; for small N, where the cost per product call dominates,
+    a single product U^dagger [X^1 U, ..., X^M U] per k on a transposed copy (the result is then a view
+    of (B, N, M, N) storage). With a workspace ``ws`` the result is a view of its scratch memory
+    (overwritten by the next call).
     """
     B, M, N, _ = X.shape
-    if ws is None:
-        Y = (X.reshape(B, M * N, N) @ U).reshape(B, M, N, N).transpose(0, 2, 1, 3).reshape(B, N, M * N)
-        return (Uh @ Y).reshape(B, N, M, N).transpose(0, 2, 1, 3)
-    Y = np.matmul(X.reshape(B, M * N, N), U, out=ws.get("te1", (B, M * N, N)))
-    Yt = ws.get("te2", (B, N, M * N))
+    get = (lambda name, shape: None) if ws is None else ws.get
+    Y = np.matmul(X.reshape(B, M * N, N), U, out=get("te1", (B, M * N, N)))
+    if N > 8:
+        return np.matmul(Uh[:, None], Y.reshape(B, M, N, N), out=get("te2", (B, M, N, N)))
+    Yt = np.empty((B, N, M * N), dtype=Y.dtype) if ws is None else ws.get("te3", (B, N, M * N), Y.dtype)
     np.copyto(Yt.reshape(B, N, M, N), Y.reshape(B, M, N, N).transpose(0, 2, 1, 3))
-    return np.matmul(Uh, Yt, out=ws.get("te3", (B, N, M * N))).reshape(B, N, M, N).transpose(0, 2, 1, 3)
+    return np.matmul(Uh, Yt, out=get("te4", (B, N, M * N))).reshape(B, N, M, N).transpose(0, 2, 1, 3)
 
 
 def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: bool = True,
