@@ -63,7 +63,9 @@ band-normalized-metric terms of the density. Checks (tests): against exact super
 Rice-Mele chain in V0 cos(qx), the error of the first harmonic falls as q² at order 1 and as q⁴ at order 2
 (also with ``"local"``, and after slowly switching V on); the dynamic density response to
 V0 cos(qx - ωt) with ``"bare"`` approaches the multiband Lindhard function (η = ħ/τ) as q⁴ at order 2 and q²
-at order 1 (ω, 1/τ ∝ q; tests/test_kinetics_order2_lindhard.py).
+at order 1 (ω, 1/τ ∝ q; tests/test_kinetics_order2_lindhard.py); a strong travelling wave with ``"global"``
+matches the exact density-matrix evolution with relaxation to f(H(t)) about 20 times better at order 2 than at
+order 1 (first and second harmonics; slow test).
 
 Discretization at order 2: h on the cell corners (x_{i+1/2}, k_{j+1/2}); the face velocities are corner
 differences, so the discrete divergence of the flow vanishes exactly (discrete Liouville); the Moyal
