@@ -83,7 +83,7 @@ In the separable case the ``"liouville"`` sign gives the standard anomalous velo
 (2010), with Ω = ∂A - ∂A, A = i<u|∂u>, force -∇V), tested; the literal reading has the opposite sign.
 Both differences are what a global sign flip Ω_talk = -Ω_ours (with ε_{mn} = -ε^{mn} in the density
 of states) would produce. The time term :math:`s_t = +1` (RMP: :math:`\\dot x = \\partial_k\\varepsilon - \\Omega_{kt}`)
-is NOT verified numerically here.
+is checked at O(ħ²) for H_0(k) + V(x, t) (below); a first-order test with Ω⁽⁰⁾_t ≠ 0 is not made.
 
 Current to second order (``order=2``)
 -------------------------------------
@@ -114,7 +114,10 @@ band the Moyal term's divergence equals the symbolic star product's P³/24; in a
 velocity is :math:`\\partial_ah_2 + \\Omega^{(1)}_{k_ak_j}E_j`, the (b, c)-symmetrized
 :math:`\\tfrac12\\partial_aG^{bc} - \\tfrac12(\\partial_bG^{ac} + \\partial_cG^{ab})` (the λ = 1/2 member of
 the τ⁰ family, :mod:`.uniform_field`); a static chain without time reversal carries no net current at
-O(ħ²). The time terms (Ω_tb, a time-dependent ρ) are not verified at O(ħ²).
+O(ħ²). The time terms, for H_0(k) + V(x, t) (tests/test_kinetics_order2_dynamic.py): Ω⁽¹⁾_tk = G∂_t∂_xV and
+Ω⁽¹⁾_tx = 0 (G from :func:`qkinetics.geometry.band_geometry`, 1e-12); the current with t minus that with t
+frozen is f G∂_tV' in J^x only, so ∂_tρ + ∂_x(G∂_tV') = 0 keeps f = 1 a solution; the kinetic solver built on
+it reproduces the multiband Lindhard function with an O(q⁴) difference (:mod:`qkinetics.kinetics.solver`).
 
 *The literal reading* (``"talk"``, order 2): ``reference/talk-formulas.md`` adds to the first line the
 metric term :math:`\\tfrac{\\hbar^2}{2}\\epsilon^{ab}\\epsilon^{cd}\\epsilon^{mn}f\\partial^2_{cm}h\\,\\partial_dg_{nb}`
