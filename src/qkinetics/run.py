@@ -78,9 +78,9 @@ A kinetic run (the phase-space solver :class:`qkinetics.kinetics.KineticSolver`)
     directory = "kinetics-out"
     checkpoint_every = 1              # saved frames (or steady-state blocks) between checkpoints
 
-Expressions (``[potential] expression``, ``[kinetics] field``, ``T``, string ``[model] params``) are parsed into a whitelisted
-syntax tree (numbers, arithmetic, comparisons, the functions of :data:`EXPRESSION_NAMES` such as
-``where(c, a, b)``, ``pi``, ``e``) and evaluated with numpy; their variables are x (Angstrom), L (the
+Expressions (``[potential] expression``, ``[kinetics] field``, ``T``, string ``[model] params``) are parsed
+into a whitelisted syntax tree (numbers, arithmetic, comparisons, the functions of :data:`EXPRESSION_NAMES` such
+as ``where(c, a, b)``, ``pi``, ``e``) and evaluated with numpy; their variables are x (Angstrom), L (the
 length) and, for V and the field only, t (s). An unknown name is an error that lists the allowed ones. Profiles are checked on [0, length]: finite,
 T > 0, and with periodic boundaries p(0) = p(length) for V and the model parameters (T enters only the
 collision term cell by cell, so a temperature jump at the junction of the ring is allowed).

@@ -12,6 +12,8 @@ For each band n (no interband coherence: band-diagonal densities, the setting of
 
 i.e. the Liouville flow of :math:`H = H_0(k) + V(x, t)` (separable phase-space Hamiltonian,
 :class:`~qkinetics.moyal.phase_space.PhaseSpaceModel` with a band model and a scalar potential).
+An applied field ``field=E(x, t)`` (orders 0 and 1) adds the force on the electron, ∂_xV → ∂_xV + E in k̇ (and in
+the anomalous velocity below); it need not be a gradient of a periodic V (section "Inhomogeneous inputs").
 x is periodic with period ``length`` (Å) (or open, below); k_x runs over the Brillouin zone of a lattice model
 (periodic). In 2D models the transverse momentum k_perp = k_y is a parameter grid: V depends on
 x only, so :math:`\\dot k_y = 0` and every k_y line evolves independently.
@@ -764,8 +766,9 @@ class KineticSolver:
     def field(self, t=None):
         """Cell average of the applied field, Ē_i = (1/dx)∫_{cell i} E(x, t) dx (V/Å), shape (nx,); zeros without
         a field. 4-point Gauss-Legendre per cell (exact for quintic E; for E ∝ cos qx the relative error is
-        6·10⁻¹⁰(q dx)⁸, measured: 4·10⁻¹⁴ at q dx = 0.3, round-off for a field resolved by the grid), so a field E = ∂_xV gives the same discrete
-        force as the potential V, whose cell average is exact from its face values."""
+        6·10⁻¹⁰(q dx)⁸, measured: 4·10⁻¹⁴ at q dx = 0.3, round-off for a field resolved by the grid), so a field
+        E = ∂_xV gives the same discrete force as the potential V, whose cell average is exact from its face
+        values."""
         if self.field_function is None:
             return np.zeros(self.nx)
         t = self.t if t is None else t
