@@ -672,3 +672,33 @@ def test_domain_wall_example_full_grid(tmp_path):
     assert jf.min() > 0 and np.ptp(jf) < 1e-4 * jf.mean()
     n_lda = s.density(s.equilibrium()).sum(0)
     assert np.abs(ds["n"].sum("band").values / n_lda - 1).max() < 3e-3
+
+
+# ---------------------------------------------------------------------------- applied electric field
+def test_field_config_matches_the_solver(tmp_path):
+    """``[kinetics] field = "<expression in x, t, L>"`` (V/Angstrom) is the solver's field=E(x, t) (same frames to
+    1e-12); a field of non-zero mean drives a net particle current against it on the ring; bad fields are
+    named."""
+    from qkinetics.kinetics import KineticSolver
+    from qkinetics.models import zoo
+
+    field = '"2e-3 + 1e-2*cos(2*pi*x/L - 1e14*t)"'
+    extra = "t_end = 2e-14\nn_save = 4\nfield = " + field
+    ds = run(_write(tmp_path, _profile(T="800.0", extra=extra)), progress=False)
+    L = 40.0
+    s = KineticSolver(zoo.rice_mele(), None, length=L, nx=16, nk=32, mu=-1.0, T=800.0, tau=2e-15, relaxation="local",
+                      field=lambda x, t: 2e-3 + 1e-2 * np.cos(2 * np.pi * x / L - 1e14 * t))
+    ref = s.run(2e-14, n_save=4)
+    for name in ("n", "jx"):
+        np.testing.assert_allclose(ds[name].values, ref[name].values, rtol=1e-12, atol=1e-14 * np.abs(ref[name]).max())
+    assert ds.attrs["field_expression"] == field.strip('"') and ds.attrs["steps"] == ref.attrs["steps"]
+    assert ds["jx_face"].isel(time=-1).sum("band").mean() < 0
+    N = _number(ds)
+    assert np.abs(N - N[0]).max() < 1e-13 * N[0]
+    for bad, match in (('"1e-3 * y"', "unknown name 'y'"), ('"1/(x - x)"', "not finite"), ("true", "a number or")):
+        with pytest.raises(ConfigError, match=match):
+            load_config(_write(tmp_path, _profile(extra="t_end = 2e-14\nfield = " + bad), name="bad.toml"))
+    with pytest.raises(ConfigError, match="orders 0 and 1"):
+        load_config(_write(tmp_path, _profile(extra="order = 2\nt_end = 2e-14\nfield = 1e-4"), name="o2.toml"))
+    cfg = load_config(_write(tmp_path, _profile(extra="t_end = 2e-14\nfield = 1e-4"), name="num.toml"))
+    np.testing.assert_array_equal(qrun.field_function(cfg["kinetics"]["field"], L)(np.zeros(3), 0.0), 1e-4)

@@ -62,6 +62,8 @@ A kinetic run (the phase-space solver :class:`qkinetics.kinetics.KineticSolver`)
     limiter = "mc"                    # MUSCL limiter
     cfl = 0.4
     snapshots = false                 # true: also write f(band, x, k[, k_y]) (every saved frame, or the steady state)
+    field = "1e-4"                    # applied electric field E(x, t) along x, V/Angstrom: a number or an expression
+                                      # in x, t and L (any mean, a drive the relaxation does not see; orders 0 and 1)
 
     [potential]                       # V(x, t) in eV, x in Angstrom, t in s
     kind = "cos"                      # V0 cos(q x - omega t + phase)
@@ -76,10 +78,10 @@ A kinetic run (the phase-space solver :class:`qkinetics.kinetics.KineticSolver`)
     directory = "kinetics-out"
     checkpoint_every = 1              # saved frames (or steady-state blocks) between checkpoints
 
-Expressions (``[potential] expression``, ``T``, string ``[model] params``) are parsed into a whitelisted
-syntax tree (numbers, arithmetic, comparisons, the functions of :data:`EXPRESSION_NAMES` such as
-``where(c, a, b)``, ``pi``, ``e``) and evaluated with numpy; their variables are x (Angstrom), L (the
-length) and, for V only, t (s). An unknown name is an error that lists the allowed ones. Profiles are checked on [0, length]: finite,
+Expressions (``[potential] expression``, ``[kinetics] field``, ``T``, string ``[model] params``) are parsed
+into a whitelisted syntax tree (numbers, arithmetic, comparisons, the functions of :data:`EXPRESSION_NAMES` such
+as ``where(c, a, b)``, ``pi``, ``e``) and evaluated with numpy; their variables are x (Angstrom), L (the
+length) and, for V and the field only, t (s). An unknown name is an error that lists the allowed ones. Profiles are checked on [0, length]: finite,
 T > 0, and with periodic boundaries p(0) = p(length) for V and the model parameters (T enters only the
 collision term cell by cell, so a temperature jump at the junction of the ring is allowed).
 
@@ -119,7 +121,7 @@ SECTIONS = {
     "grid": {"n", "shift", "kcut", "chunk_size", "convergence"},
     "output": {"directory", "checkpoint_every"},
     "kinetics": {"order", "length", "nx", "nk", "nk_perp", "mu", "T", "tau", "relaxation", "initial", "steady",
-                 "t_end", "n_save", "tol", "max_steps", "limiter", "cfl", "boundary", "snapshots"},
+                 "t_end", "n_save", "tol", "max_steps", "limiter", "cfl", "boundary", "snapshots", "field"},
     "potential": {"kind", "V0", "q", "omega", "phase", "x0", "width", "expression", "ramp"},
 }
 #: keys of [potential] per kind (``ramp`` and ``kind`` apply to all)
@@ -326,6 +328,7 @@ def _load_kinetics(path, raw) -> dict:
             raise ConfigError("[kinetics] t_end is required for time evolution (steady = false): a positive number (s).")
         out["t_end"] = _number(sec, "t_end", kin["t_end"], positive=True, unit="s")
         out["n_save"] = _integer(sec, "n_save", kin.get("n_save", 10), 1)
+    out["field"] = _load_field(kin["field"], out["length"], out["order"]) if "field" in kin else None
     pot = _load_potential(raw.get("potential", {}), out["length"], periodic=boundary == "periodic")
     if steady and pot["ramp"] > 0:
         raise ConfigError("[potential] ramp applies to time evolution only: with steady = true the stationary state "
@@ -416,6 +419,43 @@ def _load_potential(pot, length, periodic=True) -> dict:
                               f"Angstrom (or use boundary = 'open'); V(0) = {vals[0]:.6g} eV, V(length) = "
                               f"{vals[-1]:.6g} eV at t = {tt:g} s.")
     return out
+
+
+def _load_field(value, length, order) -> dict:
+    """``[kinetics] field``: E(x, t) in V/Angstrom, a number or a string expression in x, t and L, checked finite
+    on [0, length] at a few times (no periodicity: a uniform field on a ring is the point). Returns
+    ``{"expression": str, "code": code}`` (:func:`field_function` makes E(x, t) of it)."""
+    where = "[kinetics] field"
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)) or (isinstance(value, str)
+                                                                              and not value.strip()):
+        raise ConfigError(f"{where} must be a number or a string expression in x (Angstrom), t (s) and L "
+                          f"(V/Angstrom, e.g. \"1e-4 * cos(2*pi*x/L)\"); got {value!r}.")
+    if order == 2:
+        raise ConfigError(f"{where} is available at orders 0 and 1 (the O(hbar^2) terms of a field are not built); "
+                          "use order = 0 or 1, or a [potential] with dV/dx = E for a zero-mean field.")
+    expr = repr(float(value)) if not isinstance(value, str) else value
+    code = _compile_expression(expr, where)
+    E = field_function({"code": code}, length)
+    xs = np.linspace(0.0, length, 257)
+    for tt in (0.0, 1e-15, 1e-13):
+        try:
+            with np.errstate(all="ignore"):
+                vals = E(xs, tt)
+        except Exception as err:     # noqa: BLE001 - any evaluation failure is a config error
+            raise ConfigError(f"{where} = {value!r} cannot be evaluated at t = {tt:g} s: {err}.") from None
+        if not np.all(np.isfinite(vals)):
+            raise ConfigError(f"{where} = {value!r} is not finite everywhere in [0, length] at t = {tt:g} s.")
+    return {"expression": expr, "code": code}
+
+
+def field_function(field, length):
+    """E(x, t) (V/Angstrom; x in Angstrom, t in s) from a validated ``[kinetics] field``, or None."""
+    if field is None:
+        return None
+
+    def E(x, t):
+        return np.broadcast_to(np.asarray(_evaluate(field["code"], x=x, t=t, L=length), dtype=float), np.shape(x))
+    return E
 
 
 def _compile_expression(expr, where="[potential] expression", variables=("x", "t", "L")):
@@ -696,7 +736,8 @@ def run_kinetics(cfg, model, *, progress=True, stop_after=None):
     try:
         solver = KineticSolver(model, V, length=k["length"], nx=k["nx"], nk=k["nk"], nk_perp=k["nk_perp"],
                                mu=k["mu"], T=T, tau=k["tau"], order=k["order"], relaxation=k["relaxation"],
-                               limiter=k["limiter"], cfl=k["cfl"], boundary=k["boundary"])
+                               limiter=k["limiter"], cfl=k["cfl"], boundary=k["boundary"],
+                               field=field_function(k.get("field"), k["length"]))
     except ModelError as err:
         raise ConfigError(f"[kinetics] / [model]: {err}") from None
     if solver.model.dim == 1 and k["nk_perp"] is not None:
@@ -803,6 +844,8 @@ def run_kinetics(cfg, model, *, progress=True, stop_after=None):
         ds.attrs["boundary_inflow"] = float(solver.boundary_inflow)   # N1 - N0 to round-off
     for name, p in cfg.get("model_profiles", {}).items():
         ds.attrs[f"param_{name}_expression"] = p["expression"]
+    if k.get("field") is not None:
+        ds.attrs["field_expression"] = k["field"]["expression"]              # V/Angstrom
     if cfg["potential"]["kind"] == "expression":
         ds.attrs["potential_expression"] = cfg["potential"]["expression"]
     tmp = outdir / "result.tmp.nc"

@@ -12,6 +12,8 @@ For each band n (no interband coherence: band-diagonal densities, the setting of
 
 i.e. the Liouville flow of :math:`H = H_0(k) + V(x, t)` (separable phase-space Hamiltonian,
 :class:`~qkinetics.moyal.phase_space.PhaseSpaceModel` with a band model and a scalar potential).
+An applied field ``field=E(x, t)`` (orders 0 and 1) adds the force on the electron, ∂_xV → ∂_xV + E in k̇ (and in
+the anomalous velocity below); it need not be a gradient of a periodic V (section "Inhomogeneous inputs").
 x is periodic with period ``length`` (Å) (or open, below); k_x runs over the Brillouin zone of a lattice model
 (periodic). In 2D models the transverse momentum k_perp = k_y is a parameter grid: V depends on
 x only, so :math:`\\dot k_y = 0` and every k_y line evolves independently.
@@ -173,6 +175,23 @@ Inhomogeneous inputs and boundaries (orders 0 and 1; order 2 raises ModelError)
   f_FD((ε_n + V - μ)/k_BT) of the boundary cell (its ε_n(x, k), V, T; the global μ) and free outflow of the
   reconstructed interior value; k stays periodic and V need not be periodic. Particle number then changes
   exactly by the net boundary flux (:attr:`KineticSolver.boundary_inflow`, :meth:`KineticSolver.number`).
+* Applied electric field ``field=E(x, t)`` (V/Å, the x component; orders 0 and 1): the force on the electron,
+  charge -e, ħk̇_x ∋ -eE, is -E in eV/Å, so k̇_x = -[∂_x(ε_n + V) + E]/ħ. In a periodic box V must be periodic,
+  so a uniform field (any field of non-zero mean: an emf ∮E dx around the ring, e.g. from a threading flux
+  changing in time) can only enter this way. Per cell the force is the cell average Ē_i = (1/dx)∫E dx
+  (4-point Gauss-Legendre), the same finite-volume quantity as the potential's -[V(x_{i+1/2}) - V(x_{i-1/2})]/dx:
+  a zero-mean field E = ∂_xV then gives the potential's discrete solution (to quadrature round-off; tested),
+  whereas the centre value E(x_i) would differ from it by dx²E''/24. The force is k-independent, so the
+  discrete divergence of the flow stays zero (with model(x) too: it adds to the corner-difference band force).
+  At order 1 it enters everything through :meth:`KineticSolver.kdot`, including the anomalous velocity
+  Ω^{xy}k̇_x of ``jy`` in 2D (the Hall current of a uniform field, tested against
+  :func:`qkinetics.conductivity`). The field is a drive: no relaxation target sees it ("global" relaxes to
+  f_FD(ε + V - μ), "bare" to f_FD(ε - μ), "local" to the local μ̃ of the conserved density), as in the
+  relaxation-time Boltzmann equation -(e/ħ)E·∂_kf = -(f - f_0)/τ; so a uniform field on a ring drives a
+  steady current (tested against -(τE/ħ²)∫dk/2π f_0ε'' per band) and ``well_balanced=True`` is refused (the
+  equilibrium is not a steady state). Order 2 refuses a field: the O(ħ²) terms of a field that is not the
+  gradient of the periodic V are not built. With open boundaries the leads stay f_FD(ε + V - μ) at one μ (the
+  field's voltage drop is not applied to them).
 * Phase-space snapshots: :meth:`KineticSolver.snapshot` (f as DataArray (band, x, k[, k_y])) and
   ``run(..., snapshots=True)`` (variable ``f`` (time, band, x, k[, k_y])). :meth:`KineticSolver.face_current`
   is the scheme's own x-flux through the faces (uniform in a number-conserving steady state).
@@ -312,6 +331,12 @@ class KineticSolver:
     potential : callable, optional
         ``V(x, t)`` in eV for arrays x (Å) and a float t (s); periodic in x with period ``length`` for
         periodic boundaries (any V with open ones). Default 0.
+    field : callable, optional
+        ``E(x, t)``, the x component of an applied electric field in V/Å, for arrays x (Å) and a float t (s)
+        (orders 0 and 1). It adds the force on the electron (charge -e), ħk̇_x ∋ -eE, i.e. -E(x, t) in eV/Å:
+        k̇_x = -[∂_xV + E]/ħ per cell (cell average, module docstring "Applied electric field"). A drive, not
+        part of the equilibrium: the relaxation targets do not see it. Unlike V it may have a non-zero mean on
+        a periodic ring (a uniform field). Default: none.
     length : float
         Period of the x box, Å.
     nx, nk : int
@@ -347,7 +372,7 @@ class KineticSolver:
     def __init__(self, model, potential=None, *, length: float, nx: int, nk: int, nk_perp: int | None = None,
                  mu: float = 0.0, T=300.0, tau: float = np.inf, order: int = 0,
                  relaxation: str = "local", limiter: str = "mc", cfl: float = 0.4, hbar: float = units.hbar_eVs,
-                 well_balanced: bool | None = None, boundary: str = "periodic"):
+                 well_balanced: bool | None = None, boundary: str = "periodic", field=None):
         from ..geometry import band_geometry
         self.length, self.nx, self.nk = float(length), int(nx), int(nk)
         self.dx = self.length / self.nx
@@ -382,6 +407,20 @@ class KineticSolver:
             if extra:
                 raise ModelError(f"{' and '.join(extra)}: available at orders 0 and 1 (the order-2 current is built "
                                  "for a uniform model, uniform T and periodic x).")
+        if field is not None:
+            if not callable(field):
+                raise ModelError(f"field must be a callable E(x, t) (V/Angstrom, x in Angstrom, t in s), e.g. "
+                                 f"lambda x, t: 1e-4 + 0 * x for a uniform field; got {type(field).__name__}.")
+            if order == 2:
+                raise ModelError("An electric field input is available at orders 0 and 1: the O(hbar^2) current is "
+                                 "built for H_0(k) + V(x, t) only, and a field that is not the gradient of the "
+                                 "periodic V (a uniform one on a ring) has no such V; its O(hbar^2) terms (G E^2, "
+                                 "g dE/dx, the Moyal term of d^2E/dx^2, the time flux of dE/dt) are not built. Use "
+                                 "order=1, or, for a zero-mean field, the potential V(x) with dV/dx = E.")
+            if well_balanced:
+                raise ModelError("well_balanced=True with a field: the field drives a current, so the equilibrium "
+                                 "is not a steady state and well-balancing would subtract the drive. Pass "
+                                 "well_balanced=False (the default at orders 0 and 1).")
         if relaxation not in ("local", "global", "bare"):
             raise ModelError(f"relaxation must be 'local', 'global' or 'bare'; got {relaxation!r}.")
         if limiter not in LIMITERS:
@@ -406,6 +445,12 @@ class KineticSolver:
         self.T_profile = T_profile
         self.boundary = boundary
         self.model, self.potential = model, potential
+        self.field_function = field
+        if field is not None:                 # 4-point Gauss-Legendre nodes per cell for the cell-averaged E
+            gx, gw = np.polynomial.legendre.leggauss(4)
+            self._field_nodes = (self.x[:, None] + 0.5 * self.dx * gx[None, :]).ravel()
+            self._field_weights = 0.5 * gw
+            self.field(0.0)                   # validate the shape and finiteness now
         self.nky = int(nk_perp) if model.dim == 2 else 1
         self.mu, self.tau, self.order = float(mu), float(tau), order
         self.relaxation, self.cfl, self.hbar = relaxation, float(cfl), float(hbar)
@@ -720,14 +765,40 @@ class KineticSolver:
             return np.zeros_like(x)
         return np.broadcast_to(np.asarray(self.potential(x, t), dtype=float), x.shape)
 
+    def field(self, t=None):
+        """Cell average of the applied field, Ē_i = (1/dx)∫_{cell i} E(x, t) dx (V/Å), shape (nx,); zeros without
+        a field. 4-point Gauss-Legendre per cell (exact for quintic E; for E ∝ cos qx the relative error is
+        6·10⁻¹⁰(q dx)⁸, measured: 4·10⁻¹⁴ at q dx = 0.3, round-off for a field resolved by the grid), so a field
+        E = ∂_xV gives the same discrete force as the potential V, whose cell average is exact from its face
+        values."""
+        if self.field_function is None:
+            return np.zeros(self.nx)
+        t = self.t if t is None else t
+        x = self._field_nodes
+        E = np.asarray(self.field_function(x.copy(), t), dtype=float)
+        try:
+            E = np.broadcast_to(E, x.shape).reshape(self.nx, -1)
+        except ValueError:
+            raise ModelError(f"field(x, t) must return an array of the shape of x (or a scalar); got shape "
+                             f"{E.shape} for x of shape {x.shape}.") from None
+        if not np.all(np.isfinite(E)):
+            raise ModelError(f"field(x, t) is not finite at t = {t:.3e} s (V/Angstrom expected).")
+        return E @ self._field_weights
+
     def force(self, t=None):
-        """Cell-averaged k̇_x = -∂_x V / ħ (1/(Å s)), shape (nx,)."""
+        """Cell-averaged k̇_x = -[∂_xV + E]/ħ (1/(Å s)), shape (nx,): the potential's part exactly from its face
+        values, -[V(x_{i+1/2}) - V(x_{i-1/2})]/(ħ dx), and the applied field's -Ē_i/ħ (:meth:`field`; the force on
+        charge -e, ħk̇ = -eE with E in V/Å is -E in eV/Å). k-independent, so the discrete divergence of the flow
+        stays zero."""
         Vf = self.V(t, self.x_faces)
-        return -(Vf[1:] - Vf[:-1]) / (self.dx * self.hbar)
+        F = -(Vf[1:] - Vf[:-1]) / (self.dx * self.hbar)
+        if self.field_function is not None:
+            F = F - self.field(t) / self.hbar
+        return F
 
     def kdot(self, t=None, faces: bool = False):
-        """k̇_x = -∂_x(ε_n + V)/ħ (1/(Å s)) broadcastable to (N, nx, nk, nky): with a uniform model the
-        cell-averaged -∂_xV/ħ of :meth:`force`; with model(x) also -∂_xε_n/ħ from corner differences, at the
+        """k̇_x = -[∂_x(ε_n + V) + E]/ħ (1/(Å s)) broadcastable to (N, nx, nk, nky): with a uniform model the
+        cell-averaged -(∂_xV + E)/ħ of :meth:`force`; with model(x) also -∂_xε_n/ħ from corner differences, at the
         k-faces k_{j+1/2} (``faces=True``) or averaged over the two k-faces of each cell (default)."""
         F = self.force(t)[None, :, None, None]
         if self._fk_model is None:
