@@ -411,16 +411,10 @@ class KineticSolver:
             if not callable(field):
                 raise ModelError(f"field must be a callable E(x, t) (V/Angstrom, x in Angstrom, t in s), e.g. "
                                  f"lambda x, t: 1e-4 + 0 * x for a uniform field; got {type(field).__name__}.")
-            if order == 2:
-                raise ModelError("An electric field input is available at orders 0 and 1: the O(hbar^2) current is "
-                                 "built for H_0(k) + V(x, t) only, and a field that is not the gradient of the "
-                                 "periodic V (a uniform one on a ring) has no such V; its O(hbar^2) terms (G E^2, "
-                                 "g dE/dx, the Moyal term of d^2E/dx^2, the time flux of dE/dt) are not built. Use "
-                                 "order=1, or, for a zero-mean field, the potential V(x) with dV/dx = E.")
             if well_balanced:
                 raise ModelError("well_balanced=True with a field: the field drives a current, so the equilibrium "
                                  "is not a steady state and well-balancing would subtract the drive. Pass "
-                                 "well_balanced=False (the default at orders 0 and 1).")
+                                 "well_balanced=False (the default with a field).")
         if relaxation not in ("local", "global", "bare"):
             raise ModelError(f"relaxation must be 'local', 'global' or 'bare'; got {relaxation!r}.")
         if limiter not in LIMITERS:
@@ -492,8 +486,8 @@ class KineticSolver:
         self.t = 0.0
         self.boundary_inflow = 0.0            # particles that entered through the open ends (∫ dt net inflow)
         self._bflux = self._bres = self._inflow = 0.0
-        if well_balanced is None:                     # default: on at order 2 unless V depends on time
-            well_balanced = order == 2 and self._potential_is_static()
+        if well_balanced is None:                     # default: on at order 2 unless V depends on time or a field
+            well_balanced = order == 2 and field is None and self._potential_is_static()
         self.well_balanced = bool(well_balanced)
         if self.well_balanced and T_profile is not None and np.ptp(self.T) > 0:
             raise ModelError("well_balanced=True needs a uniform T: the local equilibrium at T(x) is not a stationary "
@@ -703,37 +697,69 @@ class KineticSolver:
         return [np.real(np.fft.ifft(self._ikx ** n * F)) for n in orders]
 
     def _order2_fields(self, t):
-        """The V(t)-dependent O(ħ²) fields at time t (cached while V does not change).
+        """The V(t)- and E(t)-dependent O(ħ²) fields at time t (cached while V and E do not change).
 
-        Returns a dict: ``vx`` ∂_kh/ħ at the x-faces, ``fk`` -∂_xh/ħ at the k-faces (h = ε + V - GV'²/2 + gV''/2
-        on the corners (x_{i+1/2}, k_{j+1/2})), ``rho`` = 1 - G V'' and ``h2`` at the cell centres, ``V1``,
-        ``V2``, ``V3`` (V', V'', V''' at the centres, shape (1, nx, 1, 1)), ``W`` (the face values of V' whose
-        differences are dx V''(x_i) exactly, shape (1, nx, 1, 1), for the time flux G ∂_tW) and ``V`` (V at the
-        centres, the cache key). With ``well_balanced`` a change of V raises (the subtracted residual is that
-        of the static equilibrium)."""
+        The flow sees the effective gradient V'_eff = V' + E (an applied field enters like the gradient of a
+        potential; E need not have zero mean, so V + ∫E is not periodic and is never formed): h = ε + V
+        + h_2(V'_eff, V''_eff) on the corners (x_{i+1/2}, k_{j+1/2}), h_2 = -GV'_eff²/2 + gV''_eff/2, the k-face
+        force -∂_xh/ħ from corner differences of h plus the field's -Ē_i/ħ (cell average, as at orders 0 and 1),
+        ρ = 1 - GV''_eff, the Moyal coefficient V⁽³⁾_eff and the face values W of V'_eff; V^(n) spectral from V at
+        the centres (faces for the corners), E^(n) spectral from the point values of E (periodic in x, any mean:
+        the mean drops out of the derivatives).
+
+        Returns a dict: ``vx`` ∂_kh/ħ at the x-faces, ``fk`` -∂_xh/ħ - Ē/ħ at the k-faces, ``rho`` = 1 - G V''_eff
+        at the cell centres, ``V3`` (V⁽³⁾_eff at the centres, shape (1, nx, 1, 1)), ``W`` (face values of V'_eff
+        whose differences are dx V''_eff(x_i) exactly, plus the mean of E, shape (1, nx, 1, 1), for the time flux
+        G ∂_tW), ``V1``, ``V2``, ``h2`` (V', V'' and h_2 = -GV'²/2 + gV''/2 of V alone at the centres: the
+        relaxation targets, which do not see the field) and ``key`` (V at the centres and E at the sample
+        points, the cache key). With ``well_balanced`` a change raises (the subtracted residual is that of the
+        static equilibrium)."""
         Vc = self.V(t)
+        xf = self.x_faces[1:]                                                   # faces x_{i+1/2}
+        if self.field_function is not None:
+            Ef, Ec, Ebar = self.field_at(xf, t), self.field_at(self.x, t), self.field(t)
+            key = np.concatenate([Vc, Ef, Ec, Ebar])
+        else:
+            key = Vc
         for c in self._o2_cache:                        # the two latest (an RK step alternates t_0 and t_1)
-            if np.array_equal(c["V"], Vc):
+            if np.array_equal(c["key"], key):
                 return c
         if self._o2_cache and self.well_balanced:
             raise ModelError(f"V(x, t) changed at t = {t:.3e} s but well_balanced=True assumes a static potential; "
                              "pass well_balanced=False for a time-dependent V.")
         k = self._o2k
-        xf = self.x_faces[1:]                                                   # faces x_{i+1/2}
-        Vf1, Vf2 = self._spectral_derivatives(self.V(t, xf), (1, 2))
+        Vf = self.V(t, xf)
+        Vf1, Vf2 = self._spectral_derivatives(Vf, (1, 2))
         V1, V2, V3 = self._spectral_derivatives(Vc, (1, 2, 3))
         grid = lambda a: a[None, :, None, None]                                 # noqa: E731
-        hcorner = k["eps_f"] + grid(self.V(t, xf)) + self._h2(k["G_f"], k["g_f"], Vf1, Vf2)  # (N, nx, nk+1, nky)
+        if self.field_function is not None:             # V^(n)_eff = V^(n) + E^(n-1)
+            Ef1 = self._spectral_derivatives(Ef, (1,))[0]
+            E1, E2 = self._spectral_derivatives(Ec, (1, 2))
+            Vf1e, Vf2e, V2e, V3e, Wmean = Vf1 + Ef, Vf2 + Ef1, V2 + E1, V3 + E2, Ef.mean()
+        else:
+            Vf1e, Vf2e, V2e, V3e, Wmean = Vf1, Vf2, V2, V3, 0.0
+        hcorner = k["eps_f"] + grid(Vf) + self._h2(k["G_f"], k["g_f"], Vf1e, Vf2e)  # (N, nx, nk+1, nky)
         hk = hcorner[:, :, 1:]                                                  # corners at k_{j+1/2}
-        W = np.real(np.fft.ifft(self._face_antiderivative * np.fft.fft(V2)))
+        fk = -(hk - np.roll(hk, 1, axis=1)) / (self.dx * self.hbar)
+        if self.field_function is not None:
+            fk = fk - grid(Ebar) / self.hbar
+        W = np.real(np.fft.ifft(self._face_antiderivative * np.fft.fft(V2e))) + Wmean
         c = dict(
-            V=Vc.copy(), V1=grid(V1), V2=grid(V2), V3=grid(V3), W=grid(W),
-            vx=(hcorner[:, :, 1:] - hcorner[:, :, :-1]) / (self.dk * self.hbar),
-            fk=-(hk - np.roll(hk, 1, axis=1)) / (self.dx * self.hbar),
-            rho=1.0 - k["G_c"] * grid(V2),                                      # ρ = 1 - ħ² G V''
+            key=key.copy(), V1=grid(V1), V2=grid(V2), V3=grid(V3e), W=grid(W),
+            vx=(hcorner[:, :, 1:] - hcorner[:, :, :-1]) / (self.dk * self.hbar), fk=fk,
+            rho=1.0 - k["G_c"] * grid(V2e),                                     # ρ = 1 - ħ² G V''_eff
             h2=self._h2(k["G_c"], k["g_c"], V1, V2))
         self._o2_cache = self._o2_cache[-1:] + [c]
         return c
+
+    def _order2_W(self, t):
+        """The face values W of V'_eff = V' + E at time t (those of :meth:`_order2_fields`, not cached), (nx,)."""
+        V2e = self._spectral_derivatives(self.V(t), (2,))[0]
+        Wmean = 0.0
+        if self.field_function is not None:
+            V2e = V2e + self._spectral_derivatives(self.field_at(self.x, t), (1,))[0]
+            Wmean = self.field_at(self.x_faces[1:], t).mean()
+        return np.real(np.fft.ifft(self._face_antiderivative * np.fft.fft(V2e))) + Wmean
 
     @staticmethod
     def _h2(G, g, V1, V2):
@@ -773,17 +799,24 @@ class KineticSolver:
         values."""
         if self.field_function is None:
             return np.zeros(self.nx)
+        return self.field_at(self._field_nodes, t).reshape(self.nx, -1) @ self._field_weights
+
+    def field_at(self, x, t=None):
+        """Point values E(x, t) of the applied field (V/Å) at the positions x (Å; shape kept), checked for shape and
+        finiteness; zeros without a field."""
+        x = np.asarray(x, dtype=float)
+        if self.field_function is None:
+            return np.zeros(x.shape)
         t = self.t if t is None else t
-        x = self._field_nodes
         E = np.asarray(self.field_function(x.copy(), t), dtype=float)
         try:
-            E = np.broadcast_to(E, x.shape).reshape(self.nx, -1)
+            E = np.broadcast_to(E, x.shape).copy()
         except ValueError:
             raise ModelError(f"field(x, t) must return an array of the shape of x (or a scalar); got shape "
                              f"{E.shape} for x of shape {x.shape}.") from None
         if not np.all(np.isfinite(E)):
             raise ModelError(f"field(x, t) is not finite at t = {t:.3e} s (V/Angstrom expected).")
-        return E @ self._field_weights
+        return E
 
     def force(self, t=None):
         """Cell-averaged k̇_x = -[∂_xV + E]/ħ (1/(Å s)), shape (nx,): the potential's part exactly from its face
@@ -958,23 +991,41 @@ class KineticSolver:
         """Total particle number in the box, ∫dx Σ_n n_n (1/Å^{d-1}: per unit transverse length in 2D)."""
         return float(self.density(f).sum() * self.dx)
 
-    def _order2_divergence(self, f, F, wdot=None):
-        """∂_xJ^x + ∂_kJ^k of the O(ħ²) current (module docstring) for the fields F of :meth:`_order2_fields`:
-        J^x = f (∂_kh + ħ G ∂_tV')/ħ - ∂_x²(f ε^(3))/(24ħ), J^k = -f ∂_xh/ħ + ∂_k²(f V^(3))/(24ħ). ``wdot`` is
-        ∂_tW (1, nx, 1, 1) at the x-faces (the time flux of Ω_{tk} = G ∂_tV'; None for a frozen V)."""
-        lim = self._limiter
+    def _order2_xflux(self, f, F, wdot=None):
+        """The scheme's x-flux of the O(ħ²) current through the faces x_{i+1/2} (index i), (N, nx, nk, nky):
+        upwind-reconstructed f times (∂_kh + ħG∂_tW)/ħ minus the Moyal flux ∂_x²(f ε^(3))/(24ħ) (the mean of the
+        two neighbouring central second differences). ``wdot`` is ∂_tW (1, nx, 1, 1) or None (frozen V, E)."""
         vx = F["vx"] if wdot is None else F["vx"] + self._o2k["G_c"] * wdot
-        Fx = _face_flux(f, vx, 1, lim)
-        Fk = _face_flux(f, F["fk"], 2, lim)
-        # Moyal fluxes K^x = -(1/24) ∂_x²(f ε^(3)), K^k = (1/24) ∂_k²(f V^(3)) at the faces (mean of the two
-        # neighbouring central second differences), divided by ħ like the velocities
+        Fx = _face_flux(f, vx, 1, self._limiter)
         qx = f * self._e3
         d2x = (np.roll(qx, -1, 1) - 2 * qx + np.roll(qx, 1, 1)) / self.dx ** 2
-        Fx = Fx - (d2x + np.roll(d2x, -1, 1)) / (48 * self.hbar)
+        return Fx - (d2x + np.roll(d2x, -1, 1)) / (48 * self.hbar)
+
+    def _order2_divergence(self, f, F, wdot=None):
+        """∂_xJ^x + ∂_kJ^k of the O(ħ²) current (module docstring) for the fields F of :meth:`_order2_fields`:
+        J^x = f (∂_kh + ħ G ∂_tV'_eff)/ħ - ∂_x²(f ε^(3))/(24ħ), J^k = -f (∂_xh + E)/ħ + ∂_k²(f V_eff^(3))/(24ħ).
+        ``wdot`` is ∂_tW (1, nx, 1, 1) at the x-faces (the time flux of Ω_{tk} = G ∂_tV'_eff; None for a frozen
+        V and E)."""
+        Fx = self._order2_xflux(f, F, wdot)
+        Fk = _face_flux(f, F["fk"], 2, self._limiter)
+        # Moyal flux K^k = (1/24) ∂_k²(f V_eff^(3)) at the k-faces (mean of the two neighbouring central second
+        # differences), divided by ħ like the velocities
         qk = f * F["V3"]
         d2k = (np.roll(qk, -1, 2) - 2 * qk + np.roll(qk, 1, 2)) / self.dk ** 2
         Fk = Fk + (d2k + np.roll(d2k, -1, 2)) / (48 * self.hbar)
         return (Fx - np.roll(Fx, 1, 1)) / self.dx + (Fk - np.roll(Fk, 1, 2)) / self.dk
+
+    def _order2_wdot(self, t):
+        """Instantaneous ∂_tW at time t (1, nx, 1, 1) (central difference, step δ = 10⁻³ of the transport CFL
+        step: truncation (ωδ)² and round-off 10⁻¹⁶/(ωδ) relative, both negligible), or None when V and E are
+        static there (the difference is then exactly zero)."""
+        F = self._order2_fields(t)
+        rate = np.abs(F["vx"]).max() / self.dx + np.abs(F["fk"]).max() / self.dk
+        delta = 1e-3 * self.cfl / rate if rate > 0 else 1e-18
+        dW = self._order2_W(t + delta) - self._order2_W(t - delta)
+        if not np.any(dW):
+            return None
+        return (dW / (2 * delta))[None, :, None, None]
 
     def _transport_order2(self, f, t=None):
         """∂_tf = -(∂_xJ^x + ∂_kJ^k)/ρ with V frozen at t (no time flux, ∂_tρ = 0)."""
@@ -1016,11 +1067,8 @@ class KineticSolver:
                 + (np.abs(self._e3).max() / self.dx ** 3 + np.abs(F["V3"]).max() / self.dk ** 3) / (3 * self.hbar)
             dt = self.cfl / rate
             if not self.well_balanced:                  # the time-flux velocity G ∂_tW, from a probe step
-                Vp = self.V(t + dt)
-                if not np.array_equal(Vp, F["V"]):
-                    V2p = self._spectral_derivatives(Vp, (2,))[0]
-                    Wp = np.real(np.fft.ifft(self._face_antiderivative * np.fft.fft(V2p)))
-                    wdot = np.abs(Wp - F["W"][0, :, 0, 0]).max() / dt
+                wdot = np.abs(self._order2_W(t + dt) - F["W"][0, :, 0, 0]).max() / dt
+                if wdot > 0:
                     dt = self.cfl / (rate + np.abs(self._o2k["G_c"]).max() * wdot / self.dx)
             return min(dt, 0.5 * self.tau) if np.isfinite(self.tau) else dt
         rate = np.abs(self._vxf).max() / self.dx + np.abs(self.kdot(t, faces=True)).max() / self.dk
@@ -1076,7 +1124,8 @@ class KineticSolver:
         f's derivatives taken spectrally on the periodic grid; U from the star diagonalization of H_0(k) + V(x, t)
         at every cell centre, V at time ``t`` (default: the current time; V on jets through its Fourier series on
         the x grid; recomputed only when V changed). The dressing is instantaneous: the interband coherence that a
-        moving V drives (∝ ħ∂_tV' / gap) is off-diagonal and enters the density at O(ħ³). At orders 0 and 1 this
+        moving V drives (∝ ħ∂_tV' / gap) is off-diagonal and enters the density at O(ħ³). An applied field enters
+        through V'_eff = V' + E (its antiderivative added on the jets; E(t) at the centres). At orders 0 and 1 this
         is :meth:`density` (the O(ħ) dressing vanishes for a separable H)."""
         from ..moyal import PhaseSpace
         from ..moyal import jet as J
@@ -1086,21 +1135,32 @@ class KineticSolver:
         if self.order < 2:
             return self.density(f)
         Vc = self.V(t)
-        if self._star is None or not np.array_equal(self._star_V, Vc):
+        Ec = self.field_at(self.x, t)
+        key = np.concatenate([Vc, Ec])
+        if self._star is None or not np.array_equal(self._star_V, key):
             pts = np.stack(np.broadcast_arrays(self.x[:, None], self.k[None, :]), -1).reshape(-1, 2)
-            Vh = np.fft.rfft(Vc) / self.nx
-            Vh[1:] *= 2.0
-            if self.nx % 2 == 0:
-                Vh[-1] *= 0.5
-            # the grid samples x_i = (i + 1/2) dx: V(x) = sum_n Re[c_n exp(i q_n (x - dx/2))]
+
+            def series(values):
+                c = np.fft.rfft(values) / self.nx
+                c[1:] *= 2.0
+                if self.nx % 2 == 0:
+                    c[-1] *= 0.5
+                return c
+            # the grid samples x_i = (i + 1/2) dx: V(x) = sum_n Re[c_n exp(i q_n (x - dx/2))]; a field adds the
+            # antiderivative of its series, V_eff = V + E_0 x + sum_n Re[e_n exp(i q_n (x - dx/2)) / (i q_n)] (not
+            # periodic for E_0 != 0, but U is local: only the derivatives V'_eff = V' + E, ... enter)
+            Vh, Eh = series(Vc), series(Ec)
             q = 2 * np.pi * np.arange(len(Vh)) / self.length
+            scale = 1e-14 * max(1.0, abs(Vh).max(), abs(Eh).max() * self.length)
 
             def Vjet(xj):
-                out = xj * 0.0 + float(Vh[0].real)
+                out = xj * 0.0 + float(Vh[0].real) + xj * float(Eh[0].real)
                 for n in range(1, len(Vh)):
-                    if abs(Vh[n]) > 1e-14 * max(1.0, abs(Vh).max()):
-                        arg = (xj - 0.5 * self.dx) * q[n]
+                    arg = (xj - 0.5 * self.dx) * q[n]
+                    if abs(Vh[n]) > scale:
                         out = out + J.cos(arg) * float(Vh[n].real) - J.sin(arg) * float(Vh[n].imag)
+                    if abs(Eh[n]) / q[n] > scale:
+                        out = out + (J.sin(arg) * float(Eh[n].real) + J.cos(arg) * float(Eh[n].imag)) / q[n]
                 return out
             # 2D: V = V(x) leaves k_y a parameter and nothing depends on y, so the (y, k_y) pair drops out of every
             # star product and of the canonical map (a^{k_y} = -A_y = 0): each k_y line is the 1D problem of the
@@ -1108,7 +1168,7 @@ class KineticSolver:
             lines = [self.model] if self.model.dim == 1 else [_KyLine(self.model, ky) for ky in self.ky]
             self._star = [star_diagonalize_jet(separable_hamiltonian_jet(m, pts, Vjet, degree=3), 2, PhaseSpace(1))
                           for m in lines]
-            self._star_V = Vc.copy()
+            self._star_V = key.copy()
         n = 0.0
         for j, star in enumerate(self._star):
             fj = spectral_jet(f[..., j], self.length, self.model.reciprocal[0, 0], 3)
@@ -1117,21 +1177,47 @@ class KineticSolver:
         return n * self.weight
 
     def current(self, f=None, t=None):
-        """Band-resolved particle current along x (N, nx), 1/(Å^{d-1} s)."""
+        """Band-resolved particle current along x (N, nx), 1/(Å^{d-1} s): the cell-centre moment ∫dk/(2π)^d J^x.
+
+        Orders 0 and 1: J^x = ẋ f with the cell-averaged band velocity (model(x): the mean of the two x-face
+        velocities). Order 2: the x-current of the O(ħ²) conservation law of the conserved density ρf,
+
+        .. math:: J^x_n = \\frac{1}{\\hbar}\\Big[f_n\\big(\\partial_kh_n + \\hbar G_n\\,\\partial_tV'_{eff}\\big)
+                  - \\tfrac{1}{24}\\partial_x^2(f_n\\varepsilon_n^{(3)})\\Big],\\qquad V'_{eff} = V' + E,
+
+        at the cell centres: f_ij times the mean of the corner-difference velocities ∂_kh/ħ of the two x-faces
+        (h = ε + V + h_2 with V'_eff, V''_eff), the instantaneous ∂_tW (:meth:`_order2_wdot`) averaged over the
+        two faces, and the central second difference of f ε^(3) (its sum over x vanishes). Summed over x it equals
+        the sum of the scheme's face fluxes (:meth:`face_current`) up to the upwind correction of the
+        reconstruction (O(dx²) where f is smooth; zero for an x-independent f). With a uniform field this contains
+        the O(E²) velocity -∂_k(GE²)/2ħ of h_2. It is the current of the band distribution, not the star-dressed
+        particle current of :meth:`physical_density` (whose O(ħ²) dressing is not built for the current)."""
         f = self.f if f is None else f
-        return self.weight * (self._vcell * f).sum(axis=(2, 3))
+        if self.order < 2:
+            return self.weight * (self._vcell * f).sum(axis=(2, 3))
+        t = self.t if t is None else t
+        F = self._order2_fields(t)
+        v = 0.5 * (F["vx"] + np.roll(F["vx"], 1, 1))                            # centre: mean of the x-faces
+        wdot = self._order2_wdot(t)
+        if wdot is not None:
+            v = v + self._o2k["G_c"] * 0.5 * (wdot + np.roll(wdot, 1, 1))
+        qx = f * self._e3
+        d2x = (np.roll(qx, -1, 1) - 2 * qx + np.roll(qx, 1, 1)) / self.dx ** 2
+        return self.weight * (v * f - d2x / (24 * self.hbar)).sum(axis=(2, 3))
 
     def face_current(self, f=None, t=None):
         """Band-resolved particle flux through the x-faces x_{i-1/2}, i = 0..nx (N, nx+1), 1/(Å^{d-1} s): the
         scheme's own (upwind, reconstructed) flux, whose differences change the density, so in a steady state
         with number-conserving collisions Σ_n of it is uniform in x. (:meth:`current` is the cell-centre moment
         ∫ ẋ f, which differs from it by the upwind correction ~ |ẋ| dx ∂_x f, large where f varies quickly, e.g.
-        at a sharp domain wall.) Orders 0 and 1."""
+        at a sharp domain wall.) Order 2: the face flux of the O(ħ²) current (:meth:`current`; the time flux with
+        the instantaneous ∂_tW)."""
         f = self.f if f is None else f
         t = self.t if t is None else t
-        if self.order == 2:
-            raise ModelError("face_current is available at orders 0 and 1.")
-        if self.boundary == "open":
+        if self.order == 2:                        # the x-flux of the O(ħ²) current (instantaneous ∂_tW)
+            Fx = self._order2_xflux(f, self._order2_fields(t), self._order2_wdot(t))
+            Fx = np.concatenate([Fx[:, -1:], Fx], axis=1)
+        elif self.boundary == "open":
             gl, gr = self.reservoirs(t)
             Fx = _face_flux_open(f, self._vxf, gl, gr, self._limiter)
         else:
