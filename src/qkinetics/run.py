@@ -63,7 +63,7 @@ A kinetic run (the phase-space solver :class:`qkinetics.kinetics.KineticSolver`)
     cfl = 0.4
     snapshots = false                 # true: also write f(band, x, k[, k_y]) (every saved frame, or the steady state)
     field = "1e-4"                    # applied electric field E(x, t) along x, V/Angstrom: a number or an expression
-                                      # in x, t and L (any mean, a drive the relaxation does not see; orders 0 and 1)
+                                      # in x, t and L (any mean, a drive the relaxation does not see; all orders)
 
     [potential]                       # V(x, t) in eV, x in Angstrom, t in s
     kind = "cos"                      # V0 cos(q x - omega t + phase)
@@ -430,9 +430,6 @@ def _load_field(value, length, order) -> dict:
                                                                               and not value.strip()):
         raise ConfigError(f"{where} must be a number or a string expression in x (Angstrom), t (s) and L "
                           f"(V/Angstrom, e.g. \"1e-4 * cos(2*pi*x/L)\"); got {value!r}.")
-    if order == 2:
-        raise ConfigError(f"{where} is available at orders 0 and 1 (the O(hbar^2) terms of a field are not built); "
-                          "use order = 0 or 1, or a [potential] with dV/dx = E for a zero-mean field.")
     expr = repr(float(value)) if not isinstance(value, str) else value
     code = _compile_expression(expr, where)
     E = field_function({"code": code}, length)
