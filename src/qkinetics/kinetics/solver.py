@@ -12,8 +12,8 @@ For each band n (no interband coherence: band-diagonal densities, the setting of
 
 i.e. the Liouville flow of :math:`H = H_0(k) + V(x, t)` (separable phase-space Hamiltonian,
 :class:`~qkinetics.moyal.phase_space.PhaseSpaceModel` with a band model and a scalar potential).
-An applied field ``field=E(x, t)`` (orders 0 and 1) adds the force on the electron, ∂_xV → ∂_xV + E in k̇ (and in
-the anomalous velocity below); it need not be a gradient of a periodic V (section "Inhomogeneous inputs").
+An applied field ``field=E(x, t)`` adds the force on the electron, ∂_xV → ∂_xV + E in k̇ (and in the anomalous
+velocity below; at order 2 in every O(ħ²) term); it need not be a gradient of a periodic V (section "Inhomogeneous inputs").
 x is periodic with period ``length`` (Å) (or open, below); k_x runs over the Brillouin zone of a lattice model
 (periodic). In 2D models the transverse momentum k_perp = k_y is a parameter grid: V depends on
 x only, so :math:`\\dot k_y = 0` and every k_y line evolves independently.
@@ -49,6 +49,10 @@ The time term is the anomalous velocity of the time curvature, :math:`J^x \\ni \
 (x, k, t), tested; Ω^(0) = 0 since the Bloch states depend on k only); by the Bianchi identity
 :math:`\\partial_t\\rho + \\partial_x(G\\partial_tV') = 0`, so a filled band stays filled. f is the
 gauge-invariant band distribution and ρf its conserved phase-space density (:meth:`KineticSolver.density`).
+The x-current output (:meth:`KineticSolver.current`, ``jx``) is ∫dk/(2π)^d of the J^x above at the cell centres
+(the O(ħ²) velocity ∂_kh/ħ, the time flux and the Moyal term; its sum over x equals that of the scheme's face
+fluxes, :meth:`KineticSolver.face_current`, up to the upwind correction, tested), the current of the band
+distribution (the star dressing of the current is not built).
 Relaxation targets: ``"global"``, the O(ħ²) equilibrium of the instantaneous V,
 :math:`f(h)_\\star = f_{FD}(h - \\mu) - [Df^{(2)}/16 + Qf^{(3)}/24]`,
 :math:`D = 2V''\\varepsilon''`, :math:`Q = V''\\varepsilon'^2 + \\varepsilon''V'^2` (:mod:`.equilibrium`),
@@ -127,8 +131,8 @@ Scheme
     :math:`-f_0'\\,\\delta\\tilde\\mu/\\tau` (Mermin's number-conserving form); see docs/kinetics.md.
   - τ = inf: collisionless.
 
-Inhomogeneous inputs and boundaries (orders 0 and 1; order 2 raises ModelError)
-------------------------------------------------------------------------------
+Inhomogeneous inputs and boundaries (orders 0 and 1; order 2 raises ModelError except for the field)
+----------------------------------------------------------------------------------------------------
 * ``T`` may be a callable T(x) (K, on arrays of x): every relaxation target and the open-boundary leads use
   the local k_B T(x) ("global": f_FD((ε + V - μ)/k_BT(x)); "local": the local-μ̃ solve at T(x); "bare":
   f_FD((ε - μ)/k_BT(x))). A non-uniform T(x) makes the local equilibrium non-stationary (the thermal drive
@@ -175,7 +179,7 @@ Inhomogeneous inputs and boundaries (orders 0 and 1; order 2 raises ModelError)
   f_FD((ε_n + V - μ)/k_BT) of the boundary cell (its ε_n(x, k), V, T; the global μ) and free outflow of the
   reconstructed interior value; k stays periodic and V need not be periodic. Particle number then changes
   exactly by the net boundary flux (:attr:`KineticSolver.boundary_inflow`, :meth:`KineticSolver.number`).
-* Applied electric field ``field=E(x, t)`` (V/Å, the x component; orders 0 and 1): the force on the electron,
+* Applied electric field ``field=E(x, t)`` (V/Å, the x component; all orders): the force on the electron,
   charge -e, ħk̇_x ∋ -eE, is -E in eV/Å, so k̇_x = -[∂_x(ε_n + V) + E]/ħ. In a periodic box V must be periodic,
   so a uniform field (any field of non-zero mean: an emf ∮E dx around the ring, e.g. from a threading flux
   changing in time) can only enter this way. Per cell the force is the cell average Ē_i = (1/dx)∫E dx
@@ -189,8 +193,18 @@ Inhomogeneous inputs and boundaries (orders 0 and 1; order 2 raises ModelError)
   f_FD(ε + V - μ), "bare" to f_FD(ε - μ), "local" to the local μ̃ of the conserved density), as in the
   relaxation-time Boltzmann equation -(e/ħ)E·∂_kf = -(f - f_0)/τ; so a uniform field on a ring drives a
   steady current (tested against -(τE/ħ²)∫dk/2π f_0ε'' per band) and ``well_balanced=True`` is refused (the
-  equilibrium is not a steady state). Order 2 refuses a field: the O(ħ²) terms of a field that is not the
-  gradient of the periodic V are not built. With open boundaries the leads stay f_FD(ε + V - μ) at one μ (the
+  equilibrium is not a steady state; the default is False with a field). Order 2: the field enters like the
+  gradient of a potential, every O(ħ²) term with V'_eff = V' + E (V''_eff = V'' + E', V'''_eff = V''' + E''):
+  h = ε + V - GV'_eff²/2 + gV''_eff/2 on the corners, ρ = 1 - GV''_eff, the Moyal k-term with V'''_eff and the
+  time flux G∂_tV'_eff (W the face values of V'_eff, the mean of E included). E may have a non-zero mean, so
+  V + ∫E is never formed: h comes from the periodic V plus h_2(V'_eff, V''_eff) and the field's -Ē_i/ħ is added
+  to the k-face force; E', E'' are spectral derivatives of the point values of E. The targets see V alone:
+  "global" relaxes to f(h)_⋆ of V (the O(ħ²) equilibrium of H_0 + V), "bare" to f_FD(ε - μ), "local" to f(h)_⋆
+  of V at the μ̃ that keeps ∫ρf (ρ with the field). Tested (tests/test_kinetics_order2_field.py): a zero-mean
+  E = ∂_xV_1 gives the solution of the potential V_1 to round-off (1D, 2D, static, moving); f = 1 stays 1 and
+  the number is conserved with a moving field of changing mean; a uniform field's O(E²) steady current agrees
+  with σ_xxx (τ², τ¹, τ⁰) of :func:`qkinetics.moyal.uniform_field.kinetic_conductivities` (order 2, relaxation
+  to f_0(ε)) to 1.9·10⁻³ at nk = 512. With open boundaries the leads stay f_FD(ε + V - μ) at one μ (the
   field's voltage drop is not applied to them).
 * Phase-space snapshots: :meth:`KineticSolver.snapshot` (f as DataArray (band, x, k[, k_y])) and
   ``run(..., snapshots=True)`` (variable ``f`` (time, band, x, k[, k_y])). :meth:`KineticSolver.face_current`
@@ -333,10 +347,10 @@ class KineticSolver:
         periodic boundaries (any V with open ones). Default 0.
     field : callable, optional
         ``E(x, t)``, the x component of an applied electric field in V/Å, for arrays x (Å) and a float t (s)
-        (orders 0 and 1). It adds the force on the electron (charge -e), ħk̇_x ∋ -eE, i.e. -E(x, t) in eV/Å:
+        (all orders). It adds the force on the electron (charge -e), ħk̇_x ∋ -eE, i.e. -E(x, t) in eV/Å:
         k̇_x = -[∂_xV + E]/ħ per cell (cell average, module docstring "Applied electric field"). A drive, not
         part of the equilibrium: the relaxation targets do not see it. Unlike V it may have a non-zero mean on
-        a periodic ring (a uniform field). Default: none.
+        a periodic ring (a uniform field). At order 2 every O(ħ²) term uses V'_eff = V' + E. Default: none.
     length : float
         Period of the x box, Å.
     nx, nk : int
