@@ -186,3 +186,18 @@ def test_order2_steady_state_with_a_field_has_a_uniform_face_flux():
     print(f"face flux ptp/mean {np.ptp(jf) / abs(jf.mean()):.1e}, centre/face - 1 {jc.mean() / jf[1:].mean() - 1:.1e}")
     assert np.ptp(jf) < 1e-8 * abs(jf.mean())
     assert abs(jc.mean() / jf[1:].mean() - 1) < 2e-3
+
+
+def test_order2_field_defaults_and_refusal():
+    """With a field the order-2 default is well_balanced=False (the field drives; the equilibrium is not a steady
+    state) and well_balanced=True raises; the "global" target at order 2 is f(h)_⋆ of V alone (no field)."""
+    kw = dict(length=L, nx=16, nk=32, mu=-1.0, T=800.0, tau=1e-14, order=2)
+    m = qk.zoo.rice_mele()
+    with pytest.raises(ModelError, match="well_balanced"):
+        KineticSolver(m, None, well_balanced=True, field=lambda x, t: 1e-3 + 0 * x, **kw)
+    V = lambda x, t: 0.1 * np.cos(Q * x)                        # noqa: E731
+    a = KineticSolver(m, V, relaxation="global", field=lambda x, t: 0.02 + 0.03 * np.sin(Q * x), **kw)
+    b = KineticSolver(m, V, relaxation="global", **kw)
+    assert not a.well_balanced and b.well_balanced
+    np.testing.assert_array_equal(a.f_local(a.f, 0.0), b.f_local(b.f, 0.0))
+    assert np.abs(a._order2_fields(0.0)["rho"] - b._order2_fields(0.0)["rho"]).max() > 1e-3   # the flow sees E
