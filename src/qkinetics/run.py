@@ -86,7 +86,7 @@ T > 0, and with periodic boundaries p(0) = p(length) for V and the model paramet
 collision term cell by cell, so a temperature jump at the junction of the ring is allowed).
 
 Results: ``result.nc`` (the solver's moments n, jx[, jy], V; ``jx_face``, the scheme's flux through the cell
-faces x_face (orders 0 and 1); ``T`` (x) in K; ``param_<name>`` (x) for x-dependent parameters; ``f`` with
+faces x_face; ``T`` (x) in K; ``param_<name>`` (x) for x-dependent parameters; ``f`` with
 snapshots), ``kinetics.png``. The distribution f, the time and the boundary inflow are checkpointed, so an
 interrupted kinetic run resumes; a finished one is read back, not recomputed.
 """
@@ -853,13 +853,12 @@ def run_kinetics(cfg, model, *, progress=True, stop_after=None):
 
 
 def _kinetic_frame(solver, k):
-    """The saved fields at the solver's current time: n, jx (jy in 2D), V, jx_face (orders 0, 1), f (snapshots)."""
+    """The saved fields at the solver's current time: n, jx (jy in 2D), V, jx_face, f (snapshots)."""
     m = solver.moments()
     frame = {"n": m["n"].values, "jx": m["jx"].values, "V": solver.V()}
     if "jy" in m:
         frame["jy"] = m["jy"].values
-    if k["order"] < 2:
-        frame["jx_face"] = solver.face_current()
+    frame["jx_face"] = solver.face_current()
     if k["snapshots"]:
         frame["f"] = solver.snapshot().values
     return frame

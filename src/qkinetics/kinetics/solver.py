@@ -513,9 +513,11 @@ class KineticSolver:
             self._setup_order2(kfaces)
         self.f = self.equilibrium()
         self._residual = None
+        self._f_balanced = None
         if self.well_balanced:
             self._residual = self.transport(self.f, 0.0)
             self._bres = self._bflux
+            self._f_balanced = self.f.copy()          # its face flux is subtracted in face_current
         self.steps = 0
 
     def _setup_x_dependent(self, model0, grid, kfaces, band_geometry):
@@ -1225,9 +1227,16 @@ class KineticSolver:
         with number-conserving collisions Σ_n of it is uniform in x. (:meth:`current` is the cell-centre moment
         ∫ ẋ f, which differs from it by the upwind correction ~ |ẋ| dx ∂_x f, large where f varies quickly, e.g.
         at a sharp domain wall.) Order 2: the face flux of the O(ħ²) current (:meth:`current`; the time flux with
-        the instantaneous ∂_tW)."""
+        the instantaneous ∂_tW). With ``well_balanced`` the flux of the balanced equilibrium is subtracted, as
+        the scheme subtracts its transport: the flux that changes the density."""
         f = self.f if f is None else f
         t = self.t if t is None else t
+        raw = self._raw_face_flux(f, t)
+        if self._f_balanced is not None:
+            raw = raw - self._raw_face_flux(self._f_balanced, t)
+        return raw
+
+    def _raw_face_flux(self, f, t):
         if self.order == 2:                        # the x-flux of the O(ħ²) current (instantaneous ∂_tW)
             Fx = self._order2_xflux(f, self._order2_fields(t), self._order2_wdot(t))
             Fx = np.concatenate([Fx[:, -1:], Fx], axis=1)
