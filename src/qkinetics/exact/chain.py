@@ -112,7 +112,7 @@ def _chain_terms(model, L: int, potential, periodic: bool):
         raise ModelError(f"L must be a positive number of cells; got {L}.")
     cells = np.arange(L)
     entries = []                                     # (R, i, j, c) for every matrix element
-    for R, t in ref.hoppings.items():
+    for R in ref.hoppings:
         R = int(R[0])
         c = cells if periodic else cells[(cells + R >= 0) & (cells + R < L)]
         if periodic and abs(R) >= L:
@@ -169,8 +169,9 @@ def _chain_terms(model, L: int, potential, periodic: bool):
     return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), np.concatenate(wraps), x
 
 
-def _assemble(terms, n, twist, sparse):
-    rows, cols, vals, wraps, _ = terms
+def _assemble(terms, twist, sparse):
+    rows, cols, vals, wraps, x = terms
+    n = len(x)
     v = vals * np.exp(1j * twist * wraps) if twist else vals
     H = sps.coo_matrix((v, (rows, cols)), shape=(n, n)).tocsr()
     return H if sparse else H.toarray()
@@ -207,7 +208,7 @@ def real_space_chain(model, L: int, potential=None, *, sparse: bool = False, per
         raise ModelError("twist applies to a periodic chain (periodic=True).")
     terms = _chain_terms(model, L, potential, periodic)
     x = terms[-1]
-    return _assemble(terms, len(x), twist, sparse), x
+    return _assemble(terms, twist, sparse), x
 
 
 def supercell_density(model, cells: int, potential, mu: float, T: float, n_twist: int = 32):
@@ -218,10 +219,7 @@ def supercell_density(model, cells: int, potential, mu: float, T: float, n_twist
     supercell zone; exponentially accurate in n_twist for an insulator or for k_B T well above the
     level spacing of the supercell band structure), each diagonalized exactly:
 
-    .. math:: n_s = rac{1}{n_	heta}\sum_j\sum_
-u f(E_
-u(	heta_j) - \mu)\,|\psi_
-u(s;	heta_j)|^2 .
+    .. math:: n_s = \frac{1}{n_\theta}\sum_j\sum_\nu f(E_\nu(\theta_j) - \mu)\,|\psi_\nu(s;\theta_j)|^2 .
 
     Parameters
     ----------
@@ -243,7 +241,7 @@ u(s;	heta_j)|^2 .
     x = terms[-1]
     n = None
     for j in range(int(n_twist)):
-        H = _assemble(terms, len(x), 2 * np.pi * (j + 0.5) / n_twist, sparse=False)
+        H = _assemble(terms, 2 * np.pi * (j + 0.5) / n_twist, sparse=False)
         E, psi = np.linalg.eigh(H)
         occ = expit(-(E - mu) / kT) if kT > 0 else (E < mu).astype(float)
         nj = (np.abs(psi) ** 2) @ occ
