@@ -160,8 +160,6 @@ def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = Fa
     k = None if k is None else np.asarray(k)
     B, d, N = dH.shape[:3]
     step = _subbatch_size(d, N, derivatives)
-    if B <= step:
-        return _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, _Workspace())
     ws = _Workspace()                # bounded, cache-sized temporaries whatever the batch, reused
     geo = _assemble(np.empty((B, 0)) if k is None else k, step, lambda i, out: _geometry(
         H[i:i + step], dH[i:i + step], None if d2H is None else d2H[i:i + step],
@@ -274,7 +272,6 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws,
         return geo
 
     twice_Q1 = sums.real(2, ws.get("Q1", (B, N, d, d), float), 2.0)
-    d2H = np.asarray(d2H)
     if not derivatives:
         Wdiag = _diagonal_in_eigenbasis(U, d2H, ws)                         # <u_n|∂_a∂_b H|u_n>
         geo.inverse_mass = result("inverse_mass", (B, N, d, d), lambda o: np.add(Wdiag, twice_Q1, out=o))
