@@ -20,6 +20,8 @@ Both are related by :math:`H_{II}(k) = D(k)^\\dagger H_{I}(k) D(k)` with
 
 from __future__ import annotations
 
+from itertools import product
+
 import numpy as np
 
 from .base import Model, ModelError
@@ -125,12 +127,10 @@ class TightBinding(Model):
         is the R = 0 block (coefficient 1).
         """
         if order not in self._weights:
-            from itertools import product
             d = self.dim
             idisp = 1j * np.moveaxis(self._disp, -1, 0)                         # (dim, nR, N, N)
             # pair R with -R (every R has its Hermitian partner; an unpaired one would get c + i s)
-            keys = [tuple(int(round(x)) for x in R) for R in self._R]
-            row = {R: i for i, R in enumerate(keys)}
+            row = {R: i for i, R in enumerate(self.hoppings)}                 # the rows of self._R, self._t
             zero = (0,) * d
             has_zero = zero in row
             pairs, done = [], set()
