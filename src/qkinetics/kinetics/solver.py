@@ -478,9 +478,7 @@ class KineticSolver:
         d = model.dim
         self.weight = self.dk * self.dky / (2 * np.pi) ** d                 # dk/(2π)^d per cell
 
-        def grid(kx):
-            K = np.stack(np.broadcast_arrays(kx[:, None], self.ky[None, :]), -1).reshape(-1, 2)[:, :d]
-            return K
+        grid = self._kgrid
         Kc = grid(self.k)
         self.velocity_y = self.omega_xy = None
         self._fk_model = None
@@ -500,14 +498,15 @@ class KineticSolver:
         self.t = 0.0
         self.boundary_inflow = 0.0            # particles that entered through the open ends (∫ dt net inflow)
         self._bflux = self._bres = self._inflow = 0.0
-        if well_balanced is None:                     # default: on at order 2 unless V depends on time or a field
+        explicit_wb = well_balanced is not None
+        if not explicit_wb:                           # default: on at order 2 unless V depends on time or a field
             well_balanced = order == 2 and field is None and self._potential_is_static()
         self.well_balanced = bool(well_balanced)
         if self.well_balanced and T_profile is not None and np.ptp(self.T) > 0:
             raise ModelError("well_balanced=True needs a uniform T: the local equilibrium at T(x) is not a stationary "
                              "state of the flow (the temperature gradient drives the thermoelectric deviation "
                              "-tau v d_x f_leq), so well-balancing would remove a physical drive.")
-        if self.well_balanced:
+        if self.well_balanced and explicit_wb:        # (the default already checked it)
             self._check_static()
         if order == 2:
             self._setup_order2(kfaces)
@@ -519,6 +518,10 @@ class KineticSolver:
             self._bres = self._bflux
             self._f_balanced = self.f.copy()          # its face flux is subtracted in face_current
         self.steps = 0
+
+    def _kgrid(self, kx):
+        """The (k_x[, k_y]) points of the k_x values ``kx`` times the k_y grid, k_x major: (len(kx) nky, dim)."""
+        return np.stack(np.broadcast_arrays(kx[:, None], self.ky[None, :]), -1).reshape(-1, 2)[:, :self.model.dim]
 
     def _setup_x_dependent(self, model0, grid, kfaces, band_geometry):
         """Bands of model(x): ε_n at the cell centres (x_i, k_j) for the local equilibria and at the cell corners
@@ -687,9 +690,7 @@ class KineticSolver:
         with np.errstate(divide="ignore", invalid="ignore"):
             self._face_antiderivative = np.where(m != 0, self.dx / (1.0 - np.exp(-2j * np.pi * m / self.nx)), 0.0)
         d, N, nky = self.model.dim, self.nbands, self.nky
-
-        def grid(kx):                                   # (k_x, k_y) points, k_x major (as in __init__)
-            return np.stack(np.broadcast_arrays(kx[:, None], self.ky[None, :]), -1).reshape(-1, 2)[:, :d]
+        grid = self._kgrid
 
         def col(a, nkx):                                # (nkx nky, N) -> (N, 1, nkx, nky)
             return np.moveaxis(np.asarray(a).reshape(nkx, nky, N), -1, 0)[:, None]
@@ -759,7 +760,7 @@ class KineticSolver:
         fk = -(hk - np.roll(hk, 1, axis=1)) / (self.dx * self.hbar)
         if self.field_function is not None:
             fk = fk - grid(Ebar) / self.hbar
-        W = np.real(np.fft.ifft(self._face_antiderivative * np.fft.fft(V2e))) + Wmean
+        W = self._face_values(V2e, Wmean)
         c = dict(
             key=key.copy(), V1=grid(V1), V2=grid(V2), V3=grid(V3e), W=grid(W),
             vx=(hcorner[:, :, 1:] - hcorner[:, :, :-1]) / (self.dk * self.hbar), fk=fk,
@@ -775,6 +776,10 @@ class KineticSolver:
         if self.field_function is not None:
             V2e = V2e + self._spectral_derivatives(self.field_at(self.x, t), (1,))[0]
             Wmean = self.field_at(self.x_faces[1:], t).mean()
+        return self._face_values(V2e, Wmean)
+
+    def _face_values(self, V2e, Wmean):
+        """Face values W_i (x_{i+1/2}) with (W_i - W_{i-1})/dx = V''_eff(x_i) exactly, plus ``Wmean`` (the mean of E)."""
         return np.real(np.fft.ifft(self._face_antiderivative * np.fft.fft(V2e))) + Wmean
 
     @staticmethod
@@ -888,14 +893,15 @@ class KineticSolver:
         rho = self._order2_fields(t)["rho"]
         w = self.weight
         target = w * (rho * f).sum(axis=(0, 2, 3))                               # (nx,)
-        ehi = self._E.max() + np.abs(self.V(t)).max() + 50 * self.kT
-        lo = np.full(self.nx, self._E.min() - np.abs(self.V(t)).max() - 50 * self.kT)
+        Vt = self.V(t)
+        ehi = self._E.max() + np.abs(Vt).max() + 50 * self.kT
+        lo = np.full(self.nx, self._E.min() - np.abs(Vt).max() - 50 * self.kT)
         hi = np.full(self.nx, ehi)
         mu = np.clip(getattr(self, "_mu_loc2", np.full(self.nx, self.mu)), lo, hi)
         for _ in range(maxiter):
             f_loc = self.equilibrium(mu=mu[None, :, None, None], t=t)
             g = w * (rho * f_loc).sum(axis=(0, 2, 3)) - target
-            s0 = self.fermi(self._E + self.V(t)[None, :, None, None] - mu[None, :, None, None])
+            s0 = self.fermi(self._E + Vt[None, :, None, None] - mu[None, :, None, None])
             dg = w * (rho * s0 * (1 - s0)).sum(axis=(0, 2, 3)) / self.kT
             done = np.abs(g) <= tol * np.maximum(np.abs(target), w)
             if np.all(done):
@@ -975,8 +981,7 @@ class KineticSolver:
             return self._transport_order2(f, t)
         lim = self._limiter
         if self.boundary == "periodic":
-            vx = self._vxf if self._fk_model is None else self._vxf[:, 1:]    # faces x_{i+1/2}
-            Fx = _face_flux(f, vx, 1, lim)
+            Fx = _face_flux(f, self._vx_right(), 1, lim)
             out = -(Fx - np.roll(Fx, 1, 1)) / self.dx
             self._bflux = 0.0
         else:
@@ -991,6 +996,10 @@ class KineticSolver:
         if self._rho is not None:                  # model(x), order 1: the divergence changes ρf
             out /= self._rho
         return out
+
+    def _vx_right(self):
+        """Periodic x: the x-face velocities at the faces x_{i+1/2} (index i); model(x) stores all nx + 1 faces."""
+        return self._vxf if self._fk_model is None else self._vxf[:, 1:]
 
     def reservoirs(self, t=None):
         """Open boundaries: the lead distributions f_FD((ε_n + V - μ)/k_B T) at the two boundary cells
@@ -1013,9 +1022,13 @@ class KineticSolver:
         two neighbouring central second differences). ``wdot`` is ∂_tW (1, nx, 1, 1) or None (frozen V, E)."""
         vx = F["vx"] if wdot is None else F["vx"] + self._o2k["G_c"] * wdot
         Fx = _face_flux(f, vx, 1, self._limiter)
-        qx = f * self._e3
-        d2x = (np.roll(qx, -1, 1) - 2 * qx + np.roll(qx, 1, 1)) / self.dx ** 2
+        d2x = self._moyal_d2x(f)
         return Fx - (d2x + np.roll(d2x, -1, 1)) / (48 * self.hbar)
+
+    def _moyal_d2x(self, f):
+        """Central second difference ∂_x²(f ε^(3)) at the cell centres (periodic x), the Moyal x-term."""
+        qx = f * self._e3
+        return (np.roll(qx, -1, 1) - 2 * qx + np.roll(qx, 1, 1)) / self.dx ** 2
 
     def _order2_divergence(self, f, F, wdot=None):
         """∂_xJ^x + ∂_kJ^k of the O(ħ²) current (module docstring) for the fields F of :meth:`_order2_fields`:
@@ -1036,12 +1049,16 @@ class KineticSolver:
         step: truncation (ωδ)² and round-off 10⁻¹⁶/(ωδ) relative, both negligible), or None when V and E are
         static there (the difference is then exactly zero)."""
         F = self._order2_fields(t)
-        rate = np.abs(F["vx"]).max() / self.dx + np.abs(F["fk"]).max() / self.dk
+        rate = self._order2_rate(F)
         delta = 1e-3 * self.cfl / rate if rate > 0 else 1e-18
         dW = self._order2_W(t + delta) - self._order2_W(t - delta)
         if not np.any(dW):
             return None
         return (dW / (2 * delta))[None, :, None, None]
+
+    def _order2_rate(self, F):
+        """The advective CFL rate max|∂_kh|/(ħ dx) + max|k̇|/dk of the order-2 fields F (1/s)."""
+        return np.abs(F["vx"]).max() / self.dx + np.abs(F["fk"]).max() / self.dk
 
     def _transport_order2(self, f, t=None):
         """∂_tf = -(∂_xJ^x + ∂_kJ^k)/ρ with V frozen at t (no time flux, ∂_tρ = 0)."""
@@ -1079,7 +1096,7 @@ class KineticSolver:
         if self.order == 2:
             t = self.t if t is None else t
             F = self._order2_fields(t)
-            rate = np.abs(F["vx"]).max() / self.dx + np.abs(F["fk"]).max() / self.dk \
+            rate = self._order2_rate(F) \
                 + (np.abs(self._e3).max() / self.dx ** 3 + np.abs(F["V3"]).max() / self.dk ** 3) / (3 * self.hbar)
             dt = self.cfl / rate
             if not self.well_balanced:                  # the time-flux velocity G ∂_tW, from a probe step
@@ -1217,9 +1234,7 @@ class KineticSolver:
         wdot = self._order2_wdot(t)
         if wdot is not None:
             v = v + self._o2k["G_c"] * 0.5 * (wdot + np.roll(wdot, 1, 1))
-        qx = f * self._e3
-        d2x = (np.roll(qx, -1, 1) - 2 * qx + np.roll(qx, 1, 1)) / self.dx ** 2
-        return self.weight * (v * f - d2x / (24 * self.hbar)).sum(axis=(2, 3))
+        return self.weight * (v * f - self._moyal_d2x(f) / (24 * self.hbar)).sum(axis=(2, 3))
 
     def face_current(self, f=None, t=None):
         """Band-resolved particle flux through the x-faces x_{i-1/2}, i = 0..nx (N, nx+1), 1/(Å^{d-1} s): the
@@ -1244,8 +1259,7 @@ class KineticSolver:
             gl, gr = self.reservoirs(t)
             Fx = _face_flux_open(f, self._vxf, gl, gr, self._limiter)
         else:
-            vx = self._vxf if self._fk_model is None else self._vxf[:, 1:]
-            Fx = _face_flux(f, vx, 1, self._limiter)
+            Fx = _face_flux(f, self._vx_right(), 1, self._limiter)
             Fx = np.concatenate([Fx[:, -1:], Fx], axis=1)
         return self.weight * Fx.sum(axis=(2, 3))
 
