@@ -414,7 +414,7 @@ def _load_potential(pot, length, periodic=True) -> dict:
             raise ConfigError(f"[potential] expression cannot be evaluated at t = {tt:g} s: {err}.") from None
         if not np.all(np.isfinite(vals)):
             raise ConfigError(f"[potential] V(x, t = {tt:g} s) is not finite everywhere in [0, length].")
-        if periodic and abs(vals[0] - vals[-1]) > 1e-8 * max(1.0, np.abs(vals).max()):
+        if periodic and _not_periodic(vals):
             raise ConfigError(f"[potential] V(x, t) must be periodic in x with period [kinetics] length = {length:g} "
                               f"Angstrom (or use boundary = 'open'); V(0) = {vals[0]:.6g} eV, V(length) = "
                               f"{vals[-1]:.6g} eV at t = {tt:g} s.")
@@ -451,7 +451,7 @@ def field_function(field, length):
         return None
 
     def E(x, t):
-        return np.broadcast_to(np.asarray(_evaluate(field["code"], x=x, t=t, L=length), dtype=float), np.shape(x))
+        return _evaluate_like_x(field["code"], x, t=t, L=length)
     return E
 
 
@@ -488,10 +488,20 @@ def _evaluate(code, **variables):
     return eval(code, {"__builtins__": {}, **EXPRESSION_NAMES, **variables})   # noqa: S307 - whitelisted AST
 
 
+def _evaluate_like_x(code, x, **variables):
+    """:func:`_evaluate` at x and the other variables, as floats broadcast to the shape of x."""
+    return np.broadcast_to(np.asarray(_evaluate(code, x=x, **variables), dtype=float), np.shape(x))
+
+
+def _not_periodic(vals):
+    """Whether samples of a profile on [0, length] differ at the two ends by more than round-off."""
+    return abs(vals[0] - vals[-1]) > 1e-8 * max(1.0, np.abs(vals).max())
+
+
 def profile_function(code, length):
     """p(x) from a compiled expression in x (Angstrom) and L = length: an array shaped like x."""
     def profile(x):
-        return np.broadcast_to(np.asarray(_evaluate(code, x=x, L=length), dtype=float), np.shape(x))
+        return _evaluate_like_x(code, x, L=length)
     return profile
 
 
@@ -517,7 +527,7 @@ def _load_profile(section, key, value, length, nx, *, positive=False, periodic=F
         i = int(np.argmax(vals <= 0))
         raise ConfigError(f"{where} = {value!r} must be > 0{f' {unit}' if unit else ''} everywhere in [0, length]; "
                           f"it is {vals[i]:.6g} at x = {xs[i]:.6g} Angstrom.")
-    if periodic and abs(vals[0] - vals[-1]) > 1e-8 * max(1.0, np.abs(vals).max()):
+    if periodic and _not_periodic(vals):
         raise ConfigError(f"{where} = {value!r} must be periodic in x with period [kinetics] length = {length:g} "
                           f"Angstrom (boundary = 'periodic'); it is {vals[0]:.6g} at x = 0 and {vals[-1]:.6g} at "
                           "x = length. Use boundary = 'open', or a periodic profile (e.g. a pair of walls, "
@@ -744,8 +754,9 @@ def run_kinetics(cfg, model, *, progress=True, stop_after=None):
     N0 = solver.number()
     ckpt_path = outdir / "checkpoint.npz"
     ck = _load_kinetic_checkpoint(ckpt_path, key, solver.shape)
-    if ck is not None and not k["steady"] and {n for n in ck if n.startswith("frame_")} != \
-            {f"frame_{n}" for n in _kinetic_frame(solver, k)}:
+    first = None if k["steady"] else _kinetic_frame(solver, k)      # the frame at the start (time evolution)
+    if ck is not None and first is not None and {n for n in ck if n.startswith("frame_")} != \
+            {f"frame_{n}" for n in first}:
         ck = None                          # frames of another layout (an older version): start afresh
     if ck is not None:
         solver.f, solver.t, solver.steps, N0 = ck["f"], float(ck["t"]), int(ck["steps"]), float(ck["N0"])
@@ -795,7 +806,7 @@ def run_kinetics(cfg, model, *, progress=True, stop_after=None):
     else:
         times = np.linspace(0.0, k["t_end"], k["n_save"] + 1)
         if ck is None:
-            frames = {name: [value] for name, value in _kinetic_frame(solver, k).items()}
+            frames = {name: [value] for name, value in first.items()}
         else:
             frames = {n[len("frame_"):]: list(ck[n]) for n in ck if n.startswith("frame_")}
         done = len(frames["n"]) - 1
@@ -874,9 +885,7 @@ def _kinetic_dataset(solver, cfg, frame, times=None):
     lead = () if times is None else ("time",)
     data = {name: (lead + dims[name], value) for name, value in frame.items()}
     data["T"] = (("x",), np.broadcast_to(solver.T, solver.x.shape).copy())
-    coords = {"band": np.arange(solver.nbands), "x": solver.x}
-    if "jx_face" in frame:
-        coords["x_face"] = solver.x_faces
+    coords = {"band": np.arange(solver.nbands), "x": solver.x, "x_face": solver.x_faces}   # jx_face: every frame
     if "f" in frame:
         coords["k"] = solver.k
         if solver.model.dim == 2:

@@ -138,6 +138,18 @@ def _tensor_from_directions(vals, d):
     return out
 
 
+def _remember_last(fn):
+    """fn(t), recomputed only when t changes: RK4 evaluates the midpoint t + h/2 twice (k2 and k3), and the
+    first stage at t = 0 follows the initial state at t = 0. Callers must not modify the returned arrays."""
+    last = []
+
+    def wrapped(t):
+        if not last or last[0] != t:
+            last[:] = [t, fn(t)]
+        return last[1]
+    return wrapped
+
+
 class TimeDomainSolver:
     """Velocity-gauge RK4 integration of the density-matrix equation of motion on one k grid.
 
@@ -285,6 +297,7 @@ class TimeDomainSolver:
             d0 = 0.5 * (H[..., 0, 0] + H[..., 1, 1]).real
             return d0, np.stack([H[..., 0, 1].real, -H[..., 0, 1].imag, 0.5 * (H[..., 0, 0] - H[..., 1, 1]).real])
 
+        @_remember_last
         def equilibrium(t):
             d0, dv = pauli(hk(t)[0].reshape(F, B, 2, 2))
             dn = np.sqrt((dv * dv).sum(0))
@@ -333,6 +346,7 @@ class TimeDomainSolver:
         N, w, mu, kT, tol = self.norb, self.weight, self.mu, self.kT, self.tol
         popm = pop[:, None, None, None, None, None]
 
+        @_remember_last
         def equilibrium(t):
             H = hk(t)[0].reshape(F, B, N, N)
             Ev, U = np.linalg.eigh(H)
