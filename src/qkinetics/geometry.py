@@ -280,7 +280,9 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws,
     Wdiag = np.real(np.diagonal(W, axis1=-2, axis2=-1)).transpose(0, 3, 1, 2)
     geo.inverse_mass = result("inverse_mass", (B, N, d, d), lambda o: np.add(Wdiag, twice_Q1, out=o))
 
-    Q3 = sums.real(1, np.empty((B, N, d, d))) + 1j * sums.imag(1, np.empty((B, N, d, d)))
+    def complex_sum(i):                                                      # S_i as one complex array
+        return sums.real(i, np.empty((B, N, d, d))) + 1j * sums.imag(i, np.empty((B, N, d, d)))
+
     R3 = R2 * R
     # ∂_c V^a = W^{ac} + [V^c ∘ R, V^a] (parallel-transport gauge; intra-group terms drop out of
     # group traces). V^c ∘ R is anti-Hermitian, so V^a (V^c ∘ R) = -((V^c ∘ R) V^a)^dagger and a
@@ -299,8 +301,8 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws,
         return (S.transpose(0, 1, 2, 4, 3) + np.conj(S.transpose(0, 1, 4, 2, 3))
                 - p * (Qp1[..., None] * vel[:, :, None, None, :] - T))
 
-    dQ2 = dQ(R2, Q3, R3, 2)
-    dQ3 = dQ(R3, sums.real(3, np.empty((B, N, d, d))) + 1j * sums.imag(3, np.empty((B, N, d, d))), R2 * R2, 3)
+    dQ2 = dQ(R2, complex_sum(1), R3, 2)
+    dQ3 = dQ(R3, complex_sum(3), R2 * R2, 3)
     geo.berry_curvature_derivative = _group_average(same, size, -2.0 * dQ2.imag)
     geo.quantum_metric_derivative = _group_average(same, size, dQ2.real)
     geo.normalized_metric_derivative = _group_average(same, size, 2.0 * dQ3.real)
