@@ -290,11 +290,11 @@ def print_summary(summary) -> None:
               f"{nk / t['bg(basic)']:11.4g}{nk / t['bg(deriv)']:11.4g}")
 
 
-def run_subbatch_sweep(quick: bool) -> None:
+def run_subbatch_sweep() -> None:
     """band_geometry time per k point against the library's sub-batch size (qkinetics.geometry.SUBBATCH_ELEMENTS):
     large sub-batches fall out of cache and page-fault on fresh temporaries; small ones pay per-call overhead."""
     import qkinetics.geometry as geometry_module
-    timing = dict(min_rounds=2, max_rounds=4, budget=1.0) if quick else dict(min_rounds=3, max_rounds=8, budget=3.0)
+    timing = dict(min_rounds=3, max_rounds=8, budget=3.0)
     default = geometry_module.SUBBATCH_ELEMENTS
     sizes = [2**13, 2**14, 2**15, 2**16, 2**17]
     print()
@@ -318,11 +318,11 @@ def run_subbatch_sweep(quick: bool) -> None:
         geometry_module.SUBBATCH_ELEMENTS = default
 
 
-def run_pair_sum_crossover(quick: bool) -> None:
+def run_pair_sum_crossover() -> None:
     """Core geometry time per k point with the pair sums by planes and by Gram products
     (qkinetics.geometry.GRAM_PAIR_MIN forced to infinity / 0), for models around the default crossover."""
     import qkinetics.geometry as geometry_module
-    timing = dict(min_rounds=2, max_rounds=4, budget=1.0) if quick else dict(min_rounds=3, max_rounds=8, budget=3.0)
+    timing = dict(min_rounds=3, max_rounds=8, budget=3.0)
     default = geometry_module.GRAM_PAIR_MIN
     print()
     print(f"== Part 4: band-pair sums by planes or by Gram products (GRAM_PAIR_MIN, default {default}: Gram from "
@@ -461,14 +461,14 @@ def main(argv=None) -> None:
     t0 = time.perf_counter()
     print("qkinetics band-geometry benchmark" + (" (--quick)" if args.quick else ""))
     print_environment()
-    print("dense timings (Parts 2, 3) by " + ("this process's CPU time (time.process_time): with one BLAS thread "
+    print("dense timings (Parts 2-4) by " + ("this process's CPU time (time.process_time): with one BLAS thread "
           "it equals the wall time on an idle machine and is not inflated by time-slicing with other processes"
           if clock == "cpu" else "wall time (time.perf_counter)") + "; grid timings (Part 1) by wall time")
     run_grid(args.quick)
     run_dense(args.quick)
     if not args.quick:
-        run_subbatch_sweep(args.quick)
-        run_pair_sum_crossover(args.quick)
+        run_subbatch_sweep()
+        run_pair_sum_crossover()
     print(f"\ntotal wall time {time.perf_counter() - t0:.1f} s")
 
 
