@@ -53,7 +53,7 @@ def main():
           f"{s.f.nbytes / 2**20:.0f} MiB)")
 
     nx, nk = 64, 256
-    cases = {                                                       # label: (potential, order, model, max_dt)
+    cases = {                                                       # label: (potential, order, model)
         "order 0": (lambda x, t: 0.05 * np.cos(2 * np.pi * x / 25.0), 0, model),
         "order 2, static V": (lambda x, t: 0.05 * np.cos(2 * np.pi * x / 25.0), 2, model),
         "order 2, travelling V(x, t)": (lambda x, t: 0.05 * np.cos(2 * np.pi * x / 25.0 - 1e14 * t), 2, model),
