@@ -494,7 +494,7 @@ class KineticSolver:
                 self.velocity_y = (bg.velocity[:, :, 1].T / self.hbar).reshape(N, self.nk, self.nky)
                 self.omega_xy = bg.berry_curvature[:, :, 0, 1].T.reshape(N, self.nk, self.nky)
         else:
-            self._setup_x_dependent(model, grid, kfaces, band_geometry)
+            self._setup_x_dependent(model, kfaces)
         self.t = 0.0
         self.boundary_inflow = 0.0            # particles that entered through the open ends (∫ dt net inflow)
         self._bflux = self._bres = self._inflow = 0.0
@@ -523,13 +523,15 @@ class KineticSolver:
         """The (k_x[, k_y]) points of the k_x values ``kx`` times the k_y grid, k_x major: (len(kx) nky, dim)."""
         return np.stack(np.broadcast_arrays(kx[:, None], self.ky[None, :]), -1).reshape(-1, 2)[:, :self.model.dim]
 
-    def _setup_x_dependent(self, model0, grid, kfaces, band_geometry):
+    def _setup_x_dependent(self, model0, kfaces):
         """Bands of model(x): ε_n at the cell centres (x_i, k_j) for the local equilibria and at the cell corners
         (x_{i-1/2}, k_{j-1/2}) for the flow. The x-face velocities and the model part of the k-face force are
         corner differences, so the discrete divergence of the phase-space flow vanishes exactly. At order 1 the
         band energy is h = ε + h_1 (corners and centres) and ρ = 1 - Ω_{xk} per cell from plaquette Berry phases
         (:meth:`_first_order_texture`)."""
+        from ..geometry import band_geometry
         N, nk, nky, d = self.nbands, self.nk, self.nky, model0.dim
+        grid = self._kgrid
 
         def model_at(xv):
             m = self.model_function(float(xv))
@@ -550,7 +552,7 @@ class KineticSolver:
         self.energy = self._E = bands(self.x, self.k)                          # ε_n(x_i, k_j[, k_y]) (N, nx, nk, nky)
         Ec = bands(self.x_faces, kfaces)                                        # corners (N, nx+1, nk+1, nky)
         if self.order >= 1:
-            h1c = self._first_order_texture(model_at, grid, kfaces)
+            h1c = self._first_order_texture(model_at, kfaces)
             if d == 2:                            # the order-0 flow (ε at the corners) for the O(ħ) terms of ẏ
                 e0 = Ec.copy()
                 e0[:, :, 0] = e0[:, :, -1]
@@ -576,7 +578,7 @@ class KineticSolver:
                 self.velocity_y[:, i] = (bg.velocity[:, :, 1].T / self.hbar).reshape(N, nk, nky)
                 self.omega_xy[:, i] = bg.berry_curvature[:, :, 0, 1].T.reshape(N, nk, nky)
 
-    def _texture_bloch(self, model_at, xs, kx, grid, ky_shift=0.0, vectors=True, transverse=False):
+    def _texture_bloch(self, model_at, xs, kx, ky_shift=0.0, vectors=True, transverse=False):
         """Eigenpairs and h_1 of model(x) (positions convention) at the points xs × kx (× k_y + ``ky_shift``).
 
         h_1 is the sum-over-states form of :func:`qkinetics.moyal.diagonalize.first_order_band_energy` in the
@@ -587,7 +589,7 @@ class KineticSolver:
         Ω_{xk_y} = -2 Im Σ_m V^x_nm V^{k_y}_mn/(ε_n - ε_m)² (N, nxs, nkx, nky) (else None)."""
         from ..moyal.diagonalize import first_order_band_energy
         N, nky, nkx = self.nbands, self.nky, len(kx)
-        K = grid(kx)
+        K = self._kgrid(kx)
         if ky_shift:
             K = K + np.array([0.0, ky_shift])
         delta = 1e-4 * self.dx
@@ -621,7 +623,7 @@ class KineticSolver:
                 U[i] = u.reshape(nkx, nky, N, N)
         return eps, h1, U, omega_x_ky
 
-    def _first_order_texture(self, model_at, grid, kfaces):
+    def _first_order_texture(self, model_at, kfaces):
         """O(ħ) terms of model(x) in the (x, k_x) plane (per k_y line in 2D); returns h_1 at the cell corners.
 
         Sets ``self.first_order_energy`` (h_1 at the cell centres; ``self._E`` = ε + h_1 there),
@@ -632,12 +634,12 @@ class KineticSolver:
         Berry phases (2π P) of its two x-faces. In 2D also the transverse-velocity terms at the cell centres:
         Ω_{xk_y} and ∂_{k_y}h_1 (central difference, step 10⁻⁴ dk_y)."""
         N = self.nbands
-        _, h1c, Uc, _ = self._texture_bloch(model_at, self.x_faces, kfaces[:-1], grid)
+        _, h1c, Uc, _ = self._texture_bloch(model_at, self.x_faces, kfaces[:-1])
         m0 = self.model if getattr(self.model, "convention", "positions") != "lattice" \
             else self.model.with_convention("positions")
         pos = getattr(m0, "positions", None)
         D = np.exp(2j * np.pi * np.asarray(pos, dtype=float)[:, 0]) if pos is not None else np.ones(N)
-        K0, Kb = grid(kfaces[:1]), grid(kfaces[-1:])
+        K0, Kb = self._kgrid(kfaces[:1]), self._kgrid(kfaces[-1:])
         H0, Hb = m0.hamiltonian(K0)[0], m0.hamiltonian(Kb)[0]
         if np.abs(Hb - D.conj()[:, None] * H0 * D[None, :]).max() > 1e-8 * max(1.0, np.abs(H0).max()):
             raise ModelError("The O(hbar) texture terms need H(k + b) = D^dagger H(k) D (positions convention, D = "
@@ -654,13 +656,13 @@ class KineticSolver:
             raise ModelError(f"1 - Omega_xk = {self._rho.min():.2f} near x = {self.x[i]:.3g} A: the texture varies "
                              "too fast for the O(hbar) gradient expansion (the mixed Berry curvature is not small); "
                              "make it smoother or use order=0.")
-        _, self.first_order_energy, _, om = self._texture_bloch(model_at, self.x, self.k, grid, vectors=False,
+        _, self.first_order_energy, _, om = self._texture_bloch(model_at, self.x, self.k, vectors=False,
                                                                 transverse=self.model.dim == 2)
         self._E = self.energy + self.first_order_energy
         if self.model.dim == 2:
             dky = 1e-4 * self.dky
-            hp = self._texture_bloch(model_at, self.x, self.k, grid, ky_shift=dky, vectors=False)[1]
-            hm = self._texture_bloch(model_at, self.x, self.k, grid, ky_shift=-dky, vectors=False)[1]
+            hp = self._texture_bloch(model_at, self.x, self.k, ky_shift=dky, vectors=False)[1]
+            hm = self._texture_bloch(model_at, self.x, self.k, ky_shift=-dky, vectors=False)[1]
             self.omega_x_ky = om
             self._vy1 = (hp - hm) / (2 * dky * self.hbar)                      # ∂_{k_y}h_1/ħ
         return h1c
