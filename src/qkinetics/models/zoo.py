@@ -321,7 +321,7 @@ def haldane(t1=1.0, t2=0.1, phi=np.pi / 2, mass=0.0, a=1.0, strain=0.0):
         Lattice constant |a1| (Angstrom).
     strain : float
         Uniaxial anisotropy: the first of the three nearest-neighbour bonds carries
-        :math:`t_1(1 + \text{strain})`. Nonzero strain breaks the threefold rotation, which
+        :math:`t_1(1 + \\text{strain})`. Nonzero strain breaks the threefold rotation, which
         otherwise forces the Berry curvature dipole to vanish (default 0: Haldane's model). The
         closed form above and the gap-closing condition hold for strain = 0; with strain the first
         bond term of the sum carries the factor (1 + strain).
