@@ -174,7 +174,7 @@ def test_interrupted_time_run_resumes_to_the_same_result(tmp_path):
 
 
 def test_interrupted_steady_run_resumes_to_the_same_result(tmp_path, monkeypatch):
-    monkeypatch.setattr(qrun, "STEADY_BLOCK", 20)                          # several blocks on a tiny grid
+    monkeypatch.setattr(qrun.kinetic_job, "STEADY_BLOCK", 20)                          # several blocks on a tiny grid
     for sub in ("a", "b"):
         (tmp_path / sub).mkdir()
     ref = run(_write(tmp_path / "a", STEADY.format(tol=1e-10)), progress=False)
@@ -189,7 +189,7 @@ def test_interrupted_steady_run_resumes_to_the_same_result(tmp_path, monkeypatch
 
 def test_steady_blocks_shorter_than_the_check_interval_still_converge(tmp_path, monkeypatch):
     """Regression: blocks of fewer than 50 steps were never checked and ran to max_steps."""
-    monkeypatch.setattr(qrun, "STEADY_BLOCK", 20)
+    monkeypatch.setattr(qrun.kinetic_job, "STEADY_BLOCK", 20)
     ds = run(_write(tmp_path, STEADY.format(tol=1e-9)), progress=False)
     assert ds.attrs["converged"] == 1 and ds.attrs["steps"] < 2000
 
@@ -544,7 +544,7 @@ directory = "out"
 @pytest.mark.parametrize("extra", ['boundary = "open"\n' + TIME_EXTRA, WALL_EXTRA], ids=["time", "steady"])
 def test_interrupted_profile_runs_resume_to_the_same_result(tmp_path, monkeypatch, extra):
     """Checkpoint/resume with T(x), model(x), open ends and snapshots (f frames, boundary inflow restored)."""
-    monkeypatch.setattr(qrun, "STEADY_BLOCK", 100)
+    monkeypatch.setattr(qrun.kinetic_job, "STEADY_BLOCK", 100)
     text = _profile(WALL, '"600 + 800 * x / L"', extra)
     for sub in ("a", "b"):
         (tmp_path / sub).mkdir()

@@ -1,0 +1,117 @@
+"""The main job: a TOML-configured, resumable conductivity run (``qkinetics run config.toml``).
+
+Config keys (every key is checked; an error names the key and the allowed values)::
+
+    [model]
+    zoo = "massive_dirac"             # a zoo name, or
+    # wannier90 = "path/seed_tb.dat"  # a Wannier90 file (relative to the config); lattice = [[...]] for _hr.dat
+    params = { mass = 0.1, tilt = 0.05 }
+
+    [response]
+    order = 2                         # 1 or 2
+    gradient = false                  # true: responses to field gradients, O(q)
+    mechanisms = "all"                # or a list of names
+
+    [sweep]                           # each a number, a list, or {start, stop, num}
+    mu = { start = -0.5, stop = 0.5, num = 101 }   # eV
+    T = 10.0                          # K
+    tau = 1e-13                       # s
+    omega = 0.0                       # rad/s
+
+    [grid]
+    n = 300                           # points per direction
+    shift = 0.5                       # Monkhorst-Pack shift (lattice models)
+    kcut = 1.0                        # cutoff of continuum models, 1/Angstrom
+    chunk_size = 20000                # optional
+    convergence = true                # also integrate grids with n/2 and n/4 for an error bar
+
+    [output]
+    directory = "qkinetics-run"       # relative to the config file
+    checkpoint_every = 1              # chunks between checkpoints
+
+Progress is checkpointed to ``<directory>/checkpoint.npz`` after every chunk; rerunning the same
+config resumes from it (a changed config starts afresh). Results: ``result.nc`` (netCDF),
+``result.csv`` (a flat table) and ``response.png``.
+
+A kinetic run (the phase-space solver :class:`qkinetics.kinetics.KineticSolver`) replaces
+``[response]``, ``[sweep]`` and ``[grid]`` by ``[kinetics]`` and ``[potential]``::
+
+    [model]
+    zoo = "rice_mele"                 # a 1D or 2D lattice model; any parameter may be an expression in x:
+    params = { staggered = "0.4 * tanh((x - L/2) / 3)" }   # -> model(x) (orders 0 and 1)
+
+    [kinetics]
+    order = 1                         # 0, 1 (anomalous velocity in jy, 2D models) or 2 (O(hbar^2) current:
+                                      # uniform model and T, periodic x; any relaxation)
+    length = 60.0                     # period of the x box, Angstrom
+    nx = 64                           # cells in x
+    nk = 64                           # cells in k_x over the Brillouin zone
+    nk_perp = 32                      # k_y points (2D models only, required there)
+    mu = 0.0                          # eV
+    T = 300.0                         # K, or an expression in x: T = "600 + 800 * x / L" (> 0; orders 0 and 1)
+    tau = 1e-14                       # s, or "inf" (collisionless; not with steady = true)
+    boundary = "periodic"             # or "open": equilibrium leads at both ends (orders 0 and 1; V and the
+                                      # profiles need not be periodic)
+    relaxation = "local"              # "local" (number conserving), "global" or "bare" (docs/kinetics.md)
+    initial = "equilibrium"           # f_FD(eps + V(x, 0) - mu), or "uniform": f_FD(eps - mu)
+    steady = false                    # true: relax to the stationary state of V(x, 0)
+    t_end = 1e-13                     # s (time evolution only)
+    n_save = 10                       # saved frames after t = 0 (time evolution only)
+    tol = 1e-8                        # steady only: max|d_t f| tau at convergence
+    max_steps = 200000                # steady only
+    limiter = "mc"                    # MUSCL limiter
+    cfl = 0.4
+    snapshots = false                 # true: also write f(band, x, k[, k_y]) (every saved frame, or the steady state)
+    field = "1e-4"                    # applied electric field E(x, t) along x, V/Angstrom: a number or an expression
+                                      # in x, t and L (any mean, a drive the relaxation does not see; all orders)
+
+    [potential]                       # V(x, t) in eV, x in Angstrom, t in s
+    kind = "cos"                      # V0 cos(q x - omega t + phase)
+    V0 = 0.05
+    q = 0.1047                        # 1/Angstrom, a multiple of 2 pi / length (periodic boundary)
+    omega = 0.0                       # rad/s
+    # kind = "step": V0/2 [1 + tanh(L/(2 pi width) sin(2 pi (x - x0)/L))], up at x0, down at x0 + L/2
+    # kind = "expression": expression = "0.1 * sin(2*pi*x/L) * exp(-t/1e-13)"
+    ramp = 0.0                        # s: switch on with sin^2(pi t / (2 ramp)) (all kinds)
+
+    [output]
+    directory = "kinetics-out"
+    checkpoint_every = 1              # saved frames (or steady-state blocks) between checkpoints
+
+Expressions (``[potential] expression``, ``[kinetics] field``, ``T``, string ``[model] params``) are parsed
+into a whitelisted syntax tree (numbers, arithmetic, comparisons, the functions of :data:`EXPRESSION_NAMES` such
+as ``where(c, a, b)``, ``pi``, ``e``) and evaluated with numpy; their variables are x (Angstrom), L (the
+length) and, for V and the field only, t (s). An unknown name is an error that lists the allowed ones. Profiles are checked on [0, length]: finite,
+T > 0, and with periodic boundaries p(0) = p(length) for V and the model parameters (T enters only the
+collision term cell by cell, so a temperature jump at the junction of the ring is allowed).
+
+Results: ``result.nc`` (the solver's moments n, jx[, jy], V; ``jx_face``, the scheme's flux through the cell
+faces x_face; ``T`` (x) in K; ``param_<name>`` (x) for x-dependent parameters; ``f`` with
+snapshots), ``kinetics.png``. The distribution f, the time and the boundary inflow are checkpointed, so an
+interrupted kinetic run resumes; a finished one is read back, not recomputed.
+"""
+
+from __future__ import annotations
+
+from .config import build_model, field_function, load_config, potential_function
+from .errors import ConfigError
+from .expressions import EXPRESSION_NAMES, profile_function
+from .kinetic_job import plot_kinetics, run_kinetics
+from .response_job import run_response, write_csv
+
+__all__ = ["ConfigError", "EXPRESSION_NAMES", "build_model", "field_function", "load_config", "plot_kinetics",
+           "potential_function", "profile_function", "run", "run_kinetics", "run_response", "write_csv"]
+
+
+def run(config_path, *, executor=None, progress=True, stop_after=None):
+    """Run a config to completion (resuming from a checkpoint if one matches); returns the Dataset.
+
+    ``stop_after`` (chunks) interrupts the run deliberately after that many new chunks, leaving the
+    checkpoint behind (used to test resuming); for a kinetic run it counts saved frames (time
+    evolution) or steady-state blocks. ``executor`` is ignored by kinetic runs (serial, vectorized).
+    """
+    cfg = load_config(config_path)
+    model = build_model(cfg)
+    if cfg["kind"] == "kinetics":
+        return run_kinetics(cfg, model, progress=progress, stop_after=stop_after)
+    return run_response(cfg, model, executor=executor, progress=progress, stop_after=stop_after)

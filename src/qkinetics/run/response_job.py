@@ -1,0 +1,117 @@
+"""The response job: mechanism-resolved conductivities of a validated response config, checkpointed chunk by
+chunk (``checkpoint.npz``) and written as ``result.nc``, ``result.csv`` and ``response.png``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+
+from ..conductivity import assemble_dataset, write_netcdf
+from ..integrate import KGrid, integrate_mechanisms
+from ..integrate.integrator import default_chunk_size
+from ..responses import mechanisms_by_name
+
+def run_response(cfg, model, *, executor=None, progress=True, stop_after=None):
+    """A validated response config to completion (resuming from ``checkpoint.npz`` if it matches); returns the
+    Dataset (also written as ``result.nc``, ``result.csv`` and ``response.png``).
+
+    ``stop_after`` (chunks) interrupts the run deliberately after that many new chunks, leaving the checkpoint
+    behind (used to test resuming)."""
+    mechs = mechanisms_by_name(cfg["mechanisms"], cfg["order"], cfg["gradient"])
+    s = cfg["sweep"]
+    outdir = cfg["directory"]
+    outdir.mkdir(parents=True, exist_ok=True)
+    g = cfg["grid"]
+    grid = KGrid(model, g["n"], shift=g["shift"], kcut=g["kcut"])
+    chunk = g["chunk_size"] or default_chunk_size(model, len(s["mu"]), len(s["T"]))
+    grids = {"fine": grid}
+    if g["convergence"]:                 # the same three levels as qkinetics.conductivity (grid_error)
+        grids["coarse"] = grid.coarsened(model)
+        grids["coarser"] = grids["coarse"].coarsened(model)
+    # the checkpoint belongs to this config and, for Wannier90 input, this file's content
+    key = hashlib.sha256(json.dumps([cfg["raw"], getattr(model, "provenance", None)], sort_keys=True,
+                                    default=str).encode()).hexdigest()
+    ckpt_path = outdir / "checkpoint.npz"
+    state = _load_checkpoint(ckpt_path, key)
+    results = {}
+    new_chunks = 0
+    for label, gr in grids.items():
+        resume = state.get(label)
+
+        def on_chunk(done, totals, resolution, label=label):
+            nonlocal new_chunks
+            new_chunks += 1
+            state[label] = (done, totals, resolution)
+            if done % cfg["checkpoint_every"] == 0 or done == gr.nchunks(chunk):
+                _save_checkpoint(ckpt_path, key, state)
+            if stop_after is not None and new_chunks >= stop_after:
+                _save_checkpoint(ckpt_path, key, state)
+                raise KeyboardInterrupt(f"stopped after {new_chunks} chunks (checkpoint saved)")
+
+        if resume is not None and resume[0] >= gr.nchunks(chunk):
+            from ..integrate.integrator import BandIntegrals
+
+            results[label] = BandIntegrals(values=resume[1], resolution=resume[2], npoints=gr.npoints)
+            continue
+        results[label] = integrate_mechanisms(model, mechs, gr, s["mu"], s["T"], executor=executor,
+                                              chunk_size=chunk, progress=progress, resume=resume,
+                                              on_chunk=on_chunk, warn=(label == "fine"))
+        state[label] = (gr.nchunks(chunk), results[label].values, results[label].resolution)
+        _save_checkpoint(ckpt_path, key, state)
+    ds = assemble_dataset(model, cfg["order"], mechs, results["fine"], results.get("coarse"), grid,
+                          s["mu"], s["T"], s["tau"], s["omega"], coarser=results.get("coarser"))
+    ds.attrs["config"] = json.dumps(cfg["raw"], default=str)
+    ds.attrs["output_directory"] = str(outdir)
+    write_netcdf(ds, outdir / "result.nc")
+    write_csv(ds, outdir / "result.csv")
+    from ..plot import response
+
+    response(ds, path=outdir / "response.png")
+    return ds
+
+
+def _save_checkpoint(path, key, state):
+    arrays = {"key": np.array(key)}
+    for label, (done, totals, resolution) in state.items():
+        arrays[f"{label}__done"] = np.array(done)
+        arrays[f"{label}__resolution"] = resolution
+        for name, val in totals.items():
+            arrays[f"{label}__val__{name}"] = val
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(path)                      # atomic: an interruption never leaves a broken checkpoint
+
+
+def _load_checkpoint(path, key):
+    if not path.exists():
+        return {}
+    with np.load(path) as f:
+        if str(f["key"]) != key:
+            return {}
+        state = {}
+        for label in ("fine", "coarse"):
+            if f"{label}__done" in f:
+                vals = {k.split("__val__", 1)[1]: f[k] for k in f.files if k.startswith(f"{label}__val__")}
+                state[label] = (int(f[f"{label}__done"]), vals, f[f"{label}__resolution"])
+        return state
+
+
+def write_csv(ds, path):
+    """A flat table: one row per (channel, mu, T, tau, omega, tensor component), a column per mechanism."""
+    names = [v for v in ds.data_vars if ds[v].dims[:1] == ("channel",) and not v.startswith("error_")]
+    df = ds[names].to_dataframe()
+    cols = {}
+    for n in names:
+        cols[f"{n}_real"] = np.real(df[n].to_numpy())
+        cols[f"{n}_imag"] = np.imag(df[n].to_numpy())
+    import csv
+
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(list(df.index.names) + list(cols))
+        for i, idx in enumerate(df.index):
+            w.writerow(list(idx) + [f"{cols[c][i]:.10g}" for c in cols])
+
+
