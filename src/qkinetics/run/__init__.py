@@ -96,6 +96,7 @@ from __future__ import annotations
 from .config import build_model, field_function, load_config, potential_function
 from .errors import ConfigError
 from .expressions import EXPRESSION_NAMES, profile_function
+from .lock import directory_lock
 from .kinetic_job import plot_kinetics, run_kinetics
 from .response_job import run_response, write_csv
 
@@ -112,6 +113,8 @@ def run(config_path, *, executor=None, progress=True, stop_after=None):
     """
     cfg = load_config(config_path)
     model = build_model(cfg)
-    if cfg["kind"] == "kinetics":
-        return run_kinetics(cfg, model, progress=progress, stop_after=stop_after)
-    return run_response(cfg, model, executor=executor, progress=progress, stop_after=stop_after)
+    cfg["directory"].mkdir(parents=True, exist_ok=True)
+    with directory_lock(cfg["directory"], cfg["path"]):      # one run per output directory
+        if cfg["kind"] == "kinetics":
+            return run_kinetics(cfg, model, progress=progress, stop_after=stop_after)
+        return run_response(cfg, model, executor=executor, progress=progress, stop_after=stop_after)

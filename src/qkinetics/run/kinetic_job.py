@@ -11,7 +11,9 @@ import numpy as np
 from ..models.base import ModelError
 from .config import field_function, potential_function
 from .errors import ConfigError
+from .checkpoint import read_checkpoint, write_checkpoint
 from .expressions import profile_function
+from .writer import atomic_path, save_figure
 
 #: pseudo-time steps per steady-state block (one checkpoint opportunity per block)
 STEADY_BLOCK = 1000
@@ -42,6 +44,7 @@ def run_kinetics(cfg, model, *, progress=True, stop_after=None):
             old = None
         if old is not None and old.attrs.get("config_key") == key:
             old.attrs["output_directory"] = str(outdir)
+            _write_derived(old, outdir, always=False)     # a figure or table lost since: drawn again
             return old
     V = potential_function(cfg["potential"], k["length"])
     T = profile_function(k["T"]["code"], k["length"]) if isinstance(k["T"], dict) else k["T"]
@@ -143,10 +146,6 @@ def run_kinetics(cfg, model, *, progress=True, stop_after=None):
         "initial": k["initial"], "boundary": k["boundary"], "steps": int(solver.steps), "time_s": float(solver.t),
         "wall_s_this_session": _time_now() - w0,
         "particle_number_initial": N0, "particle_number_final": N1,
-        "units": "x, x_face: A, time: s, n: 1/A^d per band (no spin), jx/jy: particle current 1/(A^(d-1) s) per band "
-                 "(electric current = -e x), jx_face: particle flux through the cell faces x_face, 1/(A^(d-1) s), "
-                 "V: eV, T: K, particle_number: sum n dx, 1/A^(d-1)"
-                 + (", f: occupation, k, k_y: 1/A" if k["snapshots"] else ""),
         "config": json.dumps(cfg["raw"], default=str), "config_key": key, "output_directory": str(outdir),
     })
     if isinstance(k["T"], dict):
@@ -161,10 +160,10 @@ def run_kinetics(cfg, model, *, progress=True, stop_after=None):
         ds.attrs["field_expression"] = k["field"]["expression"]              # V/Angstrom
     if cfg["potential"]["kind"] == "expression":
         ds.attrs["potential_expression"] = cfg["potential"]["expression"]
-    tmp = outdir / "result.tmp.nc"
-    ds.to_netcdf(tmp, engine="scipy")
-    tmp.replace(result_path)
-    plot_kinetics(ds, outdir / "kinetics.png")
+    _set_units(ds)
+    with atomic_path(result_path) as tmp:
+        ds.to_netcdf(tmp, engine="scipy")
+    _write_derived(ds, outdir, always=True)
     return ds
 
 
@@ -218,58 +217,154 @@ def _bar(progress, total, initial, unit):
 
 
 def _save_kinetic_checkpoint(path, key, solver, N0, extra):
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, key=np.array(key), f=solver.f, t=np.array(solver.t), steps=np.array(solver.steps),
-             N0=np.array(N0), boundary_inflow=np.array(solver.boundary_inflow), **extra)
-    tmp.replace(path)                      # atomic
+    write_checkpoint(path, key, {"f": solver.f, "t": np.array(solver.t), "steps": np.array(solver.steps),
+                                 "N0": np.array(N0), "boundary_inflow": np.array(solver.boundary_inflow), **extra})
 
 
 def _load_kinetic_checkpoint(path, key, shape):
-    if not path.exists():
-        return None
+    ck = read_checkpoint(path, key, required=("f", "t", "steps", "N0"))
+    if ck is None or ck["f"].shape != tuple(shape):
+        return None                        # none, damaged (moved aside), or of another config or grid
+    return ck
+
+
+def _units(dim):
+    """Units of the variables of a kinetic result in ``dim`` dimensions (particle density and current per band,
+    no spin; the electric current is -e times the particle current)."""
+    current, density = {1: ("1/s", "1/A"), 2: ("1/(A s)", "1/A^2")}[dim]
+    return {
+        "x": "A", "x_face": "A", "time": "s", "k": "1/A", "k_y": "1/A", "V": "eV", "T": "K", "f": "1",
+        "n": density, "n_physical": density,
+        "jx": current, "jy": current, "jx_face": current,
+    }
+
+
+#: what each variable of a kinetic result is (the ``long_name`` attribute)
+LONG_NAMES = {
+    "n": "particle density per band", "n_physical": "physical (O(hbar^2)-corrected) particle density per band",
+    "jx": "cell-centre particle current density per band (moment of xdot f; carries the upwind truncation error)",
+    "jy": "transverse particle current density per band",
+    "jx_face": "particle flux through the cell faces x_face per band (the scheme's conserved flux)",
+    "V": "potential energy V(x, t)", "T": "temperature T(x)", "f": "occupation f(band, x, k[, k_y])",
+}
+
+
+def _set_units(ds):
+    """Per-variable ``units`` and ``long_name`` attributes (coordinates included)."""
+    units = _units(int(ds.attrs["dim"]))
+    for name in list(ds.data_vars) + list(ds.coords):
+        if name in units:
+            ds[name].attrs["units"] = units[name]
+        if name in LONG_NAMES:
+            ds[name].attrs["long_name"] = LONG_NAMES[name]
+        if name.startswith("param_"):
+            ds[name].attrs["long_name"] = f"model parameter {name[len('param_'):]}(x) (units of the zoo model)"
+    ds.attrs["particle_number_units"] = {1: "1", 2: "1/A"}[int(ds.attrs["dim"])]
+
+
+def _png_complete(path) -> bool:
+    """Whether ``path`` is a whole PNG file (signature and final IEND chunk)."""
     try:
-        with np.load(path) as f:
-            if str(f["key"]) != key or f["f"].shape != tuple(shape):
-                return None
-            return {name: f[name] for name in f.files}
-    except (OSError, ValueError, KeyError):
-        return None
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            fh.seek(0, 2)
+            if fh.tell() < 20:
+                return False
+            fh.seek(-12, 2)
+            tail = fh.read(12)
+    except OSError:
+        return False
+    return head == b"\x89PNG\r\n\x1a\n" and tail[4:8] == b"IEND"
+
+
+def _write_derived(ds, outdir, *, always):
+    """``result.csv`` and ``kinetics.png`` from a result (atomically); with ``always=False`` only those missing
+    or incomplete (a finished run read back after an older version or a crash lost them)."""
+    csv_path, png_path = outdir / "result.csv", outdir / "kinetics.png"
+    if always or not csv_path.exists():
+        write_kinetic_csv(ds, csv_path)
+    if always or not _png_complete(png_path):
+        plot_kinetics(ds, png_path)
+
+
+def write_kinetic_csv(ds, path):
+    """A long table of a kinetic result, written atomically: one row per value of every field on x or x_face,
+
+    ``[time,] quantity, band, position, value, units``
+
+    with ``band`` empty for fields without one (V, T, param_<name>) and ``position`` the cell centre x or,
+    for ``jx_face``, the face x_face (Angstrom). The occupation f (``snapshots``) is in ``result.nc`` only."""
+    import csv
+
+    timed = "time" in ds.dims
+
+    def fmt(values):
+        return [f"{v:.10g}" for v in np.asarray(values, dtype=float).ravel()]
+
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow((["time_s"] if timed else []) + ["quantity", "band", "position_A", "value", "units"])
+        for name in ds.data_vars:
+            da = ds[name]
+            pos = "x_face" if "x_face" in da.dims else "x" if "x" in da.dims else None
+            if pos is None or "k" in da.dims:
+                continue
+            order = tuple(d for d in ("time", "band", pos) if d in da.dims)
+            grids = dict(zip(order, np.meshgrid(*(ds[d].values for d in order), indexing="ij")))
+            size = da.size
+            lead = [fmt(grids["time"]) if "time" in grids else [""] * size] if timed else []
+            band = [str(b) for b in grids["band"].ravel()] if "band" in grids else [""] * size
+            w.writerows(zip(*lead, [name] * size, band, fmt(grids[pos]), fmt(da.transpose(*order).values),
+                            [da.attrs.get("units", "")] * size))
 
 
 def plot_kinetics(ds, path):
-    """Density, current(s) and potential versus x: every saved time (colour = time) or the steady state."""
+    """Density, current(s) and potential versus x: every saved time (colour = time) or the steady state; written
+    atomically to ``path``.
+
+    The x current drawn is the flux through the cell faces (``jx_face``, summed over bands): the scheme's
+    conserved flux, uniform in a number-conserving steady state. The cell-centre moment ``jx`` (in
+    ``result.nc``) differs from it by the upwind truncation term ~ |xdot| dx d_x f, which spikes where f varies
+    on the scale of a cell, so it is not drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [(name, f"{name[len('param_'):]}(x), [model]") for name in ds.data_vars if name.startswith("param_")]
+    dim = int(ds.attrs.get("dim", 1))
+    units = _units(dim)
+    tex = {"1/A": r"1/$\AA$", "1/A^2": r"1/$\AA^2$", "1/s": "1/s", "1/(A s)": r"1/($\AA$ s)"}
+    panels = [(name, f"{name[len('param_'):]}", "model parameter (x)") for name in ds.data_vars
+              if name.startswith("param_")]
     if "T" in ds and np.ptp(ds["T"].values) > 0:
-        panels.append(("T", "T (K)"))
+        panels.append(("T", "T (K)", "temperature"))
     if np.any(ds["V"].values != 0):
-        panels.append(("V", "V (eV)"))
-    panels += [("n", r"$n$ (1/$\AA^d$, bands summed)"),
-               ("jx", r"$j_x$ (1/($\AA^{d-1}$ s))" + (", dashed: face flux" if "jx_face" in ds else ""))]
+        panels.append(("V", "V (eV)", "potential energy"))
+    panels.append(("n", f"n ({tex[units['n']]})", "particle density, bands summed"))
+    if "jx_face" in ds:
+        panels.append(("jx_face", f"$j_x$ ({tex[units['jx']]})", "particle flux through the cell faces, bands summed"))
+    else:                                           # results of older versions
+        panels.append(("jx", f"$j_x$ ({tex[units['jx']]})", "cell-centre particle current, bands summed"))
     if "jy" in ds:
-        panels.append(("jy", r"$j_y$ (1/($\AA$ s))" + (" incl. anomalous velocity" if ds.attrs.get("order") else "")))
-    fig, axes = plt.subplots(len(panels), 1, figsize=(7, 2.1 * len(panels)), sharex=True, constrained_layout=True)
-    x = ds["x"].values
+        panels.append(("jy", f"$j_y$ ({tex[units['jy']]})", "transverse particle current, bands summed"
+                       + (", incl. anomalous velocity" if ds.attrs.get("order") else "")))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7, 1.9 + 1.9 * len(panels)), sharex=True,
+                             constrained_layout=True, squeeze=False)
+    axes = axes[:, 0]
     steady = "time" not in ds.dims
     times = [None] if steady else list(range(ds.sizes["time"]))
     cmap = plt.get_cmap("viridis")
-    for ax, (name, label) in zip(axes, panels):
+    for ax, (name, label, what) in zip(axes, panels):
         da = ds[name]
         if "band" in da.dims:
             da = da.sum("band")
-        face = ds["jx_face"].sum("band") if name == "jx" and "jx_face" in ds else None
+        x = ds["x_face" if "x_face" in da.dims else "x"].values
         for i in times if "time" in da.dims else [None]:      # T(x) and parameter profiles are static
             y = da.values if i is None else da.isel(time=i).values
-            color = "C0" if i is None else cmap(i / max(len(times) - 1, 1))
-            ax.plot(x, y, color=color, lw=1.3)
-            if face is not None:
-                yf = face.values if i is None else face.isel(time=i).values
-                ax.plot(ds["x_face"].values, yf, color=color, lw=1.0, ls="--")
+            ax.plot(x, y, color="C0" if i is None else cmap(i / max(len(times) - 1, 1)), lw=1.3)
         ax.set_ylabel(label)
+        ax.set_title(what, fontsize=8.5, loc="left", color="0.3")
+        ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 4), useMathText=True)
         if name not in ("n", "T"):                  # signed quantities: a zero line (n and T keep their own scale)
             ax.axhline(0, color="0.8", lw=0.5)
     axes[-1].set_xlabel(r"x ($\AA$)")
@@ -277,6 +372,6 @@ def plot_kinetics(ds, path):
         f"steady state (order {ds.attrs.get('order')}, {ds.attrs.get('relaxation')} relaxation, "
         f"tau = {ds.attrs.get('tau_s'):.2g} s)" if steady else
         f"t = 0 .. {float(ds['time'][-1]):.3g} s (dark to light), order {ds.attrs.get('order')}")
-    axes[0].set_title(title, fontsize=10)
-    fig.savefig(path, dpi=120)
+    fig.suptitle(title, fontsize=10)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)

@@ -12,6 +12,8 @@ from ..conductivity import assemble_dataset, write_netcdf
 from ..integrate import KGrid, integrate_mechanisms
 from ..integrate.integrator import default_chunk_size
 from ..responses import mechanisms_by_name
+from .checkpoint import read_checkpoint, write_checkpoint
+from .writer import atomic_path
 
 def run_response(cfg, model, *, executor=None, progress=True, stop_after=None):
     """A validated response config to completion (resuming from ``checkpoint.npz`` if it matches); returns the
@@ -64,54 +66,59 @@ def run_response(cfg, model, *, executor=None, progress=True, stop_after=None):
                           s["mu"], s["T"], s["tau"], s["omega"], coarser=results.get("coarser"))
     ds.attrs["config"] = json.dumps(cfg["raw"], default=str)
     ds.attrs["output_directory"] = str(outdir)
-    write_netcdf(ds, outdir / "result.nc")
+    with atomic_path(outdir / "result.nc") as tmp:
+        write_netcdf(ds, tmp)
     write_csv(ds, outdir / "result.csv")
     from ..plot import response
 
-    response(ds, path=outdir / "response.png")
+    with atomic_path(outdir / "response.png") as tmp:
+        response(ds, path=tmp)
     return ds
 
 
+GRID_LABELS = ("fine", "coarse", "coarser")
+
+
 def _save_checkpoint(path, key, state):
-    arrays = {"key": np.array(key)}
+    arrays = {}
     for label, (done, totals, resolution) in state.items():
         arrays[f"{label}__done"] = np.array(done)
         arrays[f"{label}__resolution"] = resolution
         for name, val in totals.items():
             arrays[f"{label}__val__{name}"] = val
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)                      # atomic: an interruption never leaves a broken checkpoint
+    write_checkpoint(path, key, arrays)
 
 
 def _load_checkpoint(path, key):
-    if not path.exists():
+    """{grid label: (chunks done, totals, resolution)} of a matching checkpoint, else {}."""
+    f = read_checkpoint(path, key)
+    if f is None:
         return {}
-    with np.load(path) as f:
-        if str(f["key"]) != key:
-            return {}
-        state = {}
-        for label in ("fine", "coarse"):
-            if f"{label}__done" in f:
-                vals = {k.split("__val__", 1)[1]: f[k] for k in f.files if k.startswith(f"{label}__val__")}
-                state[label] = (int(f[f"{label}__done"]), vals, f[f"{label}__resolution"])
-        return state
+    labels = [label for label in GRID_LABELS if f"{label}__done" in f]
+    required = [f"{label}__{part}" for label in labels for part in ("done", "resolution")]
+    if any(name not in f for name in required):        # a checkpoint cut to pieces: the same as damaged
+        f = read_checkpoint(path, key, required=required)
+        return {}
+    state = {}
+    for label in labels:
+        vals = {k.split("__val__", 1)[1]: f[k] for k in f if k.startswith(f"{label}__val__")}
+        state[label] = (int(f[f"{label}__done"]), vals, f[f"{label}__resolution"])
+    return state
 
 
 def write_csv(ds, path):
-    """A flat table: one row per (channel, mu, T, tau, omega, tensor component), a column per mechanism."""
+    """A flat table, written atomically: one row per (channel, mu, T, tau, omega, tensor component), a column per
+    mechanism (real and imaginary parts)."""
+    import csv
+
     names = [v for v in ds.data_vars if ds[v].dims[:1] == ("channel",) and not v.startswith("error_")]
     df = ds[names].to_dataframe()
     cols = {}
     for n in names:
         cols[f"{n}_real"] = np.real(df[n].to_numpy())
         cols[f"{n}_imag"] = np.imag(df[n].to_numpy())
-    import csv
-
-    with open(path, "w", newline="") as fh:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(list(df.index.names) + list(cols))
         for i, idx in enumerate(df.index):
             w.writerow(list(idx) + [f"{cols[c][i]:.10g}" for c in cols])
-
-
