@@ -93,7 +93,7 @@ def test_cli_reports_config_errors(tmp_path):
 
 
 @pytest.mark.parametrize("text, match", [
-    ("[model]\nzoo = 'haldane'\n[sweep]\ntau = 0.0\n", r"tau must be > 0"),
+    ("[model]\nzoo = 'haldane'\n[sweep]\ntau = 0.0\n", r"\[sweep\] tau must be positive and finite \(s\)"),
     ("[model]\nzoo = 'haldane'\n[sweep]\nT = -1.0\n", r"T must be >= 0"),
     ("[model]\nzoo = 'haldane'\n[grid]\nkcut = 'big'\n", r"kcut must be a positive number"),
     ("[model]\nzoo = 'haldane'\n[output]\ndirectory = 5\n", r"directory must be a string"),
@@ -109,7 +109,7 @@ def test_config_value_errors(tmp_path, text, match):
 def test_cli_reports_bad_grid_shape_and_t0_fermi_surface(tmp_path):
     path = _write(tmp_path, text="[model]\nzoo = 'haldane'\n[grid]\nn = [10, 10, 10]\n")
     result = CliRunner().invoke(main, ["run", str(path), "--no-progress"])
-    assert result.exit_code != 0 and "one integer or 2" in result.output
+    assert result.exit_code != 0 and "[grid] n must be an integer >= 2 (points per direction) or 2 of them" in result.output
     path = _write(tmp_path, text="[model]\nzoo = 'haldane'\n[response]\norder = 2\n[sweep]\nT = 0.0\nmu = 1.0\n"
                                  "[grid]\nn = 10\n")
     result = CliRunner().invoke(main, ["run", str(path), "--no-progress"])

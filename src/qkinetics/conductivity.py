@@ -7,7 +7,7 @@ import json
 import numpy as np
 import xarray as xr
 
-from . import __version__
+from . import __version__, checks
 from .geometry import DEFAULT_DEGENERACY_TOL
 from .integrate import KGrid, integrate_mechanisms
 from .integrate.convergence import grid_error
@@ -75,11 +75,19 @@ def conductivity(model, order=1, *, gradient=False, mu=0.0, T=10.0, tau=1e-13, o
     if order not in (1, 2):
         raise ModelError(f"order must be 1 (linear) or 2 (second order in E); got {order!r}.")
     mechs = mechanisms_by_name(mechanisms, order, gradient)
-    mu, T, tau, omega = (np.atleast_1d(np.asarray(x, dtype=float)) for x in (mu, T, tau, omega))
-    if np.any(tau <= 0):
-        raise ModelError(f"tau must be positive (seconds); got {tau.tolist()}.")
-    if np.any(T < 0):
-        raise ModelError(f"T must be >= 0 K; got {T.tolist()}.")
+    mu = checks.values("mu", mu, "eV")
+    T = checks.values("T", T, "K", minimum=0.0)
+    tau = checks.values("tau", tau, "s", positive=True)
+    omega = checks.values("omega", omega, "rad/s", minimum=0.0)
+    checks.grid_sizes("kgrid", kgrid, model.dim)
+    checks.values("shift", shift, "units of the grid step")
+    if kcut is not None:
+        checks.finite("kcut", kcut, "1/Angstrom, > 0")
+    if chunk_size is not None:
+        checks.integer("chunk_size", chunk_size, 1)
+    checks.memory(f"the result ({len(mu)} mu x {len(T)} T x {len(tau)} tau x {len(omega)} omega values)",
+                  result_bytes(model.dim, order, gradient, len(mechs), len(mu), len(T), len(tau), len(omega)),
+                  "sweep fewer mu, T, tau or omega values, or split the sweep into several calls")
     grid = KGrid(model, kgrid, shift=shift, kcut=kcut)
     fine = integrate_mechanisms(model, mechs, grid, mu, T, executor=executor, chunk_size=chunk_size,
                                 progress=progress, degeneracy_tol=degeneracy_tol)
@@ -90,6 +98,16 @@ def conductivity(model, order=1, *, gradient=False, mu=0.0, T=10.0, tau=1e-13, o
                                                 progress=False, degeneracy_tol=degeneracy_tol, warn=False)
                            for g in (cgrid, cgrid.coarsened(model)))
     return assemble_dataset(model, order, mechs, fine, coarse, grid, mu, T, tau, omega, coarser=coarser)
+
+
+def result_bytes(dim, order, gradient, nmech, nmu, nT, ntau, nomega) -> float:
+    """Bytes of the complex arrays of a result (mechanisms, total and error bars, every channel and tensor
+    component) and of the integrator's partial sums, for the memory check before a run."""
+    components = dim ** len(tensor_dims(order, gradient))
+    channels = len(LINEAR_CHANNELS if order == 1 else SECOND_ORDER_CHANNELS)
+    result = 2 * (nmech + 1) * channels * nmu * nT * ntau * nomega * components * 16
+    sums = 3 * nmech * nmu * nT * components * 4 * 16               # fine + 2 coarse grids, a few terms each
+    return float(result + sums)
 
 
 def _prefactors(mech: Mechanism, dim, tau, omega, channels):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import checks
 from .models.base import Model, ModelError
 
 
@@ -71,8 +72,14 @@ def chern_number(model: Model, bands, *, nk: int = 60, plane=(0, 1), k_fixed: fl
     i, j = plane
     if i == j or not (0 <= i < model.dim and 0 <= j < model.dim):
         raise ModelError(f"plane must be two different reduced directions in 0..{model.dim - 1}; got {plane}.")
-    if nk < 3:
-        raise ModelError(f"nk must be at least 3; got {nk}.")
+    nk = checks.integer("nk", nk, 3)
+    checks.finite("k_fixed", k_fixed, "reduced coordinate")
+    # the whole plane at once: k points, Hamiltonians, eigenvectors and links (~4 complex norb x norb per point)
+    checks.memory(f"chern_number with nk = {nk} ({nk}^2 k points, {model.norb} orbitals)",
+                  nk**2 * (16.0 * model.dim + 64.0 * model.norb**2),
+                  f"nk = {int(np.sqrt(checks.LIMITS['memory_bytes'] / (16.0 * model.dim + 64.0 * model.norb**2)))} "
+                  "fits; the link-variable Chern number is exact once nk resolves the Berry curvature, so a few "
+                  "hundred usually suffice (check by doubling nk)")
 
     s = np.arange(nk) / nk
     kred = np.full((nk, nk, model.dim), float(k_fixed))

@@ -7,8 +7,11 @@ so memory is bounded by the chunk size whatever the number of points.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
+from ..checks import grid_sizes, k_points
 from ..models.base import Model, ModelError
 
 
@@ -35,23 +38,20 @@ class KGrid:
     def __init__(self, model: Model, n, shift=0.5, kcut=None):
         self.dim = model.dim
         self.periodic = model.periodic
-        n = np.atleast_1d(np.asarray(n, dtype=int))
-        if n.size not in (1, self.dim):
-            raise ModelError(f"grid size n must be one integer or {self.dim} (one per direction); got {n.tolist()}.")
-        n = np.broadcast_to(n, (self.dim,)).copy()
-        if np.any(n < 2):
-            raise ModelError(f"grid size n must be at least 2 per direction; got {n.tolist()}.")
+        n = grid_sizes("grid size n", n, self.dim)
         self.n = n
         if self.periodic:
             self.shift = np.broadcast_to(np.asarray(shift, dtype=float), (self.dim,)).copy()
             self.reciprocal = model.reciprocal
             self.npoints = int(np.prod(n))
+            k_points(self.npoints, f"Monkhorst-Pack {'x'.join(map(str, n))}", getattr(model, "norb", 2))
             self.weight = abs(np.linalg.det(self.reciprocal)) / self.npoints / (2 * np.pi) ** self.dim
             self.spacing = float(np.max(np.linalg.norm(self.reciprocal, axis=1) / n))
             self.description = f"Monkhorst-Pack {'x'.join(map(str, n))}, shift {self.shift.tolist()}"
         else:
             kcut = model.kcut if kcut is None else kcut
-            if kcut is None or not np.isfinite(kcut) or kcut <= 0:
+            if kcut is None or isinstance(kcut, bool) or not isinstance(kcut, numbers.Real) or not np.isfinite(kcut) \
+                    or kcut <= 0:
                 raise ModelError(
                     f"{model.name} is a continuum model: integration needs a momentum cutoff kcut > 0 (1/Angstrom); "
                     "give kcut to the model or to the grid."
@@ -61,11 +61,11 @@ class KGrid:
             self.kcut = float(kcut)
             self.spacing = 2 * self.kcut / n[0]
             self.weight = self.spacing**self.dim / (2 * np.pi) ** self.dim
+            ball = np.pi / 4 if self.dim == 2 else np.pi / 6 if self.dim == 3 else 1.0
+            k_points(ball * float(n[0]) ** self.dim, f"continuum {n[0]}^{self.dim} in |k| < {self.kcut:g} 1/A",
+                     getattr(model, "norb", 2))
             axis = -self.kcut + (np.arange(n[0]) + 0.5) * self.spacing
-            inside = np.add.outer(axis**2, axis**2) if self.dim == 2 else axis**2
-            if self.dim == 3:
-                inside = np.add.outer(inside, axis**2)
-            self.npoints = int(np.count_nonzero(inside < self.kcut**2))
+            self.npoints = _count_inside(axis, self.kcut**2, self.dim)
             self.description = f"continuum grid {n[0]}^{self.dim} in |k| < {self.kcut:g} 1/A ({self.npoints} points)"
 
     def _reduced_or_axis_points(self, start, stop):
@@ -86,7 +86,7 @@ class KGrid:
                 k = ((ij + self.shift) / self.n) @ self.reciprocal
             else:
                 k = -self.kcut + (ij + 0.5) * self.spacing
-                k = k[np.einsum("ij,ij->i", k, k) < self.kcut**2]
+                k = k[_squared_norm(k) < self.kcut**2]
                 if not len(k):
                     continue
             yield k, np.full(len(k), self.weight)
@@ -96,6 +96,44 @@ class KGrid:
         if self.periodic:
             return KGrid(model, np.maximum(self.n // 2, 2), shift=self.shift)
         return KGrid(model, max(self.n[0] // 2, 2), kcut=self.kcut)
+
+
+def _squared_norm(k):
+    """|k|^2 of points (M, dim), summed over the components in order (the sum :func:`_count_inside` mirrors)."""
+    r2 = k[:, 0] ** 2
+    for d in range(1, k.shape[1]):
+        r2 = r2 + k[:, d] ** 2
+    return r2
+
+
+def _count_inside(axis, kcut2, dim):
+    """Number of points of the product grid axis^dim with :func:`_squared_norm` < kcut2, exactly as
+    :meth:`KGrid.chunks` filters them, in O(n^(dim-1) log n) time and O(n) memory (not a dense n^dim array).
+
+    The last component is counted by bisection: with s = sorted(axis^2), fl(t + s_j) < kcut2 holds for a prefix
+    of s (rounded addition is monotone), found by searchsorted and corrected at its edge."""
+    s = np.sort(axis**2)
+
+    def prefix(t):                                     # t: partial sums of the other components, any shape
+        c = np.searchsorted(s, kcut2 - t, side="left")
+        for _ in range(4):                             # rounding moves the edge by at most an element or two
+            up = (c < s.size) & (t + s[np.minimum(c, s.size - 1)] < kcut2)
+            down = (c > 0) & ~(t + s[np.maximum(c - 1, 0)] < kcut2)
+            if not (up.any() or down.any()):
+                break
+            c = c + up - down
+        return c
+
+    if dim == 1:
+        return int(np.count_nonzero(s < kcut2))
+    sq = axis**2
+    if dim == 2:
+        return int(prefix(sq).sum())
+    total = 0
+    rows = max(1, 2**20 // sq.size)                    # blocks of rows: memory O(2^20) whatever n
+    for start in range(0, sq.size, rows):
+        total += int(prefix(sq[start:start + rows, None] + sq[None, :]).sum())
+    return total
 
 
 def polar_grid(kcut, nth=64, refine=(), width=0.02, fine=0.001, coarse=0.1, order=8):

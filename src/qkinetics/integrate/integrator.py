@@ -10,6 +10,7 @@ Chunks are independent jobs mapped by an executor, a few at a time (bounded memo
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from dataclasses import dataclass
 
@@ -262,8 +263,13 @@ def integrate_mechanisms(model, mechanisms, grid, mu, T, *, executor=None, chunk
     T = np.atleast_1d(np.asarray(T, dtype=float))
     if mu.ndim != 1 or T.ndim != 1:
         raise ModelError("mu and T must be scalars or 1D arrays (eV, kelvin).")
-    if np.any(T < 0) or not np.all(np.isfinite(T)) or not np.all(np.isfinite(mu)):
-        raise ModelError(f"T must be finite and >= 0 K and mu finite; got T = {T.tolist()}.")
+    if mu.size == 0 or not np.all(np.isfinite(mu)):
+        raise ModelError(f"mu must be finite (eV), at least one value; got mu = {mu.tolist()[:5]}.")
+    if T.size == 0 or not np.all(np.isfinite(T)) or np.any(T < 0):
+        raise ModelError(f"T must be finite and >= 0 K, at least one value; got T = {T.tolist()[:5]}.")
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, numbers.Integral)
+                                   or chunk_size < 1):
+        raise ModelError(f"chunk_size must be an integer >= 1 (k points per job); got {chunk_size!r}.")
     mechanisms = list(mechanisms)
     if not mechanisms:
         raise ModelError("no mechanisms to integrate.")

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import checks
+from ..conductivity import result_bytes
 from ..models import read_wannier90, zoo
 from ..models.base import ModelError
 from ..responses import mechanisms_by_name
@@ -20,7 +22,7 @@ SECTIONS = {
     "model": {"zoo", "wannier90", "params", "lattice", "positions"},
     "response": {"order", "mechanisms", "gradient"},
     "sweep": {"mu", "T", "tau", "omega"},
-    "grid": {"n", "shift", "kcut", "chunk_size", "convergence"},
+    "grid": {"n", "shift", "kcut", "chunk_size", "convergence", "max_points"},
     "output": {"directory", "checkpoint_every"},
     "kinetics": {"order", "length", "nx", "nk", "nk_perp", "mu", "T", "tau", "relaxation", "initial", "steady",
                  "t_end", "n_save", "tol", "max_steps", "limiter", "cfl", "boundary", "snapshots", "field"},
@@ -33,13 +35,28 @@ DEFAULT_SWEEP = {"mu": 0.0, "T": 10.0, "tau": 1e-13, "omega": 0.0}
 
 
 def _sweep_values(key, value):
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return np.array([float(value)])
-    if isinstance(value, list) and value and all(isinstance(v, (int, float)) for v in value):
-        return np.array(value, dtype=float)
-    if isinstance(value, dict) and set(value) == {"start", "stop", "num"}:
-        return np.linspace(float(value["start"]), float(value["stop"]), int(value["num"]))
-    raise ConfigError(f"[sweep] {key} must be a number, a list of numbers, or {{start, stop, num}}; got {value!r}.")
+    """A [sweep] entry (a number, a list of numbers, or {start, stop, num}) as a float array; the number of values
+    is checked against the memory limit before the array is built."""
+    where = f"[sweep] {key}"
+    if isinstance(value, dict):
+        if set(value) != {"start", "stop", "num"}:
+            raise ConfigError(f"{where} as a table must have exactly the keys start, stop and num; got "
+                              f"{sorted(value)}.")
+        ends = [_number("sweep", f"{key} {end}", value[end]) for end in ("start", "stop")]
+        num = value["num"]
+        if isinstance(num, bool) or not isinstance(num, int) or num < 1:
+            raise ConfigError(f"{where} num must be an integer >= 1 (the number of values); got {num!r}.")
+        try:
+            checks.memory(f"{where} with num = {num}", 8.0 * num, "use a smaller num")
+        except ModelError as err:
+            raise ConfigError(str(err)) from None
+        return np.linspace(*ends, num)
+    if isinstance(value, list) and not value:
+        raise ConfigError(f"{where} must have at least one value; got [].")
+    if isinstance(value, bool) or not isinstance(value, (int, float, list)) or (
+            isinstance(value, list) and not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        raise ConfigError(f"{where} must be a number, a list of numbers, or {{start, stop, num}}; got {value!r}.")
+    return np.atleast_1d(np.array(value, dtype=float))
 
 
 def load_config(path) -> dict:
@@ -87,31 +104,45 @@ def load_config(path) -> dict:
     except ModelError as err:
         raise ConfigError(f"[response] mechanisms: {err}") from None
     sweep = {k: _sweep_values(k, raw.get("sweep", {}).get(k, v)) for k, v in DEFAULT_SWEEP.items()}
-    if np.any(sweep["T"] < 0):
-        raise ConfigError(f"[sweep] T must be >= 0 K; got {sweep['T'].tolist()}.")
-    if np.any(sweep["tau"] <= 0):
-        raise ConfigError(f"[sweep] tau must be > 0 s; got {sweep['tau'].tolist()}.")
-    if np.any(sweep["omega"] < 0):
-        raise ConfigError(f"[sweep] omega must be >= 0 rad/s; got {sweep['omega'].tolist()}.")
+    for key, unit, bound in (("mu", "eV", {}), ("T", "K", {"minimum": 0.0}), ("tau", "s", {"positive": True}),
+                             ("omega", "rad/s", {"minimum": 0.0})):
+        try:
+            checks.values(key, sweep[key], unit, **bound)
+        except ModelError as err:
+            raise ConfigError(f"[sweep] {err}") from None
+    nmech = len(mechanisms_by_name(mechanisms, order, gradient))
+    try:                                   # a lower bound (1D); run() checks again with the model's dimension
+        checks.memory(f"[sweep] ({' x '.join(f'{len(v)} {k}' for k, v in sweep.items())} values)",
+                      result_bytes(1, order, gradient, nmech, *(len(sweep[k]) for k in DEFAULT_SWEEP)),
+                      "sweep fewer values, or split the sweep over several configs")
+    except ModelError as err:
+        raise ConfigError(str(err)) from None
     grid = raw.get("grid", {})
     n = grid.get("n", 200)
-    if not (isinstance(n, int) or (isinstance(n, list) and all(isinstance(x, int) for x in n))) or np.any(np.asarray(n) < 2):
-        raise ConfigError(f"[grid] n must be an integer >= 2 or a list of them; got {n!r}.")
+    if isinstance(n, bool) or not (isinstance(n, int) or (isinstance(n, list) and n and len(n) <= 3 and all(
+            isinstance(x, int) and not isinstance(x, bool) for x in n))) or np.any(np.asarray(n) < 2):
+        raise ConfigError(f"[grid] n must be an integer >= 2 or a list of them (one per direction); got {n!r}.")
     kcut = grid.get("kcut")
-    if kcut is not None and (isinstance(kcut, bool) or not isinstance(kcut, (int, float)) or kcut <= 0):
-        raise ConfigError(f"[grid] kcut must be a positive number (1/Angstrom); got {kcut!r}.")
-    shift = grid.get("shift", 0.5)
-    if isinstance(shift, bool) or not isinstance(shift, (int, float)):
-        raise ConfigError(f"[grid] shift must be a number (units of the grid step); got {shift!r}.")
+    if kcut is not None:
+        kcut = _number("grid", "kcut", kcut, positive=True, unit="1/Angstrom")
+    shift = _number("grid", "shift", grid.get("shift", 0.5), unit="units of the grid step")
     chunk_size = grid.get("chunk_size")
-    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
         raise ConfigError(f"[grid] chunk_size must be a positive integer; got {chunk_size!r}.")
+    convergence = grid.get("convergence", True)
+    if not isinstance(convergence, bool):
+        raise ConfigError(f"[grid] convergence must be true or false; got {convergence!r}.")
+    max_points = grid.get("max_points", checks.LIMITS["k_points"])
+    if isinstance(max_points, bool) or not isinstance(max_points, (int, float)) or not max_points >= 1 \
+            or not math.isfinite(max_points):
+        raise ConfigError(f"[grid] max_points must be a positive number (the largest k grid to run); got "
+                          f"{max_points!r}.")
     directory, every = _output(path, raw)
     return {
         "kind": "response", "path": path, "model": model_cfg, "order": order, "gradient": gradient, "mechanisms": mechanisms,
         "sweep": sweep,
-        "grid": {"n": n, "shift": shift, "kcut": kcut, "chunk_size": chunk_size,
-                 "convergence": bool(grid.get("convergence", True))},
+        "grid": {"n": n, "shift": shift, "kcut": kcut, "chunk_size": chunk_size, "convergence": convergence,
+                 "max_points": max_points},
         "directory": directory, "checkpoint_every": every, "raw": raw,
     }
 
@@ -136,7 +167,8 @@ def _number(section, key, value, *, positive=False, nonnegative=False, allow_inf
         return math.inf
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
             or (positive and value <= 0) or (nonnegative and value < 0):
-        raise ConfigError(f"[{section}] {key} must be {what}{f' ({unit})' if unit else ''}; got {value!r}.")
+        finite = " (finite)" if isinstance(value, float) and not math.isfinite(value) else ""
+        raise ConfigError(f"[{section}] {key} must be {what}{f' ({unit})' if unit else ''}{finite}; got {value!r}.")
     return float(value)
 
 

@@ -8,11 +8,14 @@ import json
 
 import numpy as np
 
-from ..conductivity import assemble_dataset, write_netcdf
+from .. import checks
+from ..conductivity import assemble_dataset, result_bytes, write_netcdf
 from ..integrate import KGrid, integrate_mechanisms
 from ..integrate.integrator import default_chunk_size
+from ..models.base import ModelError
 from ..responses import mechanisms_by_name
 from .checkpoint import read_checkpoint, write_checkpoint
+from .errors import ConfigError
 from .writer import atomic_path
 
 def run_response(cfg, model, *, executor=None, progress=True, stop_after=None):
@@ -26,7 +29,19 @@ def run_response(cfg, model, *, executor=None, progress=True, stop_after=None):
     outdir = cfg["directory"]
     outdir.mkdir(parents=True, exist_ok=True)
     g = cfg["grid"]
-    grid = KGrid(model, g["n"], shift=g["shift"], kcut=g["kcut"])
+    try:
+        checks.memory(f"the result ({' x '.join(f'{len(s[k])} {k}' for k in ('mu', 'T', 'tau', 'omega'))} values)",
+                      result_bytes(model.dim, cfg["order"], cfg["gradient"], len(mechs),
+                                   *(len(s[k]) for k in ("mu", "T", "tau", "omega"))),
+                      "sweep fewer values, or split the sweep over several configs")
+    except ModelError as err:
+        raise ConfigError(f"[sweep] {err}") from None
+    try:
+        checks.grid_sizes("n", g["n"], model.dim)
+        with checks.limits(k_points=g["max_points"]):
+            grid = KGrid(model, g["n"], shift=g["shift"], kcut=g["kcut"])
+    except ModelError as err:
+        raise ConfigError(f"[grid] {err}") from None
     chunk = g["chunk_size"] or default_chunk_size(model, len(s["mu"]), len(s["T"]))
     grids = {"fine": grid}
     if g["convergence"]:                 # the same three levels as qkinetics.conductivity (grid_error)
