@@ -64,6 +64,8 @@ def load_config(path) -> dict:
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text())
+    except RecursionError:
+        raise ConfigError(f"{path}: arrays or tables nested too deeply.") from None
     except FileNotFoundError:
         raise ConfigError(f"config file {path} not found.") from None
     except tomllib.TOMLDecodeError as err:
@@ -335,6 +337,8 @@ def _load_potential(pot, length, periodic=True) -> dict:
     for tt in (0.0, 1e-15, 1e-13) if V is not None else ():
         try:
             vals = np.broadcast_to(np.asarray(V(xs, tt), dtype=float), xs.shape)
+        except ConfigError:
+            raise
         except Exception as err:     # noqa: BLE001 - any evaluation failure is a config error
             raise ConfigError(f"[potential] expression cannot be evaluated at t = {tt:g} s: {err}.") from None
         if not np.all(np.isfinite(vals)):
@@ -363,6 +367,8 @@ def _load_field(value, length, order) -> dict:
         try:
             with np.errstate(all="ignore"):
                 vals = E(xs, tt)
+        except ConfigError:
+            raise
         except Exception as err:     # noqa: BLE001 - any evaluation failure is a config error
             raise ConfigError(f"{where} = {value!r} cannot be evaluated at t = {tt:g} s: {err}.") from None
         if not np.all(np.isfinite(vals)):
@@ -398,6 +404,8 @@ def _load_profile(section, key, value, length, nx, *, positive=False, periodic=F
     try:
         with np.errstate(all="ignore"):          # overflow or 0/0 shows up as a non-finite value below
             vals = profile_function(code, length)(xs)
+    except ConfigError:
+        raise
     except Exception as err:         # noqa: BLE001 - any evaluation failure is a config error
         raise ConfigError(f"{where} = {value!r} cannot be evaluated on [0, length]: {err}.") from None
     if not np.all(np.isfinite(vals)):
