@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import shlex
+import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -10,6 +14,7 @@ import numpy as np
 from . import __version__
 from .geometry import band_geometry
 from .models import zoo
+from .run.writer import atomic_path, save_figure
 from .topology import chern_number
 
 #: The embedded default model of ``qkinetics demo``: a Haldane Chern insulator with uniaxial strain
@@ -65,14 +70,16 @@ def plot_bands_geometry(model, labels, points, path):
         ax.set_xlim(ticks[0], ticks[-1])
     axes[0].set_ylabel("energy (eV)")
     fig.suptitle(f"{model.name}: bands coloured by band geometry")
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
 @click.group()
 @click.version_option(__version__, prog_name="qkinetics")
-def main():
+@click.pass_context
+def main(ctx):
     """qkinetics: band quantum geometry and quantum kinetics beyond leading order."""
+    ctx.with_resource(one_line_warnings())
 
 
 @main.command()
@@ -123,8 +130,40 @@ def nonlinear_hall_demo(model, output: Path):
     click.echo(f"(total = {ds['total'].attrs['included']}; the tau0 variants are alternatives, see docs/responses.md; "
                f"largest change against a grid with half the points: {rel:.1e} relative)")
     fig = output / "nonlinear_hall.png"
-    response(ds, "yxx", channel="rectified", path=fig)
+    with atomic_path(fig) as tmp:
+        response(ds, "yxx", channel="rectified", path=tmp)
     click.echo(f"Figure written to {fig.resolve()}")
+
+
+@contextlib.contextmanager
+def one_line_warnings():
+    """Inside the block, warnings print as one line on stderr, ``Warning (Category): message``, instead of
+    Python's ``file:line: Category: message`` plus the source line."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = " ".join(str(message).split())
+        click.echo(f"Warning ({category.__name__}): {text}", err=True)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
+def _interrupted(config: Path, workers: int, no_progress: bool):
+    """Ctrl-C during ``qkinetics run``: say where the progress is and the command that resumes it; exit 130."""
+    from .run import load_config
+
+    try:
+        checkpoint = load_config(config)["directory"] / "checkpoint.npz"
+    except (ValueError, OSError):
+        checkpoint = None
+    command = " ".join(["qkinetics", "run", shlex.quote(str(config))] + (["--workers", str(workers)] if workers > 1
+                                                                       else []) + (["--no-progress"] if no_progress
+                                                                                   else []))
+    if checkpoint is not None and checkpoint.exists():
+        click.echo(f"\nInterrupted. Progress is saved in {checkpoint}; resume with:\n    {command}", err=True)
+    else:
+        click.echo(f"\nInterrupted before the first checkpoint; start again with:\n    {command}", err=True)
+    sys.exit(130)
 
 
 @main.command("run")
@@ -146,6 +185,8 @@ def run_command(config: Path, workers: int, no_progress: bool):
             ds = run(config, progress=not no_progress)
     except (ValueError, OSError) as err:         # ModelError / ConfigError are ValueErrors
         raise click.ClickException(str(err)) from None
+    except KeyboardInterrupt:
+        _interrupted(config, workers, no_progress)
     out = Path(ds.attrs.get("output_directory", ""))
     kind = ds.attrs.get("kind", "")
     if kind == "kinetics_steady":
@@ -209,5 +250,6 @@ def compare_command(model_name, params, mu, T, nk, output):
                f"the other powers of tau. Thermal resolution of the quantum grid: {ds.attrs['thermal_resolution']:.2g} "
                "(above 1: refine --nk or raise --T).")
     if output is not None:
-        ds.to_netcdf(output, engine="scipy")
+        with atomic_path(output) as tmp:
+            ds.to_netcdf(tmp, engine="scipy")
         click.echo(f"Comparison written to {output.resolve()}")

@@ -78,7 +78,7 @@ def run_kinetics(cfg, model, *, progress=True, stop_after=None):
 
     if k["steady"]:
         total = solver.steps
-        bar = _bar(progress, k["max_steps"], total, "steps")
+        bar = _ResidualBar(progress, solver, k["tol"], k["max_steps"])
         converged, blocks = False, 0
         while total < k["max_steps"]:
             nblock = min(STEADY_BLOCK, k["max_steps"] - total)
@@ -87,9 +87,7 @@ def run_kinetics(cfg, model, *, progress=True, stop_after=None):
             total = solver.steps
             blocks += 1
             new_blocks += 1
-            if bar is not None:
-                bar.update(int(ds.attrs["steps"]))
-                bar.set_postfix(residual=f"{ds.attrs['residual']:.1e}")
+            bar.update(float(ds.attrs["residual"]), solver.steps)
             converged = bool(ds.attrs["converged"])
             if converged or blocks % every == 0:
                 save({})
@@ -98,8 +96,7 @@ def run_kinetics(cfg, model, *, progress=True, stop_after=None):
             if stop_after is not None and new_blocks >= stop_after:
                 save({})
                 raise KeyboardInterrupt(f"stopped after {new_blocks} steady-state blocks (checkpoint saved)")
-        if bar is not None:
-            bar.close()
+        bar.close()
         residual = float(np.abs(solver.rhs(solver.f, solver.t)).max() * solver.tau)
         converged = residual < k["tol"]
         ds = _kinetic_dataset(solver, cfg, _kinetic_frame(solver, k))
@@ -206,6 +203,36 @@ def _time_now():
     import time
 
     return time.perf_counter()
+
+
+class _ResidualBar:
+    """Progress of a steady-state run toward what it waits for: the residual max|d_t f| tau falling from its
+    value at the start to the tolerance, shown in decades (log10), so the ETA follows the (roughly exponential)
+    relaxation; the postfix shows the residual and the steps against max_steps."""
+
+    def __init__(self, progress, solver, tol, max_steps):
+        self.bar = None
+        if not progress:
+            return
+        from tqdm.auto import tqdm
+
+        r0 = float(np.abs(solver.rhs(solver.f, solver.t)).max() * solver.tau)
+        self.top, self.tol, self.max_steps = np.log10(max(r0, tol * 1.0001)), np.log10(tol), max_steps
+        self.bar = tqdm(total=round(self.top - self.tol, 2), unit="decade", desc="kinetics: residual -> tol",
+                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.2f}/{total:.2f} decades "
+                                   "[{elapsed}<{remaining}{postfix}]")
+        self.update(r0, solver.steps)
+
+    def update(self, residual, steps):
+        if self.bar is None:
+            return
+        self.bar.n = round(float(np.clip(self.top - np.log10(max(residual, 1e-300)), 0, self.top - self.tol)), 2)
+        self.bar.set_postfix_str(f"residual {residual:.1e} (tol {10 ** self.tol:.0e}), step {steps}/"
+                                 f"{self.max_steps}")
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _bar(progress, total, initial, unit):

@@ -11,7 +11,7 @@ import numpy as np
 from .. import checks
 from ..conductivity import assemble_dataset, result_bytes, write_netcdf
 from ..integrate import KGrid, integrate_mechanisms
-from ..integrate.integrator import default_chunk_size
+from ..integrate.integrator import BandIntegrals, default_chunk_size
 from ..models.base import ModelError
 from ..responses import mechanisms_by_name
 from .checkpoint import read_checkpoint, write_checkpoint
@@ -54,12 +54,15 @@ def run_response(cfg, model, *, executor=None, progress=True, stop_after=None):
     state = _load_checkpoint(ckpt_path, key)
     results = {}
     new_chunks = 0
-    for label, gr in grids.items():
+
+    def _integrate_grid(label, gr):
         resume = state.get(label)
 
-        def on_chunk(done, totals, resolution, label=label):
+        def on_chunk(done, totals, resolution):
             nonlocal new_chunks
             new_chunks += 1
+            if bar is not None:
+                bar.update(1)
             state[label] = (done, totals, resolution)
             if done % cfg["checkpoint_every"] == 0 or done == gr.nchunks(chunk):
                 _save_checkpoint(ckpt_path, key, state)
@@ -68,15 +71,26 @@ def run_response(cfg, model, *, executor=None, progress=True, stop_after=None):
                 raise KeyboardInterrupt(f"stopped after {new_chunks} chunks (checkpoint saved)")
 
         if resume is not None and resume[0] >= gr.nchunks(chunk):
-            from ..integrate.integrator import BandIntegrals
-
-            results[label] = BandIntegrals(values=resume[1], resolution=resume[2], npoints=gr.npoints)
-            continue
-        results[label] = integrate_mechanisms(model, mechs, gr, s["mu"], s["T"], executor=executor,
-                                              chunk_size=chunk, progress=progress, resume=resume,
-                                              on_chunk=on_chunk, warn=(label == "fine"))
-        state[label] = (gr.nchunks(chunk), results[label].values, results[label].resolution)
+            return BandIntegrals(values=resume[1], resolution=resume[2], npoints=gr.npoints)
+        result = integrate_mechanisms(model, mechs, gr, s["mu"], s["T"], executor=executor,
+                                       chunk_size=chunk, progress=False, resume=resume,
+                                       on_chunk=on_chunk, warn=(label == "fine"))
+        state[label] = (gr.nchunks(chunk), result.values, result.resolution)
         _save_checkpoint(ckpt_path, key, state)
+        return result
+
+    bar = _overall_bar(progress, model, grids, chunk, state)
+    finished = 0                           # chunks of the grids done so far (continuum grids skip empty ones)
+    try:
+        for label, gr in grids.items():
+            results[label] = _integrate_grid(label, gr)
+            finished += gr.nchunks(chunk)
+            if bar is not None:
+                bar.n = finished
+                bar.refresh()
+    finally:
+        if bar is not None:
+            bar.close()
     ds = assemble_dataset(model, cfg["order"], mechs, results["fine"], results.get("coarse"), grid,
                           s["mu"], s["T"], s["tau"], s["omega"], coarser=results.get("coarser"))
     ds.attrs["config"] = json.dumps(cfg["raw"], default=str)
@@ -92,6 +106,19 @@ def run_response(cfg, model, *, executor=None, progress=True, stop_after=None):
 
 
 GRID_LABELS = ("fine", "coarse", "coarser")
+
+
+def _overall_bar(progress, model, grids, chunk, state):
+    """One progress bar over the chunks of every grid (the fine grid and the convergence grids), so that its
+    ETA is the run's; a resumed run starts at the chunks its checkpoint holds."""
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    total = sum(gr.nchunks(chunk) for gr in grids.values())
+    done = sum(min(state[label][0], gr.nchunks(chunk)) for label, gr in grids.items() if label in state)
+    points = " + ".join(str(gr.npoints) for gr in grids.values())
+    return tqdm(total=total, initial=done, unit="chunk", desc=f"{model.name}: {points} k points")
 
 
 def _save_checkpoint(path, key, state):
