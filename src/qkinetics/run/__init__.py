@@ -24,14 +24,17 @@ Config keys (every key is checked; an error names the key and the allowed values
     kcut = 1.0                        # cutoff of continuum models, 1/Angstrom
     chunk_size = 20000                # optional
     convergence = true                # also integrate grids with n/2 and n/4 for an error bar
+    max_points = 1e9                  # refuse larger grids (qkinetics.checks.LIMITS["k_points"])
 
     [output]
     directory = "qkinetics-run"       # relative to the config file
     checkpoint_every = 1              # chunks between checkpoints
 
 Progress is checkpointed to ``<directory>/checkpoint.npz`` after every chunk; rerunning the same
-config resumes from it (a changed config starts afresh). Results: ``result.nc`` (netCDF),
-``result.csv`` (a flat table) and ``response.png``.
+config resumes from it (a changed config starts afresh; a damaged checkpoint is moved aside and
+recomputed, :mod:`qkinetics.run.checkpoint`). Results: ``result.nc`` (netCDF), ``result.csv`` (a flat
+table) and ``response.png``. Every file is written atomically (:mod:`qkinetics.run.writer`), and one run
+at a time holds the output directory (:mod:`qkinetics.run.lock`).
 
 A kinetic run (the phase-space solver :class:`qkinetics.kinetics.KineticSolver`) replaces
 ``[response]``, ``[sweep]`` and ``[grid]`` by ``[kinetics]`` and ``[potential]``::
@@ -80,14 +83,17 @@ A kinetic run (the phase-space solver :class:`qkinetics.kinetics.KineticSolver`)
 
 Expressions (``[potential] expression``, ``[kinetics] field``, ``T``, string ``[model] params``) are parsed
 into a whitelisted syntax tree (numbers, arithmetic, comparisons, the functions of :data:`EXPRESSION_NAMES` such
-as ``where(c, a, b)``, ``pi``, ``e``) and evaluated with numpy; their variables are x (Angstrom), L (the
-length) and, for V and the field only, t (s). An unknown name is an error that lists the allowed ones. Profiles are checked on [0, length]: finite,
-T > 0, and with periodic boundaries p(0) = p(length) for V and the model parameters (T enters only the
+as ``where(c, a, b)``, ``pi``, ``e``) and evaluated with float64 numpy arithmetic
+(:mod:`qkinetics.run.expressions`: at most 2000 characters, 100 levels deep; overflow is an error); their
+variables are x (Angstrom), L (the length) and, for V and the field only, t (s). An unknown name is an error
+that lists the allowed ones. Profiles are checked on [0, length]: finite, T > 0, and with periodic boundaries
+p(0) = p(length) for V and the model parameters (T enters only the
 collision term cell by cell, so a temperature jump at the junction of the ring is allowed).
 
 Results: ``result.nc`` (the solver's moments n, jx[, jy], V; ``jx_face``, the scheme's flux through the cell
 faces x_face; ``T`` (x) in K; ``param_<name>`` (x) for x-dependent parameters; ``f`` with
-snapshots), ``kinetics.png``. The distribution f, the time and the boundary inflow are checkpointed, so an
+snapshots; every variable with its ``units``), ``result.csv`` (a long table of the same, without f) and
+``kinetics.png`` (the face flux, not the cell-centre jx). The distribution f, the time and the boundary inflow are checkpointed, so an
 interrupted kinetic run resumes; a finished one is read back, not recomputed.
 """
 
