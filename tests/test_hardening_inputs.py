@@ -215,3 +215,16 @@ def test_huge_grid_in_a_config_is_refused(tmp_path):
     path.write_text("[model]\nzoo = 'haldane'\n[grid]\nn = 8\nmax_points = 10\nconvergence = false\n")
     with pytest.raises(ConfigError, match=r"k points"):
         run(path, progress=False)
+
+
+def test_huge_kinetic_grid_is_refused_with_a_memory_estimate(tmp_path):
+    from qkinetics.run import run
+
+    path = tmp_path / "run.toml"
+    path.write_text("[model]\nzoo = 'rice_mele'\n[kinetics]\nlength = 40.0\nnx = 100000\nnk = 100000\n"
+                    "t_end = 1e-14\n[output]\ndirectory = 'out'\n")
+    t0 = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"^\[kinetics\] the kinetic grid nx=100000 x nk=100000 x 2 bands needs "
+                                          r"about .* GiB"):
+        run(path, progress=False)
+    assert time.perf_counter() - t0 < 5
