@@ -30,26 +30,44 @@ def _units(mech, dim):
     return table[(mech.order, mech.gradient)][dim - 1]
 
 
-def conductivity(model, order=1, *, gradient=False, mu=0.0, T=10.0, tau=1e-13, omega=0.0, mechanisms="all",
+def conductivity(model, order=1, *, gradient=False, mu=0.0, T=300.0, tau=1e-13, omega=0.0, mechanisms="all",
                  kgrid=200, shift=0.5, kcut=None, convergence=True, executor=None, chunk_size=None,
                  progress=False, degeneracy_tol=DEFAULT_DEGENERACY_TOL) -> xr.Dataset:
     """Conductivity of ``model`` by mechanism, for sweeps over mu, T, tau and omega.
 
+    Every mechanism is a band integral :math:`\\int d^dk/(2\\pi)^d \\sum_n f^{(p)}(\\varepsilon_n - \\mu)\\,X_n(k)`
+    of band-geometric quantities (its formula, reference and assumptions are in the result's attrs),
+    computed from one eigendecomposition per k point shared by all mechanisms, times an SI prefactor
+    carrying tau and omega. Charge -e (e > 0); fields :math:`E(t) = E e^{-i\\omega t} + c.c.`
+
     Parameters
     ----------
     model : Model
+        Any model of the package (lattice or continuum, 1D/2D/3D), e.g. from :mod:`qkinetics.zoo`,
+        :class:`~qkinetics.TightBinding`, :class:`~qkinetics.Continuum` or :func:`qkinetics.read_wannier90`.
     order : {1, 2}
         Power of the electric field: 1 gives sigma_ab (j_a = sigma_ab E_b), 2 gives sigma_abc
         (j_a = sigma_abc E_b E_c).
     gradient : bool
         Responses to field gradients at O(q): j_a = sigma_abq E_b q_q (tensor dims j, E1, q;
-        fields E e^{i(q.x - omega t)}).
+        fields E e^{i(q.x - omega t)}); ``order=1`` only.
     mu : float or array, eV
+        Chemical potentials (one pass over k serves the whole sweep).
     T : float or array, kelvin
-    tau : float or array, seconds (relaxation time)
-    omega : float or array, rad/s (frequency of the field; convention E(t) = E e^{-i omega t} + c.c.)
+        Temperatures, default 300 K (the same default as :func:`qkinetics.kubo.kubo_conductivity`,
+        :func:`qkinetics.kubo.lindhard` and the density-matrix solvers). A grid must resolve
+        :math:`k_BT` on the Fermi surface: a :class:`~qkinetics.integrate.GridResolutionWarning` says
+        when it does not (``thermal_resolution`` in the result).
+    tau : float or array, seconds
+        Relaxation times (> 0).
+    omega : float or array, rad/s
+        Angular frequencies of the field (a photon energy E in eV is ``E / qkinetics.units.hbar_eVs``).
     mechanisms : "all", a name, or a sequence of names / Mechanism objects
-    kgrid : int or sequence
+        "all" takes every mechanism of the requested ``order`` and ``gradient`` that is a part of the
+        conductivity. The registered names (also ``qkinetics.responses.available_mechanisms()``):
+
+{mechanism_table}
+    kgrid : int or sequence of int
         Points per direction (Monkhorst-Pack for lattice models, a grid inside kcut for continuum ones).
     shift : float
         Monkhorst-Pack shift (units of the grid step).
@@ -62,7 +80,16 @@ def conductivity(model, order=1, *, gradient=False, mu=0.0, T=10.0, tau=1e-13, o
         differences, raised while the thermal resolution of the grid is marginal, never below
         round-off) and the relative change |fine - coarse| / max |fine| in attrs.
     executor : object with ``map``, optional
-        E.g. ``qkinetics.integrate.get_executor("processes")``.
+        Runs the k chunks in parallel, e.g. ``qkinetics.integrate.get_executor("processes", workers=4)``
+        or a ``concurrent.futures`` executor; the result is bit-identical to the serial one.
+    chunk_size : int, optional
+        k points per chunk (one job of the executor). The default keeps each chunk's arrays near 64 MB;
+        smaller chunks lower the memory, larger ones the overhead; the result changes only by round-off.
+    progress : bool
+        Show a progress bar over the chunks of the finest grid.
+    degeneracy_tol : float, eV
+        Bands closer than this at the same k form one degenerate group (e.g. a Kramers pair), treated
+        gauge-invariantly; default ``qkinetics.geometry.DEFAULT_DEGENERACY_TOL``.
 
     Returns
     -------
@@ -70,7 +97,13 @@ def conductivity(model, order=1, *, gradient=False, mu=0.0, T=10.0, tau=1e-13, o
         One complex variable per mechanism plus ``total``, dims ``(channel, mu, T, tau, omega, j, E1[, E2][, q])``
         with tensor labels x, y, z; units and conventions in attrs (2D: S or A m/V^2; 3D: S/m or A/V^2).
         ``total`` adds the mechanisms that are parts of the conductivity, taking only the first selected
-        variant of each family of alternatives (attrs ``included``).
+        variant of each family of alternatives (attrs ``included``). ``channel`` is "linear" at first
+        order and ("rectified", "second_harmonic") at second order.
+
+        The sweep dimensions are always present, also for a single value, so that code written for one
+        sweep works for any other and results concatenate; select with ``.sel(...)`` and drop the
+        size-1 dimensions with ``.squeeze()``: ``res["drude"].sel(j="x", E1="x").squeeze()`` is a
+        scalar for scalar mu, T, tau, omega, and a function of mu alone for a mu sweep.
     """
     if order not in (1, 2):
         raise ModelError(f"order must be 1 (linear) or 2 (second order in E); got {order!r}.")
@@ -90,6 +123,23 @@ def conductivity(model, order=1, *, gradient=False, mu=0.0, T=10.0, tau=1e-13, o
                                                 progress=False, degeneracy_tol=degeneracy_tol, warn=False)
                            for g in (cgrid, cgrid.coarsened(model)))
     return assemble_dataset(model, order, mechs, fine, coarse, grid, mu, T, tau, omega, coarser=coarser)
+
+
+def _mechanism_table() -> str:
+    """The registered mechanisms, one line each, for the docstring of :func:`conductivity`."""
+    from .responses import available_mechanisms
+
+    lines = []
+    for name, m in available_mechanisms().items():
+        kind = f"order {m.order}" + (", gradient" if m.gradient else "")
+        extra = f", variant of {m.family}" if m.family else ""
+        extra += "" if m.in_total else ", not in total or 'all'"
+        lines.append(f"        - ``{name}`` ({kind}, tau^{m.tau_power}{extra})")
+    return "\n".join(lines) + "\n"
+
+
+if conductivity.__doc__:                     # None under python -OO
+    conductivity.__doc__ = conductivity.__doc__.replace("{mechanism_table}\n", _mechanism_table())
 
 
 def _prefactors(mech: Mechanism, dim, tau, omega, channels):
