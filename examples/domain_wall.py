@@ -24,6 +24,7 @@ Writes docs/figures/domain_wall_charge.png (docs/kinetics.md).
     python examples/domain_wall.py           # about 80 s on one core
 """
 
+import argparse
 from pathlib import Path
 
 import matplotlib
@@ -36,7 +37,10 @@ import qkinetics as qk  # noqa: E402
 from qkinetics.exact import supercell_density, wannier_centers  # noqa: E402
 from qkinetics.kinetics import KineticSolver  # noqa: E402
 
-OUT = Path(__file__).resolve().parent.parent / "docs" / "figures" / "domain_wall_charge.png"
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--output", type=Path, default=Path("qkinetics-examples"),
+                    help="directory for the figure (docs/make_figures.py passes docs/figures)")
+OUT = parser.parse_args().output / "domain_wall_charge.png"
 DELTA0 = 0.3                                             # eV, |delta_t| far from the walls
 
 

@@ -20,6 +20,7 @@ Writes docs/figures/nonlinear_hall.png. A GridResolutionWarning (grid too coarse
 
 import time
 import warnings
+import argparse
 from pathlib import Path
 
 import matplotlib
@@ -31,7 +32,10 @@ import numpy as np
 import qkinetics as qk
 from qkinetics.integrate import GridResolutionWarning
 
-OUT = Path(__file__).resolve().parent.parent / "docs" / "figures" / "nonlinear_hall.png"
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--output", type=Path, default=Path("qkinetics-examples"),
+                    help="directory for the figure (docs/make_figures.py passes docs/figures)")
+OUT = parser.parse_args().output / "nonlinear_hall.png"
 warnings.simplefilter("error", GridResolutionWarning)       # a too-coarse grid is an error here
 
 start = time.perf_counter()

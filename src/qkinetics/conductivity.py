@@ -220,22 +220,84 @@ def assemble_dataset(model, order, mechs, fine, coarse, grid, mu, T, tau, omega,
     return ds
 
 
-def write_netcdf(ds: xr.Dataset, path) -> None:
-    """Write a result to netCDF (complex variables stored as ``<name>__real`` / ``<name>__imag`` pairs)."""
+#: netCDF conventions of the files written by :func:`write_netcdf`.
+NETCDF_CONVENTIONS = "CF-1.11"
+#: Descriptions (CF ``long_name``) of the coordinates of conductivity results, used where none is set.
+LONG_NAMES = {"channel": "response channel", "mu": "chemical potential", "T": "temperature", "tau": "relaxation time",
+              "omega": "angular frequency of the field", "j": "current direction", "E1": "direction of the first field",
+              "E2": "direction of the second field", "q": "direction of the field's wave vector",
+              "part": "part of a complex number", "thermal_resolution": "thermal resolution of the k grid"}
+
+
+def storable(ds: xr.Dataset) -> xr.Dataset:
+    """The Dataset as written to netCDF: complex variables split along a ``part`` dimension, CF attributes.
+
+    netCDF has no complex type, so every complex variable gets a last dimension ``part`` with the
+    labels ("real", "imag"): ``ds["total"].sel(part="real")`` is its real part, and
+    ``ds["total"].sel(part="real") + 1j * ds["total"].sel(part="imag")`` the complex value, in plain
+    xarray. Real variables are unchanged. Global attributes follow CF: ``Conventions``, ``title``,
+    ``source``, ``history`` (a line per write, appended), ``date_created`` (kept from an earlier write),
+    and every coordinate gets a ``long_name``.
+    """
+    from datetime import datetime, timezone
+
     out = ds.copy()
-    for name in list(out.data_vars):
-        if np.iscomplexobj(out[name]):
-            attrs = dict(out[name].attrs)
-            out[f"{name}__real"] = out[name].real.assign_attrs(attrs)
-            out[f"{name}__imag"] = out[name].imag.assign_attrs(attrs)
-            out = out.drop_vars(name)
-    out.to_netcdf(path, engine="scipy")
+    part = xr.DataArray(["real", "imag"], dims="part")
+    for name in list(out.data_vars) + [c for c in out.coords if c not in out.dims]:
+        var = out[name]
+        if np.iscomplexobj(var):
+            split = xr.concat([var.real, var.imag], dim=part).transpose(*var.dims, "part")
+            out[name] = split.assign_attrs(var.attrs, comment=(
+                "complex values: real part at part = 'real', imaginary part at part = 'imag' "
+                "(qkinetics.read_netcdf restores the complex variable)"))
+    if "part" in out.dims:
+        out = out.assign_coords(part=part)
+    for name, long_name in LONG_NAMES.items():
+        if name in out.variables and "long_name" not in out[name].attrs:
+            out[name].attrs["long_name"] = long_name
+    if "thermal_resolution" in out.variables:
+        out["thermal_resolution"].attrs.setdefault("units", "1")          # CF: dimensionless
+    for name in out.data_vars:
+        if name.startswith("error_") and "long_name" not in out[name].attrs:
+            out[name].attrs["long_name"] = f"error bar of {name[len('error_'):]}"
+    now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    model = out.attrs.get("model", "")
+    out.attrs.setdefault("title", f"qkinetics result{f' for {model}' if model else ''}")
+    out.attrs["Conventions"] = NETCDF_CONVENTIONS
+    out.attrs["source"] = f"qkinetics {__version__}"
+    out.attrs.setdefault("date_created", now)
+    history = out.attrs.get("history", "")
+    out.attrs["history"] = (history + "\n" if history else "") + f"{now}: written by qkinetics {__version__} write_netcdf"
+    return out
+
+
+def write_netcdf(ds: xr.Dataset, path) -> None:
+    """Write a result to netCDF (classic format, readable by any netCDF tool and plain ``xarray.open_dataset``).
+
+    Complex variables are stored with a last dimension ``part`` = ("real", "imag") and CF attributes are
+    added (:func:`storable`); :func:`read_netcdf` gives back the Dataset with its complex variables.
+    """
+    storable(ds).to_netcdf(path, engine="scipy")
 
 
 def read_netcdf(path) -> xr.Dataset:
-    """Read a result written by :func:`write_netcdf`, restoring complex variables."""
+    """Read a result written by :func:`write_netcdf`, restoring complex variables.
+
+    Also reads files of qkinetics before 0.2, which stored complex variables as ``<name>__real`` /
+    ``<name>__imag`` pairs.
+    """
     with xr.open_dataset(path, engine="scipy") as f:
         ds = f.load()
+    complex_vars = [v for v in ds.variables if v != "part" and ds[v].dims[-1:] == ("part",)]
+    if complex_vars:
+        labels = [str(x) for x in ds["part"].values]
+        re, im = labels.index("real"), labels.index("imag")
+        for name in complex_vars:
+            var = ds[name]
+            attrs = {k: v for k, v in var.attrs.items() if k != "comment"}
+            value = xr.Variable(var.dims[:-1], var.values[..., re] + 1j * var.values[..., im], attrs)
+            ds = ds.assign_coords({name: value}) if name in ds.coords else ds.assign({name: value})
+        ds = ds.drop_vars("part")
     for name in [v for v in ds.data_vars if v.endswith("__real")]:
         base = name[: -len("__real")]
         attrs = dict(ds[name].attrs)

@@ -14,7 +14,7 @@ Config keys (every key is checked; an error names the key and the allowed values
 
     [sweep]                           # each a number, a list, or {start, stop, num}
     mu = { start = -0.5, stop = 0.5, num = 101 }   # eV
-    T = 10.0                          # K
+    T = 300.0                         # K (the default)
     tau = 1e-13                       # s
     omega = 0.0                       # rad/s
 
@@ -28,6 +28,7 @@ Config keys (every key is checked; an error names the key and the allowed values
     [output]
     directory = "qkinetics-run"       # relative to the config file
     checkpoint_every = 1              # chunks between checkpoints
+    component = "yxx"                 # optional: the tensor component drawn in response.png (default the largest)
 
 Progress is checkpointed to ``<directory>/checkpoint.npz`` after every chunk; rerunning the same
 config resumes from it (a changed config starts afresh). Results: ``result.nc`` (netCDF),
@@ -119,7 +120,7 @@ SECTIONS = {
     "response": {"order", "mechanisms", "gradient"},
     "sweep": {"mu", "T", "tau", "omega"},
     "grid": {"n", "shift", "kcut", "chunk_size", "convergence"},
-    "output": {"directory", "checkpoint_every"},
+    "output": {"directory", "checkpoint_every", "component"},
     "kinetics": {"order", "length", "nx", "nk", "nk_perp", "mu", "T", "tau", "relaxation", "initial", "steady",
                  "t_end", "n_save", "tol", "max_steps", "limiter", "cfl", "boundary", "snapshots", "field"},
     "potential": {"kind", "V0", "q", "omega", "phase", "x0", "width", "expression", "ramp"},
@@ -136,7 +137,7 @@ EXPRESSION_NAMES = {
 }
 _EXPR_NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Compare, ast.IfExp, ast.Call, ast.Name, ast.Load,
                ast.Constant, ast.operator, ast.unaryop, ast.cmpop, ast.BoolOp, ast.boolop)
-DEFAULT_SWEEP = {"mu": 0.0, "T": 10.0, "tau": 1e-13, "omega": 0.0}
+DEFAULT_SWEEP = {"mu": 0.0, "T": 300.0, "tau": 1e-13, "omega": 0.0}
 
 
 def _sweep_values(key, value):
@@ -214,7 +215,12 @@ def load_config(path) -> dict:
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ConfigError(f"[grid] chunk_size must be a positive integer; got {chunk_size!r}.")
     directory, every = _output(path, raw)
+    component, rank = raw.get("output", {}).get("component"), order + 1 + gradient
+    if component is not None and not (isinstance(component, str) and len(component) == rank and set(component) <= set("xyz")):
+        raise ConfigError(f"[output] component must be {rank} letters x, y, z (tensor indices j, E1{', E2' if order == 2 else ''}"
+                          f"{', q' if gradient else ''}; e.g. {'yxx' if order == 2 else 'xy'!r}); got {component!r}.")
     return {
+        "component": component,
         "kind": "response", "path": path, "model": model_cfg, "order": order, "gradient": gradient, "mechanisms": mechanisms,
         "sweep": sweep,
         "grid": {"n": n, "shift": shift, "kcut": kcut, "chunk_size": chunk_size,
@@ -342,6 +348,8 @@ def _load_kinetics(path, raw) -> dict:
             raise ConfigError(f"[kinetics] order = 2 is built for a uniform model, uniform T and a periodic box; this "
                               f"config has {' and '.join(extra)}: use order = 0 or 1 (or drop them).")
     directory, every = _output(path, raw)
+    if "component" in raw.get("output", {}):
+        raise ConfigError("[output] component (the figure's tensor component) applies to response runs only.")
     return {"kind": "kinetics", "path": path, "model": raw["model"], "model_profiles": profiles, "kinetics": out,
             "potential": pot, "directory": directory, "checkpoint_every": every, "raw": raw}
 
@@ -612,6 +620,8 @@ def run(config_path, *, executor=None, progress=True, stop_after=None):
     if cfg["kind"] == "kinetics":
         return run_kinetics(cfg, model, progress=progress, stop_after=stop_after)
     mechs = mechanisms_by_name(cfg["mechanisms"], cfg["order"], cfg["gradient"])
+    if cfg["component"] and set(cfg["component"]) - set("xyz"[:model.dim]):
+        raise ConfigError(f"[output] component {cfg['component']!r}: a {model.dim}D model has the axes {'xyz'[:model.dim]}.")
     s = cfg["sweep"]
     outdir = cfg["directory"]
     outdir.mkdir(parents=True, exist_ok=True)
@@ -660,7 +670,7 @@ def run(config_path, *, executor=None, progress=True, stop_after=None):
     write_csv(ds, outdir / "result.csv")
     from .plot import response
 
-    response(ds, path=outdir / "response.png")
+    response(ds, cfg["component"], path=outdir / "response.png")
     return ds
 
 
