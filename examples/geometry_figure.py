@@ -9,7 +9,8 @@
     Kramers pair; its Berry curvature vanishes identically but its normalized metric does not).
 
 Run from anywhere:  python examples/geometry_figure.py   (a few seconds)
-Writes docs/figures/models_geometry.png next to this repository's docs.
+Writes qkinetics-examples/models_geometry.png (``--output DIR`` to change; docs/make_figures.py makes the docs'
+figure).
 """
 
 import argparse

@@ -15,7 +15,8 @@ points per direction.
 (d) their longitudinal component sigma_xxx: zero for Wang/Liu (purely Hall), finite for the others.
 
 Run from anywhere:  python examples/nonlinear_hall.py   (about 10 s)
-Writes docs/figures/nonlinear_hall.png. A GridResolutionWarning (grid too coarse for T) stops it.
+Writes qkinetics-examples/nonlinear_hall.png (``--output DIR`` to change; docs/make_figures.py makes the docs'
+figure). A GridResolutionWarning (grid too coarse for T) stops it.
 """
 
 import time

@@ -4,7 +4,8 @@ Exact: supercell diagonalization (qkinetics.exact.supercell_density). Theory:
 qkinetics.kinetics.equilibrium_density, the density of U * f(h~)_* * U^dagger to first order
 (local-density approximation) and to second order (quantum-metric, band-normalized-metric and
 Wigner-Kirkwood gradient terms). Prints the errors of the first and second harmonics and writes
-docs/figures/static_density.png (docs/kinetics.md).
+qkinetics-examples/static_density.png (``--output DIR`` to change; the figure of docs/kinetics.md, made by
+docs/make_figures.py).
 
     python examples/static_density.py        # about 1 minute
 """

@@ -25,7 +25,8 @@ Run from anywhere:
     python examples/tau0_reference.py                 # figure + tables (about 2 minutes)
     python examples/tau0_reference.py --dirac         # + the Dirac-limit study (m = 0.4, 0.2, 0.1; ~30 min)
     python examples/tau0_reference.py --time-domain   # + the time-domain check at 600 K (~5 min)
-Writes docs/figures/tau0_reference.png and prints the numbers quoted in the docs.
+Writes qkinetics-examples/tau0_reference.png (``--output DIR`` to change; docs/make_figures.py makes the docs'
+figure) and prints the numbers quoted in the docs.
 """
 
 import argparse

@@ -2,7 +2,8 @@
 
 The ladder offsets E_n(F) of an open chain in V = F x, from exact diagonalization, against the
 semiclassical <eps_n> + F x^W_n (first order) and + c_n F^2, c_n = 1/2 <G_n^xx>_BZ (second
-order). Writes docs/figures/wannier_stark.png and prints the fitted log-log slopes.
+order). Writes qkinetics-examples/wannier_stark.png (``--output DIR`` to change; docs/make_figures.py makes
+the docs' figure) and prints the fitted log-log slopes.
 
     python examples/wannier_stark.py        # about 10 s
 """

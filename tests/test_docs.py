@@ -45,7 +45,8 @@ def code_blocks(path: Path):
             continue
         fence, info, indent = m["fence"], m["info"].strip(), len(m["indent"])
         end = i + 1
-        while end < len(lines) and not (lines[end].strip().startswith(fence) and lines[end].strip().strip(fence[0]) == ""):
+        while end < len(lines) and not (lines[end].strip().startswith(fence)
+                                        and lines[end].strip().strip(fence[0]) == ""):
             end += 1
         if end == len(lines):
             raise ValueError(f"{path.name}:{i + 1}: code fence {fence!r} is never closed.")

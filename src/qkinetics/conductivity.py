@@ -266,8 +266,8 @@ def storable(ds: xr.Dataset) -> xr.Dataset:
     out.attrs["Conventions"] = NETCDF_CONVENTIONS
     out.attrs["source"] = f"qkinetics {__version__}"
     out.attrs.setdefault("date_created", now)
-    history = out.attrs.get("history", "")
-    out.attrs["history"] = (history + "\n" if history else "") + f"{now}: written by qkinetics {__version__} write_netcdf"
+    line = f"{now}: written by qkinetics {__version__} write_netcdf"
+    out.attrs["history"] = f"{out.attrs['history']}\n{line}" if out.attrs.get("history") else line
     return out
 
 
