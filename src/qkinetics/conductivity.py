@@ -283,7 +283,7 @@ def write_netcdf(ds: xr.Dataset, path) -> None:
 def read_netcdf(path) -> xr.Dataset:
     """Read a result written by :func:`write_netcdf`, restoring complex variables.
 
-    Also reads files of qkinetics before 0.2, which stored complex variables as ``<name>__real`` /
+    Also reads files of earlier versions of this function, which stored complex variables as ``<name>__real`` /
     ``<name>__imag`` pairs.
     """
     with xr.open_dataset(path, engine="scipy") as f:
