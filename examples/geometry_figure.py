@@ -8,7 +8,7 @@
 (d) PT-symmetric antiferromagnet: bands along Gamma-X-M-Gamma coloured by tr G (every band is a
     Kramers pair; its Berry curvature vanishes identically but its normalized metric does not).
 
-Run from anywhere:  python examples/geometry_figure.py   (a few seconds)
+Run from anywhere:  python examples/geometry_figure.py   (about 4 s of CPU time)
 Writes qkinetics-examples/models_geometry.png (``--output DIR`` to change; docs/make_figures.py makes the docs'
 figure).
 """

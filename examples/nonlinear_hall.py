@@ -14,7 +14,7 @@ points per direction.
 (c) the published tau^0 variants of sigma_xyy alone, on their own scale (alternatives, not addends).
 (d) their longitudinal component sigma_xxx: zero for Wang/Liu (purely Hall), finite for the others.
 
-Run from anywhere:  python examples/nonlinear_hall.py   (about 10 s)
+Run from anywhere:  python examples/nonlinear_hall.py   (about 20 s of CPU time)
 Writes qkinetics-examples/nonlinear_hall.png (``--output DIR`` to change; docs/make_figures.py makes the docs'
 figure). A GridResolutionWarning (grid too coarse for T) stops it.
 """

@@ -7,7 +7,7 @@ Wigner-Kirkwood gradient terms). Prints the errors of the first and second harmo
 qkinetics-examples/static_density.png (``--output DIR`` to change; the figure of docs/kinetics.md, made by
 docs/make_figures.py).
 
-    python examples/static_density.py        # about 1 minute
+    python examples/static_density.py        # about 2.5 minutes of CPU time
 """
 
 import argparse

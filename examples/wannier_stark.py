@@ -5,7 +5,7 @@ semiclassical <eps_n> + F x^W_n (first order) and + c_n F^2, c_n = 1/2 <G_n^xx>_
 order). Writes qkinetics-examples/wannier_stark.png (``--output DIR`` to change; docs/make_figures.py makes
 the docs' figure) and prints the fitted log-log slopes.
 
-    python examples/wannier_stark.py        # about 10 s
+    python examples/wannier_stark.py        # about 4 s of CPU time
 """
 
 import argparse
