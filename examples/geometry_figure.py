@@ -8,10 +8,12 @@
 (d) PT-symmetric antiferromagnet: bands along Gamma-X-M-Gamma coloured by tr G (every band is a
     Kramers pair; its Berry curvature vanishes identically but its normalized metric does not).
 
-Run from anywhere:  python examples/geometry_figure.py   (a few seconds)
-Writes docs/figures/models_geometry.png next to this repository's docs.
+Run from anywhere:  python examples/geometry_figure.py   (about 4 s of CPU time)
+Writes qkinetics-examples/models_geometry.png (``--output DIR`` to change; docs/make_figures.py makes the docs'
+figure).
 """
 
+import argparse
 from pathlib import Path
 import time
 
@@ -24,7 +26,7 @@ from matplotlib.colors import BoundaryNorm, ListedColormap, SymLogNorm
 
 import qkinetics as qk
 
-OUT = Path(__file__).resolve().parent.parent / "docs" / "figures" / "models_geometry.png"
+FIGURE = "models_geometry.png"                       # written to --output (default ./qkinetics-examples)
 
 
 def dirac_closed_form(v, m, kx):
@@ -141,6 +143,10 @@ def panel_pt_afm(ax, fig):
 
 
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=Path("qkinetics-examples"),
+                        help="directory for the figure (docs/make_figures.py passes docs/figures)")
+    OUT = parser.parse_args().output / FIGURE
     t0 = time.perf_counter()
     fig, axes = plt.subplots(2, 2, figsize=(11, 8.5), constrained_layout=True)
     err = panel_dirac(axes[0, 0], axes[0, 1])

@@ -14,7 +14,7 @@ Richardson-extrapolated from nx = 32 and 64). Right: |kinetic - Lindhard| / |Lin
 at fixed q v_F tau and w tau: the O(q^2) interband and quantum intraband terms the kinetic theory lacks.
 See docs/kinetics.md and tests/test_kinetics_lindhard.py.
 
-    python examples/kinetics_lindhard.py            # ~2 minutes; writes docs/figures/kinetics_lindhard.png
+    python examples/kinetics_lindhard.py            # ~2 minutes; writes qkinetics-examples/kinetics_lindhard.png
     python examples/kinetics_lindhard.py --quick    # fewer frequencies, nx = 16/32
 """
 
@@ -59,9 +59,10 @@ def lindhard_chi(q, omegas, tau):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--output", type=Path,
-                    default=Path(__file__).resolve().parent.parent / "docs" / "figures" / "kinetics_lindhard.png")
+    ap.add_argument("--output", type=Path, default=Path("qkinetics-examples"),
+                    help="directory for the figure (docs/make_figures.py passes docs/figures)")
     args = ap.parse_args()
+    out = args.output / "kinetics_lindhard.png"
     nx = 16 if args.quick else 32
 
     # ---- chi(w) at fixed q
@@ -135,9 +136,9 @@ def main():
     bx.set_xlabel(r"q (1/$\AA$) at fixed $q v_F\tau$ = 2.1, $\omega\tau$ = 1.5")
     bx.set_ylabel("relative difference")
     bx.legend(fontsize=8)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.output, dpi=130)
-    print(f"Figure written to {args.output}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=130)
+    print(f"Figure written to {out}")
 
 
 if __name__ == "__main__":

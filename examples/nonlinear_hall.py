@@ -14,12 +14,14 @@ points per direction.
 (c) the published tau^0 variants of sigma_xyy alone, on their own scale (alternatives, not addends).
 (d) their longitudinal component sigma_xxx: zero for Wang/Liu (purely Hall), finite for the others.
 
-Run from anywhere:  python examples/nonlinear_hall.py   (about 10 s)
-Writes docs/figures/nonlinear_hall.png. A GridResolutionWarning (grid too coarse for T) stops it.
+Run from anywhere:  python examples/nonlinear_hall.py   (about 20 s of CPU time)
+Writes qkinetics-examples/nonlinear_hall.png (``--output DIR`` to change; docs/make_figures.py makes the docs'
+figure). A GridResolutionWarning (grid too coarse for T) stops it.
 """
 
 import time
 import warnings
+import argparse
 from pathlib import Path
 
 import matplotlib
@@ -31,7 +33,10 @@ import numpy as np
 import qkinetics as qk
 from qkinetics.integrate import GridResolutionWarning
 
-OUT = Path(__file__).resolve().parent.parent / "docs" / "figures" / "nonlinear_hall.png"
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--output", type=Path, default=Path("qkinetics-examples"),
+                    help="directory for the figure (docs/make_figures.py passes docs/figures)")
+OUT = parser.parse_args().output / "nonlinear_hall.png"
 warnings.simplefilter("error", GridResolutionWarning)       # a too-coarse grid is an error here
 
 start = time.perf_counter()

@@ -4,11 +4,13 @@ Exact: supercell diagonalization (qkinetics.exact.supercell_density). Theory:
 qkinetics.kinetics.equilibrium_density, the density of U * f(h~)_* * U^dagger to first order
 (local-density approximation) and to second order (quantum-metric, band-normalized-metric and
 Wigner-Kirkwood gradient terms). Prints the errors of the first and second harmonics and writes
-docs/figures/static_density.png (docs/kinetics.md).
+qkinetics-examples/static_density.png (``--output DIR`` to change; the figure of docs/kinetics.md, made by
+docs/make_figures.py).
 
-    python examples/static_density.py        # about 1 minute
+    python examples/static_density.py        # about 2.5 minutes of CPU time
 """
 
+import argparse
 from pathlib import Path
 
 import matplotlib
@@ -23,7 +25,7 @@ from qkinetics.exact import supercell_density  # noqa: E402
 from qkinetics.kinetics import equilibrium_density  # noqa: E402
 from qkinetics.moyal import jet  # noqa: E402
 
-OUT = Path(__file__).resolve().parent.parent / "docs" / "figures" / "static_density.png"
+FIGURE = "static_density.png"                       # written to --output (default ./qkinetics-examples)
 CASES = {"insulator (μ = 0 in the gap, 300 K)": (0.0, 300.0), "metal (μ = -1 eV, 1000 K)": (-1.0, 1000.0)}
 V0 = 0.1                   # eV
 PERIODS = (200, 100, 50, 25, 12)
@@ -41,6 +43,10 @@ def harmonics(model, M, mu, T, nx=16, nk=256):
 
 
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=Path("qkinetics-examples"),
+                        help="directory for the figure (docs/make_figures.py passes docs/figures)")
+    OUT = parser.parse_args().output / FIGURE
     model = qk.zoo.rice_mele()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     for ax, (label, (mu, T)) in zip(axes, CASES.items()):

@@ -25,7 +25,8 @@ Run from anywhere:
     python examples/tau0_reference.py                 # figure + tables (about 2 minutes)
     python examples/tau0_reference.py --dirac         # + the Dirac-limit study (m = 0.4, 0.2, 0.1; ~30 min)
     python examples/tau0_reference.py --time-domain   # + the time-domain check at 600 K (~5 min)
-Writes docs/figures/tau0_reference.png and prints the numbers quoted in the docs.
+Writes qkinetics-examples/tau0_reference.png (``--output DIR`` to change; docs/make_figures.py makes the docs'
+figure) and prints the numbers quoted in the docs.
 """
 
 import argparse
@@ -44,7 +45,6 @@ from qkinetics.kubo.density_matrix import DensityMatrixSolver
 from qkinetics.responses.nonlinear import intrinsic
 from qkinetics.units import hbar_eVs
 
-OUT = Path(__file__).resolve().parent.parent / "docs" / "figures" / "tau0_reference.png"
 T = 600.0
 VARIANTS = ("intrinsic_wang_liu", "intrinsic_kaplan_das", "intrinsic_talk")
 NAMES = ("nonlinear_drude", "berry_curvature_dipole") + VARIANTS
@@ -123,10 +123,13 @@ def print_row(label, dist, ident, q, sc):
 HEADER = ("  distance max|c0 - variant| / max|Wang/Liu|: full (WL KD talk) | populations (WL KD talk) | "
           "best lambda, residual (full) | (populations) | identity residual")
 
-parser = argparse.ArgumentParser()
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--output", type=Path, default=Path("qkinetics-examples"),
+                    help="directory for the figure (docs/make_figures.py passes docs/figures)")
 parser.add_argument("--dirac", action="store_true", help="also run the Dirac-limit study (slow)")
 parser.add_argument("--time-domain", action="store_true", help="also run the time-domain check (slow)")
 args = parser.parse_args()
+OUT = args.output / "tau0_reference.png"
 
 start = time.perf_counter()
 # --------------------------------------------------------------------------- tilted QWZ, tau dependence

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import __version__
 from .geometry import band_geometry
+from .kpath import HONEYCOMB_POINTS, high_symmetry_path
 from .models import zoo
 from .run.writer import atomic_path, save_figure
 from .topology import chern_number
@@ -22,27 +23,6 @@ from .topology import chern_number
 DEMO_MODEL = {"name": "haldane", "params": {"t1": 1.0, "t2": 0.1, "phi": np.pi / 2, "mass": 0.2, "strain": 0.2}}
 #: Nonlinear Hall part of the demo: chemical potentials (eV), temperature (K), relaxation time (s), grid.
 DEMO_RESPONSE = {"mu": np.linspace(0.2, 1.2, 41), "T": 300.0, "tau": 1e-14, "kgrid": 320}
-
-#: High-symmetry points of the honeycomb zoo models, reduced coordinates.
-HONEYCOMB_POINTS = {"G": (0.0, 0.0), "K": (2 / 3, 1 / 3), "M": (0.5, 0.5), "K'": (1 / 3, 2 / 3)}
-
-
-def high_symmetry_path(model, labels, points, n_per_segment=120):
-    """Cartesian k along straight segments between labelled reduced points; returns (k, distance, ticks)."""
-    red = np.array([points[p] for p in labels], dtype=float)
-    cart = model.k_from_reduced(red)
-    ks, dist, ticks, s0 = [], [], [0.0], 0.0
-    for a, b in zip(cart[:-1], cart[1:]):
-        t = np.linspace(0, 1, n_per_segment, endpoint=False)[:, None]
-        seg = a + t * (b - a)
-        ks.append(seg)
-        dist.append(s0 + np.linalg.norm(seg - a, axis=1))
-        s0 += np.linalg.norm(b - a)
-        ticks.append(s0)
-    ks.append(cart[-1:])
-    dist.append(np.array([s0]))
-    return np.concatenate(ks), np.concatenate(dist), ticks
-
 
 def plot_bands_geometry(model, labels, points, path):
     """Bands along a path coloured by Berry curvature (left) and quantum metric trace (right)."""

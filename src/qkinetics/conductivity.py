@@ -30,26 +30,44 @@ def _units(mech, dim):
     return table[(mech.order, mech.gradient)][dim - 1]
 
 
-def conductivity(model, order=1, *, gradient=False, mu=0.0, T=10.0, tau=1e-13, omega=0.0, mechanisms="all",
+def conductivity(model, order=1, *, gradient=False, mu=0.0, T=300.0, tau=1e-13, omega=0.0, mechanisms="all",
                  kgrid=200, shift=0.5, kcut=None, convergence=True, executor=None, chunk_size=None,
                  progress=False, degeneracy_tol=DEFAULT_DEGENERACY_TOL) -> xr.Dataset:
     """Conductivity of ``model`` by mechanism, for sweeps over mu, T, tau and omega.
 
+    Every mechanism is a band integral :math:`\\int d^dk/(2\\pi)^d \\sum_n f^{(p)}(\\varepsilon_n - \\mu)\\,X_n(k)`
+    of band-geometric quantities (its formula, reference and assumptions are in the result's attrs),
+    computed from one eigendecomposition per k point shared by all mechanisms, times an SI prefactor
+    carrying tau and omega. Charge -e (e > 0); fields :math:`E(t) = E e^{-i\\omega t} + c.c.`
+
     Parameters
     ----------
     model : Model
+        Any model of the package (lattice or continuum, 1D/2D/3D), e.g. from :mod:`qkinetics.zoo`,
+        :class:`~qkinetics.TightBinding`, :class:`~qkinetics.Continuum` or :func:`qkinetics.read_wannier90`.
     order : {1, 2}
         Power of the electric field: 1 gives sigma_ab (j_a = sigma_ab E_b), 2 gives sigma_abc
         (j_a = sigma_abc E_b E_c).
     gradient : bool
         Responses to field gradients at O(q): j_a = sigma_abq E_b q_q (tensor dims j, E1, q;
-        fields E e^{i(q.x - omega t)}).
+        fields E e^{i(q.x - omega t)}); ``order=1`` only.
     mu : float or array, eV
+        Chemical potentials (one pass over k serves the whole sweep).
     T : float or array, kelvin
-    tau : float or array, seconds (relaxation time)
-    omega : float or array, rad/s (frequency of the field; convention E(t) = E e^{-i omega t} + c.c.)
+        Temperatures, default 300 K (the same default as :func:`qkinetics.kubo.kubo_conductivity`,
+        :func:`qkinetics.kubo.lindhard` and the density-matrix solvers). A grid must resolve
+        :math:`k_BT` on the Fermi surface: a :class:`~qkinetics.integrate.GridResolutionWarning` says
+        when it does not (``thermal_resolution`` in the result).
+    tau : float or array, seconds
+        Relaxation times (> 0).
+    omega : float or array, rad/s
+        Angular frequencies of the field (a photon energy E in eV is ``E / qkinetics.units.hbar_eVs``).
     mechanisms : "all", a name, or a sequence of names / Mechanism objects
-    kgrid : int or sequence
+        "all" takes every mechanism of the requested ``order`` and ``gradient`` that is a part of the
+        conductivity. The registered names (also ``qkinetics.responses.available_mechanisms()``):
+
+{mechanism_table}
+    kgrid : int or sequence of int
         Points per direction (Monkhorst-Pack for lattice models, a grid inside kcut for continuum ones).
     shift : float
         Monkhorst-Pack shift (units of the grid step).
@@ -62,7 +80,16 @@ def conductivity(model, order=1, *, gradient=False, mu=0.0, T=10.0, tau=1e-13, o
         differences, raised while the thermal resolution of the grid is marginal, never below
         round-off) and the relative change |fine - coarse| / max |fine| in attrs.
     executor : object with ``map``, optional
-        E.g. ``qkinetics.integrate.get_executor("processes")``.
+        Runs the k chunks in parallel, e.g. ``qkinetics.integrate.get_executor("processes", workers=4)``
+        or a ``concurrent.futures`` executor; the result is bit-identical to the serial one.
+    chunk_size : int, optional
+        k points per chunk (one job of the executor). The default keeps each chunk's arrays near 64 MB;
+        smaller chunks lower the memory, larger ones the overhead; the result changes only by round-off.
+    progress : bool
+        Show a progress bar over the chunks of the finest grid.
+    degeneracy_tol : float, eV
+        Bands closer than this at the same k form one degenerate group (e.g. a Kramers pair), treated
+        gauge-invariantly; default ``qkinetics.geometry.DEFAULT_DEGENERACY_TOL``.
 
     Returns
     -------
@@ -70,7 +97,13 @@ def conductivity(model, order=1, *, gradient=False, mu=0.0, T=10.0, tau=1e-13, o
         One complex variable per mechanism plus ``total``, dims ``(channel, mu, T, tau, omega, j, E1[, E2][, q])``
         with tensor labels x, y, z; units and conventions in attrs (2D: S or A m/V^2; 3D: S/m or A/V^2).
         ``total`` adds the mechanisms that are parts of the conductivity, taking only the first selected
-        variant of each family of alternatives (attrs ``included``).
+        variant of each family of alternatives (attrs ``included``). ``channel`` is "linear" at first
+        order and ("rectified", "second_harmonic") at second order.
+
+        The sweep dimensions are always present, also for a single value, so that code written for one
+        sweep works for any other and results concatenate; select with ``.sel(...)`` and drop the
+        size-1 dimensions with ``.squeeze()``: ``res["drude"].sel(j="x", E1="x").squeeze()`` is a
+        scalar for scalar mu, T, tau, omega, and a function of mu alone for a mu sweep.
     """
     if order not in (1, 2):
         raise ModelError(f"order must be 1 (linear) or 2 (second order in E); got {order!r}.")
@@ -108,6 +141,23 @@ def result_bytes(dim, order, gradient, nmech, nmu, nT, ntau, nomega) -> float:
     result = 2 * (nmech + 1) * channels * nmu * nT * ntau * nomega * components * 16
     sums = 3 * nmech * nmu * nT * components * 4 * 16               # fine + 2 coarse grids, a few terms each
     return float(result + sums)
+
+
+def _mechanism_table() -> str:
+    """The registered mechanisms, one line each, for the docstring of :func:`conductivity`."""
+    from .responses import available_mechanisms
+
+    lines = []
+    for name, m in available_mechanisms().items():
+        kind = f"order {m.order}" + (", gradient" if m.gradient else "")
+        extra = f", variant of {m.family}" if m.family else ""
+        extra += "" if m.in_total else ", not in total or 'all'"
+        lines.append(f"        - ``{name}`` ({kind}, tau^{m.tau_power}{extra})")
+    return "\n".join(lines) + "\n"
+
+
+if conductivity.__doc__:                     # None under python -OO
+    conductivity.__doc__ = conductivity.__doc__.replace("{mechanism_table}\n", _mechanism_table())
 
 
 def _prefactors(mech: Mechanism, dim, tau, omega, channels):
@@ -188,22 +238,84 @@ def assemble_dataset(model, order, mechs, fine, coarse, grid, mu, T, tau, omega,
     return ds
 
 
-def write_netcdf(ds: xr.Dataset, path) -> None:
-    """Write a result to netCDF (complex variables stored as ``<name>__real`` / ``<name>__imag`` pairs)."""
+#: netCDF conventions of the files written by :func:`write_netcdf`.
+NETCDF_CONVENTIONS = "CF-1.11"
+#: Descriptions (CF ``long_name``) of the coordinates of conductivity results, used where none is set.
+LONG_NAMES = {"channel": "response channel", "mu": "chemical potential", "T": "temperature", "tau": "relaxation time",
+              "omega": "angular frequency of the field", "j": "current direction", "E1": "direction of the first field",
+              "E2": "direction of the second field", "q": "direction of the field's wave vector",
+              "part": "part of a complex number", "thermal_resolution": "thermal resolution of the k grid"}
+
+
+def storable(ds: xr.Dataset) -> xr.Dataset:
+    """The Dataset as written to netCDF: complex variables split along a ``part`` dimension, CF attributes.
+
+    netCDF has no complex type, so every complex variable gets a last dimension ``part`` with the
+    labels ("real", "imag"): ``ds["total"].sel(part="real")`` is its real part, and
+    ``ds["total"].sel(part="real") + 1j * ds["total"].sel(part="imag")`` the complex value, in plain
+    xarray. Real variables are unchanged. Global attributes follow CF: ``Conventions``, ``title``,
+    ``source``, ``history`` (a line per write, appended), ``date_created`` (kept from an earlier write),
+    and every coordinate gets a ``long_name``.
+    """
+    from datetime import datetime, timezone
+
     out = ds.copy()
-    for name in list(out.data_vars):
-        if np.iscomplexobj(out[name]):
-            attrs = dict(out[name].attrs)
-            out[f"{name}__real"] = out[name].real.assign_attrs(attrs)
-            out[f"{name}__imag"] = out[name].imag.assign_attrs(attrs)
-            out = out.drop_vars(name)
-    out.to_netcdf(path, engine="scipy")
+    part = xr.DataArray(["real", "imag"], dims="part")
+    for name in list(out.data_vars) + [c for c in out.coords if c not in out.dims]:
+        var = out[name]
+        if np.iscomplexobj(var):
+            split = xr.concat([var.real, var.imag], dim=part).transpose(*var.dims, "part")
+            out[name] = split.assign_attrs(var.attrs, comment=(
+                "complex values: real part at part = 'real', imaginary part at part = 'imag' "
+                "(qkinetics.read_netcdf restores the complex variable)"))
+    if "part" in out.dims:
+        out = out.assign_coords(part=part)
+    for name, long_name in LONG_NAMES.items():
+        if name in out.variables and "long_name" not in out[name].attrs:
+            out[name].attrs["long_name"] = long_name
+    if "thermal_resolution" in out.variables:
+        out["thermal_resolution"].attrs.setdefault("units", "1")          # CF: dimensionless
+    for name in out.data_vars:
+        if name.startswith("error_") and "long_name" not in out[name].attrs:
+            out[name].attrs["long_name"] = f"error bar of {name[len('error_'):]}"
+    now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    model = out.attrs.get("model", "")
+    out.attrs.setdefault("title", f"qkinetics result{f' for {model}' if model else ''}")
+    out.attrs["Conventions"] = NETCDF_CONVENTIONS
+    out.attrs["source"] = f"qkinetics {__version__}"
+    out.attrs.setdefault("date_created", now)
+    line = f"{now}: written by qkinetics {__version__} write_netcdf"
+    out.attrs["history"] = f"{out.attrs['history']}\n{line}" if out.attrs.get("history") else line
+    return out
+
+
+def write_netcdf(ds: xr.Dataset, path) -> None:
+    """Write a result to netCDF (classic format, readable by any netCDF tool and plain ``xarray.open_dataset``).
+
+    Complex variables are stored with a last dimension ``part`` = ("real", "imag") and CF attributes are
+    added (:func:`storable`); :func:`read_netcdf` gives back the Dataset with its complex variables.
+    """
+    storable(ds).to_netcdf(path, engine="scipy")
 
 
 def read_netcdf(path) -> xr.Dataset:
-    """Read a result written by :func:`write_netcdf`, restoring complex variables."""
+    """Read a result written by :func:`write_netcdf`, restoring complex variables.
+
+    Also reads files of earlier versions of this function, which stored complex variables as ``<name>__real`` /
+    ``<name>__imag`` pairs.
+    """
     with xr.open_dataset(path, engine="scipy") as f:
         ds = f.load()
+    complex_vars = [v for v in ds.variables if v != "part" and ds[v].dims[-1:] == ("part",)]
+    if complex_vars:
+        labels = [str(x) for x in ds["part"].values]
+        re, im = labels.index("real"), labels.index("imag")
+        for name in complex_vars:
+            var = ds[name]
+            attrs = {k: v for k, v in var.attrs.items() if k != "comment"}
+            value = xr.Variable(var.dims[:-1], var.values[..., re] + 1j * var.values[..., im], attrs)
+            ds = ds.assign_coords({name: value}) if name in ds.coords else ds.assign({name: value})
+        ds = ds.drop_vars("part")
     for name in [v for v in ds.data_vars if v.endswith("__real")]:
         base = name[: -len("__real")]
         attrs = dict(ds[name].attrs)

@@ -1,4 +1,4 @@
-"""Plots of results: response versus chemical potential, mechanism by mechanism."""
+"""Plots: a response versus chemical potential mechanism by mechanism, and band structures along a k path."""
 
 from __future__ import annotations
 
@@ -19,13 +19,22 @@ def _select_component(ds, component):
         amp = np.abs(ref).max(dim=[d for d in ref.dims if d not in tdims])
         idx = np.unravel_index(int(np.argmax(amp.values)), amp.shape)
         component = "".join(str(amp[d].values[i]) for d, i in zip(tdims, idx))
-    if len(component) != len(tdims):
-        raise ValueError(f"component must have {len(tdims)} letters (e.g. {'xy'[:len(tdims)] + 'y' * (len(tdims) - 2)!r}).")
+    example = "xy"[:len(tdims)] + "x" * (len(tdims) - 2)
+    if not isinstance(component, str) or len(component) != len(tdims):
+        raise ValueError(f"component must be a string of {len(tdims)} letters, one per tensor index "
+                         f"{', '.join(tdims)} (e.g. {example!r}); got {component!r}.")
+    axes = [str(a) for a in ds[tdims[0]].values]
+    if set(component) - set(axes):
+        raise ValueError(f"component {component!r}: this result's tensor axes are {', '.join(axes)}.")
     return component, dict(zip(tdims, component))
 
 
 def response(ds, component=None, *, channel=None, T=None, tau=None, omega=None, part="real", ax=None, path=None):
     """Draw a conductivity Dataset versus chemical potential, one line per mechanism plus the total.
+
+    The total is drawn first, underneath, as a wide grey translucent band (first in the legend, which
+    names the mechanisms it includes); the mechanisms are thin coloured lines on top, so a mechanism
+    equal to the total shows as a line inside the band. Error bars (``error_<name>``) are shaded.
 
     Parameters
     ----------
@@ -33,7 +42,7 @@ def response(ds, component=None, *, channel=None, T=None, tau=None, omega=None, 
     component : str, optional
         Tensor component such as ``"xy"`` or ``"yxx"``; default the largest component of the total.
     channel, T, tau, omega : optional
-        Values to select (default the first of each).
+        Values to select (default the first of each). Dimensions the Dataset lacks are ignored.
     part : {"real", "imag"}
     ax : matplotlib Axes, optional
     path : str or Path, optional
@@ -51,27 +60,86 @@ def response(ds, component=None, *, channel=None, T=None, tau=None, omega=None, 
 
     component, sel = _select_component(ds, component)
     for dim, val in (("channel", channel), ("T", T), ("tau", tau), ("omega", omega)):
-        sel[dim] = ds[dim].values[0] if val is None else val
+        if dim in ds.dims:
+            sel[dim] = ds[dim].values[0] if val is None else val
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
     mechs = [v for v in ds.data_vars if ds[v].dims[:1] == ("channel",) and not v.startswith("error_")]
+    # the total first and underneath: a wide translucent band, so that a mechanism equal to it (the only
+    # one present, or the others zero) stays visible on top of it instead of being painted over
+    mechs.sort(key=lambda name: name != "total")
     take = np.real if part == "real" else np.imag
     mu = ds["mu"].values
     for name in mechs:
         y = take(ds[name].sel(sel).values)
-        style = dict(color="k", lw=2) if name == "total" else dict(lw=1.4)
-        line, = ax.plot(mu, y, label=name, **style)
+        if name == "total":
+            style = dict(color="0.25", lw=5.0, alpha=0.35, zorder=1.5, solid_capstyle="butt",
+                         label=f"total ({ds[name].attrs['included']})" if "included" in ds[name].attrs else "total")
+        else:
+            style = dict(lw=1.4, zorder=2.5, label=name)
+        line, = ax.plot(mu, y, **style)
         err = f"error_{name}"
         if err in ds:
             e = ds[err].sel(sel).values
-            ax.fill_between(mu, y - e, y + e, color=line.get_color(), alpha=0.2, lw=0)
+            ax.fill_between(mu, y - e, y + e, color=line.get_color(), alpha=0.2, lw=0, zorder=line.get_zorder() - 0.1)
     units = ds[_reference_variable(ds)].attrs.get("units", "")
     sym = "sigma_" + component
     ax.set_xlabel("chemical potential mu (eV)")
     ax.set_ylabel(f"{part} {sym} ({units})")
     ax.axhline(0, color="0.7", lw=0.6)
-    ax.set_title(f"{ds.attrs.get('model', '')}: {sym} by mechanism, T = {sel['T']:g} K")
+    at = f", T = {sel['T']:g} K" if "T" in sel else ""
+    ax.set_title(f"{ds.attrs.get('model', '')}: {sym} by mechanism{at}")
     ax.legend(fontsize=8)
+    if path is not None:
+        ax.figure.savefig(path, dpi=120)
+        plt.close(ax.figure)
+    return ax
+
+
+def bands(model, labels, points, *, n_per_segment=120, mu=None, ax=None, path=None, **line_kw):
+    """Band structure of ``model`` along a path between labelled high-symmetry points.
+
+    Parameters
+    ----------
+    model : Model
+    labels, points, n_per_segment :
+        The path, as for :func:`qkinetics.kpath.high_symmetry_path` (``points`` in reduced coordinates,
+        e.g. :data:`qkinetics.kpath.HONEYCOMB_POINTS`); "G" is written as Gamma.
+    mu : float, optional
+        Chemical potential (eV), drawn as a dashed horizontal line.
+    ax : matplotlib Axes, optional
+    path : str or Path, optional
+        Save the figure there.
+    **line_kw :
+        Passed to ``Axes.plot`` for the bands (default black lines).
+
+    Returns
+    -------
+    matplotlib Axes
+        The band energies (eV) against the path length (1/Angstrom), corners marked.
+    """
+    import matplotlib
+
+    if ax is None and path is not None:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .kpath import high_symmetry_path
+
+    k, dist, ticks = high_symmetry_path(model, labels, points, n_per_segment)
+    energies = model.bands(k)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
+    ax.plot(dist, energies, **{"color": "k", "lw": 1.2, **line_kw})
+    if mu is not None:
+        ax.axhline(mu, color="tab:red", lw=0.8, ls="--", label=f"mu = {mu:g} eV")
+        ax.legend(fontsize=8)
+    for t in ticks:
+        ax.axvline(t, color="0.8", lw=0.5, zorder=0)
+    ax.set_xticks(ticks, [r"$\Gamma$" if p == "G" else p for p in labels])
+    ax.set_xlim(ticks[0], ticks[-1])
+    ax.set_ylabel("energy (eV)")
+    ax.set_title(f"{model.name}: bands")
     if path is not None:
         ax.figure.savefig(path, dpi=120)
         plt.close(ax.figure)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import units
 from ..integrate.grids import KGrid
 from ..models.base import Model, ModelError
 from ..models.tight_binding import TightBinding
@@ -55,3 +56,59 @@ def fermi_and_derivative(energies, mu, T):
     fp = fermi_dirac(energies, mu, Tpos, 1)
     fp = np.where((T > 0).reshape((1, -1) + (1,) * np.ndim(energies)), fp, 0.0)
     return f, fp
+
+
+#: Smallest nonzero |omega| (rad/s) accepted: hbar omega = 6.6e-10 eV, far below any band energy scale, so a
+#: smaller value is almost surely an energy in eV passed where an angular frequency belongs.
+SMALLEST_OMEGA = 1e6
+
+#: Largest broadening eta (eV) accepted: a larger value is almost surely a rate (1/s or rad/s) passed as eta.
+LARGEST_ETA = 1e3
+
+
+def check_omega(omega):
+    """Frequencies as a 1D float array (rad/s), refusing values that are energies in eV by mistake."""
+    omega = np.atleast_1d(np.asarray(omega, dtype=float))
+    if not np.all(np.isfinite(omega)):
+        raise ModelError(f"omega must be finite (angular frequency, rad/s); got {omega.tolist()}.")
+    small = (omega != 0) & (np.abs(omega) < SMALLEST_OMEGA)
+    if np.any(small):
+        bad = float(omega[small][0])
+        raise ModelError(
+            f"omega is an angular frequency in rad/s; got {bad:g} rad/s (hbar omega = {units.hbar_eVs * bad:.2g} eV). "
+            f"For a photon energy E in eV pass omega = E / qkinetics.units.hbar_eVs "
+            f"({bad:g} eV -> {bad / units.hbar_eVs:.4g} rad/s); for the dc limit pass 0.")
+    return omega
+
+
+def broadening(tau, eta, *, default_eta=None):
+    """Relaxation times tau (s) and broadenings eta = hbar/tau (eV) from one of ``tau`` or ``eta``.
+
+    Exactly one of the two must be given, unless ``default_eta`` (eV) is set, which is used when neither is.
+    ``tau = numpy.inf`` and ``eta = 0`` are the clean limit. Returns two 1D arrays (tau, eta).
+    """
+    if tau is not None and eta is not None:
+        raise ModelError("give only one of tau (relaxation time, s) or eta (broadening hbar/tau, eV).")
+    if tau is None and eta is None:
+        if default_eta is None:
+            raise ModelError("give one of tau (relaxation time, s) or eta (broadening hbar/tau, eV).")
+        eta = default_eta
+    if tau is not None:
+        tau = np.atleast_1d(np.asarray(tau, dtype=float))
+        if tau.ndim != 1 or np.any(~(tau > 0)):
+            raise ModelError(f"tau must be positive (seconds; numpy.inf for the clean limit); got {tau.tolist()}.")
+        with np.errstate(divide="ignore"):
+            eta = units.hbar_eVs / tau
+        return tau, eta
+    eta = np.atleast_1d(np.asarray(eta, dtype=float))
+    if eta.ndim != 1 or np.any(~(eta >= 0)) or np.any(~np.isfinite(eta)):
+        raise ModelError(f"eta must be finite and >= 0 (eV); got {eta.tolist()}.")
+    if np.any(eta > LARGEST_ETA):
+        bad = float(eta[eta > LARGEST_ETA][0])
+        raise ModelError(
+            f"eta is a broadening hbar/tau in eV; got {bad:g} eV, which looks like a rate in 1/s. Pass the "
+            f"relaxation time instead, tau = 1/rate in seconds (here tau = {1 / bad:.3g} s), or "
+            f"eta = qkinetics.units.hbar_eVs * rate.")
+    with np.errstate(divide="ignore"):
+        tau = np.where(eta > 0, units.hbar_eVs / np.where(eta > 0, eta, 1.0), np.inf)
+    return tau, eta

@@ -60,7 +60,7 @@ import xarray as xr
 from .. import units
 from ..geometry import DEFAULT_DEGENERACY_TOL
 from ..models.base import Model, ModelError
-from ._grid import fermi_and_derivative, k_source, physical_model
+from ._grid import broadening, check_omega, fermi_and_derivative, k_source, physical_model
 
 __all__ = ["lindhard", "LINDHARD_FORMULA"]
 
@@ -70,7 +70,7 @@ LINDHARD_FORMULA = (
 )
 
 
-def lindhard(model: Model, q, omega=0.0, *, mu=0.0, T=10.0, eta=0.0, kgrid=100, shift=0.5, kcut=None,
+def lindhard(model: Model, q, omega=0.0, *, mu=0.0, T=300.0, tau=None, eta=None, kgrid=100, shift=0.5, kcut=None,
              chunk_size=None, degeneracy_tol: float = DEFAULT_DEGENERACY_TOL) -> xr.Dataset:
     """Multiband Lindhard function chi(q, omega) of any model.
 
@@ -80,11 +80,19 @@ def lindhard(model: Model, q, omega=0.0, *, mu=0.0, T=10.0, eta=0.0, kgrid=100, 
     q : (nq, d) or (d,) array
         Cartesian wave vectors of the perturbation, 1/Angstrom.
     omega : float or array, rad/s
-        Frequencies; :math:`\\hbar\\omega` = ``units.hbar_eVs * omega`` eV.
+        Angular frequencies; :math:`\\hbar\\omega` = ``units.hbar_eVs * omega`` eV (a photon energy E in eV
+        is ``omega = E / units.hbar_eVs``). Nonzero values below 1e6 rad/s (:math:`\\hbar\\omega` < 1e-9 eV)
+        are refused as energies given in eV by mistake.
     mu : float or array, eV
     T : float or array, K
-    eta : float or array, eV
-        Broadening (retarded: + i eta); 0 allowed (static or off-resonance).
+        Default 300 K, as in every solver of the package.
+    tau : float or array, s, optional
+        Relaxation time; the broadening is :math:`\\eta = \\hbar/\\tau` (``numpy.inf``: none). Time
+        units, as ``tau`` of :func:`qkinetics.conductivity` and of the kinetic solver.
+    eta : float or array, eV, optional
+        The broadening itself (retarded: + i eta), in energy units; 0 allowed (static or off-resonance).
+        Give at most one of ``tau`` and ``eta``; neither means eta = 0. Values above 1e3 eV are refused
+        as rates (1/s) given in place of an energy.
     kgrid : int, sequence, KGrid or (k, w)
         As in :func:`qkinetics.kubo.linear.kubo_conductivity`.
     shift, kcut : as for :class:`~qkinetics.integrate.KGrid`.
@@ -95,22 +103,21 @@ def lindhard(model: Model, q, omega=0.0, *, mu=0.0, T=10.0, eta=0.0, kgrid=100, 
     -------
     xarray.Dataset
         Complex ``chi``, ``intraband`` (n = m), ``interband`` (n != m) with dims
-        ``(q, mu, T, eta, omega)`` in 1/(eV Angstrom^d); coordinate ``q_vector`` (q, d).
+        ``(q, mu, T, eta, omega)`` in 1/(eV Angstrom^d); coordinates ``q_vector`` (q, d) and ``tau``
+        (along ``eta``, s).
     """
     model = physical_model(model)
     dim, N = model.dim, model.norb
     q = model.check_k(q)
-    omega = np.atleast_1d(np.asarray(omega, dtype=float))
+    omega = check_omega(omega)
     mu = np.atleast_1d(np.asarray(mu, dtype=float))
     T = np.atleast_1d(np.asarray(T, dtype=float))
-    eta = np.atleast_1d(np.asarray(eta, dtype=float))
-    for name, x in (("omega", omega), ("mu", mu), ("T", T), ("eta", eta)):
+    for name, x in (("omega", omega), ("mu", mu), ("T", T)):
         if x.ndim != 1:
             raise ModelError(f"{name} must be a scalar or a 1D array.")
     if np.any(T < 0):
         raise ModelError(f"T must be >= 0 K; got {T.tolist()}.")
-    if np.any(~(eta >= 0)):
-        raise ModelError(f"eta must be >= 0 (eV); got {eta.tolist()}.")
+    tau, eta = broadening(tau, eta, default_eta=0.0)
     hw = units.hbar_eVs * omega
     nM, nT, nE, nW = len(mu), len(T), len(eta), len(omega)
     z = (1j * eta[:, None] + hw[None, :]).reshape(-1)                             # (E*W,)
@@ -159,12 +166,13 @@ def lindhard(model: Model, q, omega=0.0, *, mu=0.0, T=10.0, eta=0.0, kgrid=100, 
     ds = xr.Dataset({"chi": (dims, out[:, 0] + out[:, 1]), "intraband": (dims, out[:, 0]),
                      "interband": (dims, out[:, 1])},
                     coords={"q": np.arange(len(q)), "mu": mu, "T": T, "eta": eta, "omega": omega,
-                            "q_vector": (("q", "axis"), q), "axis": list("xyz"[:dim])})
+                            "tau": ("eta", tau), "q_vector": (("q", "axis"), q), "axis": list("xyz"[:dim])})
     for name in ("chi", "intraband", "interband"):
         ds[name].attrs["units"] = unit
     ds["mu"].attrs["units"] = "eV"
     ds["T"].attrs["units"] = "K"
     ds["eta"].attrs["units"] = "eV"
+    ds["tau"].attrs["units"] = "s"
     ds["omega"].attrs["units"] = "rad/s"
     ds["q_vector"].attrs["units"] = "1/A"
     ds.attrs.update(formula=LINDHARD_FORMULA, model=model.name, grid=description, npoints=npts, dimension=dim,

@@ -59,7 +59,7 @@ import xarray as xr
 from .. import units
 from ..geometry import DEFAULT_DEGENERACY_TOL, degenerate_groups, geometry_from_hamiltonian
 from ..models.base import Model, ModelError
-from ._grid import fermi_and_derivative, k_source, physical_model
+from ._grid import broadening, check_omega, fermi_and_derivative, k_source, physical_model
 
 __all__ = ["kubo_conductivity", "kubo_prefactor", "KUBO_FORMULA", "RELAXATION_MODEL"]
 
@@ -83,26 +83,7 @@ def kubo_prefactor(dim: int) -> float:
     return units.e ** 2 / units.hbar * units.angstrom ** (2 - dim)
 
 
-def _broadening(tau, eta):
-    """Intraband broadenings eta (eV) and the matching tau (s) from exactly one of tau / eta."""
-    if (tau is None) == (eta is None):
-        raise ModelError("give exactly one of tau (relaxation time, s) or eta (broadening hbar/tau, eV).")
-    if tau is not None:
-        tau = np.atleast_1d(np.asarray(tau, dtype=float))
-        if tau.ndim != 1 or np.any(~(tau > 0)):
-            raise ModelError(f"tau must be positive (seconds; numpy.inf for the clean limit); got {tau.tolist()}.")
-        with np.errstate(divide="ignore"):
-            eta = units.hbar_eVs / tau
-        return tau, eta
-    eta = np.atleast_1d(np.asarray(eta, dtype=float))
-    if eta.ndim != 1 or np.any(~(eta >= 0)) or np.any(~np.isfinite(eta)):
-        raise ModelError(f"eta must be finite and >= 0 (eV); got {eta.tolist()}.")
-    with np.errstate(divide="ignore"):
-        tau = np.where(eta > 0, units.hbar_eVs / np.where(eta > 0, eta, 1.0), np.inf)
-    return tau, eta
-
-
-def kubo_conductivity(model: Model, omega=0.0, *, tau=None, eta=None, eta_interband=None, mu=0.0, T=10.0,
+def kubo_conductivity(model: Model, omega=0.0, *, tau=None, eta=None, eta_interband=None, mu=0.0, T=300.0,
                       kgrid=100, shift=0.5, kcut=None, chunk_size=None,
                       degeneracy_tol: float = DEFAULT_DEGENERACY_TOL) -> xr.Dataset:
     """Linear Kubo conductivity tensor sigma_ab(omega) with a relaxation time, split into intra- and interband.
@@ -113,16 +94,20 @@ def kubo_conductivity(model: Model, omega=0.0, *, tau=None, eta=None, eta_interb
         Any model (lattice or continuum, 1D/2D/3D). Tight-binding models are used in the
         ``"positions"`` convention.
     omega : float or array, rad/s
-        Frequencies (fields :math:`E e^{-i\\omega t} + c.c.`); :math:`\\hbar\\omega` = ``units.hbar_eVs * omega`` eV.
+        Angular frequencies (fields :math:`E e^{-i\\omega t} + c.c.`); :math:`\\hbar\\omega` =
+        ``units.hbar_eVs * omega`` eV. A photon energy E (eV) is ``omega = E / units.hbar_eVs``; nonzero
+        values below 1e6 rad/s (:math:`\\hbar\\omega` < 1e-9 eV) are refused as energies given in eV by mistake.
     tau : float or array, s
-        Relaxation times (``numpy.inf``: clean). Give either ``tau`` or ``eta``.
+        Relaxation times (``numpy.inf``: clean). Give exactly one of ``tau`` (time units, as in
+        :func:`qkinetics.conductivity`) or ``eta`` (energy units).
     eta : float or array, eV
-        Broadenings :math:`\\eta = \\hbar/\\tau` (0: clean).
+        Broadenings :math:`\\eta = \\hbar/\\tau` (0: clean). Values above 1e3 eV are refused as rates
+        (1/s) given in place of an energy.
     eta_interband : float, eV, optional
         Broadening of the interband pairs if different from :math:`\\hbar/\\tau`.
     mu : float or array, eV
     T : float or array, K
-        At T = 0 the Fermi-surface (intraband) term is set to zero with a warning (a grid cannot hold
+        Default 300 K, as in every solver of the package. At T = 0 the Fermi-surface (intraband) term is set to zero with a warning (a grid cannot hold
         a delta function): use T > 0 for metals.
     kgrid : int, sequence, KGrid, or (k, w)
         Points per direction of a :class:`~qkinetics.integrate.KGrid` (Monkhorst-Pack for lattice models,
@@ -142,14 +127,14 @@ def kubo_conductivity(model: Model, omega=0.0, *, tau=None, eta=None, eta_interb
     """
     model = physical_model(model)
     dim = model.dim
-    omega = np.atleast_1d(np.asarray(omega, dtype=float))
+    omega = check_omega(omega)
     mu = np.atleast_1d(np.asarray(mu, dtype=float))
     T = np.atleast_1d(np.asarray(T, dtype=float))
     if omega.ndim != 1 or mu.ndim != 1 or T.ndim != 1:
         raise ModelError("omega, mu and T must be scalars or 1D arrays.")
     if np.any(T < 0):
         raise ModelError(f"T must be >= 0 K; got {T.tolist()}.")
-    tau, eta_intra = _broadening(tau, eta)
+    tau, eta_intra = broadening(tau, eta)
     if eta_interband is None:
         eta_inter = eta_intra.copy()
     else:

@@ -18,20 +18,20 @@ Use :func:`get` to build a model by name: ``get("haldane", t2=0.2)``.
 
 from __future__ import annotations
 
-import inspect
-import math
+import inspect as _inspect
+import math as _math
 
-import numpy as np
-import sympy
+import numpy as _np
+import sympy as _sympy
 
 from .base import Model, ModelError
 from .continuum import Continuum
 from .tight_binding import TightBinding
 
-_S0 = np.eye(2, dtype=complex)
-_SX = np.array([[0, 1], [1, 0]], dtype=complex)
-_SY = np.array([[0, -1j], [1j, 0]], dtype=complex)
-_SZ = np.array([[1, 0], [0, -1]], dtype=complex)
+_S0 = _np.eye(2, dtype=complex)
+_SX = _np.array([[0, 1], [1, 0]], dtype=complex)
+_SY = _np.array([[0, -1j], [1j, 0]], dtype=complex)
+_SZ = _np.array([[1, 0], [0, -1]], dtype=complex)
 
 
 def _real(name, value) -> float:
@@ -39,7 +39,7 @@ def _real(name, value) -> float:
         z = complex(value)
     except (TypeError, ValueError):
         raise ModelError(f"parameter {name!r} must be a real number; got {value!r}.") from None
-    if z.imag != 0 or not math.isfinite(z.real):
+    if z.imag != 0 or not _math.isfinite(z.real):
         raise ModelError(f"parameter {name!r} must be a finite real number; got {value!r}.")
     return float(z.real)
 
@@ -60,15 +60,15 @@ class _Hoppings:
 
     def _add(self, R, M):
         R = tuple(int(r) for r in R)
-        self.hop[R] = self.hop.get(R, np.zeros((self.norb, self.norb), complex)) + M
+        self.hop[R] = self.hop.get(R, _np.zeros((self.norb, self.norb), complex)) + M
 
     def onsite(self, M):
         """Add a Hermitian on-site matrix."""
-        self._add((0,) * self.dim, np.asarray(M, complex))
+        self._add((0,) * self.dim, _np.asarray(M, complex))
 
     def bond(self, R, M):
         """Add ``t_R += M`` and its partner ``t_{-R} += M^dagger`` (one direction of each bond)."""
-        M = np.asarray(M, complex)
+        M = _np.asarray(M, complex)
         self._add(R, M)
         self._add(tuple(-r for r in R), M.conj().T)
 
@@ -83,10 +83,10 @@ def _finish(model: Model, name: str, params: dict) -> Model:
 
 
 def _pauli_sym():
-    s0 = sympy.eye(2)
-    sx = sympy.Matrix([[0, 1], [1, 0]])
-    sy = sympy.Matrix([[0, -sympy.I], [sympy.I, 0]])
-    sz = sympy.Matrix([[1, 0], [0, -1]])
+    s0 = _sympy.eye(2)
+    sx = _sympy.Matrix([[0, 1], [1, 0]])
+    sy = _sympy.Matrix([[0, -_sympy.I], [_sympy.I, 0]])
+    sz = _sympy.Matrix([[1, 0], [0, -1]])
     return s0, sx, sy, sz
 
 
@@ -113,8 +113,8 @@ def massive_dirac(v=1.0, mass=0.5, tilt=0.0, tilt_y=0.0, kcut=5.0):
         dim = 2, N = 2; parameters ``v, mass, tilt, tilt_y`` (change them with
         ``with_params``). Bands :math:`w\\cdot k \\pm \\sqrt{v^2 k^2 + m^2}`.
     """
-    kx, ky = sympy.symbols("kx ky", real=True)
-    v_, m_, wx, wy = sympy.symbols("v mass tilt tilt_y", real=True)
+    kx, ky = _sympy.symbols("kx ky", real=True)
+    v_, m_, wx, wy = _sympy.symbols("v mass tilt tilt_y", real=True)
     s0, sx, sy, sz = _pauli_sym()
     H = (wx * kx + wy * ky) * s0 + v_ * (kx * sx + ky * sy) + m_ * sz
     params = {"v": _real("v", v), "mass": _real("mass", mass),
@@ -159,7 +159,7 @@ def qi_wu_zhang(u=1.0, t=1.0, a=1.0):
     # sin(k.R) = (e^{ik.R} - e^{-ik.R}) / 2i, cos(k.R) = (e^{ik.R} + e^{-ik.R}) / 2
     hb.bond((1, 0), t * (_SX / 2j + _SZ / 2))
     hb.bond((0, 1), t * (_SY / 2j + _SZ / 2))
-    model = TightBinding(a * np.eye(2), [[0, 0], [0, 0]], hb.hop, convention="positions")
+    model = TightBinding(a * _np.eye(2), [[0, 0], [0, 0]], hb.hop, convention="positions")
     return _finish(model, "qi_wu_zhang", {"u": u, "t": t, "a": a})
 
 
@@ -221,7 +221,7 @@ def pt_antiferromagnet(t=1.0, t_ab=0.8, lambda_so=0.3, neel=(0.0, 0.3, 0.0), e0=
     t, t_ab, lam = _real("t", t), _real("t_ab", t_ab), _real("lambda_so", lambda_so)
     e0, stag, a = _real("e0", e0), _real("staggered", staggered), _positive("a", a)
     try:
-        n = np.array([_real("neel", x) for x in neel])
+        n = _np.array([_real("neel", x) for x in neel])
     except TypeError:
         raise ModelError(f"neel must be a sequence of three real numbers (eV); got {neel!r}.") from None
     if n.shape != (3,):
@@ -229,17 +229,17 @@ def pt_antiferromagnet(t=1.0, t_ab=0.8, lambda_so=0.3, neel=(0.0, 0.3, 0.0), e0=
     tz = _SZ
     hb = _Hoppings(2, 4)
     ns = n[0] * _SX + n[1] * _SY + n[2] * _SZ
-    hb.onsite(e0 * np.eye(4) + np.kron(tz, ns) + stag * np.kron(tz, _S0))
+    hb.onsite(e0 * _np.eye(4) + _np.kron(tz, ns) + stag * _np.kron(tz, _S0))
     # same-sublattice bonds along x and y: -t cos, lambda sin terms
-    hb.bond((1, 0), -t * np.eye(4) + lam * np.kron(tz, -_SY) / 2j)
-    hb.bond((0, 1), -t * np.eye(4) + lam * np.kron(tz, _SX) / 2j)
+    hb.bond((1, 0), -t * _np.eye(4) + lam * _np.kron(tz, -_SY) / 2j)
+    hb.bond((0, 1), -t * _np.eye(4) + lam * _np.kron(tz, _SX) / 2j)
     # A -> B bonds: B sits at R + (1/2, 1/2) for R in {(0,0), (-1,0), (0,-1), (-1,-1)}
-    ab = np.zeros((4, 4), complex)
+    ab = _np.zeros((4, 4), complex)
     ab[0:2, 2:4] = -t_ab * _S0
     for R in ((0, 0), (-1, 0), (0, -1), (-1, -1)):
         hb.bond(R, ab)
     pos = [[0, 0], [0, 0], [0.5, 0.5], [0.5, 0.5]]
-    model = TightBinding(a * np.eye(2), pos, hb.hop, convention="positions")
+    model = TightBinding(a * _np.eye(2), pos, hb.hop, convention="positions")
     return _finish(model, "pt_antiferromagnet",
                    {"t": t, "t_ab": t_ab, "lambda_so": lam, "neel": tuple(n), "e0": e0,
                     "staggered": stag, "a": a})
@@ -250,8 +250,8 @@ def pt_antiferromagnet(t=1.0, t_ab=0.8, lambda_so=0.3, neel=(0.0, 0.3, 0.0), e0=
 
 def _honeycomb(a):
     """Lattice (rows a1 = a(1,0), a2 = a(1/2, sqrt3/2)), reduced positions A, B, A->B bonds."""
-    lattice = a * np.array([[1.0, 0.0], [0.5, math.sqrt(3) / 2]])
-    pos = np.array([[1 / 3, 1 / 3], [2 / 3, 2 / 3]])
+    lattice = a * _np.array([[1.0, 0.0], [0.5, _math.sqrt(3) / 2]])
+    pos = _np.array([[1 / 3, 1 / 3], [2 / 3, 2 / 3]])
     # B at R + tau_B nearest to A at tau_A for these R
     ab_bonds = ((0, 0), (-1, 0), (0, -1))
     return lattice, pos, ab_bonds
@@ -269,18 +269,18 @@ def _chirality(lattice, pos, sub, R):
     """
     other = 1 - sub
     ri = pos[sub] @ lattice
-    rj = (pos[sub] + np.asarray(R)) @ lattice
-    dnn = np.linalg.norm((pos[1] - pos[0]) @ lattice)
+    rj = (pos[sub] + _np.asarray(R)) @ lattice
+    dnn = _np.linalg.norm((pos[1] - pos[0]) @ lattice)
     for m1 in range(-2, 3):
         for m2 in range(-2, 3):
-            rm = (pos[other] + np.array([m1, m2])) @ lattice
-            if abs(np.linalg.norm(rm - ri) - dnn) < 1e-9 * dnn and abs(np.linalg.norm(rm - rj) - dnn) < 1e-9 * dnn:
+            rm = (pos[other] + _np.array([m1, m2])) @ lattice
+            if abs(_np.linalg.norm(rm - ri) - dnn) < 1e-9 * dnn and abs(_np.linalg.norm(rm - rj) - dnn) < 1e-9 * dnn:
                 d1, d2 = rm - rj, ri - rm
-                return int(np.sign(d1[0] * d2[1] - d1[1] * d2[0]))
+                return int(_np.sign(d1[0] * d2[1] - d1[1] * d2[0]))
     raise AssertionError("no common neighbour found")  # pragma: no cover
 
 
-def haldane(t1=1.0, t2=0.1, phi=np.pi / 2, mass=0.0, a=1.0, strain=0.0):
+def haldane(t1=1.0, t2=0.1, phi=_np.pi / 2, mass=0.0, a=1.0, strain=0.0):
     """Haldane model on the honeycomb lattice (F. D. M. Haldane, PRL 61, 2015 (1988)).
 
     .. math::
@@ -332,14 +332,14 @@ def haldane(t1=1.0, t2=0.1, phi=np.pi / 2, mass=0.0, a=1.0, strain=0.0):
     hb = _Hoppings(2, 2)
     hb.onsite(mass * _SZ)
     for j, R in enumerate(ab_bonds):
-        M = np.zeros((2, 2), complex)
+        M = _np.zeros((2, 2), complex)
         M[0, 1] = t1 * (1 + strain) if j == 0 else t1
         hb.bond(R, M)
     for sub in (0, 1):
         for R in _NNN:  # all six directions: Hermiticity of the result checks the chiralities
             nu = _chirality(lattice, pos, sub, R)
-            M = np.zeros((2, 2), complex)
-            M[sub, sub] = t2 * np.exp(1j * nu * phi)
+            M = _np.zeros((2, 2), complex)
+            M[sub, sub] = t2 * _np.exp(1j * nu * phi)
             hb._add(R, M)
     model = TightBinding(lattice, pos, hb.hop, convention="positions")
     return _finish(model, "haldane", {"t1": t1, "t2": t2, "phi": phi, "mass": mass, "a": a, "strain": strain})
@@ -390,20 +390,20 @@ def kane_mele(t=1.0, lambda_so=0.06, lambda_r=0.0, lambda_v=0.0, a=1.0):
     t, lso, lr, lv, a = (_real("t", t), _real("lambda_so", lambda_so), _real("lambda_r", lambda_r),
                          _real("lambda_v", lambda_v), _positive("a", a))
     lattice, pos, ab_bonds = _honeycomb(a)
-    pos4 = np.repeat(pos, 2, axis=0)
+    pos4 = _np.repeat(pos, 2, axis=0)
     hb = _Hoppings(2, 4)
-    hb.onsite(lv * np.kron(_SZ, _S0))
+    hb.onsite(lv * _np.kron(_SZ, _S0))
     for R in ab_bonds:
-        d = (pos[1] + np.asarray(R) - pos[0]) @ lattice          # from A (i) to B (j)
-        d = d / np.linalg.norm(d)
+        d = (pos[1] + _np.asarray(R) - pos[0]) @ lattice          # from A (i) to B (j)
+        d = d / _np.linalg.norm(d)
         block = t * _S0 + 1j * lr * (_SX * d[1] - _SY * d[0])
-        M = np.zeros((4, 4), complex)
+        M = _np.zeros((4, 4), complex)
         M[0:2, 2:4] = block
         hb.bond(R, M)
     for sub in (0, 1):
         for R in _NNN:
             nu = _chirality(lattice, pos, sub, R)
-            M = np.zeros((4, 4), complex)
+            M = _np.zeros((4, 4), complex)
             M[2 * sub:2 * sub + 2, 2 * sub:2 * sub + 2] = 1j * lso * nu * _SZ
             hb._add(R, M)
     model = TightBinding(lattice, pos4, hb.hop, convention="positions")
@@ -437,17 +437,17 @@ def rice_mele(t=1.0, delta_t=0.3, staggered=0.2, a=1.0):
     t, dt, st, a = _real("t", t), _real("delta_t", delta_t), _real("staggered", staggered), _positive("a", a)
     hb = _Hoppings(1, 2)
     hb.onsite(st * _SZ)
-    intra = np.zeros((2, 2), complex)
+    intra = _np.zeros((2, 2), complex)
     intra[0, 1] = t + dt
     hb.bond((0,), intra)
-    inter = np.zeros((2, 2), complex)
+    inter = _np.zeros((2, 2), complex)
     inter[1, 0] = t - dt                                          # B in cell 0 -> A in cell 1
     hb.bond((1,), inter)
     model = TightBinding([[a]], [[0.0], [0.5]], hb.hop, convention="positions")
     return _finish(model, "rice_mele", {"t": t, "delta_t": dt, "staggered": st, "a": a})
 
 
-def weyl_semimetal(t=1.0, k0=np.pi / 2, m=1.0, tilt=0.0, tilt_y=0.0, tilt_z=0.0, a=1.0):
+def weyl_semimetal(t=1.0, k0=_np.pi / 2, m=1.0, tilt=0.0, tilt_y=0.0, tilt_z=0.0, a=1.0):
     """Two-band Weyl semimetal on the cubic lattice with two Weyl nodes at :math:`(\\pm k_0/a, 0, 0)`.
 
     .. math::
@@ -476,11 +476,11 @@ def weyl_semimetal(t=1.0, k0=np.pi / 2, m=1.0, tilt=0.0, tilt_y=0.0, tilt_z=0.0,
     t, k0, m, a = _real("t", t), _real("k0", k0), _real("m", m), _positive("a", a)
     w = [_real("tilt", tilt), _real("tilt_y", tilt_y), _real("tilt_z", tilt_z)]
     hb = _Hoppings(3, 2)
-    hb.onsite(t * (2 * m - math.cos(k0)) * _SX)
+    hb.onsite(t * (2 * m - _math.cos(k0)) * _SX)
     hb.bond((1, 0, 0), t * _SX / 2 + w[0] * _S0 / 2j)
     hb.bond((0, 1, 0), -t * m * _SX / 2 + t * _SY / 2j + w[1] * _S0 / 2j)
     hb.bond((0, 0, 1), -t * m * _SX / 2 + t * _SZ / 2j + w[2] * _S0 / 2j)
-    model = TightBinding(a * np.eye(3), [[0, 0, 0], [0, 0, 0]], hb.hop, convention="positions")
+    model = TightBinding(a * _np.eye(3), [[0, 0, 0], [0, 0, 0]], hb.hop, convention="positions")
     return _finish(model, "weyl_semimetal",
                    {"t": t, "k0": k0, "m": m, "tilt": w[0], "tilt_y": w[1], "tilt_z": w[2], "a": a})
 
@@ -511,7 +511,7 @@ def get(name: str, **params) -> Model:
     """
     key = _model_key(name)
     func = MODELS[key]
-    valid = list(inspect.signature(func).parameters)
+    valid = list(_inspect.signature(func).parameters)
     unknown = [p for p in params if p not in valid]
     if unknown:
         raise ModelError(f"model {key!r} has no parameter(s) {unknown}; valid parameters: {', '.join(valid)}.")
@@ -531,7 +531,12 @@ def _model_key(name: str) -> str:
 def parameters(name: str) -> dict:
     """Default parameter values ``{name: default}`` of a zoo model."""
     key = _model_key(name)
-    return {p.name: p.default for p in inspect.signature(MODELS[key]).parameters.values()}
+    return {p.name: p.default for p in _inspect.signature(MODELS[key]).parameters.values()}
 
 
 __all__ = ["MODELS", "ALIASES", "get", "parameters"] + list(MODELS)
+
+
+def __dir__():
+    """The public names only (the models, the registry and its helpers), not the imported modules."""
+    return sorted(__all__)

@@ -14,7 +14,7 @@ Config keys (every key is checked; an error names the key and the allowed values
 
     [sweep]                           # each a number, a list, or {start, stop, num}
     mu = { start = -0.5, stop = 0.5, num = 101 }   # eV
-    T = 10.0                          # K
+    T = 300.0                         # K (the default)
     tau = 1e-13                       # s
     omega = 0.0                       # rad/s
 
@@ -29,6 +29,7 @@ Config keys (every key is checked; an error names the key and the allowed values
     [output]
     directory = "qkinetics-run"       # relative to the config file
     checkpoint_every = 1              # chunks between checkpoints
+    component = "yxx"                 # optional: the tensor component drawn in response.png (default the largest)
 
 Progress is checkpointed to ``<directory>/checkpoint.npz`` after every chunk; rerunning the same
 config resumes from it (a changed config starts afresh; a damaged checkpoint is moved aside and

@@ -23,7 +23,7 @@ SECTIONS = {
     "response": {"order", "mechanisms", "gradient"},
     "sweep": {"mu", "T", "tau", "omega"},
     "grid": {"n", "shift", "kcut", "chunk_size", "convergence", "max_points"},
-    "output": {"directory", "checkpoint_every"},
+    "output": {"directory", "checkpoint_every", "component"},
     "kinetics": {"order", "length", "nx", "nk", "nk_perp", "mu", "T", "tau", "relaxation", "initial", "steady",
                  "t_end", "n_save", "tol", "max_steps", "limiter", "cfl", "boundary", "snapshots", "field"},
     "potential": {"kind", "V0", "q", "omega", "phase", "x0", "width", "expression", "ramp"},
@@ -31,7 +31,7 @@ SECTIONS = {
 #: keys of [potential] per kind (``ramp`` and ``kind`` apply to all)
 POTENTIAL_KINDS = {"none": set(), "cos": {"V0", "q", "omega", "phase"}, "step": {"V0", "x0", "width"},
                    "expression": {"expression"}}
-DEFAULT_SWEEP = {"mu": 0.0, "T": 10.0, "tau": 1e-13, "omega": 0.0}
+DEFAULT_SWEEP = {"mu": 0.0, "T": 300.0, "tau": 1e-13, "omega": 0.0}
 
 
 def _sweep_values(key, value):
@@ -140,7 +140,14 @@ def load_config(path) -> dict:
         raise ConfigError(f"[grid] max_points must be a positive number (the largest k grid to run); got "
                           f"{max_points!r}.")
     directory, every = _output(path, raw)
+    component, rank = raw.get("output", {}).get("component"), order + 1 + gradient
+    if component is not None and not (isinstance(component, str) and len(component) == rank
+                                      and set(component) <= set("xyz")):
+        raise ConfigError(f"[output] component must be {rank} letters x, y, z (tensor indices j, E1"
+                          f"{', E2' if order == 2 else ''}{', q' if gradient else ''}; e.g. "
+                          f"{'yxx' if order == 2 else 'xy'!r}); got {component!r}.")
     return {
+        "component": component,
         "kind": "response", "path": path, "model": model_cfg, "order": order, "gradient": gradient, "mechanisms": mechanisms,
         "sweep": sweep,
         "grid": {"n": n, "shift": shift, "kcut": kcut, "chunk_size": chunk_size, "convergence": convergence,
@@ -269,6 +276,8 @@ def _load_kinetics(path, raw) -> dict:
             raise ConfigError(f"[kinetics] order = 2 is built for a uniform model, uniform T and a periodic box; this "
                               f"config has {' and '.join(extra)}: use order = 0 or 1 (or drop them).")
     directory, every = _output(path, raw)
+    if "component" in raw.get("output", {}):
+        raise ConfigError("[output] component (the figure's tensor component) applies to response runs only.")
     return {"kind": "kinetics", "path": path, "model": raw["model"], "model_profiles": profiles, "kinetics": out,
             "potential": pot, "directory": directory, "checkpoint_every": every, "raw": raw}
 

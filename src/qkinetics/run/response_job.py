@@ -25,6 +25,9 @@ def run_response(cfg, model, *, executor=None, progress=True, stop_after=None):
     ``stop_after`` (chunks) interrupts the run deliberately after that many new chunks, leaving the checkpoint
     behind (used to test resuming)."""
     mechs = mechanisms_by_name(cfg["mechanisms"], cfg["order"], cfg["gradient"])
+    if cfg["component"] and set(cfg["component"]) - set("xyz"[:model.dim]):
+        raise ConfigError(f"[output] component {cfg['component']!r}: a {model.dim}D model has the axes "
+                          f"{'xyz'[:model.dim]}.")
     s = cfg["sweep"]
     outdir = cfg["directory"]
     outdir.mkdir(parents=True, exist_ok=True)
@@ -101,7 +104,7 @@ def run_response(cfg, model, *, executor=None, progress=True, stop_after=None):
     from ..plot import response
 
     with atomic_path(outdir / "response.png") as tmp:
-        response(ds, path=tmp)
+        response(ds, cfg["component"], path=tmp)
     return ds
 
 
