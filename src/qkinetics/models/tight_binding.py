@@ -136,6 +136,74 @@ class TightBinding(Model):
             other.provenance = self.provenance
         return other
 
+    def tight_binding_approximation(self) -> "TightBinding":
+        """The same model without its position matrix: position operator diagonal in the orbital basis.
+
+        :func:`qkinetics.band_geometry` (and every response built on it) then uses H(k) alone, in this
+        model's Fourier convention. The bands are unchanged.
+        """
+        other = TightBinding(self.lattice, self.positions, self.hoppings, convention=self.convention,
+                             name=self.name)
+        if hasattr(self, "provenance"):
+            other.provenance = self.provenance
+        return other
+
+    def wannier_connection(self, k, order: int = 0):
+        """Berry connection of the Bloch sums of the orbitals ("Wannier gauge") and its k-derivatives.
+
+        .. math::
+            A^W_{a,mn}(k) = i\\langle u^W_m|\\partial_a u^W_n\\rangle
+                = \\sum_R e^{ik\\cdot R}\\, r_{a,mn}(R)                      \\quad\\text{("lattice")}
+
+        with :math:`r_{a,mn}(R) = \\langle m,0|r_a|n,R\\rangle` (``position_matrix``) and Bloch sums
+        :math:`|\\psi^W_{nk}\\rangle = \\sum_R e^{ik\\cdot R}|n,R\\rangle` (Wannier90's phase convention). The
+        "positions" convention uses :math:`|\\psi^{II}_{nk}\\rangle = e^{ik\\cdot\\tau_n}|\\psi^W_{nk}\\rangle`, a
+        diagonal gauge change :math:`D = \\mathrm{diag}(e^{ik\\cdot\\tau_n})` with
+        :math:`iD^\\dagger\\partial_a D = -\\mathrm{diag}(\\tau_{n,a})`, so that :math:`H^{II} = D^\\dagger H D` (the
+        Hamiltonian of this class) and
+
+        .. math::
+            A^{II}_{a,mn}(k) = \\sum_R e^{ik\\cdot(R + \\tau_n - \\tau_m)}
+                \\left[r_{a,mn}(R) - \\tau_{n,a}\\,\\delta_{mn}\\delta_{R0}\\right],
+
+        with :math:`\\tau_n` the Cartesian orbital positions (``positions``). When they are the Wannier
+        centres (the diagonal of :math:`r(0)`) only the off-diagonal position matrix remains. Every
+        gauge-invariant quantity (Berry curvature, quantum metric with the position terms) is the same in
+        both conventions.
+
+        Parameters
+        ----------
+        k : (B, dim) Cartesian wave vectors, 1/Å.
+        order : int
+            Highest derivative order (0 .. ``max_derivative_order``).
+
+        Returns
+        -------
+        tuple ``(A, dA, d2A, ...)[: order + 1]``: A (B, dim, N, N) in Å, ``dA[:, a, c] = ∂_c A_a``
+        (B, dim, dim, N, N) in Å², ``d2A[:, a, c, e] = ∂_e∂_c A_a`` in Å³, and so on.
+        """
+        if self.position_matrix is None:
+            raise ModelError(
+                f"{self.name} has no position matrix: the Wannier-gauge connection needs position_matrix "
+                "(<m,0|r_a|n,R>); without it the position operator is diagonal and band_geometry uses H(k) alone.")
+        k = self.check_k(k)
+        if not isinstance(order, (int, np.integer)) or not 0 <= order <= self.max_derivative_order:
+            raise ModelError(f"order must be an integer from 0 to {self.max_derivative_order}; got {order!r}.")
+        if getattr(self, "_connection_parts", None) is None:
+            # each Cartesian component is a Hermitian "hopping" set with the Fourier sums of the Hamiltonian
+            zero = (0,) * self.dim
+            tau = self.positions @ self.lattice                                     # (N, dim) Cartesian
+            parts = []
+            for a in range(self.dim):
+                blocks = {R: r[a] for R, r in self.position_matrix.items()}
+                if self.convention == "positions":
+                    blocks[zero] = blocks.get(zero, 0) - np.diag(tau[:, a])
+                parts.append(TightBinding(self.lattice, self.positions, blocks, convention=self.convention,
+                                          name=f"{self.name} r_{a}"))
+            self._connection_parts = parts
+        comps = [part._hamiltonian(k, order) for part in self._connection_parts]
+        return tuple(np.stack([c[p] for c in comps], axis=1) for p in range(order + 1))
+
     def _derivative_weights(self, order: int):
         """Real-split weights of the distinct derivative multi-indices up to ``order``; cached per order.
 
