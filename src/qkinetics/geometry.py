@@ -373,17 +373,29 @@ def _wannier_curvature(U, Uh, connection, full, ws):
 
     :math:`F^W_{ab} = \\partial_a A^W_b - \\partial_b A^W_a - i[A^W_a, A^W_b]` (Hermitian, antisymmetric in
     (a, b), zero when the Wannier space is complete). ``diag[b, n, a, c] = (U^dagger F^W_{ac} U)_nn``;
-    ``F̃`` (B, d, d, N, N), the full matrix U^dagger F U, only when ``full`` (derivatives need it).
+    ``F̃`` (B, P, N, N), U^dagger F U for the P = d(d-1)/2 pairs a < b (:func:`_pairs`), only when ``full``
+    (derivatives need it). Only the pairs a < b are formed; the rest follows from the antisymmetry.
     """
     A, dA = connection[0], connection[1]
     B, d, N = A.shape[:3]
-    AA = np.matmul(A[:, :, None], A[:, None, :])                           # [a, c] = A_a A_c
-    # dA[:, c, a] = ∂_a A_c
-    F = dA.swapaxes(1, 2) - dA - 1j * (AA - AA.swapaxes(1, 2))
+    ia, ib = _pairs(d)
+    AA = np.matmul(A[:, ia], A[:, ib])                                     # [p] = A_a A_b
+    # dA[:, b, a] = ∂_a A_b
+    F = dA[:, ib, ia] - dA[:, ia, ib] - 1j * (AA - np.conj(AA.swapaxes(-1, -2)))
     if full:
-        Ft = to_eigenbasis(U, Uh, F.reshape(B, d * d, N, N)).reshape(B, d, d, N, N)
-        return Ft, np.real(np.diagonal(Ft, axis1=-2, axis2=-1)).transpose(0, 3, 1, 2).copy()
-    return None, _diagonal_of_transformed(U, F.reshape(B, d * d, N, N)).reshape(B, N, d, d)
+        Ft = to_eigenbasis(U, Uh, F)
+        pair_diag = np.real(np.diagonal(Ft, axis1=-2, axis2=-1))            # (B, P, N)
+    else:
+        Ft, pair_diag = None, _diagonal_of_transformed(U, F).transpose(0, 2, 1)
+    diag = np.zeros((B, N, d, d))
+    diag[:, :, ia, ib] = pair_diag.transpose(0, 2, 1)
+    diag[:, :, ib, ia] = -pair_diag.transpose(0, 2, 1)
+    return Ft, diag
+
+
+def _pairs(d):
+    """Index arrays (a, b) of the d(d-1)/2 pairs a < b."""
+    return np.triu_indices(d, 1)
 
 
 def _diagonal_of_transformed(U, X):
@@ -396,19 +408,26 @@ def _wannier_curvature_derivative(U, connection, Ft, V, R):
     """∂_c of the group-trace diagonal of U^dagger F^W U: (B, N, d, d, d), last index c.
 
     ∂_c F^W_{ab} = ∂_c∂_a A_b - ∂_c∂_b A_a - i[∂_c A_a, A_b] - i[A_a, ∂_c A_b]; the eigenvector rotation
-    adds 2 Re Σ_{m∉G(n)} F̃_nm V^c_mn R_nm with R_nm = 1/(ε_n - ε_m) (zero inside groups).
+    adds 2 Re Σ_{m∉G(n)} F̃_nm V^c_mn R_nm with R_nm = 1/(ε_n - ε_m) (zero inside groups). Formed for the
+    pairs a < b only (``Ft`` (B, P, N, N) from :func:`_wannier_curvature`).
     """
     A, dA, d2A = connection
     B, d, N = A.shape[:3]
-    # d2A[:, a, c, e] = ∂_e∂_c A_a; term [a, b, c] = ∂_c∂_a A_b - ∂_c∂_b A_a
-    dF = d2A.swapaxes(1, 2) - d2A
-    P = np.matmul(dA[:, :, :, None], A[:, None, None, :])                  # P[a, c, b] = ∂_c A_a A_b
-    K = P - np.conj(P.swapaxes(-1, -2))                                    # [∂_c A_a, A_b]
-    Kt = K.transpose(0, 1, 3, 2, 4, 5)                                     # Kt[a, b, c]
-    dF = dF - 1j * (Kt - Kt.swapaxes(1, 2))                                # -i[∂_c A_a, A_b] + i[∂_c A_b, A_a]
-    diag = _diagonal_of_transformed(U, dF.reshape(B, d ** 3, N, N)).reshape(B, N, d, d, d)
-    rot = np.einsum("kabnm,kcmn,knm->knabc", Ft, V, R, optimize=True)
-    return diag + 2.0 * rot.real
+    ia, ib = _pairs(d)
+    P = len(ia)
+    # d2A[:, b, a, c] = ∂_c∂_a A_b: (B, P, d, N, N) [p, c]
+    dF = d2A[:, ib, ia] - d2A[:, ia, ib]
+    X = np.matmul(dA[:, ia], A[:, ib, None])                               # [p, c] = ∂_c A_a A_b
+    Y = np.matmul(A[:, ia, None], dA[:, ib])                               # [p, c] = A_a ∂_c A_b
+    # -i([∂_c A_a, A_b] + [A_a, ∂_c A_b]) with (∂_c A_a A_b)^dagger = A_b ∂_c A_a
+    S = X + Y
+    dF -= 1j * (S - np.conj(S.swapaxes(-1, -2)))
+    pair = _diagonal_of_transformed(U, dF.reshape(B, P * d, N, N)).reshape(B, N, P, d)
+    pair += 2.0 * np.einsum("kpnm,kcmn,knm->knpc", Ft, V, R, optimize=True).real
+    out = np.zeros((B, N, d, d, d))
+    out[:, :, ia, ib] = pair
+    out[:, :, ib, ia] = -pair
+    return out
 
 
 def _copy_into(dst, x):
