@@ -24,11 +24,51 @@ in the eigenbasis, :math:`\\partial_c V^a = U^\\dagger \\partial_a\\partial_c H 
 with :math:`R_{nl} = 1/(\\varepsilon_n - \\varepsilon_l)` outside degenerate groups.
 
 Degenerate groups: bands whose energies differ by less than ``degeneracy_tol`` (eV, default
-1e-6) form a group. Per-band values inside a group are the group trace divided by the group
-size, which is gauge invariant (the trace of the non-Abelian quantity); summing a per-band
-quantity over all bands of the group gives the group trace. Derivatives of group quantities are
-correct where the group stays degenerate in a neighbourhood (e.g. Kramers pairs of PT-symmetric
-models); at an isolated crossing they are not defined.
+``DEFAULT_DEGENERACY_TOL`` = 1e-3) form a group. Per-band values inside a group are the group trace
+divided by the group size, which is gauge invariant (the trace of the non-Abelian quantity); summing
+a per-band quantity over all bands of the group gives the group trace. Derivatives of group
+quantities are correct where the group stays degenerate in a neighbourhood (e.g. Kramers pairs of
+PT-symmetric models); at an isolated crossing they are not defined.
+
+Why 1 meV: Wannier Hamiltonians are symmetric only up to numerical noise, which splits Kramers pairs
+at time-reversal-invariant momenta by 1e-7 to 1e-4 eV (GaAs). A split pair carries an intra-pair
+curvature ~ |V_nm|^2/Delta^2 that no grid resolves; weighted by f_n - f_m ~ f' Delta it adds ~ 1/Delta
+to a Fermi-sea sum (hundreds of S/cm of anomalous Hall conductivity in a time-reversal-symmetric
+model with the former 1e-6 eV; tests/test_degeneracy.py). Grouping drops only intra-group terms at k
+points where the splitting is below 1 meV, far below what a k grid resolves (|v| Delta k >~ 10 meV for
+|v| ~ 1 eV Å and Delta k ~ 0.01 1/Å), so genuine small gaps are unaffected (measured on a Weyl
+semimetal and a magnet, same test file). postw90 uses 1e-4 eV for its degenerate band derivatives and
+WannierBerri 1e-4 eV by default, which is below the noise of some Wannier models (GaAs up to 1.2e-4 eV).
+
+Position-block terms (models with a position matrix, e.g. from Wannier90): with the Bloch sums of the
+orbitals ("Wannier gauge", H^W, A^W = i<u^W|∂u^W> from :meth:`TightBinding.wannier_connection`) and
+the eigenvectors U, the Berry connection in the band basis is A^H = U^dagger A^W U + i U^dagger ∂U
+(Wang, Yates, Souza, Vanderbilt, PRB 74, 195118 (2006)). Its interband part (n, m in different
+groups) is exactly that of the tight-binding formulas with the velocity matrix replaced by the
+physical one,
+
+.. math::
+    \\tilde V^a_{nm} = V^a_{nm} + i(\\varepsilon_n-\\varepsilon_m)\\bar A^a_{nm},\\qquad
+    \\bar A^a = U^\\dagger A^W_a U,\\qquad
+    A^{H,a}_{nm} = \\frac{i\\tilde V^a_{nm}}{\\varepsilon_m-\\varepsilon_n}\\ (n\\neq m),
+
+(:math:`\\tilde V = U^\\dagger(\\partial_a H^W + i[H^W, A^W_a])U`). The quantum metric ``g`` and the
+normalized metric ``G`` are then the metric of the interpolated states *within the Wannier space*,
+:math:`g_n = \\mathrm{Re}\\sum_{m\\notin G(n)} A^{H,a}_{nm}A^{H,b}_{mn}` over the other Wannier-space bands
+(the part leaving the Wannier space would need <r_a r_b>, which a Wannier90 run does not give). The
+Berry curvature is the full one of WYSV, including the part leaving the Wannier space:
+
+.. math::
+    \\Omega_n^{ab} = -2\\,\\mathrm{Im}\\sum_{m\\notin G(n)} A^{H,a}_{nm}A^{H,b}_{mn}
+        + (U^\\dagger F^W_{ab} U)_{nn},\\qquad
+    F^W_{ab} = \\partial_a A^W_b - \\partial_b A^W_a - i[A^W_a, A^W_b],
+
+which is WYSV's :math:`\\bar\\Omega - [D_a,\\bar A_b] + [D_b,\\bar A_a] - i[D_a, D_b]` regrouped (F^W, the
+non-Abelian curvature of the Wannier-gauge states, vanishes when the Wannier space is complete). Group
+traces stay gauge invariant; derivatives follow with ∂_c Ṽ^W_a = ∂_a∂_c H + i[∂_c H, A_a] + i[H, ∂_c A_a]
+and ∂_c F^W. ``velocity`` and ``inverse_mass`` depend on H alone and do not change;
+``velocity_matrix`` is Ṽ. Without a position matrix (or with
+:meth:`TightBinding.tight_binding_approximation`) A^W = 0: the tight-binding approximation.
 """
 
 from __future__ import annotations
@@ -40,7 +80,8 @@ import numpy as np
 
 from .models.base import Model, ModelError
 
-DEFAULT_DEGENERACY_TOL = 1e-6
+#: eV; see the module docstring ("Why 1 meV") and tests/test_degeneracy.py
+DEFAULT_DEGENERACY_TOL = 1e-3
 #: Geometry works in sub-batches of about SUBBATCH_ELEMENTS / (d N²) k points (one (B, d, N, N) array of
 #: about that many numbers; 4 SUBBATCH_ELEMENTS / (d² N²) with derivatives, whose temporaries are
 #: (B, d, d, N, N)), and at least SUBBATCH_MIN (SUBBATCH_MIN / 2 with derivatives). Tuned with
@@ -72,7 +113,9 @@ class BandGeometry:
         None unless computed with ``derivatives=True``.
     degeneracy : (B, N) int, size of the degenerate group of each band.
     eigenvectors : (B, N, N) columns |u_n>, only with ``keep_eigenvectors=True``.
-    velocity_matrix : (B, d, N, N) V^a_{nm}, only with ``keep_eigenvectors=True``.
+    velocity_matrix : (B, d, N, N) the physical velocity matrix (× ħ) in the eigenbasis, V^a_{nm} =
+        <u_n|∂_a H|u_m>, with the position-block terms Ṽ^a (module docstring); only with
+        ``keep_eigenvectors=True``.
     """
 
     k: np.ndarray
