@@ -68,6 +68,7 @@ __all__ = [
     "ws_distance_shifts",
     "bvector_weights",
     "wannier_operators_R",
+    "split_over_shifts",
     "read_wannier90_run",
 ]
 
@@ -985,3 +986,70 @@ def split_over_shifts(ops, ndegen, ndeg, irdist):
             np.add.at(acc[:, e], (inv, i, j), vals[:, e])
         out.append(acc.reshape((len(keys),) + extra + (nw, nw)))
     return [tuple(int(x) for x in k) for k in keys], out
+
+
+def read_wannier90_run(seed, convention="positions", *, use_ws_distance=None, chk="auto", name=None):
+    """Build a :class:`~qkinetics.models.TightBinding` from a Wannier90 run, as postw90 does.
+
+    Parameters
+    ----------
+    seed : str or path-like
+        ``path/seedname`` or ``path/seedname.win``; beside it ``seedname.eig``,
+        ``seedname.mmn`` and ``seedname.chk`` or ``seedname.chk.fmt`` (each possibly
+        ``.bz2`` / ``.gz``).
+    convention : {"positions", "lattice"}
+        Fourier convention of the returned model (see :class:`TightBinding`).
+    use_ws_distance : bool or None
+        MDRS correction; default the ``use_ws_distance`` of the .win file (Wannier90's
+        default is true).
+    chk : {"auto", "unformatted", "formatted"}
+        Which checkpoint file to read (``"auto"``: ``.chk``, else ``.chk.fmt``).
+    name : str, optional
+        Model name; default the seedname.
+
+    Returns
+    -------
+    TightBinding
+        Hoppings ``t_R[m, n] = <m,0|H|n,R>`` (eV) and ``position_matrix``
+        ``r_R[a, m, n] = <m,0|r_a|n,R>`` (Angstrom), each divided by ``ndegen(R)`` and
+        split over the MDRS vectors as postw90's Fourier sums do, so that
+        ``H(k) = sum_R e^{ik.R} t_R`` and ``A^W_a(k) = sum_R e^{ik.R} r_a(R)``. The orbital
+        positions are the Wannier centres ``Re r_nn(R=0)`` in reduced coordinates (the
+        finite-difference centres of postw90's ``A(R)``, not the ``Im log`` centres of the
+        checkpoint, which are in ``provenance["wannier_centres"]``; reading the
+        ``_tb.dat`` written from this model gives the same positions).
+        ``model.provenance`` records the files (path, sha256), sizes, ``mp_grid``,
+        ``use_ws_distance`` and the other settings used.
+
+    Raises
+    ------
+    Wannier90FormatError
+        A file is missing, malformed, truncated or belongs to another run (the message
+        names the file, the line or record, and the mismatch).
+    """
+    from .tight_binding import TightBinding
+
+    run = seed if isinstance(seed, WannierRun) else WannierRun(seed, chk=chk)
+    ops = wannier_operators_R(run, use_ws_distance=use_ws_distance)
+    keys, (hop, pos) = split_over_shifts([ops["HH_R"], ops["AA_R"]], ops["ndegen"], ops["ndeg"], ops["irdist"])
+    lat = run.lattice
+    i0 = keys.index((0, 0, 0))
+    centres = np.real(np.diagonal(pos[i0], axis1=1, axis2=2)).T                 # (nw, 3) Angstrom
+    positions = centres @ np.linalg.inv(lat)
+    prov = run.provenance()
+    prov.update({
+        "use_ws_distance": ops["use_ws_distance"],
+        "ws_distance_tol": float(run.win["ws_distance_tol"]),
+        "ws_search_size": run.win["ws_search_size"].tolist(),
+        "nrpts": int(len(ops["irvec"])), "n_hopping_vectors": len(keys),
+        "bvector_weights": ops["wb"].tolist(),
+        "transl_inv": False,
+    })
+    try:
+        model = TightBinding(lat, positions, dict(zip(keys, hop)), convention=convention,
+                             name=name if name is not None else Path(run.seed).name,
+                             position_matrix=dict(zip(keys, pos)))
+    except ModelError as exc:
+        raise _error(f"{run.files['win']}: the model built from this run is invalid: {exc}") from exc
+    model.provenance = prov
+    return model
