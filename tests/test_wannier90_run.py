@@ -216,3 +216,181 @@ def test_fe_ahc_from_written_tb(tmp_path):
     assert np.array_equal(back.positions, model.positions)
     got = _ahc_from_geometry(back)
     assert np.all(np.abs(got - FE_AHC) <= 0.5e-4), got
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def _te_copy(tmp_path, chk="Te.chk.bz2"):
+    d = tmp_path / "te"
+    d.mkdir()
+    for name in ("Te.win", "Te.eig.bz2", "Te.mmn.bz2", chk):
+        shutil.copy(DATA / "te" / name, d / name)
+    return d
+
+
+def _edit(path, old, new):
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def _unpack(path):
+    """Decompress path (.bz2) beside itself and remove the compressed file; return the new path."""
+    out = path.with_name(path.name[:-4])
+    out.write_bytes(bz2.open(path).read())
+    path.unlink()
+    return out
+
+
+@pytest.mark.parametrize("old, new, pattern", [
+    ("num_wann=9", "num_wann=8", r"Te\.chk\.bz2: num_wann = 9 in the checkpoint but 8 in .*Te\.win"),
+    ("num_bands=12", "num_bands=13", r"num_bands = 12 in the checkpoint but 13"),
+    ("mp_grid =     2 2 2", "mp_grid = 2 2 2\nexclude_bands = 13", r"exclude_bands = \[\] in the checkpoint but \[13\]"),
+    ("0.00000000  0.00000000  0.50000000  1.25", "0.00000000  0.00000000  0.25000000  1.25", r"k point 2 = .* in the checkpoint"),
+    ("-2.2285000     3.8598752", "-2.2285000     3.8608752", r"the lattice \(Angstrom\) = .* in the checkpoint"),
+])
+def test_checkpoint_from_another_run(tmp_path, old, new, pattern):
+    d = _te_copy(tmp_path)
+    _edit(d / "Te.win", old, new)
+    with pytest.raises(Wannier90FormatError, match=pattern):
+        wr.read_wannier90_run(d / "Te.win")
+
+
+def test_checkpoint_of_another_material(tmp_path):
+    d = _te_copy(tmp_path)
+    shutil.copy(DATA / "fe" / "Fe.chk.fmt.bz2", d / "Te.chk.fmt.bz2")
+    (d / "Te.chk.bz2").unlink()
+    with pytest.raises(Wannier90FormatError, match=r"Te\.chk\.fmt\.bz2: num_wann = 18 in the checkpoint but 9"):
+        wr.read_wannier90_run(d / "Te.win")
+
+
+def test_eig_mismatch_and_truncation(tmp_path):
+    d = _te_copy(tmp_path)
+    eig = _unpack(d / "Te.eig.bz2")
+    lines = eig.read_text().splitlines()
+    eig.write_text("\n".join(lines[:-1]) + "\n")
+    with pytest.raises(Wannier90FormatError, match=r"Te\.eig: expected num_bands \* num_kpts = 12 \* 8 = 96 lines.*got 95"):
+        wr.WannierRun(d / "Te.win")
+    lines[20] = lines[20].replace("    9    2", "    9    3", 1)
+    eig.write_text("\n".join(lines) + "\n")
+    with pytest.raises(Wannier90FormatError, match=r"Te\.eig, line 21: expected band 9 of k point 2"):
+        wr.WannierRun(d / "Te.win")
+
+
+def test_mmn_mismatch_and_truncation(tmp_path):
+    d = _te_copy(tmp_path)
+    mmn = _unpack(d / "Te.mmn.bz2")
+    lines = mmn.read_text().splitlines()
+    head = lines[1]
+    mmn.write_text("\n".join([lines[0], head.replace("8", "6", 1)] + lines[2:]) + "\n")
+    with pytest.raises(Wannier90FormatError, match=r"Te\.mmn, line 2: num_bands, num_kpts, nntot = .* but the checkpoint"):
+        wr.wannier_operators_R(d / "Te.win")
+    mmn.write_text("\n".join(lines[:-100]) + "\n")
+    with pytest.raises(Wannier90FormatError, match=r"Te\.mmn, line \d+: end of file.*truncated"):
+        wr.wannier_operators_R(d / "Te.win")
+    bad = list(lines)
+    bad[2 + 145] = "    2    1    0    0    0"             # second block of k point 1 claims k point 2
+    mmn.write_text("\n".join(bad) + "\n")
+    with pytest.raises(Wannier90FormatError, match=r"Te\.mmn, line 148: block header .* should be for k point 1"):
+        wr.wannier_operators_R(d / "Te.win")
+
+
+@pytest.mark.parametrize("chk", ["Te.chk.bz2", "Te.chk.fmt.bz2"])
+def test_truncated_checkpoint(tmp_path, chk):
+    d = _te_copy(tmp_path, chk)
+    plain = _unpack(d / chk)
+    data = plain.read_bytes()
+    plain.write_bytes(data[: len(data) // 2])
+    with pytest.raises(Wannier90FormatError, match=rf"{plain.name}.*(truncated|holds only)"):
+        wr.read_chk(plain)
+
+
+def test_corrupt_unformatted_header_is_refused_before_allocating(tmp_path):
+    d = _te_copy(tmp_path)
+    plain = _unpack(d / "Te.chk.bz2")
+    data = bytearray(plain.read_bytes())
+    # record 2 (num_bands) starts after the 33-byte header record: 4 + 33 + 4 bytes, then a 4-byte marker
+    data[45:49] = (10**9).to_bytes(4, "little")
+    plain.write_bytes(bytes(data))
+    with pytest.raises(Wannier90FormatError, match=r"num_bands=1000000000.*holds only"):
+        wr.read_chk(plain)
+
+
+@pytest.mark.parametrize("text, pattern", [
+    ("num_wann = 2\nnum_wann = 3\n", r"line 2: keyword 'num_wann' appears twice"),
+    ("begin unit_cell_cart\n1 0 0\n", r"block 'unit_cell_cart' is never closed"),
+    ("num_wann = 2\n", r"'mp_grid' .* is missing"),
+    ("num_wann = x\n", r"line 1: cannot read the value of 'num_wann'"),
+])
+def test_win_errors(tmp_path, text, pattern):
+    p = tmp_path / "x.win"
+    p.write_text(text)
+    with pytest.raises(Wannier90FormatError, match=pattern):
+        wr.read_win(p)
+
+
+def test_win_syntax_variants(tmp_path):
+    """Case, comments, '=' / ':' / blank separators, bohr units, ranges in exclude_bands."""
+    p = tmp_path / "x.win"
+    p.write_text("NUM_WANN : 2   ! two\nnum_bands 4\nExclude_Bands = 1-2, 5\nmp_grid=1 1 2 # grid\n"
+                 "use_ws_distance = F\nws_search_size = 3\nfermi_energy = 1.5d0\n"
+                 "Begin Unit_Cell_Cart\n Bohr\n 1 0 0\n 0 1 0\n 0 0 2\nEND unit_cell_cart\n"
+                 "begin kpoints\n0 0 0\n0 0 0.5\nend kpoints\n")
+    w = wr.read_win(p)
+    assert w["num_wann"] == 2 and w["num_bands"] == 4 and w["exclude_bands"] == [1, 2, 5]
+    assert w["mp_grid"].tolist() == [1, 1, 2] and w["use_ws_distance"] is False
+    assert w["ws_search_size"].tolist() == [3, 3, 3] and w["fermi_energy"] == 1.5
+    assert np.allclose(w["lattice"], np.diag([1, 1, 2]) * wr.BOHR_ANGSTROM)
+
+
+# ------------------------------------------------- declared sizes checked before allocation
+
+_HR = """ hand
+           {nw}
+           {nr}
+    1
+    0    0    0    1    1    1.000000    0.000000
+"""
+
+
+@pytest.mark.parametrize("nw, nr, pattern", [
+    ("30000", "1", r"line 3: expected a header count the file can hold"),
+    ("1e9", "1", r"line 2: expected an integer for num_wann"),
+    ("1", "400000000", r"line 5: expected positive degeneracies"),
+])
+def test_huge_hr_header_refused(tmp_path, nw, nr, pattern):
+    p = tmp_path / "x_hr.dat"
+    p.write_text(_HR.format(nw=nw, nr=nr))
+    with pytest.raises(Wannier90FormatError, match=pattern):
+        read_wannier90(p, lattice=np.eye(3))
+
+
+def test_huge_tb_header_refused(tmp_path):
+    p = tmp_path / "x_tb.dat"
+    p.write_text(" hand\n1 0 0\n0 1 0\n0 0 1\n 30000\n 1\n 1\n\n 0 0 0\n 1 1 1.0 0.0\n")
+    with pytest.raises(Wannier90FormatError, match=r"line 6: expected a header count the file can hold"):
+        read_wannier90(p)
+
+
+def test_huge_lattice_vector_and_ndeg_refused(tmp_path):
+    p = tmp_path / "x_hr.dat"
+    p.write_text(_HR.format(nw=1, nr=1).replace("    0    0    0    1    1", " 12345678901234567890 0 0 1 1"))
+    with pytest.raises(Wannier90FormatError, match=r"line 5: expected an integer below 2\^31"):
+        read_wannier90(p, lattice=np.eye(3))
+    p.write_text(_HR.format(nw=1, nr=1))
+    ws = tmp_path / "x_wsvec.dat"
+    ws.write_text("## ws\n    0    0    0    1    1\n1000000000000\n    0    0    0\n")
+    with pytest.raises(Wannier90FormatError, match=r"x_wsvec\.dat, line 3: expected an integer below 2\^31"):
+        read_wannier90(p, lattice=np.eye(3))
+    ws.write_text("## ws\n    0    0    0    1    1\n1000000000\n    0    0    0\n")
+    with pytest.raises(Wannier90FormatError, match=r"x_wsvec\.dat, line 3: expected a header count the file can hold"):
+        read_wannier90(p, lattice=np.eye(3))
+
+
+def test_r_dat_of_another_run_refused(tmp_path):
+    p = tmp_path / "x_hr.dat"
+    p.write_text(_HR.format(nw=1, nr=1))
+    (tmp_path / "x_r.dat").write_text(" r\n 2\n 1\n")
+    with pytest.raises(Wannier90FormatError, match=r"x_r\.dat, line 2: expected num_wann = 1 as in the Hamiltonian"):
+        read_wannier90(p, lattice=np.eye(3))
