@@ -705,10 +705,10 @@ def ws_distance_shifts(lattice, mp_grid, irvec, centres, tol=1e-5, search_size=(
             raise ModelError("ws_distance: more than 8 equidistant images (Wannier90 refuses this too); "
                              "check the centres or ws_distance_tol.")
         ndeg[r] = cnt
-        for i in range(nw):
-            for j in range(nw):
-                sel = np.nonzero(inwin[i, j])[0]
-                irdist[r, i, j, :len(sel)] = irvec[r] + bshift[i, j] + win[sel]
+        ii, jj, ww = np.nonzero(inwin)                                                # grouped by (i, j)
+        start = (np.cumsum(cnt.ravel()) - cnt.ravel())[ii * nw + jj]
+        slot = np.arange(len(ii)) - start
+        irdist[r, ii, jj, slot] = irvec[r] + bshift[ii, jj] + win[ww]
     return ndeg, irdist
 
 
