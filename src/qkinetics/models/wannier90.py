@@ -35,13 +35,25 @@ readers: WannierBerri ``system/system_tb.py`` and WannierIO.jl ``src/w90/tb_dat.
     written with ``use_ws_distance=.false.`` has ``ndeg = 1, T = 0`` everywhere and is
     then a no-op.
 
+``seedname_r.dat`` (``write_rmn``)
+    comment; ``num_wann``; ``nrpts``; then ``nrpts * num_wann**2`` lines ``R1 R2 R3 n m
+    Re(x) Im(x) Re(y) Im(y) Re(z) Im(z)`` = ``<n,0|r|m,R>`` (row n fastest, undivided);
+    read beside ``seedname_hr.dat`` (same R order), it gives the same position matrix as
+    the second block of ``_tb.dat``.
+
+wannier90.x computes its position blocks with ``-sum_b w_b b Im ln M_nn`` on the diagonal
+and without a Hermitian part, so ``r(-R) != r(R)^dagger`` (by ~0.1 Angstrom in practice);
+the reader takes ``(r(R) + r(-R)^dagger)/2``, the step postw90 applies to ``A(q)``
+(``get_AA_R``), splits it over the wsvec shifts like the hoppings and passes it to
+:class:`TightBinding` as ``position_matrix``. The Wannier centres (default positions) are
+its real R = 0 diagonal. A ``seedname.win`` path is read as a whole Wannier90 run by
+:func:`qkinetics.models.wannier90_run.read_wannier90_run` (postw90's own construction).
+
 In every case Wannier90's Fourier sum uses ``e^{ik.R}`` (the "lattice" convention of
 :class:`~qkinetics.models.TightBinding`); the hopping matrices themselves,
 ``t_R[m, n] = <m,0|H|n,R>``, do not depend on the convention, so the model returned here
-has the same bands in both conventions. With ``convention="positions"`` the orbital
-positions enter the phases ``e^{ik.(R + tau_n - tau_m)}``: Berry connection, curvature
-and quantum metric are then those of the position operator with the Wannier centres as
-diagonal (the off-diagonal position matrix elements of ``_tb.dat`` are not used).
+has the same bands in both conventions. All files may be ``.bz2`` / ``.gz`` compressed.
+Header counts are checked against the file length before anything is allocated.
 """
 
 from __future__ import annotations
@@ -596,12 +608,17 @@ def _pad_lattice(lat, dim):
 
 def read_wannier90(path, lattice=None, positions=None, convention="positions", *,
                    use_ws_distance=None, hermiticity_tol=HERMITICITY_TOL, dim=None, name=None):
-    """Read a Wannier90 ``seedname_hr.dat`` or ``seedname_tb.dat`` file as a tight-binding model.
+    """Read a Wannier90 ``seedname_hr.dat``, ``seedname_tb.dat`` or a whole run (``seedname.win``).
 
     Parameters
     ----------
     path : str or path-like
-        The file. ``*_hr.dat`` and ``*_tb.dat`` are recognised by name (otherwise by content).
+        The file. ``*_hr.dat`` and ``*_tb.dat`` are recognised by name (otherwise by content);
+        ``*.win`` reads the run (``.win``, ``.chk``/``.chk.fmt``, ``.eig``, ``.mmn``) with
+        :func:`~qkinetics.models.wannier90_run.read_wannier90_run`, which takes
+        ``convention``, ``use_ws_distance`` and ``name`` only. A ``seedname_r.dat`` beside a
+        ``_hr.dat`` file supplies its position matrix. Compressed files (``.bz2``, ``.gz``)
+        are read transparently.
     lattice : array_like, shape (3, 3), optional
         Primitive vectors as rows, Angstrom. **Required** for ``_hr.dat`` (which does not
         contain the lattice). For ``_tb.dat`` the lattice is read from the file; if given it
@@ -636,7 +653,10 @@ def read_wannier90(path, lattice=None, positions=None, convention="positions", *
     -------
     TightBinding
         ``t_R[m, n] = H_mn(R) / ndegen(R)`` in eV (split over ``R + T`` with the wsvec
-        shifts), Hermitian by construction.
+        shifts), Hermitian by construction; ``position_matrix`` (Angstrom, the Hermitian
+        part of the file's, divided and split the same way) when the file has one;
+        ``provenance`` (files with sha256, num_wann, nrpts, use_ws_distance, the largest
+        asymmetries removed).
 
     Raises
     ------
