@@ -335,3 +335,25 @@ def test_geometry_from_hamiltonian_with_connection_and_sub_batches(monkeypatch):
         qk.geometry_from_hamiltonian(H, dH, d2H, derivatives=True, connection=small.wannier_connection(k, 1))
     with pytest.raises(ModelError, match="has no position matrix"):
         small.tight_binding_approximation().wannier_connection(k)
+
+
+def test_wannier_connection_fourier_sums_and_convention_relation():
+    """A^W(k) = sum_R e^{ik.R} r(R) (direct sum) in the lattice convention; A^II = D^dagger (A^I - diag tau) D with
+    D = diag(e^{ik.tau}) in the positions convention; derivatives by central differences."""
+    small, rng = _small_model(4, dim=3)
+    lattice = small.with_convention("lattice")
+    k = small.k_from_reduced(rng.random((5, 3)))
+    direct = sum(np.exp(1j * k @ (np.array(R) @ small.lattice))[:, None, None, None] * r[None]
+                 for R, r in small.position_matrix.items())
+    AI = lattice.wannier_connection(k)[0]
+    np.testing.assert_allclose(AI, direct, atol=1e-13)
+    tau = small.positions @ small.lattice
+    D = np.exp(1j * k @ tau.T)                                           # (B, N)
+    AII = D.conj()[:, None, :, None] * (AI - np.einsum("na,nm->anm", tau, np.eye(small.norb))[None]) * D[:, None, None, :]
+    np.testing.assert_allclose(small.wannier_connection(k)[0], AII, atol=1e-13)
+    A, dA, d2A = small.wannier_connection(k, order=2)
+    h = 1e-5
+    for c in range(3):
+        plus, minus = (small.wannier_connection(k + s * h * np.eye(3)[c], order=1) for s in (1, -1))
+        np.testing.assert_allclose(dA[:, :, c], (plus[0] - minus[0]) / (2 * h), atol=1e-8 * np.abs(dA).max())
+        np.testing.assert_allclose(d2A[:, :, :, c], (plus[1] - minus[1]) / (2 * h), atol=1e-8 * np.abs(d2A).max())
