@@ -701,7 +701,10 @@ def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: b
     """Band energies, velocities, inverse mass, Berry curvature, quantum metric, normalized metric.
 
     One eigendecomposition per k point serves every quantity. See the module docstring for
-    the formulas, units and the treatment of degenerate bands.
+    the formulas, units and the treatment of degenerate bands. A model with a position matrix
+    (``TightBinding(..., position_matrix=...)``, e.g. from Wannier90) gets the position-block terms
+    (full Wannier interpolation, module docstring); ``model.tight_binding_approximation()`` is the same
+    model with a diagonal position operator.
 
     Parameters
     ----------
@@ -712,7 +715,7 @@ def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: b
     inverse_mass : bool
         Compute ∂_a∂_b ε_n (needs ∂²H; implied by ``derivatives``).
     degeneracy_tol : float
-        Bands closer than this (eV) are treated as one degenerate group.
+        Bands closer than this (eV, default 1e-3) are treated as one degenerate group.
     keep_eigenvectors : bool
         Keep eigenvectors and velocity matrices.
 
