@@ -75,7 +75,7 @@ def test_noise_splits_the_kramers_pairs_and_the_default_groups_them():
 
 @pytest.mark.parametrize("shift", [0.0, 0.5])
 def test_time_reversal_symmetric_model_has_no_anomalous_hall_at_default_settings(shift):
-    """Zero within 0.1 S/cm at 10 K and 300 K (measured: |sigma| <= 0.063 S/cm, within the error bars of 0.12-0.8
+    """Zero within 0.1 S/cm at 10 K and 300 K (measured: |sigma| <= 0.063 S/cm, the size of the error bars, 0.12-0.8
     S/cm; what remains is the genuine Hall conductivity of the noise, linear in it); the old default 1e-6 eV
     gave 1438 S/cm at 300 K on the unshifted grid, whose points include the TRIM."""
     sigma, err = _ahc(kramers_model(), shift)
