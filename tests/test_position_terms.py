@@ -323,7 +323,8 @@ def test_geometry_from_hamiltonian_with_connection_and_sub_batches(monkeypatch):
     H, dH, d2H = small.hamiltonian(k, order=2)
     geo = qk.geometry_from_hamiltonian(H, dH, d2H, derivatives=True, connection=small.wannier_connection(k, 2))
     for f in FIELDS + ("velocity", "inverse_mass"):
-        np.testing.assert_allclose(getattr(geo, f), getattr(ref, f), rtol=0, atol=1e-12 * np.max(np.abs(getattr(ref, f))))
+        np.testing.assert_allclose(getattr(geo, f), getattr(ref, f), rtol=0,
+                                   atol=1e-12 * np.max(np.abs(getattr(ref, f))))
     import qkinetics.geometry as geometry
     monkeypatch.setattr(geometry, "SUBBATCH_ELEMENTS", 64)
     monkeypatch.setattr(geometry, "SUBBATCH_MIN", 4)
@@ -349,7 +350,8 @@ def test_wannier_connection_fourier_sums_and_convention_relation():
     np.testing.assert_allclose(AI, direct, atol=1e-13)
     tau = small.positions @ small.lattice
     D = np.exp(1j * k @ tau.T)                                           # (B, N)
-    AII = D.conj()[:, None, :, None] * (AI - np.einsum("na,nm->anm", tau, np.eye(small.norb))[None]) * D[:, None, None, :]
+    centres = np.einsum("na,nm->anm", tau, np.eye(small.norb))[None]
+    AII = D.conj()[:, None, :, None] * (AI - centres) * D[:, None, None, :]
     np.testing.assert_allclose(small.wannier_connection(k)[0], AII, atol=1e-13)
     A, dA, d2A = small.wannier_connection(k, order=2)
     h = 1e-5
