@@ -24,11 +24,51 @@ in the eigenbasis, :math:`\\partial_c V^a = U^\\dagger \\partial_a\\partial_c H 
 with :math:`R_{nl} = 1/(\\varepsilon_n - \\varepsilon_l)` outside degenerate groups.
 
 Degenerate groups: bands whose energies differ by less than ``degeneracy_tol`` (eV, default
-1e-6) form a group. Per-band values inside a group are the group trace divided by the group
-size, which is gauge invariant (the trace of the non-Abelian quantity); summing a per-band
-quantity over all bands of the group gives the group trace. Derivatives of group quantities are
-correct where the group stays degenerate in a neighbourhood (e.g. Kramers pairs of PT-symmetric
-models); at an isolated crossing they are not defined.
+``DEFAULT_DEGENERACY_TOL`` = 1e-3) form a group. Per-band values inside a group are the group trace
+divided by the group size, which is gauge invariant (the trace of the non-Abelian quantity); summing
+a per-band quantity over all bands of the group gives the group trace. Derivatives of group
+quantities are correct where the group stays degenerate in a neighbourhood (e.g. Kramers pairs of
+PT-symmetric models); at an isolated crossing they are not defined.
+
+Why 1 meV: Wannier Hamiltonians are symmetric only up to numerical noise, which splits Kramers pairs
+at time-reversal-invariant momenta by 1e-7 to 1e-4 eV (GaAs). A split pair carries an intra-pair
+curvature ~ |V_nm|^2/Delta^2 that no grid resolves; weighted by f_n - f_m ~ f' Delta it adds ~ 1/Delta
+to a Fermi-sea sum (hundreds of S/cm of anomalous Hall conductivity in a time-reversal-symmetric
+model with the former 1e-6 eV; tests/test_degeneracy.py). Grouping drops only intra-group terms at k
+points where the splitting is below 1 meV, far below what a k grid resolves (|v| Delta k >~ 10 meV for
+|v| ~ 1 eV Å and Delta k ~ 0.01 1/Å), so genuine small gaps are unaffected (measured on a Weyl
+semimetal and a magnet, same test file). postw90 uses 1e-4 eV for its degenerate band derivatives and
+WannierBerri 1e-4 eV by default, which is below the noise of some Wannier models (GaAs up to 1.2e-4 eV).
+
+Position-block terms (models with a position matrix, e.g. from Wannier90): with the Bloch sums of the
+orbitals ("Wannier gauge", H^W, A^W = i<u^W|∂u^W> from :meth:`TightBinding.wannier_connection`) and
+the eigenvectors U, the Berry connection in the band basis is A^H = U^dagger A^W U + i U^dagger ∂U
+(Wang, Yates, Souza, Vanderbilt, PRB 74, 195118 (2006)). Its interband part (n, m in different
+groups) is exactly that of the tight-binding formulas with the velocity matrix replaced by the
+physical one,
+
+.. math::
+    \\tilde V^a_{nm} = V^a_{nm} + i(\\varepsilon_n-\\varepsilon_m)\\bar A^a_{nm},\\qquad
+    \\bar A^a = U^\\dagger A^W_a U,\\qquad
+    A^{H,a}_{nm} = \\frac{i\\tilde V^a_{nm}}{\\varepsilon_m-\\varepsilon_n}\\ (n\\neq m),
+
+(:math:`\\tilde V = U^\\dagger(\\partial_a H^W + i[H^W, A^W_a])U`). The quantum metric ``g`` and the
+normalized metric ``G`` are then the metric of the interpolated states *within the Wannier space*,
+:math:`g_n = \\mathrm{Re}\\sum_{m\\notin G(n)} A^{H,a}_{nm}A^{H,b}_{mn}` over the other Wannier-space bands
+(the part leaving the Wannier space would need <r_a r_b>, which a Wannier90 run does not give). The
+Berry curvature is the full one of WYSV, including the part leaving the Wannier space:
+
+.. math::
+    \\Omega_n^{ab} = -2\\,\\mathrm{Im}\\sum_{m\\notin G(n)} A^{H,a}_{nm}A^{H,b}_{mn}
+        + (U^\\dagger F^W_{ab} U)_{nn},\\qquad
+    F^W_{ab} = \\partial_a A^W_b - \\partial_b A^W_a - i[A^W_a, A^W_b],
+
+which is WYSV's :math:`\\bar\\Omega - [D_a,\\bar A_b] + [D_b,\\bar A_a] - i[D_a, D_b]` regrouped (F^W, the
+non-Abelian curvature of the Wannier-gauge states, vanishes when the Wannier space is complete). Group
+traces stay gauge invariant; derivatives follow with ∂_c Ṽ^W_a = ∂_a∂_c H + i[∂_c H, A_a] + i[H, ∂_c A_a]
+and ∂_c F^W. ``velocity`` and ``inverse_mass`` depend on H alone and do not change;
+``velocity_matrix`` is Ṽ. Without a position matrix (or with
+:meth:`TightBinding.tight_binding_approximation`) A^W = 0: the tight-binding approximation.
 """
 
 from __future__ import annotations
@@ -40,7 +80,8 @@ import numpy as np
 
 from .models.base import Model, ModelError
 
-DEFAULT_DEGENERACY_TOL = 1e-6
+#: eV; see the module docstring ("Why 1 meV") and tests/test_degeneracy.py
+DEFAULT_DEGENERACY_TOL = 1e-3
 #: Geometry works in sub-batches of about SUBBATCH_ELEMENTS / (d N²) k points (one (B, d, N, N) array of
 #: about that many numbers; 4 SUBBATCH_ELEMENTS / (d² N²) with derivatives, whose temporaries are
 #: (B, d, d, N, N)), and at least SUBBATCH_MIN (SUBBATCH_MIN / 2 with derivatives). Tuned with
@@ -72,7 +113,9 @@ class BandGeometry:
         None unless computed with ``derivatives=True``.
     degeneracy : (B, N) int, size of the degenerate group of each band.
     eigenvectors : (B, N, N) columns |u_n>, only with ``keep_eigenvectors=True``.
-    velocity_matrix : (B, d, N, N) V^a_{nm}, only with ``keep_eigenvectors=True``.
+    velocity_matrix : (B, d, N, N) the physical velocity matrix (× ħ) in the eigenbasis, V^a_{nm} =
+        <u_n|∂_a H|u_m>, with the position-block terms Ṽ^a (module docstring); only with
+        ``keep_eigenvectors=True``.
     """
 
     k: np.ndarray
@@ -126,7 +169,7 @@ def _group_average(same: np.ndarray | None, size: np.ndarray, x: np.ndarray, out
 
 def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = False,
                               degeneracy_tol: float = DEFAULT_DEGENERACY_TOL,
-                              keep_eigenvectors: bool = False) -> BandGeometry:
+                              keep_eigenvectors: bool = False, connection=None) -> BandGeometry:
     """Band geometry from a batch of Hamiltonians and their k-derivatives.
 
     Parameters
@@ -143,6 +186,11 @@ def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = Fa
         Energy window (eV) within which bands form a degenerate group.
     keep_eigenvectors : bool
         Keep eigenvectors and the velocity matrix in the result (memory N² per k).
+    connection : tuple of arrays, optional
+        The Wannier-gauge Berry connection of the basis in which H is given, ``(A, dA)`` or, with
+        ``derivatives``, ``(A, dA, d2A)``: A (B, d, N, N) in Å, ``dA[:, a, c] = ∂_c A_a``,
+        ``d2A[:, a, c, e] = ∂_e∂_c A_a`` (e.g. :meth:`TightBinding.wannier_connection`). Adds the
+        position-block terms (module docstring); None: the tight-binding approximation.
 
     Returns
     -------
@@ -159,11 +207,13 @@ def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = Fa
     H, dH, d2H = _check_inputs(H, dH, d2H, derivatives, degeneracy_tol)
     k = None if k is None else np.asarray(k)
     B, d, N = dH.shape[:3]
+    connection = _check_connection(connection, B, d, N, derivatives)
     step = _subbatch_size(d, N, derivatives)
     ws = _Workspace()                # bounded, cache-sized temporaries whatever the batch, reused
     geo = _assemble(np.empty((B, 0)) if k is None else k, step, lambda i, out: _geometry(
         H[i:i + step], dH[i:i + step], None if d2H is None else d2H[i:i + step],
-        None if k is None else k[i:i + step], derivatives, degeneracy_tol, keep_eigenvectors, ws, out))
+        None if k is None else k[i:i + step], derivatives, degeneracy_tol, keep_eigenvectors, ws, out,
+        None if connection is None else tuple(x[i:i + step] for x in connection)))
     geo.k = k
     return geo
 
@@ -187,6 +237,20 @@ def _check_inputs(H, dH, d2H, derivatives, degeneracy_tol):
     return H, dH, None if d2H is None else np.asarray(d2H)
 
 
+def _check_connection(connection, B, d, N, derivatives):
+    """Validated Wannier-gauge connection (A, dA[, d2A]) or None."""
+    if connection is None:
+        return None
+    need = 3 if derivatives else 2
+    shapes = [(B, d, N, N), (B, d, d, N, N), (B, d, d, d, N, N)][:need]
+    connection = tuple(np.asarray(x) for x in connection)
+    if len(connection) < need or any(x.shape != s for x, s in zip(connection, shapes)):
+        raise ModelError(
+            f"connection must be (A, dA{', d2A' if derivatives else ''}) with shapes {shapes[:need]} "
+            f"(A_a, ∂_c A_a{', ∂_e∂_c A_a' if derivatives else ''}); got shapes {[x.shape for x in connection]}.")
+    return connection[:need]
+
+
 def _subbatch_size(d: int, N: int, derivatives: bool) -> int:
     """k points per sub-batch (see SUBBATCH_ELEMENTS)."""
     if derivatives:
@@ -205,6 +269,11 @@ class _Workspace:
 
     def __init__(self):
         self._flat = {}
+        self._children = {}
+
+    def child(self, name: str) -> "_Workspace":
+        """A separate workspace (for a second use of a routine whose scratch names would collide)."""
+        return self._children.setdefault(name, _Workspace())
 
     def get(self, name: str, shape: tuple, dtype=complex) -> np.ndarray:
         n = prod(shape)                                                    # math.prod: no numpy call overhead
@@ -214,11 +283,15 @@ class _Workspace:
         return buf[:n].reshape(shape)
 
 
-def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws, out=None) -> BandGeometry:
+def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws, out=None,
+              connection=None) -> BandGeometry:
     """geometry_from_hamiltonian on one sub-batch (inputs already validated); ``ws`` a _Workspace.
 
     ``out``: optional dict of destination arrays (slices of a full-batch result) for the fields in
     ``_DIRECT``; those results are written there directly instead of into fresh arrays.
+    ``connection``: None (tight-binding approximation) or the Wannier-gauge Berry connection
+    ``(A, dA[, d2A])``, (B, d, N, N), (B, d, d, N, N) [a, c] = ∂_c A_a, (B, d, d, d, N, N) [a, c, e] =
+    ∂_e ∂_c A_a, for the position-block terms (module docstring).
     """
     B, d, N = dH.shape[0], dH.shape[1], dH.shape[2]
     out = out or {}
@@ -249,6 +322,12 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws,
     vel = result("velocity", (B, N, d),
                  lambda o: _copy_into(o, np.real(np.diagonal(V, axis1=-2, axis2=-1)).transpose(0, 2, 1)))
     want_mass = d2H is not None
+    Vh, Vtrue, pws = V, V, None                   # Vh: the physical velocity matrix (V without position terms)
+    if connection is not None:
+        pws = ws.child("position")
+        Abar = to_eigenbasis(U, Uh, connection[0], pws).copy()              # Ā_a = U^dagger A^W_a U
+        Vh = V + 1j * gap[:, None] * Abar                                   # Ṽ_nm = V_nm + i(ε_n - ε_m) Ā_nm
+        Ftilde, Fdiag = _wannier_curvature(U, Uh, connection, derivatives, pws)
     # Σ_m X^a_nm conj(X^c_nm) w_nm with X = V R: w = 1 gives Σ V^a V^c/Δ² (Q2), w = R gives Σ V^a V^c/Δ³
     # (Q3), w = Δ gives Σ V^a V^c/Δ (Q1, inverse mass), w = R² gives Σ V^a V^c/Δ⁴ (Q4, derivatives only).
     weights = [(None, True), (R, derivatives)]
@@ -257,8 +336,11 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws,
     if derivatives:
         R2 = R * R
         weights.append((R2, True))
-    sums = _pair_sums(V, R, weights, ws)
-    omega = result("berry_curvature", (B, N, d, d), lambda o: sums.imag(0, o, -2.0))
+    sums = _pair_sums(Vh, R, weights, ws)
+    if connection is None:
+        omega = result("berry_curvature", (B, N, d, d), lambda o: sums.imag(0, o, -2.0))
+    else:                                         # in-space part + U^dagger F^W U (out-of-space part)
+        omega = result("berry_curvature", (B, N, d, d), lambda o: np.add(sums.imag(0, o, -2.0), Fdiag, out=o))
     metric = result("quantum_metric", (B, N, d, d), lambda o: sums.real(0, o))
     norm_metric = result("normalized_metric", (B, N, d, d), lambda o: sums.real(1, o, 2.0))
     if "energies" in out:
@@ -267,11 +349,15 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws,
     geo = BandGeometry(k=k, energies=eps, velocity=vel, berry_curvature=omega, quantum_metric=metric,
                        normalized_metric=norm_metric, degeneracy=size)
     if keep_eigenvectors:
-        geo.eigenvectors, geo.velocity_matrix = U, V.copy()                  # V is a view of ws
+        geo.eigenvectors, geo.velocity_matrix = U, Vh.copy()                 # V is a view of ws
     if not want_mass:
         return geo
 
-    twice_Q1 = sums.real(2, ws.get("Q1", (B, N, d, d), float), 2.0)
+    if connection is None:
+        twice_Q1 = sums.real(2, ws.get("Q1", (B, N, d, d), float), 2.0)
+    else:                                         # ∂_a∂_b ε_n depends on H alone: the true V, not Ṽ
+        twice_Q1 = _pair_sums(Vtrue, R, [(None, False), (gap, False)], ws.child("mass")).real(
+            1, ws.get("Q1", (B, N, d, d), float), 2.0)
     if not derivatives:
         Wdiag = _diagonal_in_eigenbasis(U, d2H, ws)                         # <u_n|∂_a∂_b H|u_n>
         geo.inverse_mass = result("inverse_mass", (B, N, d, d), lambda o: np.add(Wdiag, twice_Q1, out=o))
@@ -288,9 +374,21 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws,
     # group traces). V^c ∘ R is anti-Hermitian, so V^a (V^c ∘ R) = -((V^c ∘ R) V^a)^dagger and a
     # single product per (a, c) suffices: all of them in one matrix product per k.
     VR = V * R[:, None]
-    A = (VR.reshape(B, d * N, N) @ V.transpose(0, 2, 1, 3).reshape(B, N, d * N))
-    A = A.reshape(B, d, N, d, N).transpose(0, 3, 1, 2, 4)                   # A[b, a, c] = (V^c∘R) V^a
-    dV = W + A + np.conj(np.swapaxes(A, -1, -2))                            # dV[b, a, c] = ∂_c V^a
+    if connection is None:
+        A = (VR.reshape(B, d * N, N) @ V.transpose(0, 2, 1, 3).reshape(B, N, d * N))
+        A = A.reshape(B, d, N, d, N).transpose(0, 3, 1, 2, 4)               # A[b, a, c] = (V^c∘R) V^a
+        dV = W + A + np.conj(np.swapaxes(A, -1, -2))                        # dV[b, a, c] = ∂_c V^a
+    else:
+        # Ṽ^W_a = ∂_a H + i[H, A_a]: ∂_c Ṽ^W_a = ∂_a∂_c H + i[∂_c H, A_a] + i[H, ∂_c A_a], in the eigenbasis
+        # W^{ac} + i[V^c, Ā_a] + i(ε_n - ε_m)(U^dagger ∂_c A_a U)_nm, plus the rotation [V^c∘R, Ṽ^a]. Both
+        # commutators are Y + Y^dagger with Y = (V^c∘R) Ṽ^a + i V^c Ā_a: one product [V∘R | iV] @ [Ṽ; Ā].
+        left = np.concatenate([VR, 1j * V], axis=-1)                        # (B, d, N, 2N)
+        right = np.concatenate([Vh, Abar], axis=-2)                         # (B, d, 2N, N)
+        Y = left.reshape(B, d * N, 2 * N) @ right.transpose(0, 2, 1, 3).reshape(B, 2 * N, d * N)
+        Y = Y.reshape(B, d, N, d, N).transpose(0, 3, 1, 2, 4)               # Y[b, a, c]
+        dAbar = to_eigenbasis(U, Uh, connection[1].reshape(B, d * d, N, N), pws).reshape(B, d, d, N, N)
+        dV = W + Y + np.conj(np.swapaxes(Y, -1, -2)) + 1j * gap[:, None, None] * dAbar
+    V = Vh                                        # the pair sums below are those of the physical velocity
     Vv = V[:, None] * vel.transpose(0, 2, 1)[:, :, None, None, :]            # Vv[b, c, e, n, m] = V^e_nm v_m^c
 
     def dQ(Rp, Qp1, Rp1, p):
@@ -303,10 +401,76 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws,
 
     dQ2 = dQ(R2, complex_sum(1), R3, 2)
     dQ3 = dQ(R3, complex_sum(3), R2 * R2, 3)
-    geo.berry_curvature_derivative = _group_average(same, size, -2.0 * dQ2.imag)
+    dOmega = -2.0 * dQ2.imag
+    if connection is not None:
+        # ∂_c (U^dagger F U)_nn = (U^dagger ∂_c F U)_nn + 2 Re Σ_{m∉G(n)} F̃_nm V^c_mn/(ε_n - ε_m)
+        dOmega += _wannier_curvature_derivative(U, connection, Ftilde, Vtrue, R)
+    geo.berry_curvature_derivative = _group_average(same, size, dOmega)
     geo.quantum_metric_derivative = _group_average(same, size, dQ2.real)
     geo.normalized_metric_derivative = _group_average(same, size, 2.0 * dQ3.real)
     return geo
+
+
+def _wannier_curvature(U, Uh, connection, full, ws):
+    """The Wannier-gauge curvature F^W in the eigenbasis: (F̃ or None, diag) with diag (B, N, d, d).
+
+    :math:`F^W_{ab} = \\partial_a A^W_b - \\partial_b A^W_a - i[A^W_a, A^W_b]` (Hermitian, antisymmetric in
+    (a, b), zero when the Wannier space is complete). ``diag[b, n, a, c] = (U^dagger F^W_{ac} U)_nn``;
+    ``F̃`` (B, P, N, N), U^dagger F U for the P = d(d-1)/2 pairs a < b (:func:`_pairs`), only when ``full``
+    (derivatives need it). Only the pairs a < b are formed; the rest follows from the antisymmetry.
+    """
+    A, dA = connection[0], connection[1]
+    B, d, N = A.shape[:3]
+    ia, ib = _pairs(d)
+    AA = np.matmul(A[:, ia], A[:, ib])                                     # [p] = A_a A_b
+    # dA[:, b, a] = ∂_a A_b
+    F = dA[:, ib, ia] - dA[:, ia, ib] - 1j * (AA - np.conj(AA.swapaxes(-1, -2)))
+    if full:
+        Ft = to_eigenbasis(U, Uh, F)
+        pair_diag = np.real(np.diagonal(Ft, axis1=-2, axis2=-1))            # (B, P, N)
+    else:
+        Ft, pair_diag = None, _diagonal_of_transformed(U, F).transpose(0, 2, 1)
+    diag = np.zeros((B, N, d, d))
+    diag[:, :, ia, ib] = pair_diag.transpose(0, 2, 1)
+    diag[:, :, ib, ia] = -pair_diag.transpose(0, 2, 1)
+    return Ft, diag
+
+
+def _pairs(d):
+    """Index arrays (a, b) of the d(d-1)/2 pairs a < b."""
+    return np.triu_indices(d, 1)
+
+
+def _diagonal_of_transformed(U, X):
+    """Re (U^dagger X_i U)_nn for Hermitian X (B, M, N, N): (B, N, M), without the off-diagonal elements."""
+    XU = np.matmul(X, U[:, None])                                          # (B, M, N, N)
+    return np.einsum("bin,bmin->bnm", U.conj(), XU).real
+
+
+def _wannier_curvature_derivative(U, connection, Ft, V, R):
+    """∂_c of the group-trace diagonal of U^dagger F^W U: (B, N, d, d, d), last index c.
+
+    ∂_c F^W_{ab} = ∂_c∂_a A_b - ∂_c∂_b A_a - i[∂_c A_a, A_b] - i[A_a, ∂_c A_b]; the eigenvector rotation
+    adds 2 Re Σ_{m∉G(n)} F̃_nm V^c_mn R_nm with R_nm = 1/(ε_n - ε_m) (zero inside groups). Formed for the
+    pairs a < b only (``Ft`` (B, P, N, N) from :func:`_wannier_curvature`).
+    """
+    A, dA, d2A = connection
+    B, d, N = A.shape[:3]
+    ia, ib = _pairs(d)
+    P = len(ia)
+    # d2A[:, b, a, c] = ∂_c∂_a A_b: (B, P, d, N, N) [p, c]
+    dF = d2A[:, ib, ia] - d2A[:, ia, ib]
+    X = np.matmul(dA[:, ia], A[:, ib, None])                               # [p, c] = ∂_c A_a A_b
+    Y = np.matmul(A[:, ia, None], dA[:, ib])                               # [p, c] = A_a ∂_c A_b
+    # -i([∂_c A_a, A_b] + [A_a, ∂_c A_b]) with (∂_c A_a A_b)^dagger = A_b ∂_c A_a
+    S = X + Y
+    dF -= 1j * (S - np.conj(S.swapaxes(-1, -2)))
+    pair = _diagonal_of_transformed(U, dF.reshape(B, P * d, N, N)).reshape(B, N, P, d)
+    pair += 2.0 * np.einsum("kpnm,kcmn,knm->knpc", Ft, V, R, optimize=True).real
+    out = np.zeros((B, N, d, d, d))
+    out[:, :, ia, ib] = pair
+    out[:, :, ib, ia] = -pair
+    return out
 
 
 def _copy_into(dst, x):
@@ -537,7 +701,10 @@ def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: b
     """Band energies, velocities, inverse mass, Berry curvature, quantum metric, normalized metric.
 
     One eigendecomposition per k point serves every quantity. See the module docstring for
-    the formulas, units and the treatment of degenerate bands.
+    the formulas, units and the treatment of degenerate bands. A model with a position matrix
+    (``TightBinding(..., position_matrix=...)``, e.g. from Wannier90) gets the position-block terms
+    (full Wannier interpolation, module docstring); ``model.tight_binding_approximation()`` is the same
+    model with a diagonal position operator.
 
     Parameters
     ----------
@@ -548,7 +715,7 @@ def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: b
     inverse_mass : bool
         Compute ∂_a∂_b ε_n (needs ∂²H; implied by ``derivatives``).
     degeneracy_tol : float
-        Bands closer than this (eV) are treated as one degenerate group.
+        Bands closer than this (eV, default 1e-3) are treated as one degenerate group.
     keep_eigenvectors : bool
         Keep eigenvectors and velocity matrices.
 
@@ -569,11 +736,14 @@ def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: b
     # Cache-sized sub-batches (see SUBBATCH_ELEMENTS) sharing one scratch workspace: faster and bounded.
     step = _subbatch_size(model.dim, model.norb, derivatives)
     ws = _Workspace()
+    positions = getattr(model, "position_matrix", None) is not None
 
     def compute(i, out):
-        H, dH, *d2H = model.hamiltonian(k[i:i + step], order=order)
+        kb = k[i:i + step]
+        H, dH, *d2H = model.hamiltonian(kb, order=order)
         H, dH, d2H = _check_inputs(H, dH, d2H[0] if d2H else None, derivatives, degeneracy_tol)
-        return _geometry(H, dH, d2H, k[i:i + step], derivatives, degeneracy_tol, keep_eigenvectors, ws, out)
+        conn = model.wannier_connection(kb, order=2 if derivatives else 1) if positions else None
+        return _geometry(H, dH, d2H, kb, derivatives, degeneracy_tol, keep_eigenvectors, ws, out, conn)
 
     return _assemble(k, step, compute)
 
