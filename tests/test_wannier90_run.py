@@ -434,3 +434,15 @@ def test_unformatted_layout_and_byte_order(tmp_path):
     b = wr.read_chk(big)
     for key in ("lattice", "kpoints", "u_matrix", "u_matrix_opt", "m_matrix", "centres", "spreads", "lwindow"):
         assert np.array_equal(b[key], c[key])
+
+
+def test_compressed_tb_read_directly_and_win_refuses_tb_options(tmp_path):
+    plain = tmp_path / "silicon_tb.dat"
+    plain.write_bytes(bz2.open(REF / "silicon_tb.dat.bz2").read())
+    a = read_wannier90(plain, use_ws_distance=False)
+    b = read_wannier90(REF / "silicon_tb.dat.bz2", use_ws_distance=False)
+    assert b.provenance["files"]["tb"]["path"].endswith(".bz2")
+    for R in a.hoppings:
+        assert np.array_equal(a.hoppings[R], b.hoppings[R])
+    with pytest.raises(Wannier90FormatError, match=r"Te\.win: a Wannier90 run \(\.win\) carries its own lattice"):
+        read_wannier90(TE, lattice=np.eye(3))

@@ -499,7 +499,6 @@ def _parse_r(path: Path, nw: int, Rs):
                        fix="The _r.dat file belongs to another run: regenerate it or remove it.")
     rd.check_declared(ln, nrpts, nrpts * nw * nw, "nrpts * num_wann^2 position lines")
     body = [l for l in rd.lines[rd.pos:] if l.strip()]
-    index = {tuple(int(x) for x in R): i for i, R in enumerate(Rs)}
     if len(body) != nrpts * nw * nw:
         raise rd.error(len(rd.lines), f"nrpts * num_wann^2 = {nrpts * nw * nw} position lines", got=f"{len(body)} lines",
                        fix="The file is truncated or belongs to another run.")
@@ -511,15 +510,24 @@ def _parse_r(path: Path, nw: int, Rs):
             [rd.to_int(rd.pos + i + 1, t, "an integer field") for t in tok[:5]]
             [rd.to_float(rd.pos + i + 1, t, "a position matrix element") for t in tok[5:]]
         raise rd.error(rd.pos + 1, "a well-formed position table")
+    # vectorised lookup of each line's R among the Hamiltonian's R vectors
+    Rs = np.asarray(Rs, dtype=np.int64)
+    _, inv = np.unique(np.concatenate([Rs, ints[:, :3]]), axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    hr_index = np.full(inv.max() + 1, -1)
+    hr_index[inv[:len(Rs)]] = np.arange(len(Rs))
+    ridx = hr_index[inv[len(Rs):]]
+    n_, m_ = ints[:, 3], ints[:, 4]
+    ok = (ridx >= 0) & (n_ >= 1) & (n_ <= nw) & (m_ >= 1) & (m_ <= nw)
+    flat = np.where(ok, (ridx * nw + n_ - 1) * nw + m_ - 1, -1)
+    first = np.zeros(len(flat), dtype=bool)
+    first[np.unique(flat, return_index=True)[1]] = True
+    bad = np.nonzero(~ok | ~first)[0]
+    if bad.size:
+        line = int(bad[0])
+        raise rd.error(rd.pos + line + 1, "an R vector of the Hamiltonian file and each pair (n, m) once per R",
+                       got=body[line].strip(), fix="The _r.dat file belongs to another run.")
     r = np.zeros((nrpts, nw, nw, 3), dtype=complex)
-    seen = np.zeros((nrpts, nw, nw), dtype=bool)
-    for line, (R1, R2, R3, n, m) in enumerate(ints):
-        i = index.get((R1, R2, R3))
-        if i is None or not (1 <= n <= nw and 1 <= m <= nw) or seen[i, n - 1, m - 1]:
-            raise rd.error(rd.pos + line + 1, "an R vector of the Hamiltonian file and each pair (n, m) once per R",
-                           got=body[line].strip(), fix="The _r.dat file belongs to another run.")
-        seen[i, n - 1, m - 1] = True
-    ridx = np.array([index[tuple(x)] for x in ints[:, :3]])
     r[ridx, ints[:, 3] - 1, ints[:, 4] - 1] = arr[:, 5::2] + 1j * arr[:, 6::2]
     return r
 
