@@ -126,7 +126,7 @@ def _group_average(same: np.ndarray | None, size: np.ndarray, x: np.ndarray, out
 
 def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = False,
                               degeneracy_tol: float = DEFAULT_DEGENERACY_TOL,
-                              keep_eigenvectors: bool = False) -> BandGeometry:
+                              keep_eigenvectors: bool = False, connection=None) -> BandGeometry:
     """Band geometry from a batch of Hamiltonians and their k-derivatives.
 
     Parameters
@@ -143,6 +143,11 @@ def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = Fa
         Energy window (eV) within which bands form a degenerate group.
     keep_eigenvectors : bool
         Keep eigenvectors and the velocity matrix in the result (memory N² per k).
+    connection : tuple of arrays, optional
+        The Wannier-gauge Berry connection of the basis in which H is given, ``(A, dA)`` or, with
+        ``derivatives``, ``(A, dA, d2A)``: A (B, d, N, N) in Å, ``dA[:, a, c] = ∂_c A_a``,
+        ``d2A[:, a, c, e] = ∂_e∂_c A_a`` (e.g. :meth:`TightBinding.wannier_connection`). Adds the
+        position-block terms (module docstring); None: the tight-binding approximation.
 
     Returns
     -------
@@ -159,11 +164,13 @@ def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = Fa
     H, dH, d2H = _check_inputs(H, dH, d2H, derivatives, degeneracy_tol)
     k = None if k is None else np.asarray(k)
     B, d, N = dH.shape[:3]
+    connection = _check_connection(connection, B, d, N, derivatives)
     step = _subbatch_size(d, N, derivatives)
     ws = _Workspace()                # bounded, cache-sized temporaries whatever the batch, reused
     geo = _assemble(np.empty((B, 0)) if k is None else k, step, lambda i, out: _geometry(
         H[i:i + step], dH[i:i + step], None if d2H is None else d2H[i:i + step],
-        None if k is None else k[i:i + step], derivatives, degeneracy_tol, keep_eigenvectors, ws, out))
+        None if k is None else k[i:i + step], derivatives, degeneracy_tol, keep_eigenvectors, ws, out,
+        None if connection is None else tuple(x[i:i + step] for x in connection)))
     geo.k = k
     return geo
 
@@ -187,6 +194,20 @@ def _check_inputs(H, dH, d2H, derivatives, degeneracy_tol):
     return H, dH, None if d2H is None else np.asarray(d2H)
 
 
+def _check_connection(connection, B, d, N, derivatives):
+    """Validated Wannier-gauge connection (A, dA[, d2A]) or None."""
+    if connection is None:
+        return None
+    need = 3 if derivatives else 2
+    shapes = [(B, d, N, N), (B, d, d, N, N), (B, d, d, d, N, N)][:need]
+    connection = tuple(np.asarray(x) for x in connection)
+    if len(connection) < need or any(x.shape != s for x, s in zip(connection, shapes)):
+        raise ModelError(
+            f"connection must be (A, dA{', d2A' if derivatives else ''}) with shapes {shapes[:need]} "
+            f"(A_a, ∂_c A_a{', ∂_e∂_c A_a' if derivatives else ''}); got shapes {[x.shape for x in connection]}.")
+    return connection[:need]
+
+
 def _subbatch_size(d: int, N: int, derivatives: bool) -> int:
     """k points per sub-batch (see SUBBATCH_ELEMENTS)."""
     if derivatives:
@@ -205,6 +226,11 @@ class _Workspace:
 
     def __init__(self):
         self._flat = {}
+        self._children = {}
+
+    def child(self, name: str) -> "_Workspace":
+        """A separate workspace (for a second use of a routine whose scratch names would collide)."""
+        return self._children.setdefault(name, _Workspace())
 
     def get(self, name: str, shape: tuple, dtype=complex) -> np.ndarray:
         n = prod(shape)                                                    # math.prod: no numpy call overhead
@@ -214,11 +240,15 @@ class _Workspace:
         return buf[:n].reshape(shape)
 
 
-def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws, out=None) -> BandGeometry:
+def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws, out=None,
+              connection=None) -> BandGeometry:
     """geometry_from_hamiltonian on one sub-batch (inputs already validated); ``ws`` a _Workspace.
 
     ``out``: optional dict of destination arrays (slices of a full-batch result) for the fields in
     ``_DIRECT``; those results are written there directly instead of into fresh arrays.
+    ``connection``: None (tight-binding approximation) or the Wannier-gauge Berry connection
+    ``(A, dA[, d2A])``, (B, d, N, N), (B, d, d, N, N) [a, c] = ∂_c A_a, (B, d, d, d, N, N) [a, c, e] =
+    ∂_e ∂_c A_a, for the position-block terms (module docstring).
     """
     B, d, N = dH.shape[0], dH.shape[1], dH.shape[2]
     out = out or {}
@@ -249,6 +279,12 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws,
     vel = result("velocity", (B, N, d),
                  lambda o: _copy_into(o, np.real(np.diagonal(V, axis1=-2, axis2=-1)).transpose(0, 2, 1)))
     want_mass = d2H is not None
+    Vh, Vtrue, pws = V, V, None                   # Vh: the physical velocity matrix (V without position terms)
+    if connection is not None:
+        pws = ws.child("position")
+        Abar = to_eigenbasis(U, Uh, connection[0], pws).copy()              # Ā_a = U^dagger A^W_a U
+        Vh = V + 1j * gap[:, None] * Abar                                   # Ṽ_nm = V_nm + i(ε_n - ε_m) Ā_nm
+        Ftilde, Fdiag = _wannier_curvature(U, Uh, connection, derivatives, pws)
     # Σ_m X^a_nm conj(X^c_nm) w_nm with X = V R: w = 1 gives Σ V^a V^c/Δ² (Q2), w = R gives Σ V^a V^c/Δ³
     # (Q3), w = Δ gives Σ V^a V^c/Δ (Q1, inverse mass), w = R² gives Σ V^a V^c/Δ⁴ (Q4, derivatives only).
     weights = [(None, True), (R, derivatives)]
@@ -257,8 +293,11 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws,
     if derivatives:
         R2 = R * R
         weights.append((R2, True))
-    sums = _pair_sums(V, R, weights, ws)
-    omega = result("berry_curvature", (B, N, d, d), lambda o: sums.imag(0, o, -2.0))
+    sums = _pair_sums(Vh, R, weights, ws)
+    if connection is None:
+        omega = result("berry_curvature", (B, N, d, d), lambda o: sums.imag(0, o, -2.0))
+    else:                                         # in-space part + U^dagger F^W U (out-of-space part)
+        omega = result("berry_curvature", (B, N, d, d), lambda o: np.add(sums.imag(0, o, -2.0), Fdiag, out=o))
     metric = result("quantum_metric", (B, N, d, d), lambda o: sums.real(0, o))
     norm_metric = result("normalized_metric", (B, N, d, d), lambda o: sums.real(1, o, 2.0))
     if "energies" in out:
@@ -267,11 +306,15 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws,
     geo = BandGeometry(k=k, energies=eps, velocity=vel, berry_curvature=omega, quantum_metric=metric,
                        normalized_metric=norm_metric, degeneracy=size)
     if keep_eigenvectors:
-        geo.eigenvectors, geo.velocity_matrix = U, V.copy()                  # V is a view of ws
+        geo.eigenvectors, geo.velocity_matrix = U, Vh.copy()                 # V is a view of ws
     if not want_mass:
         return geo
 
-    twice_Q1 = sums.real(2, ws.get("Q1", (B, N, d, d), float), 2.0)
+    if connection is None:
+        twice_Q1 = sums.real(2, ws.get("Q1", (B, N, d, d), float), 2.0)
+    else:                                         # ∂_a∂_b ε_n depends on H alone: the true V, not Ṽ
+        twice_Q1 = _pair_sums(Vtrue, R, [(None, False), (gap, False)], ws.child("mass")).real(
+            1, ws.get("Q1", (B, N, d, d), float), 2.0)
     if not derivatives:
         Wdiag = _diagonal_in_eigenbasis(U, d2H, ws)                         # <u_n|∂_a∂_b H|u_n>
         geo.inverse_mass = result("inverse_mass", (B, N, d, d), lambda o: np.add(Wdiag, twice_Q1, out=o))
@@ -288,9 +331,21 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws,
     # group traces). V^c ∘ R is anti-Hermitian, so V^a (V^c ∘ R) = -((V^c ∘ R) V^a)^dagger and a
     # single product per (a, c) suffices: all of them in one matrix product per k.
     VR = V * R[:, None]
-    A = (VR.reshape(B, d * N, N) @ V.transpose(0, 2, 1, 3).reshape(B, N, d * N))
-    A = A.reshape(B, d, N, d, N).transpose(0, 3, 1, 2, 4)                   # A[b, a, c] = (V^c∘R) V^a
-    dV = W + A + np.conj(np.swapaxes(A, -1, -2))                            # dV[b, a, c] = ∂_c V^a
+    if connection is None:
+        A = (VR.reshape(B, d * N, N) @ V.transpose(0, 2, 1, 3).reshape(B, N, d * N))
+        A = A.reshape(B, d, N, d, N).transpose(0, 3, 1, 2, 4)               # A[b, a, c] = (V^c∘R) V^a
+        dV = W + A + np.conj(np.swapaxes(A, -1, -2))                        # dV[b, a, c] = ∂_c V^a
+    else:
+        # Ṽ^W_a = ∂_a H + i[H, A_a]: ∂_c Ṽ^W_a = ∂_a∂_c H + i[∂_c H, A_a] + i[H, ∂_c A_a], in the eigenbasis
+        # W^{ac} + i[V^c, Ā_a] + i(ε_n - ε_m)(U^dagger ∂_c A_a U)_nm, plus the rotation [V^c∘R, Ṽ^a]. Both
+        # commutators are Y + Y^dagger with Y = (V^c∘R) Ṽ^a + i V^c Ā_a: one product [V∘R | iV] @ [Ṽ; Ā].
+        left = np.concatenate([VR, 1j * V], axis=-1)                        # (B, d, N, 2N)
+        right = np.concatenate([Vh, Abar], axis=-2)                         # (B, d, 2N, N)
+        Y = left.reshape(B, d * N, 2 * N) @ right.transpose(0, 2, 1, 3).reshape(B, 2 * N, d * N)
+        Y = Y.reshape(B, d, N, d, N).transpose(0, 3, 1, 2, 4)               # Y[b, a, c]
+        dAbar = to_eigenbasis(U, Uh, connection[1].reshape(B, d * d, N, N), pws).reshape(B, d, d, N, N)
+        dV = W + Y + np.conj(np.swapaxes(Y, -1, -2)) + 1j * gap[:, None, None] * dAbar
+    V = Vh                                        # the pair sums below are those of the physical velocity
     Vv = V[:, None] * vel.transpose(0, 2, 1)[:, :, None, None, :]            # Vv[b, c, e, n, m] = V^e_nm v_m^c
 
     def dQ(Rp, Qp1, Rp1, p):
@@ -303,10 +358,57 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws,
 
     dQ2 = dQ(R2, complex_sum(1), R3, 2)
     dQ3 = dQ(R3, complex_sum(3), R2 * R2, 3)
-    geo.berry_curvature_derivative = _group_average(same, size, -2.0 * dQ2.imag)
+    dOmega = -2.0 * dQ2.imag
+    if connection is not None:
+        # ∂_c (U^dagger F U)_nn = (U^dagger ∂_c F U)_nn + 2 Re Σ_{m∉G(n)} F̃_nm V^c_mn/(ε_n - ε_m)
+        dOmega += _wannier_curvature_derivative(U, connection, Ftilde, Vtrue, R)
+    geo.berry_curvature_derivative = _group_average(same, size, dOmega)
     geo.quantum_metric_derivative = _group_average(same, size, dQ2.real)
     geo.normalized_metric_derivative = _group_average(same, size, 2.0 * dQ3.real)
     return geo
+
+
+def _wannier_curvature(U, Uh, connection, full, ws):
+    """The Wannier-gauge curvature F^W in the eigenbasis: (F̃ or None, diag) with diag (B, N, d, d).
+
+    :math:`F^W_{ab} = \\partial_a A^W_b - \\partial_b A^W_a - i[A^W_a, A^W_b]` (Hermitian, antisymmetric in
+    (a, b), zero when the Wannier space is complete). ``diag[b, n, a, c] = (U^dagger F^W_{ac} U)_nn``;
+    ``F̃`` (B, d, d, N, N), the full matrix U^dagger F U, only when ``full`` (derivatives need it).
+    """
+    A, dA = connection[0], connection[1]
+    B, d, N = A.shape[:3]
+    AA = np.matmul(A[:, :, None], A[:, None, :])                           # [a, c] = A_a A_c
+    # dA[:, c, a] = ∂_a A_c
+    F = dA.swapaxes(1, 2) - dA - 1j * (AA - AA.swapaxes(1, 2))
+    if full:
+        Ft = to_eigenbasis(U, Uh, F.reshape(B, d * d, N, N)).reshape(B, d, d, N, N)
+        return Ft, np.real(np.diagonal(Ft, axis1=-2, axis2=-1)).transpose(0, 3, 1, 2).copy()
+    return None, _diagonal_of_transformed(U, F.reshape(B, d * d, N, N)).reshape(B, N, d, d)
+
+
+def _diagonal_of_transformed(U, X):
+    """Re (U^dagger X_i U)_nn for Hermitian X (B, M, N, N): (B, N, M), without the off-diagonal elements."""
+    XU = np.matmul(X, U[:, None])                                          # (B, M, N, N)
+    return np.einsum("bin,bmin->bnm", U.conj(), XU).real
+
+
+def _wannier_curvature_derivative(U, connection, Ft, V, R):
+    """∂_c of the group-trace diagonal of U^dagger F^W U: (B, N, d, d, d), last index c.
+
+    ∂_c F^W_{ab} = ∂_c∂_a A_b - ∂_c∂_b A_a - i[∂_c A_a, A_b] - i[A_a, ∂_c A_b]; the eigenvector rotation
+    adds 2 Re Σ_{m∉G(n)} F̃_nm V^c_mn R_nm with R_nm = 1/(ε_n - ε_m) (zero inside groups).
+    """
+    A, dA, d2A = connection
+    B, d, N = A.shape[:3]
+    # d2A[:, a, c, e] = ∂_e∂_c A_a; term [a, b, c] = ∂_c∂_a A_b - ∂_c∂_b A_a
+    dF = d2A.swapaxes(1, 2) - d2A
+    P = np.matmul(dA[:, :, :, None], A[:, None, None, :])                  # P[a, c, b] = ∂_c A_a A_b
+    K = P - np.conj(P.swapaxes(-1, -2))                                    # [∂_c A_a, A_b]
+    Kt = K.transpose(0, 1, 3, 2, 4, 5)                                     # Kt[a, b, c]
+    dF = dF - 1j * (Kt - Kt.swapaxes(1, 2))                                # -i[∂_c A_a, A_b] + i[∂_c A_b, A_a]
+    diag = _diagonal_of_transformed(U, dF.reshape(B, d ** 3, N, N)).reshape(B, N, d, d, d)
+    rot = np.einsum("kabnm,kcmn,knm->knabc", Ft, V, R, optimize=True)
+    return diag + 2.0 * rot.real
 
 
 def _copy_into(dst, x):
@@ -569,11 +671,14 @@ def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: b
     # Cache-sized sub-batches (see SUBBATCH_ELEMENTS) sharing one scratch workspace: faster and bounded.
     step = _subbatch_size(model.dim, model.norb, derivatives)
     ws = _Workspace()
+    positions = getattr(model, "position_matrix", None) is not None
 
     def compute(i, out):
-        H, dH, *d2H = model.hamiltonian(k[i:i + step], order=order)
+        kb = k[i:i + step]
+        H, dH, *d2H = model.hamiltonian(kb, order=order)
         H, dH, d2H = _check_inputs(H, dH, d2H[0] if d2H else None, derivatives, degeneracy_tol)
-        return _geometry(H, dH, d2H, k[i:i + step], derivatives, degeneracy_tol, keep_eigenvectors, ws, out)
+        conn = model.wannier_connection(kb, order=2 if derivatives else 1) if positions else None
+        return _geometry(H, dH, d2H, kb, derivatives, degeneracy_tol, keep_eigenvectors, ws, out, conn)
 
     return _assemble(k, step, compute)
 

@@ -16,6 +16,15 @@ and Berry curvature when orbitals sit away from the cell origin):
 
 Both are related by :math:`H_{II}(k) = D(k)^\\dagger H_{I}(k) D(k)` with
 :math:`D = \\mathrm{diag}(e^{i k\\cdot\\tau_j})`.
+
+Position matrix (optional, e.g. from Wannier90)
+    ``{R: r_R}`` with ``r_R[a, m, n] = <m, 0| r_a |n, R>`` (Cartesian component ``a``, Angstrom).
+    Translating the integral by ``R`` and using the orthonormality of the Wannier functions gives
+    ``<m, 0| r_a |n, -R> = <m, R| r_a - R_a |n, 0> = conj(<n, 0| r_a |m, R>)``: the same Hermiticity
+    as the hoppings, ``r_a(-R) = r_a(R)^dagger`` for each component. The diagonal of ``r_0`` holds
+    the Wannier centres. Without it the position operator is taken diagonal, ``tau_n`` on orbital
+    ``n`` (the tight-binding approximation); with it :func:`qkinetics.band_geometry` adds the
+    position-block terms (see :mod:`qkinetics.geometry`).
 """
 
 from __future__ import annotations
@@ -53,10 +62,17 @@ class TightBinding(Model):
         Fourier convention, see the module docstring.
     name : str
         Label used in output and provenance.
+    position_matrix : dict, optional
+        ``{R: r_R}`` with ``r_R`` a complex (dim, N, N) array in Angstrom,
+        ``r_R[a, m, n] = <m, 0| r_a |n, R>`` (Cartesian components; for Wannier90 data already
+        divided by ``ndegen`` and split over the Wigner-Seitz shifts like the hoppings). Hermiticity
+        requires ``r_a(-R) = r_a(R)^dagger`` for every component (module docstring); ``hermiticity``
+        applies to it as to the hoppings. ``None`` (default): the position operator is diagonal in
+        the orbital basis, ``tau_n`` on orbital ``n`` (tight-binding approximation).
     """
 
     def __init__(self, lattice, positions, hoppings, *, hermiticity="check",
-                 convention="positions", name="tight-binding"):
+                 convention="positions", name="tight-binding", position_matrix=None):
         lattice = _check_lattice(lattice)
         dim = lattice.shape[0]
         positions = _check_positions(positions, dim)
@@ -81,6 +97,15 @@ class TightBinding(Model):
                 if R != zero and mR not in hop:
                     hop[mR] = hop[R].conj().T
         _check_hermitian(hop, zero, hermiticity)
+        pos_matrix = None
+        if position_matrix is not None:
+            pos_matrix = _collect_position_matrix(position_matrix, dim, norb)
+            if hermiticity == "complete":
+                for R in list(pos_matrix):
+                    mR = tuple(-r for r in R)
+                    if R != zero and mR not in pos_matrix:
+                        pos_matrix[mR] = pos_matrix[R].conj().swapaxes(-1, -2)
+            _check_position_hermitian(pos_matrix, zero, hermiticity)
 
         self.dim, self.norb = dim, norb
         self.lattice = lattice
@@ -88,6 +113,7 @@ class TightBinding(Model):
         self.hoppings = hop
         self.convention = convention
         self.name = name
+        self.position_matrix = pos_matrix
         self._R = np.array(list(hop), dtype=float).reshape(len(hop), dim)      # reduced
         self._t = np.array([hop[R] for R in hop])                              # (nR, N, N)
         # Cartesian hopping displacement d_{R,ij} = R + tau_j - tau_i (convention II) or R.
@@ -104,10 +130,79 @@ class TightBinding(Model):
 
     def with_convention(self, convention: str) -> "TightBinding":
         """The same model in the given Fourier convention ("lattice" gives H(k) periodic over the BZ)."""
-        other = TightBinding(self.lattice, self.positions, self.hoppings, convention=convention, name=self.name)
+        other = TightBinding(self.lattice, self.positions, self.hoppings, convention=convention, name=self.name,
+                             position_matrix=self.position_matrix)
         if hasattr(self, "provenance"):
             other.provenance = self.provenance
         return other
+
+    def tight_binding_approximation(self) -> "TightBinding":
+        """The same model without its position matrix: position operator diagonal in the orbital basis.
+
+        :func:`qkinetics.band_geometry` (and every response built on it) then uses H(k) alone, in this
+        model's Fourier convention. The bands are unchanged.
+        """
+        other = TightBinding(self.lattice, self.positions, self.hoppings, convention=self.convention,
+                             name=self.name)
+        if hasattr(self, "provenance"):
+            other.provenance = self.provenance
+        return other
+
+    def wannier_connection(self, k, order: int = 0):
+        """Berry connection of the Bloch sums of the orbitals ("Wannier gauge") and its k-derivatives.
+
+        .. math::
+            A^W_{a,mn}(k) = i\\langle u^W_m|\\partial_a u^W_n\\rangle
+                = \\sum_R e^{ik\\cdot R}\\, r_{a,mn}(R)                      \\quad\\text{("lattice")}
+
+        with :math:`r_{a,mn}(R) = \\langle m,0|r_a|n,R\\rangle` (``position_matrix``) and Bloch sums
+        :math:`|\\psi^W_{nk}\\rangle = \\sum_R e^{ik\\cdot R}|n,R\\rangle` (Wannier90's phase convention). The
+        "positions" convention uses :math:`|\\psi^{II}_{nk}\\rangle = e^{ik\\cdot\\tau_n}|\\psi^W_{nk}\\rangle`, a
+        diagonal gauge change :math:`D = \\mathrm{diag}(e^{ik\\cdot\\tau_n})` with
+        :math:`iD^\\dagger\\partial_a D = -\\mathrm{diag}(\\tau_{n,a})`, so that :math:`H^{II} = D^\\dagger H D` (the
+        Hamiltonian of this class) and
+
+        .. math::
+            A^{II}_{a,mn}(k) = \\sum_R e^{ik\\cdot(R + \\tau_n - \\tau_m)}
+                \\left[r_{a,mn}(R) - \\tau_{n,a}\\,\\delta_{mn}\\delta_{R0}\\right],
+
+        with :math:`\\tau_n` the Cartesian orbital positions (``positions``). When they are the Wannier
+        centres (the diagonal of :math:`r(0)`) only the off-diagonal position matrix remains. Every
+        gauge-invariant quantity (Berry curvature, quantum metric with the position terms) is the same in
+        both conventions.
+
+        Parameters
+        ----------
+        k : (B, dim) Cartesian wave vectors, 1/Å.
+        order : int
+            Highest derivative order (0 .. ``max_derivative_order``).
+
+        Returns
+        -------
+        tuple ``(A, dA, d2A, ...)[: order + 1]``: A (B, dim, N, N) in Å, ``dA[:, a, c] = ∂_c A_a``
+        (B, dim, dim, N, N) in Å², ``d2A[:, a, c, e] = ∂_e∂_c A_a`` in Å³, and so on.
+        """
+        if self.position_matrix is None:
+            raise ModelError(
+                f"{self.name} has no position matrix: the Wannier-gauge connection needs position_matrix "
+                "(<m,0|r_a|n,R>); without it the position operator is diagonal and band_geometry uses H(k) alone.")
+        k = self.check_k(k)
+        if not isinstance(order, (int, np.integer)) or not 0 <= order <= self.max_derivative_order:
+            raise ModelError(f"order must be an integer from 0 to {self.max_derivative_order}; got {order!r}.")
+        if getattr(self, "_connection_parts", None) is None:
+            # each Cartesian component is a Hermitian "hopping" set with the Fourier sums of the Hamiltonian
+            zero = (0,) * self.dim
+            tau = self.positions @ self.lattice                                     # (N, dim) Cartesian
+            parts = []
+            for a in range(self.dim):
+                blocks = {R: r[a] for R, r in self.position_matrix.items()}
+                if self.convention == "positions":
+                    blocks[zero] = blocks.get(zero, 0) - np.diag(tau[:, a])
+                parts.append(TightBinding(self.lattice, self.positions, blocks, convention=self.convention,
+                                          name=f"{self.name} r_{a}"))
+            self._connection_parts = parts
+        comps = [part._hamiltonian(k, order) for part in self._connection_parts]
+        return tuple(np.stack([c[p] for c in comps], axis=1) for p in range(order + 1))
 
     def _derivative_weights(self, order: int):
         """Real-split weights of the distinct derivative multi-indices up to ``order``; cached per order.
@@ -336,4 +431,58 @@ def _check_hermitian(hop: dict, zero: tuple, hermiticity: str) -> None:
             raise ModelError(
                 f"hoppings are not Hermitian: t_{{-R}} != t_R^dagger for R={R}, -R={mR} "
                 f"(max deviation {dev:.3g} eV). Fix: {fix}."
+            )
+
+
+def _collect_position_matrix(position_matrix, dim: int, norb: int) -> dict:
+    """``{R: r_R}`` with tuple keys and complex (dim, N, N) values in Angstrom; equal keys are summed."""
+    shape = (dim, norb, norb)
+    if not hasattr(position_matrix, "items"):
+        raise ModelError(
+            f"position_matrix must be a dict {{R: r_R}} (R a tuple of {dim} integers, r_R a {shape} array in "
+            f"Angstrom, r_R[a, m, n] = <m,0|r_a|n,R>); got {type(position_matrix).__name__}."
+        )
+    if not position_matrix:
+        raise ModelError(f"position_matrix is empty: give at least the R = {(0,) * dim} block (its diagonal holds "
+                         "the Wannier centres), or pass position_matrix=None for the tight-binding approximation.")
+    out = {}
+    for R, r in position_matrix.items():
+        Rt = _hopping_key(R, dim)
+        try:
+            r = np.asarray(r, dtype=complex)
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"position matrix r_R for R={Rt} could not be read as a complex array ({exc}): give "
+                             f"a {shape} array in Angstrom.") from None
+        if r.shape != shape:
+            raise ModelError(
+                f"position matrix r_R for R={Rt} has shape {r.shape}; expected {shape}: one Cartesian component "
+                f"r_a per lattice dimension ({dim}), then one row and column per orbital ({norb}). For a model "
+                "cut from a 3D Wannier90 file keep only the in-plane components."
+            )
+        if not np.all(np.isfinite(r)):
+            raise ModelError(f"position matrix r_R for R={Rt} contains NaN or infinite entries: give finite "
+                             "values in Angstrom.")
+        out[Rt] = out.get(Rt, 0) + r
+    return out
+
+
+def _check_position_hermitian(pos: dict, zero: tuple, hermiticity: str) -> None:
+    """Every R must have a partner -R with r_a(-R) = r_a(R)^dagger for each component a."""
+    for R, r in pos.items():
+        mR = tuple(-x for x in R)
+        partner = pos.get(mR)
+        if partner is None:                                  # only reachable with hermiticity="check"
+            raise ModelError(
+                f"position matrix block R={R} has no partner R={mR}, so the position operator is not Hermitian: "
+                f"add r_{{{mR}}} with r_a({mR}) = r_a({R})^dagger for each component a, or pass "
+                "hermiticity='complete' to have every missing partner added."
+            )
+        dev = np.max(np.abs(partner - r.conj().swapaxes(-1, -2)))
+        if dev > HERMITICITY_RTOL * max(1.0, np.max(np.abs(r))):
+            what = (f"the R={R} block is not Hermitian (its diagonal holds the Wannier centres and must be real)"
+                    if R == zero else f"r_a(-R) != r_a(R)^dagger for R={R}, -R={mR}")
+            raise ModelError(
+                f"position matrix is not Hermitian: {what} (max deviation {dev:.3g} Angstrom). "
+                "<m,0|r_a|n,-R> = conj(<n,0|r_a|m,R>) holds for any orthonormal Wannier functions; symmetrize "
+                "the input, e.g. r_a(R) -> (r_a(R) + r_a(-R)^dagger)/2."
             )
