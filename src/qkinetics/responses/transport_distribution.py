@@ -119,6 +119,8 @@ def transport_distribution(model, kgrid, *, tau, energy_step=0.001, energy_min=N
             spin_degeneracy = 1
     if spin_degeneracy not in (1, 2):
         raise ModelError(f"spin_degeneracy must be 1 or 2; got {spin_degeneracy!r}.")
+    if getattr(model, "position_matrix", None) is not None:
+        model = model.tight_binding_approximation()      # energies and velocities need H(k) only
     grid = KGrid(model, kgrid, shift=0.0)
     dim = model.dim
     comps = _tensor_dims(dim)

@@ -1,0 +1,168 @@
+"""Fermi-surface gyrotropic tensors, the way Wannier90's gyrotropic module computes them.
+
+Tsirkin, Puente, Souza, PRB 97, 035158 (2018) ("TAS17") write the low-frequency gyrotropic
+responses of a metal through Fermi-surface integrals. With :math:`\\delta_\\eta` a smeared delta
+function and :math:`\\Omega_n^c = \\tfrac12\\epsilon_{cab}\\Omega_n^{ab}` the Berry curvature as a
+pseudovector (Å², the project's sign convention, ``docs/conventions.md``):
+
+.. math::
+    D_{ab} &= \\sum_n \\int\\frac{d^3k}{(2\\pi)^3}\\, \\partial_a\\varepsilon_n\\, \\Omega_n^b\\,
+        \\delta_\\eta(\\varepsilon_n - E_F)
+    \\quad\\text{(Berry curvature dipole, dimensionless; TAS17 Eq. 2, } D_{ab} =
+        -\\textstyle\\sum_n\\int f_n\\,\\partial_a\\Omega_n^b \\text{ at } \\eta \\to 0)\\\\
+    C_{ab} &= \\frac{e^2}{2\\pi\\hbar}\\sum_n \\int\\frac{d^3k}{(2\\pi)^3}\\,
+        \\frac{\\partial_a\\varepsilon_n\\,\\partial_b\\varepsilon_n}{\\hbar}\\,\\delta_\\eta(\\varepsilon_n - E_F)
+    \\quad\\text{(TAS17 Eq. B6, A/(V m) s}^{-1}\\text{ reported as postw90 does)}\\\\
+    \\mathrm{DOS}(E_F) &= \\sum_n \\int\\frac{d^3k}{(2\\pi)^3}\\, \\delta_\\eta(\\varepsilon_n - E_F)
+    \\quad\\text{(1/(eV Å}^3))
+
+(:math:`\\partial_a\\varepsilon` in eV Å). The integration follows postw90: either the whole Brillouin
+zone (a Gamma-centred grid) or a box in reduced coordinates, ``center - (b1 + b2 + b3)/2 + (i b1/n1
++ j b2/n2 + l b3/n3)``, ``i = 0..n1-1`` etc., each point weighted by its fraction of the zone
+``det(box)/(n1 n2 n3)`` and the sums divided by the cell volume. The delta function is a Gaussian
+:math:`\\delta_\\eta(x) = e^{-(x/\\eta)^2}/(\\sqrt\\pi\\,\\eta)` cut at ``|x| > max_arg η`` (postw90's
+``gyrotropic_smr_fixed_en_width``, ``gyrotropic_smr_max_arg``). A band whose energy lies within
+``degen_thresh`` of a neighbour at a k point is left out there (postw90's
+``gyrotropic_degen_thresh``): its curvature is not defined alone. Curvature and velocities come from
+:func:`qkinetics.band_geometry`, so for Wannier models they include the position-block terms of the
+full interpolation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from .. import units
+from ..geometry import band_geometry
+from ..integrate.grids import KGrid
+from ..models.base import ModelError
+
+__all__ = ["gyrotropic_tensors", "box_kpoints"]
+
+GYROTROPIC_TENSORS = ("D", "C", "dos")
+
+
+def box_kpoints(center, vectors, mesh):
+    """Reduced k points of a postw90 gyrotropic box and the zone fraction each one carries.
+
+    Parameters
+    ----------
+    center : (3,) reduced coordinates of the box centre.
+    vectors : (3, 3) box edges b1, b2, b3 as rows, reduced coordinates.
+    mesh : int or (3,) points along each edge.
+
+    Returns
+    -------
+    kred : (n1 n2 n3, 3) reduced coordinates, the first index slowest (postw90's loop order).
+    weight : float, ``|det(vectors)| / (n1 n2 n3)``.
+    """
+    center = np.asarray(center, dtype=float)
+    vectors = np.asarray(vectors, dtype=float)
+    mesh = np.broadcast_to(np.asarray(mesh, dtype=int), (3,))
+    if center.shape != (3,) or vectors.shape != (3, 3) or np.any(mesh < 1):
+        raise ModelError("a k box needs center (3,), vectors (3, 3) as rows and mesh >= 1 per edge.")
+    ijk = np.stack(np.meshgrid(*[np.arange(n) / n for n in mesh], indexing="ij"), -1).reshape(-1, 3)
+    corner = center - 0.5 * vectors.sum(axis=0)
+    return corner + ijk @ vectors, abs(np.linalg.det(vectors)) / int(np.prod(mesh))
+
+
+def gyrotropic_tensors(model, fermi_energy, *, kgrid=None, box=None, smearing=0.1, max_arg=5.0,
+                       degen_thresh=0.001, tensors=("D", "C", "dos"), chunk_size=20000) -> xr.Dataset:
+    """Gyrotropic Fermi-surface tensors D, C and the density of states (TAS17, postw90's method).
+
+    Parameters
+    ----------
+    model : TightBinding (3D)
+    fermi_energy : float or array_like, eV
+    kgrid : int or (3,) ints, optional
+        Gamma-centred grid over the whole zone. Exactly one of ``kgrid`` and ``box``.
+    box : dict, optional
+        ``{"center": (3,), "vectors": (3, 3), "mesh": n or (3,)}`` in reduced coordinates (see
+        :func:`box_kpoints`), as postw90's ``gyrotropic_box_center``, ``gyrotropic_box_b1..3`` and
+        ``gyrotropic_kmesh``.
+    smearing : float
+        Gaussian width η (eV) of the delta function.
+    max_arg : float
+        Cut of the Gaussian in units of η.
+    degen_thresh : float
+        Bands closer than this (eV) to a neighbour are left out at that k point.
+    tensors : sequence of {"D", "C", "dos"}
+
+    Returns
+    -------
+    xarray.Dataset
+        ``D`` (E_F, a, b) dimensionless, ``C`` (E_F, a, b) in A/(V m s) (postw90's unit "Ampere/cm/s"
+        times 100 is *not* applied: SI), ``dos`` (E_F) in 1/(eV Å³).
+    """
+    if model.dim != 3 or not model.periodic:
+        raise ModelError("gyrotropic tensors are defined for 3D lattice models.")
+    if (kgrid is None) == (box is None):
+        raise ModelError("give exactly one of kgrid= (whole zone) and box= (a postw90 gyrotropic box).")
+    unknown = set(tensors) - set(GYROTROPIC_TENSORS)
+    if unknown or not tensors:
+        raise ModelError(f"unknown gyrotropic tensors {sorted(unknown)}; choose from {GYROTROPIC_TENSORS}.")
+    if not (np.isfinite(smearing) and smearing > 0):
+        raise ModelError(f"smearing must be a Gaussian width > 0 eV; got {smearing!r}.")
+    if not (np.isfinite(max_arg) and max_arg > 0):
+        raise ModelError(f"max_arg must be > 0; got {max_arg!r}.")
+    if not (np.isfinite(degen_thresh) and degen_thresh >= 0):
+        raise ModelError(f"degen_thresh must be >= 0 eV; got {degen_thresh!r}.")
+    EF = np.atleast_1d(np.asarray(fermi_energy, dtype=float))
+    if EF.ndim != 1 or not EF.size or not np.all(np.isfinite(EF)):
+        raise ModelError(f"fermi_energy must be finite numbers (eV); got {fermi_energy!r}.")
+
+    if box is not None:
+        try:
+            kred, weight = box_kpoints(box["center"], box["vectors"], box["mesh"])
+        except (KeyError, TypeError) as exc:
+            raise ModelError("box must be a dict with keys 'center', 'vectors' and 'mesh'.") from exc
+        batches = ((model.k_from_reduced(kred[i:i + chunk_size]), weight) for i in range(0, len(kred), chunk_size))
+        description = f"box centre {np.asarray(box['center']).tolist()}, mesh {box['mesh']}"
+    else:
+        grid = KGrid(model, kgrid, shift=0.0)
+        batches = ((k, 1.0 / grid.npoints) for k, _ in grid.chunks(chunk_size))
+        description = grid.description
+
+    D = np.zeros((len(EF), 3, 3))
+    C = np.zeros((len(EF), 3, 3))
+    dos = np.zeros(len(EF))
+    need_curvature = "D" in tensors
+    for k, weight in batches:
+        geo = band_geometry(model, k, inverse_mass=False, degeneracy_tol=0.0)
+        e, v = geo.energies, geo.velocity                                     # (B, N), (B, N, 3)
+        gaps = np.diff(e, axis=1)
+        alone = np.ones(e.shape, dtype=bool)
+        alone[:, 1:] &= gaps > degen_thresh
+        alone[:, :-1] &= gaps > degen_thresh
+        x = (e[None] - EF[:, None, None]) / smearing                          # (F, B, N)
+        delta = np.where((np.abs(x) <= max_arg) & alone[None], np.exp(-x**2), 0.0)
+        delta *= weight / (np.sqrt(np.pi) * smearing)
+        if need_curvature:
+            Om = geo.berry_curvature
+            omega = np.stack([Om[..., 1, 2], Om[..., 2, 0], Om[..., 0, 1]], axis=-1)   # pseudovector
+            D += np.einsum("fbn,bna,bnc->fac", delta, v, omega)
+        if "C" in tensors:
+            C += np.einsum("fbn,bna,bnc->fac", delta, v, v)
+        dos += delta.sum(axis=(1, 2))
+    volume = abs(np.linalg.det(model.lattice))                                 # Å^3
+    D /= volume
+    dos /= volume
+    # C: e^2/(2 pi hbar) * (v/hbar) v delta / V -> (e^2/h) (eV Å)^2/(hbar eV Å^3) = (e^2/h) * e Å^-1/hbar... in SI
+    C *= units.e**2 / (2 * np.pi * units.hbar) / units.hbar_eVs / (volume * units.angstrom)
+    coords = {"fermi_energy": ("fermi_energy", EF, {"units": "eV"}), "a": list("xyz"), "b": list("xyz")}
+    data = {}
+    if "D" in tensors:
+        data["D"] = (("fermi_energy", "a", "b"), D,
+                     {"units": "1", "long_name": "Berry curvature dipole D_ab = sum int v_a Omega^b delta"})
+    if "C" in tensors:
+        data["C"] = (("fermi_energy", "a", "b"), C,
+                     {"units": "A/(V m s)", "long_name": "C_ab = e^2/(2 pi hbar) sum int v_a v_b/hbar delta"})
+    if "dos" in tensors:
+        data["dos"] = (("fermi_energy",), dos, {"units": "1/(eV Angstrom^3)", "long_name": "density of states"})
+    ds = xr.Dataset(data, coords=coords)
+    ds.attrs.update(method="Fermi-surface sums with a Gaussian delta (Tsirkin, Puente, Souza, PRB 97, 035158 (2018); "
+                           "Wannier90 gyrotropic module)", integration=description, smearing=float(smearing),
+                    max_arg=float(max_arg), degen_thresh=float(degen_thresh),
+                    model=getattr(model, "name", type(model).__name__))
+    return ds
