@@ -11,8 +11,8 @@ pseudovector (Å², the project's sign convention, ``docs/conventions.md``):
     \\quad\\text{(Berry curvature dipole, dimensionless; TAS17 Eq. 2, } D_{ab} =
         -\\textstyle\\sum_n\\int f_n\\,\\partial_a\\Omega_n^b \\text{ at } \\eta \\to 0)\\\\
     C_{ab} &= \\frac{e^2}{2\\pi\\hbar}\\sum_n \\int\\frac{d^3k}{(2\\pi)^3}\\,
-        \\frac{\\partial_a\\varepsilon_n\\,\\partial_b\\varepsilon_n}{\\hbar}\\,\\delta_\\eta(\\varepsilon_n - E_F)
-    \\quad\\text{(TAS17 Eq. B6, A/(V m) s}^{-1}\\text{ reported as postw90 does)}\\\\
+        \\frac{\\partial_a\\varepsilon_n\\,\\partial_b\\varepsilon_n}{e}\\,\\delta_\\eta(\\varepsilon_n - E_F)
+    \\quad\\text{(TAS17 Eq. B6, A/m; postw90 prints A/cm)}\\\\
     \\mathrm{DOS}(E_F) &= \\sum_n \\int\\frac{d^3k}{(2\\pi)^3}\\, \\delta_\\eta(\\varepsilon_n - E_F)
     \\quad\\text{(1/(eV Å}^3))
 
@@ -92,8 +92,8 @@ def gyrotropic_tensors(model, fermi_energy, *, kgrid=None, box=None, smearing=0.
     Returns
     -------
     xarray.Dataset
-        ``D`` (E_F, a, b) dimensionless, ``C`` (E_F, a, b) in A/(V m s) (postw90's unit "Ampere/cm/s"
-        times 100 is *not* applied: SI), ``dos`` (E_F) in 1/(eV Å³).
+        ``D`` (E_F, a, b) dimensionless, ``C`` (E_F, a, b) in A/m (postw90 prints A/cm: 100 times
+        smaller numbers), ``dos`` (E_F) in 1/(eV Å³).
     """
     if model.dim != 3 or not model.periodic:
         raise ModelError("gyrotropic tensors are defined for 3D lattice models.")
@@ -148,8 +148,8 @@ def gyrotropic_tensors(model, fermi_energy, *, kgrid=None, box=None, smearing=0.
     volume = abs(np.linalg.det(model.lattice))                                 # Å^3
     D /= volume
     dos /= volume
-    # C: e^2/(2 pi hbar) * (v/hbar) v delta / V -> (e^2/h) (eV Å)^2/(hbar eV Å^3) = (e^2/h) * e Å^-1/hbar... in SI
-    C *= units.e**2 / (2 * np.pi * units.hbar) / units.hbar_eVs / (volume * units.angstrom)
+    # C: e^2/(2 pi hbar) (S) times sum v v delta / V in eV/Å, which divided by e is V/Å = 1e10 V/m
+    C *= units.e**2 / (2 * np.pi * units.hbar) / (volume * units.angstrom)
     coords = {"fermi_energy": ("fermi_energy", EF, {"units": "eV"}), "a": list("xyz"), "b": list("xyz")}
     data = {}
     if "D" in tensors:
@@ -157,7 +157,7 @@ def gyrotropic_tensors(model, fermi_energy, *, kgrid=None, box=None, smearing=0.
                      {"units": "1", "long_name": "Berry curvature dipole D_ab = sum int v_a Omega^b delta"})
     if "C" in tensors:
         data["C"] = (("fermi_energy", "a", "b"), C,
-                     {"units": "A/(V m s)", "long_name": "C_ab = e^2/(2 pi hbar) sum int v_a v_b/hbar delta"})
+                     {"units": "A/m", "long_name": "C_ab = e^2/(2 pi hbar) sum int v_a v_b/e delta"})
     if "dos" in tensors:
         data["dos"] = (("fermi_energy",), dos, {"units": "1/(eV Angstrom^3)", "long_name": "density of states"})
     ds = xr.Dataset(data, coords=coords)
