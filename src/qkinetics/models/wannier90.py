@@ -35,13 +35,25 @@ readers: WannierBerri ``system/system_tb.py`` and WannierIO.jl ``src/w90/tb_dat.
     written with ``use_ws_distance=.false.`` has ``ndeg = 1, T = 0`` everywhere and is
     then a no-op.
 
+``seedname_r.dat`` (``write_rmn``)
+    comment; ``num_wann``; ``nrpts``; then ``nrpts * num_wann**2`` lines ``R1 R2 R3 n m
+    Re(x) Im(x) Re(y) Im(y) Re(z) Im(z)`` = ``<n,0|r|m,R>`` (row n fastest, undivided);
+    read beside ``seedname_hr.dat`` (same R order), it gives the same position matrix as
+    the second block of ``_tb.dat``.
+
+wannier90.x computes its position blocks with ``-sum_b w_b b Im ln M_nn`` on the diagonal
+and without a Hermitian part, so ``r(-R) != r(R)^dagger`` (by ~0.1 Angstrom in practice);
+the reader takes ``(r(R) + r(-R)^dagger)/2``, the step postw90 applies to ``A(q)``
+(``get_AA_R``), splits it over the wsvec shifts like the hoppings and passes it to
+:class:`TightBinding` as ``position_matrix``. The Wannier centres (default positions) are
+its real R = 0 diagonal. A ``seedname.win`` path is read as a whole Wannier90 run by
+:func:`qkinetics.models.wannier90_run.read_wannier90_run` (postw90's own construction).
+
 In every case Wannier90's Fourier sum uses ``e^{ik.R}`` (the "lattice" convention of
 :class:`~qkinetics.models.TightBinding`); the hopping matrices themselves,
 ``t_R[m, n] = <m,0|H|n,R>``, do not depend on the convention, so the model returned here
-has the same bands in both conventions. With ``convention="positions"`` the orbital
-positions enter the phases ``e^{ik.(R + tau_n - tau_m)}``: Berry connection, curvature
-and quantum metric are then those of the position operator with the Wannier centres as
-diagonal (the off-diagonal position matrix elements of ``_tb.dat`` are not used).
+has the same bands in both conventions. All files may be ``.bz2`` / ``.gz`` compressed.
+Header counts are checked against the file length before anything is allocated.
 """
 
 from __future__ import annotations
@@ -90,8 +102,8 @@ class _Reader:
 
     def __init__(self, path: Path):
         self.path = path
-        with open(path, "r", encoding="utf-8", errors="replace") as f:
-            self.lines = f.read().splitlines()
+        from .wannier90_run import _read_bytes
+        self.lines = _read_bytes(path).decode("utf-8", errors="replace").splitlines()
         self.pos = 0  # index of the next line to read
 
     def error(self, lineno, expected, got=None, fix=None) -> Wannier90FormatError:
@@ -136,11 +148,15 @@ class _Reader:
 
     def to_int(self, lineno, tok, expected):
         try:
-            return int(tok)
+            val = int(tok)
         except ValueError:
             raise self.error(lineno, f"an integer for {expected}", got=tok,
                              fix="The field is not numeric: the file is corrupted or not in "
                                  "Wannier90 format.") from None
+        if abs(val) >= 2**31:
+            raise self.error(lineno, f"an integer below 2^31 in magnitude for {expected}", got=tok,
+                             fix="No Wannier90 file holds such a value: the file is corrupted.")
+        return val
 
     def to_float(self, lineno, tok, expected):
         try:
@@ -161,6 +177,20 @@ class _Reader:
         if val <= 0:
             raise self.error(lineno, f"a positive integer for {what}", got=text.strip())
         return lineno, val
+
+    def check_declared(self, lineno, count, needed, what):
+        """Refuse header counts the rest of the file cannot hold, before anything is allocated.
+
+        A file short by a few lines is left to the parser, which names the line where it ends;
+        a count beyond twice the remaining lines (a corrupt header, e.g. num_wann = 1e9) is
+        refused here, so that no allocation exceeds a small multiple of the file size.
+        """
+        left = len(self.lines) - self.pos
+        if needed > 2 * left + 16:
+            raise self.error(
+                lineno, f"a header count the file can hold: {what} = {needed} lines are needed but only "
+                        f"{left} lines follow", got=str(count),
+                fix="The header (num_wann, nrpts) is corrupt or the file is truncated; regenerate it.")
 
     def degeneracies(self, nrpts):
         """Read ``nrpts`` positive integers spread over lines (15 per line in Wannier90)."""
@@ -279,8 +309,9 @@ def _parse_hr(path: Path):
     rd = _Reader(path)
     rd.next_line("a comment line (line 1)")
     nw_line, nw = rd.positive_int_line("num_wann (number of Wannier functions)")
-    _, nrpts = rd.positive_int_line("nrpts (number of R vectors)")
+    nr_line, nrpts = rd.positive_int_line("nrpts (number of R vectors)")
     ndegen = rd.degeneracies(nrpts)
+    rd.check_declared(nr_line, nrpts, nrpts * nw * nw, "nrpts * num_wann^2 hopping lines")
     fast = _fast_hr([ln for ln in rd.lines[rd.pos:] if ln.strip()], nrpts, nw)
     if fast is not None:
         return dict(num_wann=nw, num_wann_line=nw_line, R=fast[0], ndegen=ndegen, H=fast[1], r=None,
@@ -332,8 +363,9 @@ def _parse_tb(path: Path):
         raise rd.error(2, "three linearly independent lattice vectors on lines 2-4",
                        got=f"zero cell volume: {lattice.tolist()}")
     nw_line, nw = rd.positive_int_line("num_wann (number of Wannier functions)")
-    _, nrpts = rd.positive_int_line("nrpts (number of R vectors)")
+    nr_line, nrpts = rd.positive_int_line("nrpts (number of R vectors)")
     ndegen = rd.degeneracies(nrpts)
+    rd.check_declared(nr_line, nrpts, nrpts * (1 + nw * nw), "nrpts * (1 + num_wann^2) Hamiltonian lines")
 
     def block(ir, ncol, label):
         what = f"an R-vector line 'R1 R2 R3' ({label} block, R vector {ir + 1} of {nrpts})"
@@ -416,6 +448,7 @@ def _parse_wsvec(path: Path, nw: int):
         ndeg = rd.to_int(ln, tk, "ndeg")
         if ndeg <= 0:
             raise rd.error(ln, "a positive ndeg", got=t2.strip())
+        rd.check_declared(ln, ndeg, ndeg, "ndeg shift-vector")
         T = np.zeros((ndeg, 3), dtype=int)
         for i in range(ndeg):
             ln, t3 = rd.next_line(f"shift vector {i + 1} of {ndeg} 'T1 T2 T3' for R={R}, m={m}, n={n}",
@@ -429,14 +462,77 @@ def _parse_wsvec(path: Path, nw: int):
 # -------------------------------------------------------------------------- building
 
 
-def _detect_kind(path: Path) -> str:
+def _plain_name(path: Path) -> str:
+    """File name without a .bz2 / .gz suffix."""
     name = path.name
+    for suf in (".bz2", ".gz"):
+        if name.endswith(suf):
+            return name[: -len(suf)]
+    return name
+
+
+def _sibling(path: Path, suffix: str, new: str):
+    """``seedname + new`` (or its .bz2 / .gz) beside ``path`` named ``seedname + suffix``; None if absent."""
+    from .wannier90_run import find_run_file
+    name = _plain_name(path)
+    if not name.endswith(suffix):
+        return None
+    return find_run_file(path.with_name(name[: -len(suffix)]), new, required=False)
+
+
+def _parse_r(path: Path, nw: int, Rs):
+    """``seedname_r.dat``: position blocks ``(nrpts, nw, nw, 3)`` in the R order of the hr file.
+
+    Layout (``hamiltonian_write_rmn``): comment; num_wann; nrpts; then for each R and each
+    pair (row n fastest) a line ``R1 R2 R3 n m Re(x) Im(x) Re(y) Im(y) Re(z) Im(z)`` holding
+    ``<n,0|r|m,R>`` in Angstrom, not divided by ndegen.
+    """
+    rd = _Reader(path)
+    rd.next_line("a comment line (line 1)")
+    ln, nw_r = rd.positive_int_line("num_wann (number of Wannier functions)")
+    if nw_r != nw:
+        raise rd.error(ln, f"num_wann = {nw} as in the Hamiltonian file", got=str(nw_r),
+                       fix="The _r.dat file belongs to another run: regenerate it or remove it.")
+    ln, nrpts = rd.positive_int_line("nrpts (number of R vectors)")
+    if nrpts != len(Rs):
+        raise rd.error(ln, f"nrpts = {len(Rs)} as in the Hamiltonian file", got=str(nrpts),
+                       fix="The _r.dat file belongs to another run: regenerate it or remove it.")
+    rd.check_declared(ln, nrpts, nrpts * nw * nw, "nrpts * num_wann^2 position lines")
+    body = [l for l in rd.lines[rd.pos:] if l.strip()]
+    index = {tuple(int(x) for x in R): i for i, R in enumerate(Rs)}
+    if len(body) != nrpts * nw * nw:
+        raise rd.error(len(rd.lines), f"nrpts * num_wann^2 = {nrpts * nw * nw} position lines", got=f"{len(body)} lines",
+                       fix="The file is truncated or belongs to another run.")
+    arr = _fast_table(body, 11)
+    ints = None if arr is None else _as_int(arr[:, :5])
+    if ints is None:
+        for i, text in enumerate(body):
+            tok = rd.tokens(rd.pos + i + 1, text, 11, "a line 'R1 R2 R3 n m' and six reals")
+            [rd.to_int(rd.pos + i + 1, t, "an integer field") for t in tok[:5]]
+            [rd.to_float(rd.pos + i + 1, t, "a position matrix element") for t in tok[5:]]
+        raise rd.error(rd.pos + 1, "a well-formed position table")
+    r = np.zeros((nrpts, nw, nw, 3), dtype=complex)
+    seen = np.zeros((nrpts, nw, nw), dtype=bool)
+    for line, (R1, R2, R3, n, m) in enumerate(ints):
+        i = index.get((R1, R2, R3))
+        if i is None or not (1 <= n <= nw and 1 <= m <= nw) or seen[i, n - 1, m - 1]:
+            raise rd.error(rd.pos + line + 1, "an R vector of the Hamiltonian file and each pair (n, m) once per R",
+                           got=body[line].strip(), fix="The _r.dat file belongs to another run.")
+        seen[i, n - 1, m - 1] = True
+    ridx = np.array([index[tuple(x)] for x in ints[:, :3]])
+    r[ridx, ints[:, 3] - 1, ints[:, 4] - 1] = arr[:, 5::2] + 1j * arr[:, 6::2]
+    return r
+
+
+def _detect_kind(path: Path) -> str:
+    name = _plain_name(path)
     if name.endswith("_hr.dat"):
         return "hr"
     if name.endswith("_tb.dat"):
         return "tb"
     # Sniff: tb.dat has three reals on line 2 (a_1), hr.dat one integer (num_wann).
-    with open(path, "r", encoding="utf-8", errors="replace") as f:
+    from .wannier90_run import _open_text
+    with _open_text(path) as f:
         f.readline()
         second = f.readline().split()
     if len(second) == 3:
@@ -480,8 +576,8 @@ def _apply_wsvec(path, wsvec, Rs, H, nw):
     return hop
 
 
-def _symmetrize(path, hop, nw, tol):
-    """Average ``t_R`` with ``t_{-R}^dagger``; raise if they differ by more than ``tol`` eV."""
+def _symmetrize(path, hop, nw, tol, what="hoppings", unit="eV"):
+    """Average ``t_R`` with ``t_{-R}^dagger``; raise if they differ by more than ``tol`` (eV or Angstrom)."""
     out = {}
     zero = np.zeros((nw, nw), dtype=complex)
     worst, worstR = 0.0, None
@@ -497,11 +593,11 @@ def _symmetrize(path, hop, nw, tol):
         R = worstR
         mR = tuple(-r for r in R)
         raise Wannier90FormatError(
-            f"{path}: the hoppings are not Hermitian: max |H(-R) - H(R)^dagger| = {worst:.3g} eV at "
-            f"R={R} / {mR} exceeds the tolerance hermiticity_tol={tol:g} eV (Wannier90 files are "
-            "Hermitian to print precision, ~1e-6 eV). The file is corrupted or hand-edited; fix the "
-            "hopping entries for these R (or raise hermiticity_tol if the asymmetry is expected).")
-    return out
+            f"{path}: the {what} are not Hermitian: max |O(-R) - O(R)^dagger| = {worst:.3g} {unit} at "
+            f"R={R} / {mR} exceeds the tolerance hermiticity_tol={tol:g} (Wannier90 files are "
+            "Hermitian to print precision, ~1e-6). The file is corrupted or hand-edited; fix the "
+            "entries for these R (or raise hermiticity_tol if the asymmetry is expected).")
+    return out, worst
 
 
 def _pad_lattice(lat, dim):
@@ -512,12 +608,17 @@ def _pad_lattice(lat, dim):
 
 def read_wannier90(path, lattice=None, positions=None, convention="positions", *,
                    use_ws_distance=None, hermiticity_tol=HERMITICITY_TOL, dim=None, name=None):
-    """Read a Wannier90 ``seedname_hr.dat`` or ``seedname_tb.dat`` file as a tight-binding model.
+    """Read a Wannier90 ``seedname_hr.dat``, ``seedname_tb.dat`` or a whole run (``seedname.win``).
 
     Parameters
     ----------
     path : str or path-like
-        The file. ``*_hr.dat`` and ``*_tb.dat`` are recognised by name (otherwise by content).
+        The file. ``*_hr.dat`` and ``*_tb.dat`` are recognised by name (otherwise by content);
+        ``*.win`` reads the run (``.win``, ``.chk``/``.chk.fmt``, ``.eig``, ``.mmn``) with
+        :func:`~qkinetics.models.wannier90_run.read_wannier90_run`, which takes
+        ``convention``, ``use_ws_distance`` and ``name`` only. A ``seedname_r.dat`` beside a
+        ``_hr.dat`` file supplies its position matrix. Compressed files (``.bz2``, ``.gz``)
+        are read transparently.
     lattice : array_like, shape (3, 3), optional
         Primitive vectors as rows, Angstrom. **Required** for ``_hr.dat`` (which does not
         contain the lattice). For ``_tb.dat`` the lattice is read from the file; if given it
@@ -552,7 +653,10 @@ def read_wannier90(path, lattice=None, positions=None, convention="positions", *
     -------
     TightBinding
         ``t_R[m, n] = H_mn(R) / ndegen(R)`` in eV (split over ``R + T`` with the wsvec
-        shifts), Hermitian by construction.
+        shifts), Hermitian by construction; ``position_matrix`` (Angstrom, the Hermitian
+        part of the file's, divided and split the same way) when the file has one;
+        ``provenance`` (files with sha256, num_wann, nrpts, use_ws_distance, the largest
+        asymmetries removed).
 
     Raises
     ------
@@ -562,13 +666,28 @@ def read_wannier90(path, lattice=None, positions=None, convention="positions", *
         non-Hermiticity above ``hermiticity_tol``. The message names the file and line.
     """
     path = Path(os.fspath(path))
+    if _plain_name(path).endswith(".win"):
+        from .wannier90_run import read_wannier90_run
+        if lattice is not None or positions is not None or dim not in (None, 3):
+            raise Wannier90FormatError(
+                f"{path}: a Wannier90 run (.win) carries its own lattice and Wannier centres in 3D; "
+                "lattice=, positions= and dim= apply only to _hr.dat / _tb.dat files.")
+        return read_wannier90_run(path, convention=convention, use_ws_distance=use_ws_distance, name=name)
     kind = _detect_kind(path)
     data = _parse_hr(path) if kind == "hr" else _parse_tb(path)
     nw = data["num_wann"]
+    files = {kind: path}
     if dim is None:
         dim = 3
     if dim not in (1, 2, 3):
         raise Wannier90FormatError(f"dim must be 1, 2 or 3; got {dim!r}.")
+
+    # ---- position matrix: the second block of _tb.dat, or _r.dat beside _hr.dat
+    if kind == "hr":
+        rfile = _sibling(path, "_hr.dat", "_r.dat")
+        if rfile is not None:
+            data["r"] = _parse_r(rfile, nw, data["R"])
+            files["r"] = rfile
 
     # ---- lattice
     if lattice is not None:
@@ -604,12 +723,7 @@ def read_wannier90(path, lattice=None, positions=None, convention="positions", *
                 f"{path}, line {data['num_wann_line']}: the file has num_wann={nw} Wannier functions, "
                 f"so positions must have shape ({nw}, 3) (reduced coordinates); got shape {pos.shape}. "
                 "Pass one position per Wannier function, in the file's orbital order.")
-    elif kind == "tb":
-        if data["r"] is None:
-            raise Wannier90FormatError(
-                f"{path}, line {data['nlines'] + 1}: expected the position-matrix blocks after the "
-                "Hamiltonian blocks (to take the Wannier centres from); got end of file. Pass "
-                "positions= explicitly or use a complete _tb.dat file.")
+    elif data["r"] is not None:
         iR0 = [i for i, R in enumerate(data["R"]) if not np.any(R)]
         if not iR0:
             raise Wannier90FormatError(
@@ -618,52 +732,84 @@ def read_wannier90(path, lattice=None, positions=None, convention="positions", *
         i0 = iR0[0]
         centres = np.real(np.diagonal(data["r"][i0], axis1=0, axis2=1)).T / data["ndegen"][i0]  # (nw, 3) Angstrom
         pos = centres @ np.linalg.inv(lat)
+    elif kind == "tb":
+        raise Wannier90FormatError(
+            f"{path}, line {data['nlines'] + 1}: expected the position-matrix blocks after the "
+            "Hamiltonian blocks (to take the Wannier centres from); got end of file. Pass "
+            "positions= explicitly or use a complete _tb.dat file.")
     else:
         pos = np.zeros((nw, 3))
 
-    # ---- hoppings: divide by ndegen, split over the MDRS shifts, symmetrize
+    # ---- hoppings and positions: divide by ndegen, split over the MDRS shifts, symmetrize
     Hd = data["H"] / data["ndegen"][:, None, None]
-    suffix = next((s for s in ("_hr.dat", "_tb.dat") if path.name.endswith(s)), None)
-    wsfile = path.with_name(path.name[: -len(suffix)] + "_wsvec.dat") if suffix else None
+    rdiv = None if data["r"] is None else data["r"] / data["ndegen"][:, None, None, None]
+    wsfile = _sibling(path, f"_{kind}.dat", "_wsvec.dat")
     if use_ws_distance is None:
-        use_ws_distance = wsfile is not None and wsfile.exists()
+        use_ws_distance = wsfile is not None
     if use_ws_distance:
-        if wsfile is None or not wsfile.exists():
+        if wsfile is None:
             raise Wannier90FormatError(
-                f"{path}: use_ws_distance=True but the file "
-                f"{wsfile if wsfile is not None else 'seedname_wsvec.dat'} does not exist beside it; "
+                f"{path}: use_ws_distance=True but the file seedname_wsvec.dat does not exist beside it; "
                 "copy it from the Wannier90 run or pass use_ws_distance=False.")
-        hop = _apply_wsvec(wsfile, _parse_wsvec(wsfile, nw), data["R"], Hd, nw)
+        files["wsvec"] = wsfile
+        wsvec = _parse_wsvec(wsfile, nw)
+        hop = _apply_wsvec(wsfile, wsvec, data["R"], Hd, nw)
+        rsplit = None if rdiv is None else [_apply_wsvec(wsfile, wsvec, data["R"], rdiv[..., a], nw)
+                                             for a in range(3)]
     else:
         hop = {tuple(int(x) for x in R): Hd[i] for i, R in enumerate(data["R"])}
-    hop = _symmetrize(path, hop, nw, float(hermiticity_tol))
+        rsplit = None if rdiv is None else [{tuple(int(x) for x in R): rdiv[i, :, :, a]
+                                             for i, R in enumerate(data["R"])} for a in range(3)]
+    hop, herm_dev = _symmetrize(path, hop, nw, float(hermiticity_tol))
+    pmat, pos_dev = None, 0.0
+    if rsplit is not None:
+        # wannier90.x prints its finite-difference r(R) without taking the Hermitian part; postw90
+        # (get_AA_R) takes the Hermitian part of A(q), i.e. (r(R) + r(-R)^dagger)/2: do the same.
+        comps = [_symmetrize(files.get("r", path), rs, nw, np.inf, what="position matrix", unit="Angstrom")
+                 for rs in rsplit]
+        pos_dev = max(c[1] for c in comps)
+        pmat = {R: np.stack([c[0][R] for c in comps]) for R in comps[0][0]}
 
     # ---- optional reduction to 1D / 2D
     if dim < 3:
         bad = [R for R, t in hop.items() if any(R[dim:]) and np.any(t != 0)]
+        if pmat is not None:
+            bad += [R for R, r in pmat.items() if any(R[dim:]) and np.any(r[:dim] != 0)]
         if bad:
             raise Wannier90FormatError(
-                f"{path}: dim={dim} requested but hoppings with R={bad[0]} leave the first {dim} "
-                "lattice directions; read with dim=None (3D) instead.")
+                f"{path}: dim={dim} requested but hoppings or position matrix elements with R={bad[0]} leave "
+                f"the first {dim} lattice directions; read with dim=None (3D) instead.")
         if np.any(np.abs(lat[:dim, dim:]) > 1e-9):
             raise Wannier90FormatError(
                 f"{path}: dim={dim} requested but the first {dim} lattice vectors {lat[:dim].tolist()} have "
                 f"Cartesian components beyond the first {dim}; read with dim=None (3D) instead.")
-        merged = {}
-        for R, t in hop.items():
-            if not any(R[dim:]):
-                merged[R[:dim]] = t
-        hop = merged
+        hop = {R[:dim]: t for R, t in hop.items() if not any(R[dim:])}
+        if pmat is not None:
+            pmat = {R[:dim]: r[:dim] for R, r in pmat.items() if not any(R[dim:])}
         lat = lat[:dim, :dim]
         pos = pos[:, :dim]
 
+    from .wannier90_run import _sha256
+    provenance = {
+        "source": f"wannier90 _{kind}.dat",
+        "files": {k: {"path": str(p), "sha256": _sha256(p)} for k, p in files.items()},
+        "num_wann": nw, "nrpts": int(len(data["R"])), "ndegen_max": int(np.max(data["ndegen"])),
+        "use_ws_distance": bool(use_ws_distance), "position_matrix": pmat is not None,
+        "position_file": str(files.get("r", files[kind])) if pmat is not None else None,
+        "positions": "given" if positions is not None else ("Re <n,0|r|n,0>" if pmat is not None else "zeros"),
+        "hermiticity_tol": float(hermiticity_tol), "dim": dim,
+        "max_hopping_asymmetry_eV": float(herm_dev),
+        "max_position_asymmetry_angstrom": float(pos_dev),
+    }
     try:
-        return TightBinding(lat, pos, hop, hermiticity="check", convention=convention,
-                            name=name if name is not None else path.name)
+        model = TightBinding(lat, pos, hop, hermiticity="check", convention=convention,
+                             name=name if name is not None else _plain_name(path), position_matrix=pmat)
     except Wannier90FormatError:
         raise
     except ModelError as exc:
         raise Wannier90FormatError(f"{path}: {exc}") from exc
+    model.provenance = provenance
+    return model
 
 
 # --------------------------------------------------------------------------- writing
@@ -704,7 +850,7 @@ def _write_wsvec(path: Path, suffix: str, Rs, nw):
                 lines.append("%5d %5d %5d %5d %5d" % (R[0], R[1], R[2], m, n))
                 lines.append("%5d" % 1)
                 lines.append("%5d %5d %5d" % (0, 0, 0))
-    ws.write_text("\n".join(lines) + "\n")
+    _write_atomic(ws, "\n".join(lines) + "\n")
 
 
 def write_wannier90_hr(model, path, *, wsvec=False):
@@ -736,7 +882,7 @@ def write_wannier90_hr(model, path, *, wsvec=False):
             for m in range(nw):
                 v = t[m, n]
                 lines.append("%5d %5d %5d %5d %5d %24.16e %24.16e" % (R[0], R[1], R[2], m + 1, n + 1, v.real, v.imag))
-    path.write_text("\n".join(lines) + "\n")
+    _write_atomic(path, "\n".join(lines) + "\n")
     if wsvec:
         _write_wsvec(path, "_hr.dat", Rs, nw)
 
@@ -748,7 +894,8 @@ def write_wannier90_tb(model, path, *, wsvec=False):
     ----------
     model : TightBinding
         Any dimension. For 1D/2D models the lattice is padded to 3x3 with orthogonal
-        vectors of length ``PAD_LENGTH`` (100 Angstrom) and R and positions with zeros.
+        vectors of length ``PAD_LENGTH`` (100 Angstrom) and R, positions and position
+        matrix components with zeros.
     path : str or path-like
         Output file, normally ``seedname_tb.dat``.
     wsvec : bool
@@ -756,32 +903,59 @@ def write_wannier90_tb(model, path, *, wsvec=False):
 
     Notes
     -----
-    Lattice rows in Angstrom, every ``ndegen(R)`` 1, Hamiltonian blocks ``t_R`` in eV; the
-    position blocks hold only the orbital centres (Cartesian, Angstrom) on the diagonal of
-    R = 0 and zeros elsewhere, so reading the file back restores ``model.positions``.
-    All reals are printed with ``%.16e``.
+    Lattice rows in Angstrom, every ``ndegen(R)`` 1 (the hoppings are written already
+    divided by ``ndegen`` and split over the MDRS vectors, so no wsvec file is needed),
+    Hamiltonian blocks ``t_R`` in eV, position blocks ``r_R = <m,0|r|n,R>`` (Angstrom)
+    from ``model.position_matrix``; without one, the orbital centres on the diagonal of
+    R = 0 and zeros elsewhere. The R list is the union of both. Every real is printed with
+    ``%.16e`` (17 significant digits) instead of Wannier90's ``E15.8``, so that
+    :func:`read_wannier90` gives back the same doubles: a read -> write -> read cycle is
+    exact. Wannier90, postw90 and WannierBerri read the file with list-directed input and
+    accept the longer fields.
     """
     path = Path(os.fspath(path))
     lat, pos, Rs, hop = _as_3d(model)
     nw = model.norb
-    centres = pos @ lat
+    d = model.dim
+    pm = {}
+    if getattr(model, "position_matrix", None) is not None:
+        for R, r in model.position_matrix.items():
+            full = np.zeros((3, nw, nw), dtype=complex)
+            full[:d] = r
+            pm[tuple(R) + (0,) * (3 - d)] = full
+    else:
+        centres = pos @ lat
+        full = np.zeros((3, nw, nw), dtype=complex)
+        full[:, np.arange(nw), np.arange(nw)] = centres.T
+        pm[(0, 0, 0)] = full
+    Rs = sorted(set(Rs) | set(pm))
+    zero = np.zeros((nw, nw), dtype=complex)
+    zero3 = np.zeros((3, nw, nw), dtype=complex)
+    mm, nn = np.meshgrid(np.arange(nw), np.arange(nw), indexing="ij")
+    m_f, n_f = mm.T.ravel(), nn.T.ravel()                    # n outer, m fastest (Wannier90's order)
     lines = [_header(model, "tb.dat")]
     lines += ["%24.16e %24.16e %24.16e" % tuple(row) for row in lat]
     lines += ["%12d" % nw, "%12d" % len(Rs)] + _degen_lines(len(Rs))
     for R in Rs:
         lines += ["", "%5d %5d %5d" % R]
-        t = hop[R]
-        for n in range(nw):
-            for m in range(nw):
-                v = t[m, n]
-                lines.append("%5d %5d   %24.16e %24.16e" % (m + 1, n + 1, v.real, v.imag))
+        t = hop.get(R, zero)[m_f, n_f]
+        lines += ["%5d %5d   %24.16e %24.16e" % row for row in zip(m_f + 1, n_f + 1, t.real, t.imag)]
     for R in Rs:
         lines += ["", "%5d %5d %5d" % R]
-        for n in range(nw):
-            for m in range(nw):
-                r = centres[m] if (m == n and not any(R)) else np.zeros(3)
-                lines.append("%5d %5d   " % (m + 1, n + 1)
-                             + " ".join("%24.16e %24.16e" % (x, 0.0) for x in r))
-    path.write_text("\n".join(lines) + "\n")
+        r = pm.get(R, zero3)[:, m_f, n_f]
+        lines += ["%5d %5d   %24.16e %24.16e %24.16e %24.16e %24.16e %24.16e" % row
+                  for row in zip(m_f + 1, n_f + 1, r[0].real, r[0].imag, r[1].real, r[1].imag, r[2].real, r[2].imag)]
+    _write_atomic(path, "\n".join(lines) + "\n")
     if wsvec:
         _write_wsvec(path, "_tb.dat", Rs, nw)
+
+
+def _write_atomic(path: Path, text: str):
+    """Write to a temporary file beside ``path`` and rename it (no half-written file on failure)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()

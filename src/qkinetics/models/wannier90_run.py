@@ -244,6 +244,9 @@ def read_win(path):
     bk = get("berry_kmesh", int, n=(1, 3))
     out["berry_kmesh"] = None if bk is None else np.array(bk * 3 if len(bk) == 1 else bk, dtype=int)
     out["spinors"] = get("spinors", logical, default=[False], n=1)[0]
+    for key in ("dis_win_min", "dis_win_max", "dis_froz_min", "dis_froz_max"):
+        v = get(key, _ffloat, n=1)
+        out[key] = v[0] if v else None
 
     # exclude_bands: comma/space separated integers and ranges a-b
     excl = []
@@ -702,10 +705,10 @@ def ws_distance_shifts(lattice, mp_grid, irvec, centres, tol=1e-5, search_size=(
             raise ModelError("ws_distance: more than 8 equidistant images (Wannier90 refuses this too); "
                              "check the centres or ws_distance_tol.")
         ndeg[r] = cnt
-        for i in range(nw):
-            for j in range(nw):
-                sel = np.nonzero(inwin[i, j])[0]
-                irdist[r, i, j, :len(sel)] = irvec[r] + bshift[i, j] + win[sel]
+        ii, jj, ww = np.nonzero(inwin)                                                # grouped by (i, j)
+        start = (np.cumsum(cnt.ravel()) - cnt.ravel())[ii * nw + jj]
+        slot = np.arange(len(ii)) - start
+        irdist[r, ii, jj, slot] = irvec[r] + bshift[ii, jj] + win[ww]
     return ndeg, irdist
 
 
@@ -1032,6 +1035,13 @@ def read_wannier90_run(seed, convention="positions", *, use_ws_distance=None, ch
     run = seed if isinstance(seed, WannierRun) else WannierRun(seed, chk=chk)
     ops = wannier_operators_R(run, use_ws_distance=use_ws_distance)
     keys, (hop, pos) = split_over_shifts([ops["HH_R"], ops["AA_R"]], ops["ndegen"], ops["ndeg"], ops["irdist"])
+    # O(-R) = O(R)^dagger holds to round-off; make it exact (an average of two equal numbers up to
+    # round-off), so that write_wannier90_tb -> read_wannier90 reproduces the model bit for bit.
+    index = {R: n for n, R in enumerate(keys)}
+    partner = [index.get(tuple(-x for x in R)) for R in keys]
+    if None not in partner:               # else TightBinding reports the missing partner below
+        hop = 0.5 * (hop + hop[partner].conj().swapaxes(-1, -2))
+        pos = 0.5 * (pos + pos[partner].conj().swapaxes(-1, -2))
     lat = run.lattice
     i0 = keys.index((0, 0, 0))
     centres = np.real(np.diagonal(pos[i0], axis1=1, axis2=2)).T                 # (nw, 3) Angstrom
