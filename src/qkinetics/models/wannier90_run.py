@@ -79,6 +79,7 @@ COMPRESSED_SUFFIXES = ("", ".bz2", ".gz")
 KMESH_TOL = 1e-6
 """Wannier90's default ``kmesh_tol`` (1/Angstrom): b-vectors whose lengths differ by less are one shell."""
 _MMN_CHUNK_BLOCKS = 64
+_MMN_CHUNK_ELEMENTS = 2_000_000
 
 
 def _error(msg):
@@ -578,7 +579,6 @@ def iter_mmn(path, chunk_blocks=_MMN_CHUNK_BLOCKS):
     """
     path = Path(path)
     with _open_text(path) as f:
-        lineno = 1
         f.readline()
         line2 = f.readline()
         lineno = 2
@@ -823,9 +823,6 @@ class WannierRun:
             i = int(np.argmax(np.max(np.abs(c["kpoints"] - w["kpoints"]), axis=1))) if \
                 c["kpoints"].shape == w["kpoints"].shape else 0
             raise bad(f"k point {i + 1}", c["kpoints"][i].tolist(), w["kpoints"][i].tolist())
-        if c["checkpoint"].strip().lower() not in ("postwann", "postdis"):
-            raise _error(f"{cp}: checkpoint stage is {c['checkpoint']!r}; postw90 needs a finished run "
-                         "('postwann'). Let wannier90.x finish.")
 
     @property
     def num_kpts(self):
@@ -878,7 +875,8 @@ def wannier_operators_R(run, use_ws_distance=None):
     Parameters
     ----------
     run : WannierRun or str
-        The run (or its seedname / .win path).
+        The run (or its seedname / .win path). The checkpoint stage is not checked (postw90
+        does not either); it is recorded in ``provenance["chk_checkpoint"]``.
     use_ws_distance : bool or None
         MDRS shifts; default the ``use_ws_distance`` of the .win file (Wannier90 default true).
 
@@ -907,7 +905,9 @@ def wannier_operators_R(run, use_ws_distance=None):
 
     # A(q) = i sum_b w_b b V_k^dagger M(k, b) V_{k+b}, then its Hermitian part
     mpath = run.files["mmn"]
-    it = iter_mmn(mpath, chunk_blocks=nntot * max(1, _MMN_CHUNK_BLOCKS // nntot))
+    # whole k points per chunk (the weights need all b of a k point), about 2e6 overlaps per chunk
+    per_chunk = max(1, min(_MMN_CHUNK_BLOCKS, _MMN_CHUNK_ELEMENTS // (nb * nb)) // nntot)
+    it = iter_mmn(mpath, chunk_blocks=nntot * per_chunk)
     mb, mk, mn = next(it)
     if (mb, mk, mn) != (nb, nk, nntot):
         raise _error(f"{mpath}, line 2: num_bands, num_kpts, nntot = {mb}, {mk}, {mn} but the checkpoint "
@@ -996,7 +996,7 @@ def read_wannier90_run(seed, convention="positions", *, use_ws_distance=None, ch
 
     Parameters
     ----------
-    seed : str or path-like
+    seed : str, path-like or WannierRun
         ``path/seedname`` or ``path/seedname.win``; beside it ``seedname.eig``,
         ``seedname.mmn`` and ``seedname.chk`` or ``seedname.chk.fmt`` (each possibly
         ``.bz2`` / ``.gz``).
