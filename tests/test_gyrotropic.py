@@ -105,7 +105,7 @@ def test_whole_zone_box_is_the_grid():
 
 @pytest.mark.parametrize("kw, match", [({}, "exactly one"), ({"kgrid": 4, "box": TE_BOX}, "exactly one"),
                                        ({"kgrid": 4, "smearing": 0.0}, "smearing"),
-                                       ({"kgrid": 4, "tensors": ("K",)}, "unknown"),
+                                       ({"kgrid": 4, "tensors": ("X",)}, "unknown"),
                                        ({"box": {"center": [0, 0, 0]}}, "box")])
 def test_bad_input(kw, match):
     model = random_tight_binding(3, 2, seed=5)
@@ -116,3 +116,100 @@ def test_bad_input(kw, match):
 def test_two_dimensional_model_refused():
     with pytest.raises(qk.ModelError, match="3D"):
         gyrotropic_tensors(qk.zoo.qi_wu_zhang(), 0.0, kgrid=4)
+
+
+# postw90, gyrotropic_task = -K (orbital part; Te has no spin-orbit), E_F = 2 eV, in ampere
+TE_K_REFERENCE = ([-0.825795e-07, 0.507721e-07, 0.774538e-07, -0.569499e-07, 0.135849e-07, -0.992074e-08],
+                  [0.142193e-07, 0.346068e-07, -0.279798e-07])
+
+
+def test_te_orbital_k_tensor_postw90(tellurium):
+    from qkinetics.models.wannier90_orbital import read_wannier90_orbital
+
+    orbital = read_wannier90_orbital(DATA / "te" / "Te.win")
+    res = gyrotropic_tensors(tellurium, 2.0, box=TE_BOX, tensors=("K", "D"), orbital=orbital)
+    sym, anti = postw90_layout(res.K.values[0])
+    # measured agreement 1.7e-13 A (largest relative 1.7e-5, on the smallest component, -9.9e-9 A): to 1e-4
+    np.testing.assert_allclose(sym, TE_K_REFERENCE[0], rtol=1e-4, atol=0)
+    np.testing.assert_allclose(anti, TE_K_REFERENCE[1], rtol=1e-4, atol=0)
+    # the curvature of the orbital-moment route is band_geometry's (D unchanged)
+    sym, anti = postw90_layout(res.D.values[0])
+    np.testing.assert_allclose(sym, TE_D_REFERENCE[0], rtol=0, atol=1e-8)
+
+
+def test_orbital_moment_needs_the_uhu_operators(tellurium):
+    with pytest.raises(qk.ModelError, match="uHu"):
+        gyrotropic_tensors(tellurium, 2.0, box=TE_BOX, tensors=("K",))
+
+
+def _mixed_basis(model, Q, shifts):
+    """The model in the basis |m,0>' = sum_j Q[j, m] |j, S_m>: H'(R), r'(R), B'(R), C'(R) from the old, diagonal
+    position operator r|j,S> = (S + tau_j)|j,S> (Cartesian), exactly."""
+    lat = model.lattice
+    tau = model.positions @ lat
+    N = model.norb
+    S = np.asarray(shifts)                                  # (N, 3) reduced shifts of the new orbitals
+    Rs = {tuple(int(x) for x in np.subtract(np.add(R, S[m]), S[n])) for R in model.hoppings
+          for m in range(N) for n in range(N)}
+    Rs |= {tuple(int(x) for x in S[m] - S[n]) for m in range(N) for n in range(N)}
+    Rs = sorted(Rs)
+    H, r, B, C = {}, {}, [], []
+    for R in Rs:
+        h = np.zeros((N, N), complex)
+        rr = np.zeros((3, N, N), complex)
+        b = np.zeros((3, N, N), complex)
+        c = np.zeros((3, 3, N, N), complex)
+        for m in range(N):
+            for n in range(N):
+                Rold = tuple(int(x) for x in np.add(R, S[n]) - S[m])
+                pos_m = S[m] @ lat + tau                    # (N_old, 3): S_m + tau_j
+                pos_n = S[n] @ lat + tau
+                t = model.hoppings.get(Rold)
+                if t is not None:
+                    h[m, n] = Q[:, m].conj() @ t @ Q[:, n]
+                    b[:, m, n] = np.einsum("j,jk,k,ka->a", Q[:, m].conj(), t, Q[:, n], pos_n)
+                    c[:, :, m, n] = np.einsum("j,ja,jk,k,kb->ab", Q[:, m].conj(), pos_m, t, Q[:, n], pos_n)
+                if Rold == (0, 0, 0):
+                    rr[:, m, n] = np.einsum("j,j,ja->a", Q[:, m].conj(), Q[:, n], pos_m)
+        H[R] = h
+        r[R] = rr
+        B.append(b)
+        C.append(c)
+    from qkinetics.models.wannier90_orbital import OrbitalOperators
+
+    new = qk.TightBinding(lat, np.zeros((N, 3)), H, convention="lattice", position_matrix=r)
+    return new, OrbitalOperators(Rs, np.array(B), np.array(C), lat)
+
+
+def test_orbital_moment_exact_in_a_complete_mixed_basis():
+    """A complete Wannier basis that mixes orbitals of different sites and cells: the full formula (A, B, C)
+    must give the orbital moment and curvature of the original model (tight-binding formula, diagonal
+    positions) to round-off; dropping the position terms must not."""
+    from qkinetics.responses.gyrotropic import wannier_orbital_moment
+
+    model = random_tight_binding(3, 3, seed=7, nR=3, scale=0.6)
+    rng = np.random.default_rng(3)
+    Q, _ = np.linalg.qr(rng.normal(size=(3, 3)) + 1j * rng.normal(size=(3, 3)))
+    new, ops = _mixed_basis(model, Q, [(0, 0, 0), (1, 0, 0), (0, -1, 1)])
+    k = model.k_from_reduced(rng.random((40, 3)))
+    e0, v0, om0, m0 = wannier_orbital_moment(model, None, k)
+    e1, v1, om1, m1 = wannier_orbital_moment(new, ops, k)
+    np.testing.assert_allclose(e1, e0, atol=1e-12)
+    np.testing.assert_allclose(v1, v0, atol=1e-10)
+    scale = np.abs(m0).max()
+    np.testing.assert_allclose(om1, om0, rtol=0, atol=1e-9 * np.abs(om0).max())
+    np.testing.assert_allclose(m1, m0, rtol=0, atol=1e-9 * scale)
+    _, _, _, m_tb = wannier_orbital_moment(new.tight_binding_approximation(), None, k)
+    assert np.abs(m_tb - m0).max() > 1e-2 * scale
+
+
+def test_two_band_moment_is_curvature_times_gap():
+    """Two bands, tight-binding limit: M_n = (e_n - e_m) Omega_n (both sums have the single partner m)."""
+    from qkinetics.responses.gyrotropic import wannier_orbital_moment
+
+    model = random_tight_binding(3, 2, seed=11, nR=3)
+    k = model.k_from_reduced(np.random.default_rng(0).random((30, 3)))
+    e, _, om, m = wannier_orbital_moment(model, None, k)
+    gap = e[:, :1] - e[:, 1:]
+    np.testing.assert_allclose(m[:, 0], gap * om[:, 0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(m[:, 1], -gap * om[:, 1], rtol=1e-10, atol=1e-12)
