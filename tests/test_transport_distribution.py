@@ -122,7 +122,9 @@ def test_silicon_boltzwann():
     model = read_wannier90_run(data / "silicon.win")
     with bz2.open(data / "silicon.eig.bz2", "rt") as f:
         emin = min(float(line.split()[2]) for line in f if line.strip())
-    tdf = transport_distribution(model, 20, tau=10e-15, energy_min=emin, energy_max=17.0, spin_degeneracy=2)
+    assert model.provenance["dis_win_min"] == emin and model.provenance["dis_win_max"] == 17.0
+    assert model.provenance["spinors"] is False
+    tdf = transport_distribution(model, 20, tau=10e-15)      # window and spin degeneracy from the run
     res = boltzmann_transport(tdf, 5.0, 300.0)
     s = res.sigma.values[0, 0]
     ours = [s[0, 0], s[0, 1], s[1, 1], s[0, 2], s[1, 2], s[2, 2]]

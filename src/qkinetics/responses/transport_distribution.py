@@ -82,9 +82,10 @@ def transport_distribution(model, kgrid, *, tau, energy_step=0.001, energy_min=N
     energy_step : float
         Bin width dE of the energy grid, eV (BoltzWann's ``boltz_tdf_energy_step``, default 1 meV).
     energy_min, energy_max : float, optional
-        Energy window (eV) the grid covers before the margin; default: the band minimum and maximum
-        on the grid. For Wannier models from a disentangled run, BoltzWann uses ``dis_win_min`` and
-        ``dis_win_max``: pass them to reproduce its grid exactly.
+        Energy window (eV) the grid covers before the margin. Default: for a model read from a Wannier90
+        run, its outer window ``dis_win_min``, ``dis_win_max`` (``model.provenance``; Wannier90's defaults
+        are the lowest and highest ``.eig`` energies), as BoltzWann; otherwise the band minimum and maximum
+        on the grid.
     smearing : float
         Gaussian width (eV) of the delta function; 0 (default, as BoltzWann's default) bins each state
         into the nearest bin. Widths below twice the bin width count as 0, as in BoltzWann.
@@ -111,8 +112,8 @@ def transport_distribution(model, kgrid, *, tau, energy_step=0.001, energy_min=N
         raise ModelError(f"energy_step must be > 0 eV; got {energy_step!r}.")
     if not (np.isfinite(smearing) and smearing >= 0):
         raise ModelError(f"smearing must be a width >= 0 eV; got {smearing!r}.")
+    prov = getattr(model, "provenance", None) or {}
     if spin_degeneracy is None:
-        prov = getattr(model, "provenance", None) or {}
         if "spinors" in prov:
             spin_degeneracy = 1 if prov["spinors"] else 2
         else:
@@ -134,8 +135,12 @@ def transport_distribution(model, kgrid, *, tau, energy_step=0.001, energy_min=N
         if degeneracy_tol > 0:
             prod = _group_mean(geo.energies, prod, degeneracy_tol)
         bands.append((geo.energies, prod))
-    emin = min(e.min() for e, _ in bands) if energy_min is None else float(energy_min)
-    emax = max(e.max() for e, _ in bands) if energy_max is None else float(energy_max)
+    prov = getattr(model, "provenance", None) or {}
+    if energy_min is None:
+        energy_min = prov.get("dis_win_min", min(e.min() for e, _ in bands))
+    if energy_max is None:
+        energy_max = prov.get("dis_win_max", max(e.max() for e, _ in bands))
+    emin, emax = float(energy_min), float(energy_max)
     if not emax > emin:
         raise ModelError(f"energy_max ({emax}) must exceed energy_min ({emin}).")
     smeared = smearing / energy_step >= MIN_SMEARING_BINWIDTH_RATIO
