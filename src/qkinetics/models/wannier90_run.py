@@ -863,6 +863,10 @@ class WannierRun:
             "exclude_bands": list(w["exclude_bands"]),
             "have_disentangled": bool(c["have_disentangled"]),
             "fermi_energy": w["fermi_energy"],
+            "spinors": bool(w["spinors"]),
+            # Wannier90's defaults: the outer window spans all .eig energies
+            "dis_win_min": float(self.eig.min()) if w["dis_win_min"] is None else w["dis_win_min"],
+            "dis_win_max": float(self.eig.max()) if w["dis_win_max"] is None else w["dis_win_max"],
             "lattice": w["lattice"].tolist(),
             "chk_header": c["header"], "chk_checkpoint": c["checkpoint"],
             "wannier_centres": c["centres"].tolist(), "wannier_spreads": c["spreads"].tolist(),
