@@ -10,10 +10,11 @@ from . import exact, kinetics, kubo, moyal, plot, units  # noqa: E402
 from .conductivity import conductivity, read_netcdf, write_netcdf  # noqa: E402
 from .geometry import BandGeometry, band_geometry, geometry_from_hamiltonian, iter_band_geometry  # noqa: E402
 from .models import Continuum, Model, ModelError, TightBinding, read_wannier90, zoo  # noqa: E402
+from .thermoelectric import thermoelectric  # noqa: E402
 from .topology import chern_number  # noqa: E402
 
 __all__ = [
-    "units", "plot", "kubo", "moyal", "exact", "kinetics", "conductivity", "read_netcdf", "write_netcdf",
+    "units", "plot", "kubo", "moyal", "exact", "kinetics", "conductivity", "thermoelectric", "read_netcdf", "write_netcdf",
     "BandGeometry", "band_geometry", "geometry_from_hamiltonian", "iter_band_geometry",
     "Continuum", "Model", "ModelError", "TightBinding", "read_wannier90", "zoo", "chern_number",
 ]
