@@ -366,3 +366,34 @@ def test_singular_conductivity_gives_nan_seebeck():
     model = qk.zoo.massive_dirac(mass=0.5, kcut=2.0)
     ds = qk.thermoelectric(model, mu=[0.0], T=[30.0], mechanisms="boltzmann", kgrid=40, convergence=False)
     assert np.all(np.isnan(ds.seebeck)) and np.all(np.isnan(ds.kappa))
+
+
+def test_mechanisms_pickle_and_one_level_assembly_and_3d_units():
+    """Process executors pickle the mechanisms; a resumable run can assemble from its own band integrals
+    (one coarse level: the weaker error form); 3D units."""
+    import pickle
+
+    from qkinetics.integrate import KGrid, integrate_mechanisms
+    from qkinetics.thermoelectric import assemble_dataset, thermal_mechanisms
+
+    mechs = thermal_mechanisms("all")
+    assert [m.name for m in pickle.loads(pickle.dumps(mechs))] == [m.name for m in mechs]
+    model = qk.zoo.weyl_semimetal()
+    grid = KGrid(model, 12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fine = integrate_mechanisms(model, mechs, grid, [0.3], [1500.0])
+        coarse = integrate_mechanisms(model, mechs, grid.coarsened(model), [0.3], [1500.0])
+        ds = assemble_dataset(model, mechs, grid, 0.3, 1500.0, 1e-14, fine, coarse)
+        direct = qk.thermoelectric(model, mu=0.3, T=1500.0, tau=1e-14, kgrid=12, convergence=False)
+    assert np.allclose(ds.kappa, direct.kappa, rtol=1e-12)
+    # one-level bar: 2 |fine - coarse| (1 + w(r)), w = 1 for this under-resolved grid (r > 2)
+    coarse_ds = assemble_dataset(model, mechs, grid.coarsened(model), 0.3, 1500.0, 1e-14, coarse)
+    assert ds.thermal_resolution.item() > 2
+    bar = ds.error_seebeck.sel(a="x", b="x").item()
+    assert bar == pytest.approx(4 * abs(ds.seebeck.sel(a="x", b="x").item() - coarse_ds.seebeck.sel(a="x", b="x")
+                                        .item()), rel=1e-12)
+    assert "one-level" in ds.error_seebeck.attrs["description"]
+    assert ds.anomalous_nernst.attrs["units"] == "A/(m K)" and ds.kappa.attrs["units"] == "W/(m K)"
+    assert ds.seebeck.shape == (1, 1, 1, 3, 3)
+    assert np.allclose(ds.anomalous_nernst, -np.swapaxes(ds.anomalous_nernst.values, -1, -2))

@@ -32,7 +32,7 @@ from .integrate.convergence import grid_error
 from .models.base import ModelError
 from .responses.thermal import MECHANISM_GROUPS, TEMPERATURE_POWER, THERMAL_MECHANISMS
 
-__all__ = ["thermoelectric", "CONVENTIONS", "UNITS"]
+__all__ = ["thermoelectric", "thermal_mechanisms", "assemble_dataset", "CONVENTIONS", "UNITS"]
 
 #: The transport equations the tensors are defined by.
 CONVENTIONS = (
@@ -117,8 +117,7 @@ def thermoelectric(model, mu=0.0, T=300.0, tau=1e-13, *, mechanisms="all", kgrid
         attrs (2D: S, A/K, W/K, V/K, V; 3D: S/m, A/(m K), W/(m K)), conventions in the Dataset's
         attrs (:data:`CONVENTIONS`).
     """
-    names = _mechanism_names(mechanisms)
-    mechs = [THERMAL_MECHANISMS[n] for n in names]
+    mechs = thermal_mechanisms(mechanisms)
     mu, T, tau = (np.atleast_1d(np.asarray(x, dtype=float)) for x in (mu, T, tau))
     for label, x, unit in (("mu", mu, "eV"), ("T", T, "K"), ("tau", tau, "s")):
         if x.ndim != 1 or not np.all(np.isfinite(x)):
@@ -135,8 +134,27 @@ def thermoelectric(model, mu=0.0, T=300.0, tau=1e-13, *, mechanisms="all", kgrid
         cgrid = grid.coarsened(model)
         levels += [integrate_mechanisms(model, mechs, g, mu, T, progress=False, warn=False, **options)
                    for g in (cgrid, cgrid.coarsened(model))]
+    return assemble_dataset(model, mechs, grid, mu, T, tau, *levels)
+
+
+def thermal_mechanisms(mechanisms="all") -> list:
+    """The :class:`~qkinetics.responses.Mechanism` objects of ``"all"``, ``"boltzmann"``, ``"berry"`` or a
+    sequence of these (for callers that integrate themselves, e.g. a resumable run)."""
+    return [THERMAL_MECHANISMS[n] for n in _mechanism_names(mechanisms)]
+
+
+def assemble_dataset(model, mechs, grid, mu, T, tau, fine, coarse=None, coarser=None) -> xr.Dataset:
+    """The labelled result from the band integrals (:class:`~qkinetics.integrate.BandIntegrals`) of ``mechs``.
+
+    ``fine`` on ``grid``; ``coarse`` and ``coarser`` (either may be None) on the grids with half and a
+    quarter of the points per direction. Every output tensor is formed on each level and its error bar
+    taken from :func:`~qkinetics.integrate.convergence.grid_error` (the one-level form without ``coarser``).
+    Shared by :func:`thermoelectric` and resumable runs that call ``integrate_mechanisms`` themselves.
+    """
+    mu, T, tau = (np.atleast_1d(np.asarray(x, dtype=float)) for x in (mu, T, tau))
+    levels = [fine] if coarse is None else [fine, coarse] if coarser is None else [fine, coarse, coarser]
     tensors = [_tensors(model.dim, mechs, level.values, T, tau) for level in levels]
-    return _dataset(model, grid, mu, T, tau, tensors, levels[0].resolution)
+    return _dataset(model, grid, mu, T, tau, tensors, fine.resolution)
 
 
 def _tensors(dim, mechs, values, T, tau):
@@ -184,14 +202,18 @@ def _dataset(model, grid, mu, T, tau, tensors, resolution) -> xr.Dataset:
                                   tau_power=m.tau_power)
         else:
             ds[name].attrs["description"] = _DESCRIPTIONS[name]
-        if len(tensors) == 3:
+        if len(tensors) > 1:
             with np.errstate(invalid="ignore"):
-                err = grid_error(val, tensors[1][name], tensors[2][name], resolution)
+                err = grid_error(val, tensors[1][name], tensors[2][name] if len(tensors) > 2 else None,
+                                 resolution)
             ds[f"error_{name}"] = (dims, err)
             ds[f"error_{name}"].attrs.update(
                 units=UNITS[name][dim - 1],
                 description=("error bar from the same tensor on the grids with 1/2 and 1/4 of the points per "
                              "direction (Richardson-style, raised where the thermal resolution is marginal; "
+                             "qkinetics.integrate.convergence)" if len(tensors) > 2 else
+                             "error bar 2 |fine - coarse| from the grid with half the points per direction, up to "
+                             "4x where the thermal resolution is marginal (one-level form, "
                              "qkinetics.integrate.convergence)"))
     ds["thermal_resolution"] = (("T",), resolution)
     ds["thermal_resolution"].attrs["description"] = (
