@@ -32,7 +32,7 @@ from .integrate.convergence import grid_error
 from .models.base import ModelError
 from .responses.thermal import MECHANISM_GROUPS, TEMPERATURE_POWER, THERMAL_MECHANISMS
 
-__all__ = ["thermoelectric", "thermal_mechanisms", "assemble_dataset", "CONVENTIONS", "UNITS"]
+__all__ = ["thermoelectric", "thermal_mechanisms", "assemble_dataset", "check_sweep", "CONVENTIONS", "UNITS"]
 
 #: The transport equations the tensors are defined by.
 CONVENTIONS = (
@@ -118,6 +118,19 @@ def thermoelectric(model, mu=0.0, T=300.0, tau=1e-13, *, mechanisms="all", kgrid
         attrs (:data:`CONVENTIONS`).
     """
     mechs = thermal_mechanisms(mechanisms)
+    mu, T, tau = check_sweep(mu, T, tau)
+    grid = KGrid(model, kgrid, shift=shift, kcut=kcut)
+    options = dict(executor=executor, chunk_size=chunk_size, degeneracy_tol=degeneracy_tol)
+    levels = [integrate_mechanisms(model, mechs, grid, mu, T, progress=progress, **options)]
+    if convergence:
+        cgrid = grid.coarsened(model)
+        levels += [integrate_mechanisms(model, mechs, g, mu, T, progress=False, warn=False, **options)
+                   for g in (cgrid, cgrid.coarsened(model))]
+    return assemble_dataset(model, mechs, grid, mu, T, tau, *levels)
+
+
+def check_sweep(mu, T, tau):
+    """``mu`` (eV), ``T`` (K, > 0) and ``tau`` (s, > 0) as finite 1D float arrays; ModelError otherwise."""
     mu, T, tau = (np.atleast_1d(np.asarray(x, dtype=float)) for x in (mu, T, tau))
     for label, x, unit in (("mu", mu, "eV"), ("T", T, "K"), ("tau", tau, "s")):
         if x.ndim != 1 or not np.all(np.isfinite(x)):
@@ -127,14 +140,7 @@ def thermoelectric(model, mu=0.0, T=300.0, tau=1e-13, *, mechanisms="all", kgrid
                          f"{T.tolist()}.")
     if np.any(tau <= 0):
         raise ModelError(f"tau must be positive (seconds); got {tau.tolist()}.")
-    grid = KGrid(model, kgrid, shift=shift, kcut=kcut)
-    options = dict(executor=executor, chunk_size=chunk_size, degeneracy_tol=degeneracy_tol)
-    levels = [integrate_mechanisms(model, mechs, grid, mu, T, progress=progress, **options)]
-    if convergence:
-        cgrid = grid.coarsened(model)
-        levels += [integrate_mechanisms(model, mechs, g, mu, T, progress=False, warn=False, **options)
-                   for g in (cgrid, cgrid.coarsened(model))]
-    return assemble_dataset(model, mechs, grid, mu, T, tau, *levels)
+    return mu, T, tau
 
 
 def thermal_mechanisms(mechanisms="all") -> list:
@@ -151,7 +157,7 @@ def assemble_dataset(model, mechs, grid, mu, T, tau, fine, coarse=None, coarser=
     taken from :func:`~qkinetics.integrate.convergence.grid_error` (the one-level form without ``coarser``).
     Shared by :func:`thermoelectric` and resumable runs that call ``integrate_mechanisms`` themselves.
     """
-    mu, T, tau = (np.atleast_1d(np.asarray(x, dtype=float)) for x in (mu, T, tau))
+    mu, T, tau = check_sweep(mu, T, tau)
     levels = [fine] if coarse is None else [fine, coarse] if coarser is None else [fine, coarse, coarser]
     tensors = [_tensors(model.dim, mechs, level.values, T, tau) for level in levels]
     return _dataset(model, grid, mu, T, tau, tensors, fine.resolution)
