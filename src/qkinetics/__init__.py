@@ -12,10 +12,12 @@ from .geometry import BandGeometry, band_geometry, geometry_from_hamiltonian, it
 from .models import Continuum, Model, ModelError, TightBinding, read_wannier90, read_wannier90_run, zoo  # noqa: E402
 from .responses.gyrotropic import gyrotropic_tensors  # noqa: E402
 from .responses.transport_distribution import boltzmann_transport, transport_distribution  # noqa: E402
+from .thermoelectric import thermoelectric  # noqa: E402
 from .topology import chern_number  # noqa: E402
 
 __all__ = [
-    "units", "plot", "kpath", "kubo", "moyal", "exact", "kinetics", "conductivity", "read_netcdf", "write_netcdf",
+    "units", "plot", "kpath", "kubo", "moyal", "exact", "kinetics", "conductivity", "thermoelectric", "read_netcdf",
+    "write_netcdf",
     "BandGeometry", "band_geometry", "geometry_from_hamiltonian", "iter_band_geometry",
     "Continuum", "Model", "ModelError", "TightBinding", "read_wannier90", "read_wannier90_run", "zoo", "chern_number",
     "transport_distribution", "boltzmann_transport", "gyrotropic_tensors",

@@ -54,6 +54,9 @@ def response(ds, component=None, *, channel=None, T=None, tau=None, omega=None, 
     """
     import matplotlib
 
+    if ds.attrs.get("quantity") == "thermoelectric":
+        raise ValueError("this is a thermoelectric Dataset (qkinetics.thermoelectric): draw it with "
+                         "qkinetics.plot.thermoelectric(ds, 'seebeck', ...).")
     if ax is None and path is not None:
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -142,5 +145,75 @@ def bands(model, labels, points, *, n_per_segment=120, mu=None, ax=None, path=No
     ax.set_title(f"{model.name}: bands")
     if path is not None:
         ax.figure.savefig(path, dpi=120)
+        plt.close(ax.figure)
+    return ax
+
+
+#: Axis labels of the thermoelectric variables (symbol, scale factor shown in the unit).
+_THERMO_LABELS = {"seebeck": ("S", 1e6, "uV/K"), "peltier": ("Pi", 1e3, "mV"), "kappa": ("kappa", 1.0, None),
+                  "kappa_zero_field": ("K", 1.0, None), "sigma": ("sigma", 1.0, None), "alpha": ("alpha", 1.0, None),
+                  "anomalous_nernst": ("alpha^AN", 1.0, None), "anomalous_thermal_hall": ("K^AH", 1.0, None),
+                  "anomalous_hall": ("sigma^AH", 1.0, None), "L0": ("L0", 1.0, None), "L1": ("L1", 1.0, None),
+                  "L2": ("L2", 1.0, None)}
+
+
+def thermoelectric(ds, quantity="seebeck", component="xx", *, tau=None, ax=None, path=None):
+    """Draw one tensor component of a thermoelectric Dataset versus chemical potential, one line per T.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset from :func:`qkinetics.thermoelectric`.
+    quantity : str
+        A variable of ``ds``: ``"seebeck"`` (drawn in uV/K), ``"peltier"`` (mV), ``"kappa"``,
+        ``"alpha"``, ``"anomalous_nernst"``, ``"sigma"``, ``"L1"``, ...
+    component : str
+        Two letters: current direction then drive direction, e.g. ``"xx"`` or ``"xy"``.
+    tau : float, optional
+        Relaxation time to select (default the first).
+    ax : matplotlib Axes, optional
+    path : str or Path, optional
+        Save the figure there.
+
+    Returns
+    -------
+    matplotlib Axes. The error bars ``error_<quantity>`` are drawn as shaded bands.
+    """
+    import matplotlib
+
+    if ds.attrs.get("quantity") != "thermoelectric":
+        raise ValueError("expected a Dataset from qkinetics.thermoelectric; draw conductivities with "
+                         "qkinetics.plot.response.")
+    if quantity not in ds:
+        names = [v for v in ds.data_vars if not v.startswith("error_") and "a" in ds[v].dims]
+        raise ValueError(f"no variable {quantity!r} in this Dataset; choose from {names}.")
+    if len(component) != 2 or any(c not in ds["a"].values for c in component):
+        raise ValueError(f"component must be two of {list(ds['a'].values)} (current, drive), e.g. 'xy'; "
+                         f"got {component!r}.")
+    if ax is None and path is not None:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
+    symbol, scale, unit = _THERMO_LABELS.get(quantity, (quantity, 1.0, None))
+    unit = unit or ds[quantity].attrs.get("units", "")
+    sel = dict(a=component[0], b=component[1], tau=ds["tau"].values[0] if tau is None else tau)
+    mu = ds["mu"].values
+    for T in ds["T"].values:
+        y = scale * ds[quantity].sel(sel).sel(T=T).values
+        line, = ax.plot(mu, y, lw=1.6, label=f"T = {T:g} K")
+        err = f"error_{quantity}"
+        if err in ds:
+            e = scale * ds[err].sel(sel).sel(T=T).values
+            ax.fill_between(mu, y - e, y + e, color=line.get_color(), alpha=0.25, lw=0)
+    ax.set_xlabel("chemical potential mu (eV)")
+    ax.set_ylabel(f"{symbol}_{component} ({unit})")
+    ax.axhline(0, color="0.7", lw=0.6)
+    ax.set_title(f"{ds.attrs.get('model', '')}: {symbol}_{component}")
+    ax.legend(fontsize=8)
+    if path is not None:
+        from .run.writer import save_figure
+
+        save_figure(ax.figure, path)
         plt.close(ax.figure)
     return ax

@@ -20,7 +20,7 @@ from ..geometry import DEFAULT_DEGENERACY_TOL, band_geometry
 from ..models.base import ModelError
 from ..units import kB_eV
 from .executors import bounded_map
-from .occupation import fermi_dirac
+from .occupation import SEA_VALUE, c2_function, check_weight_key, entropy_density, fermi_dirac
 
 #: Thermal-shell resolution above which a grid is flagged as too coarse for the temperature.
 RESOLUTION_LIMIT = 1.0
@@ -103,13 +103,22 @@ def fermi_contractions(energies, w, terms, mu, T):
     (``FERMI_TILE_ELEMENTS``, so memory stays bounded) and contracted with one matrix product per
     order p. No Python loop runs over single (μ, T) pairs and their states; the result equals the
     direct sum :math:`\\sum w f^{(p)} X` to round-off.
+
+    Besides the derivative orders p = 0, 1, 2 a term may carry a thermal-response weight
+    (:func:`~qkinetics.integrate.occupation.check_weight_key`): ``(p, n)`` for
+    :math:`(\\varepsilon-\\mu)^n f^{(p)}`, ``"entropy"`` for the entropy per state
+    :math:`s(\\varepsilon)` and ``"c2"`` for :math:`c_2(\\varepsilon)`. They are windowed the same
+    way: all vanish above a window; below it :math:`(\\varepsilon-\\mu)^n f^{(p)}` and s vanish
+    (:math:`|x|^n e^{-40}` at most, n <= 4) and :math:`c_2 = \\pi^2/3` to the last bit (deviation
+    :math:`< x^2 e^{-40}`), entering through the prefix sums like f (``SEA_VALUE``).
     """
     mu = np.atleast_1d(np.asarray(mu, dtype=float))
     T = np.atleast_1d(np.asarray(T, dtype=float))
     if np.any(T < 0):
         raise ModelError(f"temperatures must be >= 0 K; got {T.tolist()}.")
-    if np.any(T == 0) and any(p > 0 for p, _ in terms):
-        fermi_dirac(energies[:1, :1], mu[:1], T, 1)          # raises: Fermi-surface terms need T > 0
+    terms = [(check_weight_key(p), X) for p, X in terms]
+    if np.any(T == 0) and any(p != 0 for p, _ in terms):
+        fermi_dirac(energies[:1, :1], mu[:1], T, 1)          # raises: Fermi-surface and thermal terms need T > 0
     B, N = energies.shape
     S = B * N
     E = np.asarray(energies, dtype=float).ravel()
@@ -122,12 +131,12 @@ def fermi_contractions(energies, w, terms, mu, T):
         X = np.asarray(X).reshape(S, -1)
         groups.setdefault((p, np.iscomplexobj(X)), []).append((q, X))
     stacked = []
-    for (p, _), members in sorted(groups.items()):
+    for (p, _), members in sorted(groups.items(), key=lambda item: repr(item[0])):
         Xs = np.concatenate([X for _, X in members], axis=1)[order] if len(members) > 1 else members[0][1][order]
         Xs = Xs.astype(np.result_type(Xs.dtype, float), copy=False)
         Xs *= ws[:, None]
         cum = None
-        if p == 0:
+        if p in SEA_VALUE:
             cum = np.empty((S + 1, Xs.shape[1]), Xs.dtype)
             cum[0] = 0
             np.cumsum(Xs, axis=0, out=cum[1:])
@@ -135,6 +144,11 @@ def fermi_contractions(energies, w, terms, mu, T):
         cols = np.cumsum([0] + [X.shape[1] for _, X in members])
         stacked.append((p, Xs, cum, out, [(q, cols[i], cols[i + 1]) for i, (q, _) in enumerate(members)]))
     orders = {p for p, *_ in stacked}
+    # which intermediate arrays the tiles need beyond f (and f', f'' for p = 1, 2)
+    need_f1 = bool(orders & {1, 2}) or any(isinstance(p, tuple) for p in orders)
+    need_f2 = 2 in orders or any(isinstance(p, tuple) and p[0] == 2 for p in orders)
+    need_de = any(isinstance(p, tuple) and p[1] > 0 for p in orders)
+    need_x = bool(orders & {"entropy", "c2"})
     by_mu = np.argsort(mu, kind="stable")
     mus = mu[by_mu]
     for j, t in enumerate(T):
@@ -150,29 +164,40 @@ def fermi_contractions(energies, w, terms, mu, T):
         for i0, i1 in _row_blocks(lo, hi):
             a, b = int(lo[i0]), int(hi[i1 - 1])
             rows = by_mu[i0:i1]
-            acc = [np.repeat(cum[a][None], i1 - i0, axis=0) if p == 0 else np.zeros((i1 - i0, Xs.shape[1]), Xs.dtype)
+            acc = [np.zeros((i1 - i0, Xs.shape[1]), Xs.dtype) if cum is None else
+                   np.repeat(cum[a][None], i1 - i0, axis=0) if p == 0 else
+                   np.repeat(SEA_VALUE[p] * cum[a][None], i1 - i0, axis=0)
                    for p, Xs, cum, _, _ in stacked]
             tile = max(256, FERMI_TILE_ELEMENTS // (i1 - i0))
             for s0 in range(a, b, tile):
                 s1 = min(s0 + tile, b)
                 with np.errstate(over="ignore"):             # far above mu: exp -> inf, f -> 0 exactly
                     f = np.subtract(Es[None, s0:s1], mus[i0:i1, None])
+                    de = f.copy() if need_de else None       # eps - mu, eV
                     f *= ikT
+                    x = f.copy() if need_x else None         # (eps - mu) / kT
                     np.exp(f, out=f)
                     f += 1.0
                     np.reciprocal(f, out=f)                  # f = 1 / (exp((e - mu)/kT) + 1)
                 weights = {0: f}
-                if orders - {0}:
+                if need_f1:
                     f1 = f - 1.0
                     f1 *= f
                     f1 *= ikT                                # f' = -f (1 - f) / kT
                     weights[1] = f1
-                    if 2 in orders:
+                    if need_f2:
                         f2 = 2.0 * f
                         f2 -= 1.0
                         f2 *= f1
                         f2 *= ikT                            # f'' = -f' (1 - 2 f) / kT
                         weights[2] = f2
+                for p in orders:
+                    if isinstance(p, tuple):                 # (eps - mu)^n f^(p)
+                        weights[p] = weights[p[0]] * de ** p[1] if p[1] else weights[p[0]]
+                    elif p == "entropy":
+                        weights[p] = entropy_density(x)
+                    elif p == "c2":
+                        weights[p] = c2_function(x)
                 for g, (p, Xs, _, _, _) in enumerate(stacked):
                     acc[g] += weights[p] @ Xs[s0:s1]
             for g, (_, _, _, out, _) in enumerate(stacked):
