@@ -18,7 +18,7 @@ import numpy as np
 from ..geometry import DEFAULT_DEGENERACY_TOL, band_geometry
 from ..models.base import ModelError
 from ..units import kB_eV
-from .executors import bounded_map
+from .executors import bounded_map, executor_scope
 from .occupation import fermi_dirac
 
 #: Thermal-shell resolution above which a grid is flagged as too coarse for the temperature.
@@ -183,9 +183,14 @@ def fermi_contractions(energies, w, terms, mu, T):
     return result
 
 
-def _chunk_job(job):
-    """Integrals of one k chunk (module-level so process executors can pickle it)."""
-    model, integrands, (derivatives, eigenvectors), k, w, mu, T, spacing, degeneracy_tol = job
+def _chunk_job(common, chunk):
+    """Integrals of one k chunk (module-level so process executors can pickle it).
+
+    ``common`` holds what every chunk shares (sent once per worker by executors that can),
+    ``chunk`` is ``(k, w)``.
+    """
+    model, integrands, (derivatives, eigenvectors), mu, T, spacing, degeneracy_tol = common
+    k, w = chunk
     geo = band_geometry(model, k, derivatives=derivatives, inverse_mass=True, degeneracy_tol=degeneracy_tol,
                         keep_eigenvectors=eigenvectors)
     B, N = geo.energies.shape
@@ -242,9 +247,11 @@ def integrate_mechanisms(model, mechanisms, grid, mu, T, *, executor=None, chunk
     grid : KGrid
     mu : array_like, eV
     T : array_like, kelvin (> 0 when a mechanism has Fermi-surface terms)
-    executor : object with ``map``, optional
-        Serial by default; e.g. ``get_executor("processes")``. Chunks are handed to it a few at a
-        time (:func:`~qkinetics.integrate.executors.bounded_map`), never the whole grid at once.
+    executor : str or object with ``map``/``submit``, optional
+        Serial by default; a name (``"processes"``, ``"dask"``, ``"dask://HOST:PORT"``: built for this
+        call and shut down after it) or an executor such as ``get_executor("dask", 2)``. Chunks are
+        handed to it a few at a time (:func:`~qkinetics.integrate.executors.bounded_map`), never the
+        whole grid at once.
     max_in_flight : int, optional
         Chunks submitted to the executor and not yet summed, at most (default: twice its workers).
         Bounds memory (the chunks' inputs and results) whatever the grid size.
@@ -273,21 +280,22 @@ def integrate_mechanisms(model, mechanisms, grid, mu, T, *, executor=None, chunk
     integrands = {m.name: m.integrand for m in mechanisms}
     done, totals, resolution = resume if resume is not None else (0, {}, np.zeros(len(T)))
     totals = dict(totals)
-    jobs = ((model, integrands, needs, k, w, mu, T, grid.spacing, degeneracy_tol)
-            for i, (k, w) in enumerate(grid.chunks(chunk_size)) if i >= done)
-    results = bounded_map(executor, _chunk_job, jobs, max_in_flight) if executor is not None else map(_chunk_job, jobs)
-    if progress:
-        from tqdm.auto import tqdm
+    common = (model, integrands, needs, mu, T, grid.spacing, degeneracy_tol)
+    jobs = (chunk for i, chunk in enumerate(grid.chunks(chunk_size)) if i >= done)
+    with executor_scope(executor) as ex:
+        results = bounded_map(ex, _chunk_job, jobs, max_in_flight, common=common)
+        if progress:
+            from tqdm.auto import tqdm
 
-        results = tqdm(results, total=grid.nchunks(chunk_size), initial=done, unit="chunk",
-                       desc=f"{model.name} {grid.description}")
-    for out, res in results:
-        for name, val in out.items():
-            totals[name] = val if name not in totals else totals[name] + val
-        resolution = np.maximum(resolution, res)
-        done += 1
-        if on_chunk is not None:
-            on_chunk(done, totals, resolution)
+            results = tqdm(results, total=grid.nchunks(chunk_size), initial=done, unit="chunk",
+                           desc=f"{model.name} {grid.description}")
+        for out, res in results:             # chunk order whatever the executor: bit-identical sums
+            for name, val in out.items():
+                totals[name] = val if name not in totals else totals[name] + val
+            resolution = np.maximum(resolution, res)
+            done += 1
+            if on_chunk is not None:
+                on_chunk(done, totals, resolution)
     if warn:
         for t, r in zip(T, resolution):
             if r > RESOLUTION_LIMIT and np.isfinite(r):
