@@ -11,6 +11,7 @@ from . import __version__
 from .geometry import DEFAULT_DEGENERACY_TOL
 from .integrate import KGrid, integrate_mechanisms
 from .integrate.convergence import grid_error
+from .integrate.executors import executor_scope
 from .models.base import ModelError
 from .responses import LINEAR_CHANNELS, SECOND_ORDER_CHANNELS, Mechanism, mechanisms_by_name
 
@@ -32,7 +33,7 @@ def _units(mech, dim):
 
 def conductivity(model, order=1, *, gradient=False, mu=0.0, T=10.0, tau=1e-13, omega=0.0, mechanisms="all",
                  kgrid=200, shift=0.5, kcut=None, convergence=True, executor=None, chunk_size=None,
-                 progress=False, degeneracy_tol=DEFAULT_DEGENERACY_TOL) -> xr.Dataset:
+                 progress=False, degeneracy_tol=DEFAULT_DEGENERACY_TOL, workers=None) -> xr.Dataset:
     """Conductivity of ``model`` by mechanism, for sweeps over mu, T, tau and omega.
 
     Parameters
@@ -61,8 +62,14 @@ def conductivity(model, order=1, *, gradient=False, mu=0.0, T=10.0, tau=1e-13, o
         (:func:`qkinetics.integrate.convergence.grid_error`: Richardson-style from the two level
         differences, raised while the thermal resolution of the grid is marginal, never below
         round-off) and the relative change |fine - coarse| / max |fine| in attrs.
-    executor : object with ``map``, optional
-        E.g. ``qkinetics.integrate.get_executor("processes")``.
+    executor : str or object with ``map``/``submit``, optional
+        Where the k chunks run: ``"serial"`` (default), ``"processes"`` (local process pool),
+        ``"dask"`` (a local ``dask.distributed`` cluster, started and closed by this call),
+        ``"dask://HOST:PORT"`` (a running dask scheduler, e.g. from dask-jobqueue), or an executor
+        object (``qkinetics.integrate.get_executor(...)``, left open). Results are bit-identical
+        whatever the executor (docs/performance.md).
+    workers : int, optional
+        Worker processes of a named local executor (default: the CPUs).
 
     Returns
     -------
@@ -81,14 +88,15 @@ def conductivity(model, order=1, *, gradient=False, mu=0.0, T=10.0, tau=1e-13, o
     if np.any(T < 0):
         raise ModelError(f"T must be >= 0 K; got {T.tolist()}.")
     grid = KGrid(model, kgrid, shift=shift, kcut=kcut)
-    fine = integrate_mechanisms(model, mechs, grid, mu, T, executor=executor, chunk_size=chunk_size,
-                                progress=progress, degeneracy_tol=degeneracy_tol)
     coarse = coarser = None
-    if convergence:
-        cgrid = grid.coarsened(model)
-        coarse, coarser = (integrate_mechanisms(model, mechs, g, mu, T, executor=executor, chunk_size=chunk_size,
-                                                progress=False, degeneracy_tol=degeneracy_tol, warn=False)
-                           for g in (cgrid, cgrid.coarsened(model)))
+    with executor_scope(executor, workers) as ex:            # a named executor serves all three grids
+        fine = integrate_mechanisms(model, mechs, grid, mu, T, executor=ex, chunk_size=chunk_size,
+                                    progress=progress, degeneracy_tol=degeneracy_tol)
+        if convergence:
+            cgrid = grid.coarsened(model)
+            coarse, coarser = (integrate_mechanisms(model, mechs, g, mu, T, executor=ex, chunk_size=chunk_size,
+                                                    progress=False, degeneracy_tol=degeneracy_tol, warn=False)
+                               for g in (cgrid, cgrid.coarsened(model)))
     return assemble_dataset(model, order, mechs, fine, coarse, grid, mu, T, tau, omega, coarser=coarser)
 
 

@@ -224,15 +224,27 @@ def _chunk_job(common, chunk):
     return out, resolution
 
 
-def default_chunk_size(model, n_mu, n_T) -> int:
+#: A grid is cut into at least this many chunks (when chunks stay above ``MIN_CHUNK`` points), so that
+#: parallel workers share it evenly: with c chunks on w workers the last round leaves workers idle, a
+#: ceiling of c / (w ceil(c / w)) on the parallel efficiency (3 chunks on 2 workers: 75%).
+MIN_CHUNKS = 64
+MIN_CHUNK = 1024
+
+
+def default_chunk_size(model, n_mu, n_T, npoints=None) -> int:
     """k points per job: at most 20000, and fewer for models with many orbitals.
 
     The Fermi weights of a job are built in tiles of ``FERMI_TILE_ELEMENTS`` whatever the sweep, so
     the size of the (mu, T) sweep no longer limits the chunk (``n_mu``, ``n_T`` are kept for the
     signature); what grows with it is the job's geometry, about 20 arrays of k x bands x bands
-    complex numbers, kept near 64 MB each at most.
+    complex numbers, kept near 64 MB each at most. With the grid's ``npoints`` given, chunks are
+    also cut to give ``MIN_CHUNKS`` chunks at least (not below ``MIN_CHUNK`` points): the chunking
+    depends on the grid only, never on the executor, so results stay bit-identical across executors.
     """
-    return int(np.clip(4e6 / model.norb**2, 256, 20000))
+    size = int(np.clip(4e6 / model.norb**2, 256, 20000))
+    if npoints is not None:
+        size = min(size, max(-(-int(npoints) // MIN_CHUNKS), MIN_CHUNK))
+    return size
 
 
 def integrate_mechanisms(model, mechanisms, grid, mu, T, *, executor=None, chunk_size=None,
@@ -275,7 +287,7 @@ def integrate_mechanisms(model, mechanisms, grid, mu, T, *, executor=None, chunk
     if not mechanisms:
         raise ModelError("no mechanisms to integrate.")
     if chunk_size is None:
-        chunk_size = default_chunk_size(model, len(mu), len(T))
+        chunk_size = default_chunk_size(model, len(mu), len(T), npoints=grid.npoints)
     needs = (any(m.needs_derivatives for m in mechanisms), any(m.needs_eigenvectors for m in mechanisms))
     integrands = {m.name: m.integrand for m in mechanisms}
     done, totals, resolution = resume if resume is not None else (0, {}, np.zeros(len(T)))
