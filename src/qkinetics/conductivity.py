@@ -13,6 +13,7 @@ from .integrate import KGrid, integrate_mechanisms
 from .integrate.convergence import grid_error
 from .integrate.executors import executor_scope
 from .models.base import ModelError
+from .symmetry import irreducible_grid, resolve_symmetry, symmetrize_integrals
 from .responses import LINEAR_CHANNELS, SECOND_ORDER_CHANNELS, Mechanism, mechanisms_by_name
 
 AXES = ("x", "y", "z")
@@ -33,7 +34,8 @@ def _units(mech, dim):
 
 def conductivity(model, order=1, *, gradient=False, mu=0.0, T=10.0, tau=1e-13, omega=0.0, mechanisms="all",
                  kgrid=200, shift=0.5, kcut=None, convergence=True, executor=None, chunk_size=None,
-                 progress=False, degeneracy_tol=DEFAULT_DEGENERACY_TOL, workers=None) -> xr.Dataset:
+                 progress=False, degeneracy_tol=DEFAULT_DEGENERACY_TOL, workers=None, symmetry=None,
+                 symmetry_tol=1e-6) -> xr.Dataset:
     """Conductivity of ``model`` by mechanism, for sweeps over mu, T, tau and omega.
 
     Parameters
@@ -70,6 +72,15 @@ def conductivity(model, order=1, *, gradient=False, mu=0.0, T=10.0, tau=1e-13, o
         whatever the executor (docs/performance.md).
     workers : int, optional
         Worker processes of a named local executor (default: the CPUs).
+    symmetry : None, "auto", MagneticPointGroup or sequence of operation symbols
+        Integrate over the irreducible wedge of a magnetic point group and symmetrize every tensor
+        (:mod:`qkinetics.symmetry`). ``"auto"`` finds the group from the Hamiltonian, keeping only
+        the operations the model obeys within ``symmetry_tol``; a group or generators (e.g.
+        ``["3[0,0,1]", "m'[1,0]"]``) are checked first and rejected with their violation if the
+        model breaks them. Use a Gamma-centred grid (``shift=0``) for the full reduction. The
+        group and every candidate's violation are stored in attrs ``symmetry``, ``symmetry_report``.
+    symmetry_tol : float
+        Largest relative violation of an operation still counted as a symmetry.
 
     Returns
     -------
@@ -88,6 +99,9 @@ def conductivity(model, order=1, *, gradient=False, mu=0.0, T=10.0, tau=1e-13, o
     if np.any(T < 0):
         raise ModelError(f"T must be >= 0 K; got {T.tolist()}.")
     grid = KGrid(model, kgrid, shift=shift, kcut=kcut)
+    report = resolve_symmetry(model, symmetry, tol=symmetry_tol)
+    if report is not None:
+        grid = irreducible_grid(model, grid, report.group)
     coarse = coarser = None
     with executor_scope(executor, workers) as ex:            # a named executor serves all three grids
         fine = integrate_mechanisms(model, mechs, grid, mu, T, executor=ex, chunk_size=chunk_size,
@@ -97,7 +111,14 @@ def conductivity(model, order=1, *, gradient=False, mu=0.0, T=10.0, tau=1e-13, o
             coarse, coarser = (integrate_mechanisms(model, mechs, g, mu, T, executor=ex, chunk_size=chunk_size,
                                                     progress=False, degeneracy_tol=degeneracy_tol, warn=False)
                                for g in (cgrid, cgrid.coarsened(model)))
-    return assemble_dataset(model, order, mechs, fine, coarse, grid, mu, T, tau, omega, coarser=coarser)
+    if report is not None:
+        fine, coarse, coarser = (None if r is None else symmetrize_integrals(report.group, mechs, r)
+                                 for r in (fine, coarse, coarser))
+    ds = assemble_dataset(model, order, mechs, fine, coarse, grid, mu, T, tau, omega, coarser=coarser)
+    if report is not None:
+        ds.attrs.update(symmetry=", ".join(report.group.names), symmetry_report=report.summary(),
+                        npoints_irreducible=grid.count())
+    return ds
 
 
 def _prefactors(mech: Mechanism, dim, tau, omega, channels):
