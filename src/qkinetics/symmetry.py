@@ -33,6 +33,7 @@ exactly zero.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -96,35 +97,41 @@ def _operation_name(R, antiunitary: bool) -> str:
     return f"{'-' if det < 0 else ''}{n}{prime}{sense}{lab}"
 
 
-@dataclass(frozen=True)
 class Operation:
     """A point-group operation, unitary or combined with time reversal.
 
-    Attributes
+    Parameters
     ----------
-    rotation : (d, d) ndarray
+    rotation : (d, d) array_like
         Orthogonal Cartesian matrix R acting on vectors (k, velocities, fields).
     antiunitary : bool
         Combined with time reversal T.
-    name : str
-        Symbol, e.g. ``"2[0,0,1]"``, ``"m'[1,0,0]"``, ``"-1'"`` (= PT), ``"1'"`` (= T).
+    name : str, optional
+        Symbol, e.g. ``"2[0,0,1]"``, ``"m'[1,0,0]"``, ``"-1'"`` (= PT), ``"1'"`` (= T); made from R when
+        not given.
     """
 
-    rotation: np.ndarray = field(repr=False)
-    antiunitary: bool
-    name: str = ""
+    __slots__ = ("rotation", "antiunitary", "_name", "_key")
 
-    def __post_init__(self):
-        R = np.asarray(self.rotation, dtype=float)
-        if R.ndim != 2 or R.shape[0] != R.shape[1] or R.shape[0] not in (1, 2, 3):
-            raise ModelError(f"an operation's rotation must be a d x d matrix (d = 1, 2, 3); got shape {R.shape}.")
-        if not np.allclose(R @ R.T, np.eye(len(R)), atol=1e-8):
-            raise ModelError("an operation's rotation must be orthogonal (Cartesian coordinates).")
-        object.__setattr__(self, "rotation", R)
-        object.__setattr__(self, "antiunitary", bool(self.antiunitary))
-        if not self.name:
-            object.__setattr__(self, "name", _operation_name(R, self.antiunitary) if len(R) > 1 else
-                               ("1" if R[0, 0] > 0 else "-1") + ("'" if self.antiunitary else ""))
+    def __init__(self, rotation, antiunitary, name="", *, _checked=False):
+        R = np.asarray(rotation, dtype=float)
+        if not _checked:
+            if R.ndim != 2 or R.shape[0] != R.shape[1] or R.shape[0] not in (1, 2, 3):
+                raise ModelError(f"an operation's rotation must be a d x d matrix (d = 1, 2, 3); got shape {R.shape}.")
+            if not np.allclose(R @ R.T, np.eye(len(R)), atol=1e-8):
+                raise ModelError("an operation's rotation must be orthogonal (Cartesian coordinates).")
+        self.rotation = R
+        self.antiunitary = bool(antiunitary)
+        self._name = name
+        self._key = (tuple(np.round(R, 6).ravel() + 0.0), self.antiunitary)
+
+    @property
+    def name(self) -> str:
+        if not self._name:
+            R = self.rotation
+            self._name = (_operation_name(R, self.antiunitary) if len(R) > 1 else
+                          ("1" if R[0, 0] > 0 else "-1") + ("'" if self.antiunitary else ""))
+        return self._name
 
     @property
     def dim(self) -> int:
@@ -144,10 +151,10 @@ class Operation:
         return sign * D
 
     def __mul__(self, other: "Operation") -> "Operation":
-        return Operation(self.rotation @ other.rotation, self.antiunitary != other.antiunitary)
+        return Operation(self.rotation @ other.rotation, self.antiunitary != other.antiunitary, _checked=True)
 
     def key(self) -> tuple:
-        return (tuple(np.round(self.rotation, 6).ravel() + 0.0), self.antiunitary)
+        return self._key
 
     def __eq__(self, other):
         return isinstance(other, Operation) and self.key() == other.key()
@@ -342,7 +349,12 @@ def lattice_operations(model: Model, symprec: float = 1e-5) -> list:
         L[2, 2] = 10 * np.max(np.linalg.norm(A, axis=1))
     else:
         L = A
-    sym = spglib.get_symmetry((L, [[0.0, 0.0, 0.0]], [1]), symprec=symprec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)           # spglib 2.x: old-style error handling
+        try:
+            sym = spglib.get_symmetry((L, [[0.0, 0.0, 0.0]], [1]), symprec=symprec)
+        except Exception:                                              # spglib's new-style errors
+            sym = None
     if sym is None:
         raise ModelError(f"spglib could not find the lattice symmetry of {model.name}.")
     ops = {}
@@ -572,8 +584,6 @@ def irreducible_grid(model: Model, grid, group: MagneticPointGroup):
             names.append(op.name)
     wedge = IrreducibleGrid(grid, actions, names)
     if wedge.dropped:
-        import warnings
-
         warnings.warn(f"the grid ({grid.description}) is not invariant under {', '.join(wedge.dropped)}: these "
                       "operations only symmetrize the result. A Gamma-centred grid (shift=0) with the same n "
                       "along symmetry-related directions is invariant under the whole group.",
