@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import time
 
 import numpy as np
@@ -75,6 +76,10 @@ def main():
     t_serial, ref = best_time(run, args.repeat)
     print(f"serial, default BLAS threads : {t_default:7.2f} s")
     print(f"serial, 1 BLAS thread        : {t_serial:7.2f} s")
+    cpu0 = time.process_time()
+    run()
+    cpu_serial = time.process_time() - cpu0
+    print(f"serial CPU time (1 thread)   : {cpu_serial:7.2f} s")
     kinds = ["processes"] + ([] if args.no_dask else ["dask"])
     for kind in kinds:
         with get_executor(kind, args.workers) as ex:
@@ -83,6 +88,18 @@ def main():
         same = all(np.array_equal(ref.values[k], res.values[k]) for k in ref.values)
         print(f"{kind:<10} x{args.workers}: {t:7.2f} s   speed-up {t_serial / t:4.2f}x over 1-thread serial, "
               f"{t_default / t:4.2f}x over default serial; bit-identical: {same}")
+    # CPU accounting, insensitive to other load: the pool's workers (reaped children) and this process
+    # (chunk generation, pickling, sums) share the cores, so on w idle cores the wall time is at least
+    # (workers' CPU + parent's CPU) / w: the speed-up ceiling below.
+    child0, parent0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.process_time()
+    with get_executor("processes", args.workers) as ex:
+        run(ex)
+    child1, parent = resource.getrusage(resource.RUSAGE_CHILDREN), time.process_time() - parent0
+    workers_cpu = (child1.ru_utime + child1.ru_stime) - (child0.ru_utime + child0.ru_stime)
+    ceiling = cpu_serial * args.workers / (workers_cpu + parent)
+    print(f"processes x{args.workers} CPU: workers {workers_cpu:.2f} s (incl. start-up), parent {parent:.2f} s; "
+          f"overhead {((workers_cpu + parent) / cpu_serial - 1) * 100:.0f}% -> speed-up ceiling on "
+          f"{args.workers} idle cores {ceiling:.2f}x")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
