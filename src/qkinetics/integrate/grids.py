@@ -180,30 +180,40 @@ class IrreducibleGrid:
             return False
         return np.array_equal((self._twice_shift @ M) % 2, self._twice_shift)
 
+    def _linear(self, p, M):
+        """Linear indices of the images p M (doubled coordinates p, (B, d)) on the grid."""
+        s2, n = self._twice_shift, self.n
+        images = (p @ M) % (2 * n)
+        return np.ravel_multi_index(tuple(((images - s2) // 2).T), tuple(n))
+
     def _orbits(self, start, stop):
-        """Linear indices start..stop: (is_representative, orbit_size) as arrays."""
-        n, s2 = self.n, self._twice_shift
+        """Representatives among the linear indices start..stop: (their indices, their orbit sizes).
+
+        A point is its orbit's representative when no image has a smaller index. Most points are
+        rejected by the first few operations, so the survivors shrink geometrically and the scan
+        costs a few integer matrix products per point, not |G|; the orbit sizes are counted on the
+        representatives only.
+        """
         idx = np.arange(start, stop, dtype=np.int64)
-        p = 2 * np.stack(np.unravel_index(idx, tuple(n)), axis=-1) + s2    # (B, d) doubled coordinates
-        images = np.einsum("bi,gij->bgj", p, self.actions) % (2 * n)      # (B, |K|, d), on the grid
-        lin = np.ravel_multi_index(tuple(np.moveaxis((images - s2) // 2, -1, 0)), tuple(n))   # (B, |K|)
-        lin.sort(axis=1)
-        is_rep = lin[:, 0] == idx
-        size = 1 + np.count_nonzero(np.diff(lin, axis=1), axis=1)
-        return is_rep, size
+        p = 2 * np.stack(np.unravel_index(idx, tuple(self.n)), axis=-1) + self._twice_shift
+        for M in self.actions:
+            keep = self._linear(p, M) >= idx
+            idx, p = idx[keep], p[keep]
+        images = np.stack([self._linear(p, M) for M in self.actions], axis=1)        # (reps, |K|)
+        images.sort(axis=1)
+        return idx, 1 + np.count_nonzero(np.diff(images, axis=1), axis=1)
 
     def _representatives(self, scan):
         """Yield (linear index, orbit size) arrays of the representatives, block by block."""
         total = self.npoints
         for start in range(0, total, scan):
-            stop = min(start + scan, total)
-            is_rep, size = self._orbits(start, stop)
-            yield np.arange(start, stop, dtype=np.int64)[is_rep], size[is_rep]
+            yield self._orbits(start, min(start + scan, total))
 
     def chunks(self, chunk_size: int = 20000):
         """Yield ``(k, w)`` of the representatives, ``chunk_size`` at a time, w = grid weight x orbit size."""
-        buf_i, buf_s, held = [], [], 0
+        buf_i, buf_s, held, total = [], [], 0, 0
         for idx, size in self._representatives(max(chunk_size, 4096)):
+            total += len(idx)
             buf_i.append(idx)
             buf_s.append(size)
             held += len(idx)
@@ -213,6 +223,7 @@ class IrreducibleGrid:
                 buf_i, buf_s, held = [idx_all[chunk_size:]], [size_all[chunk_size:]], held - chunk_size
         if held:
             yield self._points(np.concatenate(buf_i), np.concatenate(buf_s))
+        self._counts["reps"] = total                                   # a full pass counted them: no rescan
 
     def _points(self, idx, size):
         ij = np.stack(np.unravel_index(idx, tuple(self.n)), axis=-1)
