@@ -66,7 +66,7 @@ mechs = mechanisms_by_name(["drude", "anomalous_hall"], 1)
 def checkpoint(done, totals, resolution):            # atomic: temp file, then rename
     np.savez(path + ".tmp.npz", done=done, resolution=resolution, **totals)
     os.replace(path + ".tmp.npz", path)
-    time.sleep(0.3)                                   # give the test time to kill us mid-run
+    time.sleep(0.15)                                  # give the test time to kill us mid-run
 
 integrate_mechanisms(model, mechs, KGrid(model, 16), [-0.3, 0.4], [80.0], chunk_size=200,
                      executor="dask://" + address, on_chunk=checkpoint, warn=False)
