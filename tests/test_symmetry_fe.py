@@ -8,7 +8,6 @@ from __future__ import annotations
 import bz2
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import qkinetics as qk

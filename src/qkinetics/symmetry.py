@@ -34,8 +34,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
 
 import numpy as np
 
