@@ -72,6 +72,11 @@ def test_operation_symbols_build_the_right_matrices():
     assert t.antiunitary and np.allclose(t.k_action, -np.eye(3))
     assert np.allclose(operation("4", dim=2).rotation, [[0, -1], [1, 0]])
     assert operation("2'[0,0,1]").name == "2'[0,0,1]"
+    # every name of a found group reads back as the same operation (hexagonal normals in sqrt3)
+    for model in (qk.zoo.get("haldane", phi=0.0), qk.zoo.get("weyl"), simple_cubic()):
+        group = find_symmetry(model).group
+        assert all(operation(name, model.dim) in group.operations for name in group.names)
+    assert "m'[1,sqrt3]" in find_symmetry(qk.zoo.get("haldane", mass=0.1)).group.names
     with pytest.raises(ModelError, match="cannot read"):
         operation("C5z")
     with pytest.raises(ModelError, match="1, 2, 3, 4, 6"):

@@ -62,7 +62,18 @@ def _axis_label(v) -> str:
         w = v * scale
         if np.allclose(w, np.round(w), atol=1e-6):
             return "[" + ",".join(str(int(x)) for x in np.round(w)) + "]"
-    return "[" + ",".join(f"{x:.3f}" for x in v) + "]"
+    v = v / np.min(np.abs(v[np.abs(v) > 1e-8]))
+    root3 = v / np.sqrt(3)                                               # hexagonal directions: [1,-sqrt3]
+    if all(np.isclose(x, round(x), atol=1e-6) or np.isclose(y, round(y), atol=1e-6) for x, y in zip(v, root3)):
+        parts = []
+        for x, y in zip(v, root3):
+            if np.isclose(x, round(x), atol=1e-6):
+                parts.append(str(int(round(x))))
+            else:
+                k = int(round(y))
+                parts.append({1: "sqrt3", -1: "-sqrt3"}.get(k, f"{k}sqrt3"))
+        return "[" + ",".join(parts) + "]"
+    return "[" + ",".join(f"{x:.6g}" for x in v) + "]"
 
 
 def _operation_name(R, antiunitary: bool) -> str:
@@ -165,6 +176,18 @@ class Operation:
         return f"Operation({self.name})"
 
 
+def _component(text: str, symbol: str) -> float:
+    """An axis component: a number, or a multiple of sqrt3 (``sqrt3``, ``-2sqrt3``)."""
+    m = re.fullmatch(r"([+-]?\d*\.?\d*)\*?(sqrt3|√3)", text)
+    try:
+        if m:
+            k = m.group(1)
+            return (float(k) if k not in ("", "+", "-") else float(k + "1")) * np.sqrt(3)
+        return float(text)
+    except ValueError:
+        raise ModelError(f"operation {symbol!r}: cannot read the axis component {text!r}.") from None
+
+
 _SYMBOL = re.compile(r"^\s*(-?)(\d|m)('?)(\^-1)?\s*(?:\[([^\]]*)\])?\s*$")
 
 
@@ -184,7 +207,7 @@ def operation(symbol: str, dim: int = 3) -> Operation:
     if dim not in (2, 3):
         raise ModelError(f"operations by symbol need dim 2 or 3; got {dim}.")
     if axis:
-        a = np.array([float(x) for x in re.split(r"[,\s]+", axis.strip())])
+        a = np.array([_component(x, symbol) for x in re.split(r"[,\s]+", axis.strip())])
     else:
         a = np.eye(dim)[-1] if dim == 3 else np.array([1.0, 0.0])
     if len(a) != dim or not np.any(a):
