@@ -29,11 +29,14 @@ from __future__ import annotations
 
 import ctypes
 import os
+import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 from itertools import islice
+
+import numpy as np
 
 from ..models.base import ModelError
 
@@ -126,6 +129,7 @@ class DaskExecutor:
             raise ModelError("executor 'dask' needs dask.distributed: pip install 'dask[distributed]'.") from err
         self._cluster = None
         self._own_client = client is None
+        self._threads, self._threads_checked = 1, -np.inf
         if client is not None:
             self.client = client
         elif address:
@@ -146,9 +150,13 @@ class DaskExecutor:
 
     @property
     def _max_workers(self) -> int:
-        """Worker threads of the cluster now (sets the default number of jobs in flight)."""
-        info = self.client.scheduler_info()
-        return max(1, sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
+        """Worker threads of the cluster now (sets the default number of jobs in flight; asked of the
+        scheduler at most once a second, so a cluster that grows, e.g. under dask-jobqueue, gets more jobs)."""
+        now = time.monotonic()
+        if now - self._threads_checked > 1.0:
+            self._threads = max(1, sum(self.client.nthreads().values()))
+            self._threads_checked = now
+        return self._threads
 
     def submit(self, fn, *args):
         return self.client.submit(fn, *args, pure=False)
@@ -250,7 +258,8 @@ def bounded_map(executor, fn, iterable, max_in_flight=None, common=None):
     Parameters
     ----------
     max_in_flight : int, optional
-        Default :func:`default_in_flight` (twice the workers): enough to keep every worker busy.
+        Default :func:`default_in_flight` (twice the workers): enough to keep every worker busy;
+        re-evaluated as results come in, so workers that join a Dask cluster during the run get jobs.
     """
     if common is not None:
         shared = executor.share(common) if hasattr(executor, "share") else common
@@ -267,11 +276,14 @@ def bounded_map(executor, fn, iterable, max_in_flight=None, common=None):
         while batch := list(islice(jobs, n)):
             yield from executor.map(task, batch)
         return
+    def room():                                   # re-read: a Dask cluster may grow (or shrink) during the run
+        return n if max_in_flight else max(1, default_in_flight(executor))
+
     window = deque(executor.submit(fn, *args(job)) for job in islice(jobs, n))
     try:
         while window:
             result = window.popleft().result()
-            for job in islice(jobs, 1):
+            for job in islice(jobs, max(room() - len(window), 1)):
                 window.append(executor.submit(fn, *args(job)))
             yield result
     finally:
