@@ -28,6 +28,7 @@ a matrix product: pools and Dask workers use one thread each, as a serial run un
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import time
 from collections import deque
@@ -145,7 +146,8 @@ class DaskExecutor:
             if workers < 1 or int(threads_per_worker) < 1:
                 raise ModelError(f"dask workers and threads_per_worker must be >= 1; got {workers}, {threads_per_worker}.")
             self._cluster = LocalCluster(n_workers=workers, threads_per_worker=int(threads_per_worker),
-                                         processes=True, dashboard_address=None)
+                                         processes=True, dashboard_address=None,
+                                         silence_logs=logging.ERROR)      # no shutdown chatter on a loaded machine
             self.client = Client(self._cluster)
 
     @property
