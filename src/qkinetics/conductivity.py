@@ -11,7 +11,9 @@ from . import __version__, checks
 from .geometry import DEFAULT_DEGENERACY_TOL
 from .integrate import KGrid, integrate_mechanisms
 from .integrate.convergence import grid_error
+from .integrate.executors import executor_scope
 from .models.base import ModelError
+from .symmetry import irreducible_grid, resolve_symmetry, symmetrize_integrals
 from .responses import LINEAR_CHANNELS, SECOND_ORDER_CHANNELS, Mechanism, mechanisms_by_name
 
 AXES = ("x", "y", "z")
@@ -32,7 +34,8 @@ def _units(mech, dim):
 
 def conductivity(model, order=1, *, gradient=False, mu=0.0, T=300.0, tau=1e-13, omega=0.0, mechanisms="all",
                  kgrid=200, shift=0.5, kcut=None, convergence=True, executor=None, chunk_size=None,
-                 progress=False, degeneracy_tol=DEFAULT_DEGENERACY_TOL) -> xr.Dataset:
+                 progress=False, degeneracy_tol=DEFAULT_DEGENERACY_TOL, workers=None, symmetry=None,
+                 symmetry_tol=1e-6) -> xr.Dataset:
     """Conductivity of ``model`` by mechanism, for sweeps over mu, T, tau and omega.
 
     Every mechanism is a band integral :math:`\\int d^dk/(2\\pi)^d \\sum_n f^{(p)}(\\varepsilon_n - \\mu)\\,X_n(k)`
@@ -79,9 +82,12 @@ def conductivity(model, order=1, *, gradient=False, mu=0.0, T=300.0, tau=1e-13, 
         (:func:`qkinetics.integrate.convergence.grid_error`: Richardson-style from the two level
         differences, raised while the thermal resolution of the grid is marginal, never below
         round-off) and the relative change |fine - coarse| / max |fine| in attrs.
-    executor : object with ``map``, optional
-        Runs the k chunks in parallel, e.g. ``qkinetics.integrate.get_executor("processes", workers=4)``
-        or a ``concurrent.futures`` executor; the result is bit-identical to the serial one.
+    executor : str or object with ``map``/``submit``, optional
+        Where the k chunks run: ``"serial"`` (default), ``"processes"`` (local process pool),
+        ``"dask"`` (a local ``dask.distributed`` cluster, started and closed by this call),
+        ``"dask://HOST:PORT"`` (a running dask scheduler, e.g. from dask-jobqueue), or an executor
+        object (``qkinetics.integrate.get_executor(...)``, left open). Results are bit-identical
+        whatever the executor (docs/performance.md).
     chunk_size : int, optional
         k points per chunk (one job of the executor). The default keeps each chunk's arrays near 64 MB;
         smaller chunks lower the memory, larger ones the overhead; the result changes only by round-off.
@@ -90,6 +96,17 @@ def conductivity(model, order=1, *, gradient=False, mu=0.0, T=300.0, tau=1e-13, 
     degeneracy_tol : float, eV
         Bands closer than this at the same k form one degenerate group (e.g. a Kramers pair), treated
         gauge-invariantly; default ``qkinetics.geometry.DEFAULT_DEGENERACY_TOL``.
+    workers : int, optional
+        Worker processes of a named local executor (default: the CPUs).
+    symmetry : None, "auto", MagneticPointGroup or sequence of operation symbols
+        Integrate over the irreducible wedge of a magnetic point group and symmetrize every tensor
+        (:mod:`qkinetics.symmetry`). ``"auto"`` finds the group from the Hamiltonian, keeping only
+        the operations the model obeys within ``symmetry_tol``; a group or generators (e.g.
+        ``["3[0,0,1]", "m'[1,0]"]``) are checked first and rejected with their violation if the
+        model breaks them. Use a Gamma-centred grid (``shift=0``) for the full reduction. The
+        group and every candidate's violation are stored in attrs ``symmetry``, ``symmetry_report``.
+    symmetry_tol : float
+        Largest relative violation of an operation still counted as a symmetry.
 
     Returns
     -------
@@ -122,15 +139,26 @@ def conductivity(model, order=1, *, gradient=False, mu=0.0, T=300.0, tau=1e-13, 
                   result_bytes(model.dim, order, gradient, len(mechs), len(mu), len(T), len(tau), len(omega)),
                   "sweep fewer mu, T, tau or omega values, or split the sweep into several calls")
     grid = KGrid(model, kgrid, shift=shift, kcut=kcut)
-    fine = integrate_mechanisms(model, mechs, grid, mu, T, executor=executor, chunk_size=chunk_size,
-                                progress=progress, degeneracy_tol=degeneracy_tol)
+    report = resolve_symmetry(model, symmetry, tol=symmetry_tol)
+    if report is not None:
+        grid = irreducible_grid(model, grid, report.group)
     coarse = coarser = None
-    if convergence:
-        cgrid = grid.coarsened(model)
-        coarse, coarser = (integrate_mechanisms(model, mechs, g, mu, T, executor=executor, chunk_size=chunk_size,
-                                                progress=False, degeneracy_tol=degeneracy_tol, warn=False)
-                           for g in (cgrid, cgrid.coarsened(model)))
-    return assemble_dataset(model, order, mechs, fine, coarse, grid, mu, T, tau, omega, coarser=coarser)
+    with executor_scope(executor, workers) as ex:            # a named executor serves all three grids
+        fine = integrate_mechanisms(model, mechs, grid, mu, T, executor=ex, chunk_size=chunk_size,
+                                    progress=progress, degeneracy_tol=degeneracy_tol)
+        if convergence:
+            cgrid = grid.coarsened(model)
+            coarse, coarser = (integrate_mechanisms(model, mechs, g, mu, T, executor=ex, chunk_size=chunk_size,
+                                                    progress=False, degeneracy_tol=degeneracy_tol, warn=False)
+                               for g in (cgrid, cgrid.coarsened(model)))
+    if report is not None:
+        fine, coarse, coarser = (None if r is None else symmetrize_integrals(report.group, mechs, r)
+                                 for r in (fine, coarse, coarser))
+    ds = assemble_dataset(model, order, mechs, fine, coarse, grid, mu, T, tau, omega, coarser=coarser)
+    if report is not None:
+        ds.attrs.update(symmetry=", ".join(report.group.names), symmetry_report=report.summary(),
+                        npoints_irreducible=grid.count())
+    return ds
 
 
 def result_bytes(dim, order, gradient, nmech, nmu, nT, ntau, nomega) -> float:

@@ -160,3 +160,126 @@ def polar_grid(kcut, nth=64, refine=(), width=0.02, fine=0.001, coarse=0.1, orde
     R, TH = np.meshgrid(r, th, indexing="ij")
     W = (wr[:, None] * R * (2 * np.pi / nth)) / (2 * np.pi) ** 2
     return np.stack([R * np.cos(TH), R * np.sin(TH)], axis=-1).reshape(-1, 2), W.ravel()
+
+
+class IrreducibleGrid:
+    """The points of a :class:`KGrid` reduced to one representative per orbit of a point group.
+
+    Every operation's action on reduced k coordinates is an integer matrix M (kappa -> kappa M).
+    A grid point (i + s) / n (``i`` integer, shift s = 0 or 1/2) is kept as ``p = 2 i + 2 s``;
+    the grid is invariant when p M stays on it, and the orbit of a point is found in integer
+    arithmetic: its images p M reduced modulo 2n, their linear indices, the representative the
+    smallest index. Only representatives are yielded, each with the weight of the grid point times
+    its orbit size, so the weights still sum to the Brillouin-zone volume. Scanning the grid costs
+    integer work only (chunk by chunk, bounded memory); the band geometry is computed for about
+    1/|G| of the points.
+
+    Operations that do not leave the grid invariant (a shifted grid under a 3-fold rotation, unequal
+    n along related directions) are left out of the reduction and listed in ``dropped``; summing
+    the representatives then gives the full-grid sum symmetrized over the kept operations only.
+
+    Parameters
+    ----------
+    grid : KGrid
+        A lattice grid.
+    k_actions : sequence of (d, d) integer arrays
+        Reduced-coordinate actions M of the group's operations (distinct; the identity included).
+    names : sequence of str, optional
+        Labels of the actions, for ``dropped``.
+    """
+
+    def __init__(self, grid: KGrid, k_actions, names=None):
+        if not grid.periodic:
+            raise ModelError("symmetry reduction needs a lattice (Monkhorst-Pack) grid, not a continuum grid.")
+        twice = 2 * grid.shift
+        if not np.allclose(twice, np.round(twice)):
+            raise ModelError(f"symmetry reduction needs a grid shift of 0 or 0.5 per direction; got {grid.shift.tolist()}.")
+        self.grid = grid
+        self.dim, self.n, self.periodic = grid.dim, grid.n, True
+        self._twice_shift = np.round(twice).astype(np.int64) % 2
+        names = list(names) if names is not None else [str(i) for i in range(len(k_actions))]
+        kept, self.dropped = [], []
+        for M, name in zip(k_actions, names):
+            M = np.asarray(M, dtype=np.int64)
+            if self._preserves_grid(M):
+                kept.append(M)
+            else:
+                self.dropped.append(name)
+        self.actions = np.array(kept)                                    # (|K|, d, d)
+        self.npoints, self.weight, self.spacing = grid.npoints, grid.weight, grid.spacing
+        self.reciprocal = grid.reciprocal
+        self._counts = {}
+        self.description = f"{grid.description}, irreducible wedge of {len(kept)} operations"
+
+    def _preserves_grid(self, M) -> bool:
+        n = self.n
+        related = M != 0
+        if np.any(related & (n[:, None] != n[None, :])):                   # mixes directions of unequal n
+            return False
+        return np.array_equal((self._twice_shift @ M) % 2, self._twice_shift)
+
+    def _linear(self, p, M):
+        """Linear indices of the images p M (doubled coordinates p, (B, d)) on the grid."""
+        s2, n = self._twice_shift, self.n
+        images = (p @ M) % (2 * n)
+        return np.ravel_multi_index(tuple(((images - s2) // 2).T), tuple(n))
+
+    def _orbits(self, start, stop):
+        """Representatives among the linear indices start..stop: (their indices, their orbit sizes).
+
+        A point is its orbit's representative when no image has a smaller index. Most points are
+        rejected by the first few operations, so the survivors shrink geometrically and the scan
+        costs a few integer matrix products per point, not |G|; the orbit sizes are counted on the
+        representatives only.
+        """
+        idx = np.arange(start, stop, dtype=np.int64)
+        p = 2 * np.stack(np.unravel_index(idx, tuple(self.n)), axis=-1) + self._twice_shift
+        for M in self.actions:
+            keep = self._linear(p, M) >= idx
+            idx, p = idx[keep], p[keep]
+        images = np.stack([self._linear(p, M) for M in self.actions], axis=1)        # (reps, |K|)
+        images.sort(axis=1)
+        return idx, 1 + np.count_nonzero(np.diff(images, axis=1), axis=1)
+
+    def _representatives(self, scan):
+        """Yield (linear index, orbit size) arrays of the representatives, block by block."""
+        total = self.npoints
+        for start in range(0, total, scan):
+            yield self._orbits(start, min(start + scan, total))
+
+    def chunks(self, chunk_size: int = 20000):
+        """Yield ``(k, w)`` of the representatives, ``chunk_size`` at a time, w = grid weight x orbit size."""
+        buf_i, buf_s, held, total = [], [], 0, 0
+        for idx, size in self._representatives(max(chunk_size, 4096)):
+            total += len(idx)
+            buf_i.append(idx)
+            buf_s.append(size)
+            held += len(idx)
+            while held >= chunk_size:
+                idx_all, size_all = np.concatenate(buf_i), np.concatenate(buf_s)
+                yield self._points(idx_all[:chunk_size], size_all[:chunk_size])
+                buf_i, buf_s, held = [idx_all[chunk_size:]], [size_all[chunk_size:]], held - chunk_size
+        if held:
+            yield self._points(np.concatenate(buf_i), np.concatenate(buf_s))
+        self._counts["reps"] = total                                   # a full pass counted them: no rescan
+
+    def _points(self, idx, size):
+        ij = np.stack(np.unravel_index(idx, tuple(self.n)), axis=-1)
+        k = ((ij + self.grid.shift) / self.n) @ self.reciprocal
+        return k, self.weight * size.astype(float)
+
+    def count(self) -> int:
+        """Number of representatives (orbits), found by one integer scan of the grid."""
+        if "reps" not in self._counts:
+            self._counts["reps"] = sum(len(i) for i, _ in self._representatives(1 << 16))
+        return self._counts["reps"]
+
+    def nchunks(self, chunk_size: int) -> int:
+        """Number of chunks :meth:`chunks` yields (exact)."""
+        return -(-self.count() // chunk_size)
+
+    def coarsened(self, model: Model) -> "IrreducibleGrid":
+        """The same reduction on the grid with half the points per direction."""
+        g = IrreducibleGrid(self.grid.coarsened(model), self.actions)
+        g.dropped = self.dropped + g.dropped
+        return g

@@ -19,7 +19,7 @@ import numpy as np
 from ..geometry import DEFAULT_DEGENERACY_TOL, band_geometry
 from ..models.base import ModelError
 from ..units import kB_eV
-from .executors import bounded_map
+from .executors import bounded_map, executor_scope
 from .occupation import SEA_VALUE, c2_function, check_weight_key, entropy_density, fermi_dirac
 
 #: Thermal-shell resolution above which a grid is flagged as too coarse for the temperature.
@@ -209,9 +209,14 @@ def fermi_contractions(energies, w, terms, mu, T):
     return result
 
 
-def _chunk_job(job):
-    """Integrals of one k chunk (module-level so process executors can pickle it)."""
-    model, integrands, (derivatives, eigenvectors), k, w, mu, T, spacing, degeneracy_tol = job
+def _chunk_job(common, chunk):
+    """Integrals of one k chunk (module-level so process executors can pickle it).
+
+    ``common`` holds what every chunk shares (sent once per worker by executors that can),
+    ``chunk`` is ``(k, w)``.
+    """
+    model, integrands, (derivatives, eigenvectors), mu, T, spacing, degeneracy_tol = common
+    k, w = chunk
     geo = band_geometry(model, k, derivatives=derivatives, inverse_mass=True, degeneracy_tol=degeneracy_tol,
                         keep_eigenvectors=eigenvectors)
     B, N = geo.energies.shape
@@ -245,15 +250,27 @@ def _chunk_job(job):
     return out, resolution
 
 
-def default_chunk_size(model, n_mu, n_T) -> int:
+#: A grid is cut into at least this many chunks (when chunks stay above ``MIN_CHUNK`` points), so that
+#: parallel workers share it evenly: with c chunks on w workers the last round leaves workers idle, a
+#: ceiling of c / (w ceil(c / w)) on the parallel efficiency (3 chunks on 2 workers: 75%).
+MIN_CHUNKS = 64
+MIN_CHUNK = 1024
+
+
+def default_chunk_size(model, n_mu, n_T, npoints=None) -> int:
     """k points per job: at most 20000, and fewer for models with many orbitals.
 
     The Fermi weights of a job are built in tiles of ``FERMI_TILE_ELEMENTS`` whatever the sweep, so
     the size of the (mu, T) sweep no longer limits the chunk (``n_mu``, ``n_T`` are kept for the
     signature); what grows with it is the job's geometry, about 20 arrays of k x bands x bands
-    complex numbers, kept near 64 MB each at most.
+    complex numbers, kept near 64 MB each at most. With the grid's ``npoints`` given, chunks are
+    also cut to give ``MIN_CHUNKS`` chunks at least (not below ``MIN_CHUNK`` points): the chunking
+    depends on the grid only, never on the executor, so results stay bit-identical across executors.
     """
-    return int(np.clip(4e6 / model.norb**2, 256, 20000))
+    size = int(np.clip(4e6 / model.norb**2, 256, 20000))
+    if npoints is not None:
+        size = min(size, max(-(-int(npoints) // MIN_CHUNKS), MIN_CHUNK))
+    return size
 
 
 def integrate_mechanisms(model, mechanisms, grid, mu, T, *, executor=None, chunk_size=None,
@@ -268,9 +285,11 @@ def integrate_mechanisms(model, mechanisms, grid, mu, T, *, executor=None, chunk
     grid : KGrid
     mu : array_like, eV
     T : array_like, kelvin (> 0 when a mechanism has Fermi-surface terms)
-    executor : object with ``map``, optional
-        Serial by default; e.g. ``get_executor("processes")``. Chunks are handed to it a few at a
-        time (:func:`~qkinetics.integrate.executors.bounded_map`), never the whole grid at once.
+    executor : str or object with ``map``/``submit``, optional
+        Serial by default; a name (``"processes"``, ``"dask"``, ``"dask://HOST:PORT"``: built for this
+        call and shut down after it) or an executor such as ``get_executor("dask", 2)``. Chunks are
+        handed to it a few at a time (:func:`~qkinetics.integrate.executors.bounded_map`), never the
+        whole grid at once.
     max_in_flight : int, optional
         Chunks submitted to the executor and not yet summed, at most (default: twice its workers).
         Bounds memory (the chunks' inputs and results) whatever the grid size.
@@ -299,26 +318,27 @@ def integrate_mechanisms(model, mechanisms, grid, mu, T, *, executor=None, chunk
     if not mechanisms:
         raise ModelError("no mechanisms to integrate.")
     if chunk_size is None:
-        chunk_size = default_chunk_size(model, len(mu), len(T))
+        chunk_size = default_chunk_size(model, len(mu), len(T), npoints=grid.npoints)
     needs = (any(m.needs_derivatives for m in mechanisms), any(m.needs_eigenvectors for m in mechanisms))
     integrands = {m.name: m.integrand for m in mechanisms}
     done, totals, resolution = resume if resume is not None else (0, {}, np.zeros(len(T)))
     totals = dict(totals)
-    jobs = ((model, integrands, needs, k, w, mu, T, grid.spacing, degeneracy_tol)
-            for i, (k, w) in enumerate(grid.chunks(chunk_size)) if i >= done)
-    results = bounded_map(executor, _chunk_job, jobs, max_in_flight) if executor is not None else map(_chunk_job, jobs)
-    if progress:
-        from tqdm.auto import tqdm
+    common = (model, integrands, needs, mu, T, grid.spacing, degeneracy_tol)
+    jobs = (chunk for i, chunk in enumerate(grid.chunks(chunk_size)) if i >= done)
+    with executor_scope(executor) as ex:
+        results = bounded_map(ex, _chunk_job, jobs, max_in_flight, common=common)
+        if progress:
+            from tqdm.auto import tqdm
 
-        results = tqdm(results, total=grid.nchunks(chunk_size), initial=done, unit="chunk",
-                       desc=f"{model.name} {grid.description}")
-    for out, res in results:
-        for name, val in out.items():
-            totals[name] = val if name not in totals else totals[name] + val
-        resolution = np.maximum(resolution, res)
-        done += 1
-        if on_chunk is not None:
-            on_chunk(done, totals, resolution)
+            results = tqdm(results, total=grid.nchunks(chunk_size), initial=done, unit="chunk",
+                           desc=f"{model.name} {grid.description}")
+        for out, res in results:             # chunk order whatever the executor: bit-identical sums
+            for name, val in out.items():
+                totals[name] = val if name not in totals else totals[name] + val
+            resolution = np.maximum(resolution, res)
+            done += 1
+            if on_chunk is not None:
+                on_chunk(done, totals, resolution)
     if warn:
         for t, r in zip(T, resolution):
             if r > RESOLUTION_LIMIT and np.isfinite(r):
