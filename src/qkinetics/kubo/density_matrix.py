@@ -45,6 +45,11 @@ with the relaxation model entering only through :math:`\\mathcal L` (units 1/eV)
 ``relaxation="full"`` (A)
     :math:`R[\\rho] = (\\rho - f(H(k)))/\\tau`: the whole density matrix relaxes to the equilibrium of
     the bare H(k). :math:`\\mathcal L_{mn} = 1/(\\Gamma - i\\hbar\\omega + i\\Delta_{mn})`.
+``relaxation=Relaxation(alpha, target)``
+    Populations at 1/tau, coherences between groups at alpha/tau, towards f(H(k)) (``"bare"``) or the
+    field-dressed f(H(k) + eE.r_inter) (``"dressed"``), which adds the relaxation source
+    :math:`\\Gamma_{mn}\\rho^{\\rm eq(n)}_{mn}` at each order (see :class:`Relaxation`); ``"dressed"`` is
+    ``Relaxation(1, "dressed")``.
 ``relaxation="populations"`` (B)
     Only populations relax: the blocks of :math:`\\rho` inside each degenerate group of H(k) (band
     diagonal; the whole block for degenerate bands, which keeps it gauge invariant) relax at rate
@@ -91,7 +96,9 @@ Derivation notes (dc, checked numerically by the tests)
   dipole (both relaxation models: they differ only at tau^0).
 * tau^0: model dependent. Relative to "populations", "full" adds the 1/tau corrections of the
   interband denominators, :math:`1/(\\Gamma + i\\Delta) = 1/(i\\Delta) - \\Gamma/(i\\Delta)^2 + ...`,
-  multiplied by the tau of an intraband step.
+  multiplied by the tau of an intraband step. Worked out for any number of bands and for relaxation
+  to the bare or the field-dressed equilibrium in docs/tau0.md (closed forms:
+  :mod:`qkinetics.responses.tau0`).
 
 FINDING: the tau^0 coefficient (dc, T = 600 K, (b, c)-symmetric part, A m/V^2 in 2D)
 -------------------------------------------------------------------------------------
@@ -142,13 +149,11 @@ What the numbers say:
    +-Delta around Wang/Liu / 2; Delta has a longitudinal (totally symmetric) part, equal and opposite
    in the two models, while Wang/Liu has none. Letting coherences relax at alpha/tau (alpha = 0:
    populations, 1: full) makes c0 linear in alpha, purely Hall and equal to Wang/Liu / 2 at alpha = 1/2
-   (docs/quantum-reference.md): the relaxation-independent part is Wang/Liu / 2 per model, and the
-   factor 1/2 is not explained yet; the rest depends on how coherences relax, as argued by Xiao et al.
-   and Tang (PHYSICS.md, 4).
-   Sketch (from the expansion above, not yet checked term by term): "full" - "populations" = the 1/tau corrections of the interband
-   denominators: Fermi-surface terms f' v^c G^{ab} (inside the family) plus a Fermi-sea term
-   sum_n f_n v^a_n sum_l 2 Re(A^b_nl A^c_ln)/(eps_n - eps_l)^2 (metric over gap squared, not a
-   derivative of G: outside the family), which is why no lambda fits.
+   (docs/quantum-reference.md). Closed form (docs/tau0.md, qkinetics.responses.tau0, tested on six models):
+   c0(alpha) = alpha W + (1/2 - alpha) Q with Q = int f_n sum_m 2 d_a g^bc_nm/(e_n - e_m) (band-resolved metric
+   dipole over the gap, not a derivative of G), so the identity and the factor 1/2 are exact; relaxation to the
+   field-dressed equilibrium (``Relaxation(alpha, "dressed")``) gives alpha (W - int f d_a G^bc), the lambda = 0
+   member, not Wang/Liu.
 4. **The same holds inside the band, across mu, and for the tilted massive Dirac model**
    (docs/quantum-reference.md, sections 7.1-7.2; ``TAU0_FINDING["mu_sweep"]``, ``["dirac_limit"]``): tilted
    QWZ at mu = 0.8 ... 1.4 eV (up to 9.8 kT inside the band) and the PT antiferromagnet at mu = -0.6 ... 0.6:
