@@ -156,7 +156,8 @@ def tau0_integrand(geo, alpha: float = 1.0, target: str = "bare") -> dict:
 
 
 def metric_dipole_over_gap_integrand(geo) -> dict:
-    """Band integrand of :math:`Q_{abc} = \\int f_n\\sum_m 2\\partial_ag^{bc}_{nm}/(\\varepsilon_n - \\varepsilon_m)`."""
+    """Band integrand of
+    :math:`Q_{abc} = \\int f_n\\sum_m 2\\partial_ag^{bc}_{nm}/(\\varepsilon_n - \\varepsilon_m)`."""
     return _parts(geo)[1]
 
 
