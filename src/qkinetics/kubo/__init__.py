@@ -12,11 +12,11 @@
 from .lindhard import LINDHARD_FORMULA, lindhard
 from .linear import KUBO_FORMULA, RELAXATION_MODEL, kubo_conductivity
 
-from .density_matrix import (RELAXATION_MODELS, TAU0_FINDING, DensityMatrixSolver, compare_with_kinetics,
+from .density_matrix import (RELAXATION_MODELS, TAU0_FINDING, DensityMatrixSolver, Relaxation, compare_with_kinetics,
                              linear_conductivity, second_order_conductivity, tau_coefficients)
 from .time_domain import TimeDomainSolver, time_domain_tau_coefficients
 
 __all__ = ["kubo_conductivity", "KUBO_FORMULA", "RELAXATION_MODEL", "lindhard", "LINDHARD_FORMULA",
-           "DensityMatrixSolver", "RELAXATION_MODELS", "TAU0_FINDING", "compare_with_kinetics",
+           "DensityMatrixSolver", "Relaxation", "RELAXATION_MODELS", "TAU0_FINDING", "compare_with_kinetics",
            "linear_conductivity", "second_order_conductivity", "tau_coefficients", "TimeDomainSolver",
            "time_domain_tau_coefficients"]

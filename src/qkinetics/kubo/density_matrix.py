@@ -45,6 +45,11 @@ with the relaxation model entering only through :math:`\\mathcal L` (units 1/eV)
 ``relaxation="full"`` (A)
     :math:`R[\\rho] = (\\rho - f(H(k)))/\\tau`: the whole density matrix relaxes to the equilibrium of
     the bare H(k). :math:`\\mathcal L_{mn} = 1/(\\Gamma - i\\hbar\\omega + i\\Delta_{mn})`.
+``relaxation=Relaxation(alpha, target)``
+    Populations at 1/tau, coherences between groups at alpha/tau, towards f(H(k)) (``"bare"``) or the
+    field-dressed f(H(k) + eE.r_inter) (``"dressed"``), which adds the relaxation source
+    :math:`\\Gamma_{mn}\\rho^{\\rm eq(n)}_{mn}` at each order (see :class:`Relaxation`); ``"dressed"`` is
+    ``Relaxation(1, "dressed")``.
 ``relaxation="populations"`` (B)
     Only populations relax: the blocks of :math:`\\rho` inside each degenerate group of H(k) (band
     diagonal; the whole block for degenerate bands, which keeps it gauge invariant) relax at rate
@@ -91,7 +96,9 @@ Derivation notes (dc, checked numerically by the tests)
   dipole (both relaxation models: they differ only at tau^0).
 * tau^0: model dependent. Relative to "populations", "full" adds the 1/tau corrections of the
   interband denominators, :math:`1/(\\Gamma + i\\Delta) = 1/(i\\Delta) - \\Gamma/(i\\Delta)^2 + ...`,
-  multiplied by the tau of an intraband step.
+  multiplied by the tau of an intraband step. Worked out for any number of bands and for relaxation
+  to the bare or the field-dressed equilibrium in docs/tau0.md (closed forms:
+  :mod:`qkinetics.responses.tau0`).
 
 FINDING: the tau^0 coefficient (dc, T = 600 K, (b, c)-symmetric part, A m/V^2 in 2D)
 -------------------------------------------------------------------------------------
@@ -142,13 +149,11 @@ What the numbers say:
    +-Delta around Wang/Liu / 2; Delta has a longitudinal (totally symmetric) part, equal and opposite
    in the two models, while Wang/Liu has none. Letting coherences relax at alpha/tau (alpha = 0:
    populations, 1: full) makes c0 linear in alpha, purely Hall and equal to Wang/Liu / 2 at alpha = 1/2
-   (docs/quantum-reference.md): the relaxation-independent part is Wang/Liu / 2 per model, and the
-   factor 1/2 is not explained yet; the rest depends on how coherences relax, as argued by Xiao et al.
-   and Tang (PHYSICS.md, 4).
-   Sketch (from the expansion above, not yet checked term by term): "full" - "populations" = the 1/tau corrections of the interband
-   denominators: Fermi-surface terms f' v^c G^{ab} (inside the family) plus a Fermi-sea term
-   sum_n f_n v^a_n sum_l 2 Re(A^b_nl A^c_ln)/(eps_n - eps_l)^2 (metric over gap squared, not a
-   derivative of G: outside the family), which is why no lambda fits.
+   (docs/quantum-reference.md). Closed form (docs/tau0.md, qkinetics.responses.tau0, tested on six models):
+   c0(alpha) = alpha W + (1/2 - alpha) Q with Q = int f_n sum_m 2 d_a g^bc_nm/(e_n - e_m) (band-resolved metric
+   dipole over the gap, not a derivative of G), so the identity and the factor 1/2 are exact; relaxation to the
+   field-dressed equilibrium (``Relaxation(alpha, "dressed")``) gives alpha (W - int f d_a G^bc), the lambda = 0
+   member, not Wang/Liu.
 4. **The same holds inside the band, across mu, and for the tilted massive Dirac model**
    (docs/quantum-reference.md, sections 7.1-7.2; ``TAU0_FINDING["mu_sweep"]``, ``["dirac_limit"]``): tilted
    QWZ at mu = 0.8 ... 1.4 eV (up to 9.8 kT inside the band) and the PT antiferromagnet at mu = -0.6 ... 0.6:
@@ -174,11 +179,49 @@ from ..models.base import ModelError
 from ..units import angstrom, e, hbar, hbar_eVs, kB_eV
 
 __all__ = [
-    "RELAXATION_MODELS", "DensityMatrixSolver", "linear_conductivity", "second_order_conductivity",
+    "RELAXATION_MODELS", "Relaxation", "DensityMatrixSolver", "linear_conductivity", "second_order_conductivity",
     "tau_coefficients", "compare_with_kinetics", "TAU0_FINDING",
 ]
 
 RELAXATION_MODELS = ("full", "populations")
+
+
+class Relaxation:
+    """A relaxation model of the density-matrix equation of motion.
+
+    Populations (the blocks of rho inside each degenerate group of H(k)) relax at 1/tau, coherences
+    between groups at alpha/tau, towards ``target``: ``"bare"``, f(H(k)) at fixed mu and T, or
+    ``"dressed"``, f(H(k) + eE.r_inter) expanded to the order needed, the equilibrium of the Hamiltonian
+    including the k-local (interband) part of the field's potential energy (the local equilibrium
+    of the wave-packet derivations: field-corrected states and energies). ``"full"`` is
+    ``Relaxation(1, "bare")``, ``"populations"`` is ``Relaxation(0, "bare")`` (coherences regulated by
+    ``eta``), ``"dressed"`` is ``Relaxation(1, "dressed")``.
+    """
+
+    TARGETS = ("bare", "dressed")
+    NAMED = {"full": (1.0, "bare"), "populations": (0.0, "bare"), "dressed": (1.0, "dressed"),
+             "dressed_populations": (0.0, "dressed")}
+
+    def __init__(self, alpha=1.0, target="bare"):
+        alpha = float(alpha)
+        if not alpha >= 0:
+            raise ModelError(f"the coherence relaxation ratio alpha must be >= 0; got {alpha}.")
+        if target not in self.TARGETS:
+            raise ModelError(f"unknown relaxation target {target!r}; choose one of {self.TARGETS}.")
+        self.alpha, self.target = alpha, target
+
+    def __repr__(self):
+        return f"Relaxation(alpha={self.alpha:g}, target={self.target!r})"
+
+    @classmethod
+    def resolve(cls, relaxation):
+        """A :class:`Relaxation` from itself or a name in ``Relaxation.NAMED``."""
+        if isinstance(relaxation, cls):
+            return relaxation
+        if isinstance(relaxation, str) and relaxation in cls.NAMED:
+            return cls(*cls.NAMED[relaxation])
+        raise ModelError(f"unknown relaxation model {relaxation!r}; choose one of {tuple(cls.NAMED)} or pass "
+                         "Relaxation(alpha, target).")
 CHANNELS = ("rectified", "second_harmonic", "static")
 
 
@@ -272,15 +315,53 @@ class DensityMatrixSolver:
             out[a] = acc.reshape(X.shape) - 1j * self.dtau[None, :, :, a] * X
         return out
 
+    def _rates(self, relaxation, Gamma, eta):
+        """Relaxation rates hbar/T_mn (B, N, N) in eV: Gamma inside a degenerate group, alpha Gamma between groups
+        (``eta`` for alpha = 0), and whether the target is the field-dressed equilibrium."""
+        rel = Relaxation.resolve(relaxation)
+        inter = rel.alpha * Gamma if rel.alpha != 0 else eta
+        return np.where(self.same, Gamma, inter), rel.target == "dressed"
+
     def _propagator(self, relaxation, Gamma, hw, eta):
         """L_mn (B, N, N) in 1/eV for driving at energy hw (eV) with Gamma = hbar/tau (eV, may be complex)."""
-        if relaxation == "full":
-            return 1.0 / (Gamma - 1j * hw + 1j * self.Delta)
-        if relaxation == "populations":
+        rates, _ = self._rates(relaxation, Gamma, eta)
+        with np.errstate(divide="ignore", invalid="ignore"):                      # 0/0 only where unused
+            return 1.0 / (rates - 1j * hw + 1j * self.Delta)
+
+    def _dressed_equilibrium(self):
+        """First- and second-order parts of f(H + eE.r_inter) in the eigenbasis, per unit field (cached).
+
+        ``r_inter`` is the k-local interband part of the position operator, r^a_mn = -i V^a_mn/(e_m - e_n)
+        between different degenerate groups (the intraband part, i d_k + Berry connection, is what drives
+        transport and has no k-local equilibrium). Daleckii-Krein expansion: first order
+        f[e_m, e_n] r^c_mn, second order (1/2) sum_l f[e_m, e_l, e_n] (r^b_ml r^c_ln + r^c_ml r^b_ln), with
+        f[.,.] and f[.,.,.] the divided differences of the Fermi function (returned as (c, B, N, N) and
+        (b, c, B, N, N), 1/eV and 1/eV^2 per Angstrom^-1 ... i.e. Angstrom and Angstrom^2 over eV)."""
+        if getattr(self, "_dressed", None) is None:
+            E, f, kT = self.E, self.f, kB_eV * self.T
+            fp = -f * (1.0 - f) / kT
+            Em, En = E[:, :, None], E[:, None, :]
+            diff = Em - En
             with np.errstate(divide="ignore", invalid="ignore"):
-                inter = 1.0 / (eta - 1j * hw + 1j * self.Delta)
-            return np.where(self.same, 1.0 / (Gamma - 1j * hw), inter)
-        raise ModelError(f"unknown relaxation model {relaxation!r}; choose one of {RELAXATION_MODELS}.")
+                r = np.where(self.same[:, None], 0.0, -1j * self.Veig / np.where(self.same, 1.0, diff)[:, None])
+                dd1 = np.where(self.same, fp[:, :, None] * np.ones_like(diff),
+                               (f[:, :, None] - f[:, None, :]) / np.where(self.same, 1.0, diff))
+            r = np.moveaxis(r, 1, 0)                                                  # (d, B, N, N)
+            first = dd1[None] * r
+            # second divided difference f[e_m, e_l, e_n]; e_l is in another group than e_m and e_n
+            # (r vanishes inside groups), e_m and e_n may coincide
+            m_, l_, n_ = E[:, :, None, None], E[:, None, :, None], E[:, None, None, :]
+            d_ml = dd1[:, :, :, None]                                                 # f[e_m, e_l]
+            d_ln = dd1[:, None, :, :]                                                 # f[e_l, e_n]
+            d_mn = dd1[:, :, None, :]                                                 # f[e_m, e_n]
+            same_mn = self.same[:, :, None, :]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dd2 = np.where(same_mn, (d_ml - d_mn) / (l_ - m_), (d_ml - d_ln) / (m_ - n_))
+            dd2 = np.nan_to_num(dd2, nan=0.0, posinf=0.0, neginf=0.0)
+            rr = np.einsum("bkml,ckln->bckmln", r, r)
+            second = 0.5 * np.einsum("kmln,bckmln->bckmn", dd2, rr + np.swapaxes(rr, 0, 1))
+            self._dressed = (first, second)
+        return self._dressed
 
     def _to_eig(self, X):
         return self.Ud @ X @ self.U
@@ -295,22 +376,33 @@ class DensityMatrixSolver:
     # ------------------------------------------------------------------ responses (model units)
 
     def linear_band_sum(self, Gamma, hw=0.0, relaxation="full", eta=0.0):
-        """I1[a, b] = sum_k w Tr[V_a L_hw[D_b rho0]] (Angstrom^(2-d))."""
+        """I1[a, b] = sum_k w Tr[V_a L_hw[D_b rho0 + R rho_eq^(1)_b]] (Angstrom^(2-d)); the target term only
+        for relaxation to the field-dressed equilibrium."""
         L = self._propagator(relaxation, Gamma, hw, eta)
-        D0 = self._deriv(self.rho0)
-        rho1 = L[None] * self._to_eig(D0)                                          # (b, B, N, N)
+        D0 = self._to_eig(self._deriv(self.rho0))
+        rates, dressed = self._rates(relaxation, Gamma, eta)
+        if dressed:
+            D0 = D0 + rates[None] * self._dressed_equilibrium()[0]
+        rho1 = L[None] * D0                                                          # (b, B, N, N)
         return np.moveaxis(self._current(rho1), -1, 0)                              # [a, b]
 
     def second_order_band_sum(self, Gamma, hw1, hw2, relaxation="full", eta=0.0):
-        """I2[a, b, c] = sum_k w Tr[V_a L_{hw1+hw2}[D_b L_hw2[D_c rho0]]] (Angstrom^(3-d)/eV)."""
+        """I2[a, b, c] = sum_k w Tr[V_a L_{hw1+hw2}[D_b L_hw2[D_c rho0 + R rho_eq^(1)_c] + R rho_eq^(2)_bc]]
+        (Angstrom^(3-d)/eV); the target terms only for relaxation to the field-dressed equilibrium."""
         d = self.dim
         L2 = self._propagator(relaxation, Gamma, hw2, eta)
         L12 = self._propagator(relaxation, Gamma, hw1 + hw2, eta)
         D0 = self._to_eig(self._deriv(self.rho0))                                    # (c, B, N, N)
+        rates, dressed = self._rates(relaxation, Gamma, eta)
+        if dressed:
+            first, second = self._dressed_equilibrium()
+            D0 = D0 + rates[None] * first
         out = np.empty((d, d, d), complex)
         for c in range(d):
             rho1 = self._to_orb(L2 * D0[c])
             S = self._to_eig(self._deriv(rho1))                                      # (b, B, N, N)
+            if dressed:
+                S = S + rates[None] * second[:, c]
             out[:, :, c] = np.moveaxis(self._current(L12[None] * S), -1, 0)
         return out
 

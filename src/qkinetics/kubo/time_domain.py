@@ -27,6 +27,13 @@ length-gauge forms):
     :math:`R = \\sum_g P_g(\\rho - f(H(\\kappa)))P_g/\\tau`, :math:`P_g` the projector on a
     degenerate group of :math:`H(\\kappa)` (eigenvalues closer than ``degeneracy_tol``); coherences
     between groups evolve freely (no regulator).
+``(alpha, "bare")`` and ``(alpha, "dressed")`` (matrix path only)
+    Populations (group blocks) relax at :math:`1/\tau` and coherences between groups at
+    :math:`\alpha/\tau`, towards :math:`f(H(\kappa))` (``"bare"``) or towards the field-dressed
+    equilibrium :math:`f(H(\kappa) + eE(t)\cdot r_{\rm inter}(\kappa))` (``"dressed"``; ``"dressed"`` alone
+    means ``(1, "dressed")``), with :math:`r_{\rm inter}` the interband position matrix of :math:`H(\kappa)`,
+    :math:`-i\langle m|\partial H|n\rangle/(\varepsilon_m - \varepsilon_n)` between groups, and the
+    target diagonalized exactly at every step (no expansion in E: the Richardson step removes the E^4 part).
 
 What is shared with the frequency-domain solver: the model's :math:`H(k)`, the physical constants
 and the definition of the relaxation models. Not shared: the gauge, the k derivatives, the
@@ -99,6 +106,22 @@ from ..units import angstrom, e, hbar_eVs, kB_eV
 __all__ = ["TimeDomainSolver", "time_domain_tau_coefficients"]
 
 RELAXATIONS = ("full", "populations")
+_NAMED = {"full": (1.0, "bare"), "populations": (0.0, "bare"), "dressed": (1.0, "dressed")}
+
+
+def _relaxation(r):
+    """(alpha, target) of a relaxation model: a name of ``_NAMED`` or a pair (alpha >= 0, "bare" / "dressed")."""
+    if isinstance(r, str) and r in _NAMED:
+        return _NAMED[r]
+    try:
+        alpha, target = r
+        alpha = float(alpha)
+    except (TypeError, ValueError):
+        alpha, target = None, None
+    if alpha is None or not alpha >= 0 or target not in ("bare", "dressed"):
+        raise ModelError(f"unknown relaxation model {r!r}; choose from {tuple(_NAMED)} or a pair "
+                         "(alpha >= 0, 'bare' | 'dressed').")
+    return alpha, target
 _HBAR_FS = hbar_eVs * 1e15                                                     # eV fs
 
 
@@ -220,7 +243,7 @@ class TimeDomainSolver:
         ----------
         taus : sequence of float, s
         fields : (F, d) array, V/Angstrom
-        relaxations : sequence of "full" / "populations"
+        relaxations : sequence of "full" / "populations" / "dressed" / (alpha, "bare" | "dressed")
         dt, ramp : float, s (defaults: min(hbar / max gap, min(taus) / 15); 10 hbar / min gap)
         settle : float
             Run until t_c + 4 ramp + settle x max(taus).
@@ -234,9 +257,9 @@ class TimeDomainSolver:
         taus = np.asarray(taus, float) * 1e15                                   # fs
         fields = np.atleast_2d(np.asarray(fields, float))
         rels = list(relaxations)
-        for r in rels:
-            if r not in RELAXATIONS:
-                raise ModelError(f"unknown relaxation model {r!r}; choose from {RELAXATIONS}.")
+        spec = [_relaxation(r) for r in rels]
+        if self.method == "bloch" and any(sp not in (_NAMED["full"], _NAMED["populations"]) for sp in spec):
+            raise ModelError("relaxation with 0 < alpha != 1 or to the dressed equilibrium needs method='matrix'.")
         if fields.shape[1] != self.dim:
             raise ModelError(f"fields must have shape (F, {self.dim}); got {fields.shape}.")
         gap = self.min_gap if np.isfinite(self.min_gap) else self.max_gap
@@ -250,13 +273,18 @@ class TimeDomainSolver:
         F = len(fields)
         rate = np.zeros((len(rels), len(taus), 1, 1))                           # (R, tau, F, B)
         rate[...] = (1.0 / taus)[None, :, None, None]
-        pop = np.array([r == "populations" for r in rels])
+        pop = np.array([sp == _NAMED["populations"] for sp in spec])
+        alphas = np.array([sp[0] for sp in spec])
+        dressed = np.array([sp[1] == "dressed" for sp in spec])
 
         def S(t):                                                               # int_{-inf}^t of the ramp, fs
             x = (t - tc) / w
             return 0.5 * ((t - tc) * (1.0 + erf(x)) + w * np.exp(-x * x) / sqrt(pi))
 
         S_end = S(t_end)
+
+        def field_at(t):                                                        # (F, d) V/Angstrom
+            return fields * (0.5 * (1.0 + erf((t - tc) / w)))
 
         def hk(t, order=0):
             # canonical grid = MP grid shifted by minus the drift at t_end: kappa(t_end) is the MP grid itself
@@ -267,8 +295,10 @@ class TimeDomainSolver:
             kap = self.k[None] + delta[:, None, :]
             return self.model.hamiltonian(kap.reshape(-1, d), order)
 
-        step = self._bloch if self.method == "bloch" else self._matrix
-        init, rhs, current = step(hk, rate, pop, (F, B))
+        if self.method == "bloch":
+            init, rhs, current = self._bloch(hk, rate, pop, (F, B))
+        else:
+            init, rhs, current = self._matrix(hk, rate, pop, (F, B), alphas, dressed, field_at)
         rho = init(len(rels), len(taus))                                        # equilibrium at t = 0
         for i in range(nsteps):
             t = i * h
@@ -279,6 +309,7 @@ class TimeDomainSolver:
             rho = rho + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
         I = current(t_end, rho)
         # equilibrium current with the same code, no field (zero up to round-off)
+        step = self._bloch if self.method == "bloch" else self._matrix
         eq_init, _, eq_current = step(lambda tt, order=0: (self._P.sum(1),) if order == 0 else
                                       self.model.hamiltonian(self.k, order), rate[:1, :1], pop[:1], (1, B))
         I0 = eq_current(0.0, eq_init(1, 1))[0, 0, 0]
@@ -340,11 +371,14 @@ class TimeDomainSolver:
 
         return init, rhs, current
 
-    def _matrix(self, hk, rate, pop, FB):
+    def _matrix(self, hk, rate, pop, FB, alphas=None, dressed=None, field_at=None):
         """Matrix equations (any number of bands); state (R, tau, F, B, N, N)."""
         F, B = FB
         N, w, mu, kT, tol = self.norb, self.weight, self.mu, self.kT, self.tol
-        popm = pop[:, None, None, None, None, None]
+        alphas = np.where(pop, 0.0, 1.0) if alphas is None else np.asarray(alphas, float)
+        dressed = np.zeros(len(pop), bool) if dressed is None else np.asarray(dressed, bool)
+        am = alphas[:, None, None, None, None, None]
+        dm = dressed[:, None, None, None, None, None]
 
         @_remember_last
         def equilibrium(t):
@@ -357,13 +391,32 @@ class TimeDomainSolver:
             eq = equilibrium(0.0)[-1]
             return np.broadcast_to(eq, (nR, nT) + eq.shape).copy()
 
+        @_remember_last
+        def groups(t):
+            Ev = equilibrium(t)[1]
+            lab = np.concatenate([np.zeros((F, B, 1), int), np.cumsum(np.diff(Ev, axis=-1) > tol, axis=-1)], -1)
+            return lab[..., :, None] == lab[..., None, :]
+
+        @_remember_last
+        def dressed_equilibrium(t):
+            # f(H + eE.r_inter) at kappa(t), exactly: in the eigenbasis diag(E) + E.r, r = -i V/(e_m - e_n)
+            H, Ev, U, Ud, _ = equilibrium(t)
+            same = groups(t)
+            dH = hk(t, 1)[1].reshape(F, B, self.dim, N, N)
+            Vx = np.einsum("fbij,fd,fbdjk,fbkl->fbil", Ud, field_at(t), dH, U)   # (E.V)_mn, eV^2 A / ... eV
+            gap = Ev[..., :, None] - Ev[..., None, :]
+            Hd = np.where(same, 0.0, -1j * Vx / np.where(same, 1.0, gap)) + Ev[..., :, None] * np.eye(N)
+            Ed, Ux = np.linalg.eigh(Hd)
+            return U @ ((Ux * _fermi(Ed, mu, kT)[..., None, :]) @ np.conj(np.swapaxes(Ux, -1, -2))) @ Ud
+
         def rhs(t, rho):
             H, Ev, U, Ud, eq = equilibrium(t)
+            if dressed.any():
+                eq = np.where(dm, dressed_equilibrium(t), eq)
             x = rho - eq
-            lab = np.concatenate([np.zeros((F, B, 1), int), np.cumsum(np.diff(Ev, axis=-1) > tol, axis=-1)], -1)
-            same = lab[..., :, None] == lab[..., None, :]
+            same = groups(t)
             xpop = U @ ((Ud @ x @ U) * same) @ Ud
-            R = np.where(popm, xpop, x) * rate[..., None, None]
+            R = (xpop + am * (x - xpop)) * rate[..., None, None]
             return -1j / _HBAR_FS * (H @ rho - rho @ H) - R
 
         def current(t, rho):
@@ -460,7 +513,7 @@ def _fit_difference(taus, D, degree):
 
 
 def time_domain_tau_coefficients(model, mu=0.0, T=300.0, *, kgrid=32, taus=None, directions=None, degree=3,
-                                 field=None, shift=0.5, method="auto", **kw):
+                                 field=None, shift=0.5, method="auto", more_relaxations=(), **kw):
     """tau^2, tau^1, tau^0 coefficients of the dc second-order conductivity from time-domain runs.
 
     Both relaxation models are integrated at every tau of ``taus`` (s; default hbar/Gamma for
@@ -477,13 +530,17 @@ def time_domain_tau_coefficients(model, mu=0.0, T=300.0, *, kgrid=32, taus=None,
     ``sigma_E0`` (without the Richardson step), ``sigma1`` (linear, S m^(2-d)); ``taus``, ``directions``,
     ``tensor`` (True when ``directions`` is None: the c's are symmetric (d, d, d) tensors; else (ndir, d)
     projections sigma_a(e) = sigma_abc e_b e_c); ``min_gap``, ``max_gap`` and the run information.
+    ``more_relaxations``: further models ("dressed", (alpha, "bare" | "dressed"); need the matrix path),
+    each integrated in the same run and returned under its own key with ``c0`` and ``err0`` obtained as
+    for "full" (their tau^2 and tau^1 terms are those of "populations").
     """
     solver = TimeDomainSolver(model, mu, T, kgrid, shift, method=method)
     gap = solver.min_gap
     if taus is None:
         taus = hbar_eVs / (gap * np.linspace(0.2, 0.05, 6))
     taus = np.sort(np.asarray(taus, float))
-    res = solver.second_order(taus, directions, ("full", "populations"), field=field, **kw)
+    more = list(more_relaxations)
+    res = solver.second_order(taus, directions, ["full", "populations"] + more, field=field, **kw)
     sig = res["sigma2"]                                                         # (2, tau, ndir, d)
     tensor = directions is None
 
@@ -500,5 +557,8 @@ def time_domain_tau_coefficients(model, mu=0.0, T=300.0, *, kgrid=32, taus=None,
            "populations_residual": resid, "sigma": sig, "sigma_E0": res["sigma2_E0"], "sigma1": res["sigma1"],
            "taus": taus, "directions": res["directions"], "tensor": tensor, "min_gap": gap,
            "max_gap": solver.max_gap}
+    for i, r in enumerate(more):
+        dm0, errm, _, _ = _fit_difference(taus, sig[2 + i] - sig[1], degree)
+        out[r if isinstance(r, str) else tuple(r)] = {"c0": conv(c0 + dm0), "err0": conv(errm)}
     out.update({k: res[k] for k in ("t_end", "dt", "ramp", "nsteps", "drift", "field")})
     return out

@@ -10,8 +10,9 @@ def available_mechanisms() -> dict:
     """All named mechanisms of the library, ``{name: Mechanism}``."""
     from .linear import LINEAR_MECHANISMS
     from .nonlinear import SECOND_ORDER_MECHANISMS
+    from .tau0 import TAU0_MECHANISMS
 
-    return {m.name: m for m in LINEAR_MECHANISMS + SECOND_ORDER_MECHANISMS}
+    return {m.name: m for m in LINEAR_MECHANISMS + SECOND_ORDER_MECHANISMS + TAU0_MECHANISMS}
 
 
 def _not_implemented(name: str) -> str:

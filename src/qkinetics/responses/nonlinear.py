@@ -70,7 +70,9 @@ with :math:`\\lambda = 1` (Wang/Liu, purely Hall), :math:`\\lambda = 2` (Kaplan/
 the Rustb crate; not checked against the papers, whose equations were not available to us) and
 :math:`\\lambda = 1/2` (the talk, with :math:`T = -G`, an assumption, see :data:`INTRINSIC_TALK`). The
 literature check behind these weights, and why the intraband quantum-metric dipole term of
-Ulrich et al. (arXiv:2506.17386) is not implemented, are in docs/responses.md, section 5.1. The
+Ulrich et al. (arXiv:2506.17386) is not implemented as theirs, are in docs/responses.md, section 5.1.
+The tau^0 coefficient of the density-matrix equation of motion in closed form, for each relaxation
+model, and what it says about these weights: :mod:`qkinetics.responses.tau0` (docs/tau0.md). The
 difference :math:`-(\\lambda-1)(e^3/\\hbar)\\sum\\int_k f\\,\\partial_aG^{bc}` is the velocity of a
 field-induced energy shift :math:`(\\lambda-1)e^2G^{bc}E_bE_c` that the distribution does not
 follow; for comparison, relaxing to :math:`f_0` of the bare band while the velocity contains the
@@ -307,7 +309,10 @@ _INTRINSIC_DOCS = {
                    "check in docs/responses.md, section 5.1): both add to the Berry-connection-polarizability "
                    "(Wang/Liu) term an intrinsic 'normalized quantum metric dipole' term with a longitudinal "
                    "part, which means lambda != 1 in this family, not which value"),
-        assumptions=("lambda = 2 unverified against the papers; the two papers are kept as one variant because "
+        assumptions=("lambda = 2 unverified against the papers, and not produced by the density-matrix equation of "
+                     "motion under any relaxation model of qkinetics.kubo.density_matrix (docs/tau0.md, section 6: "
+                     "'full' gives W - Q/2, relaxation to the dressed equilibrium lambda = 0); the two papers are "
+                     "kept as one variant because "
                      "nothing available shows that they differ (split them if their equations do). The "
                      "difference from Wang/Liu, -(e^3/hbar) sum int f d_a G^bc, has the form of the "
                      "velocity of an energy shift e^2 G^bc E_b E_c (twice the perturbative (e^2/2) G E E) "
@@ -329,7 +334,9 @@ _INTRINSIC_DOCS = {
                      "which the talk's formula differs from Wang/Liu by an energy-shift term d_a G^bc alone "
                      "(the form every variant's difference takes), namely the perturbative shift "
                      "(e^2/2) G E E followed by the distribution but not by the velocity; any other "
-                     "normalization also changes the (d_b G^ac + d_c G^ab) weight. Not purely Hall; "
+                     "normalization also changes the (d_b G^ac + d_c G^ab) weight. With T = -G it is the c0 of the "
+                     "density matrix with 'full' relaxation less (1/2) int f K, the gap-dispersion term (identity, "
+                     "docs/tau0.md, section 6). Not purely Hall; "
                      "dc value used for both channels; odd under time reversal"),
     ),
 }
@@ -338,11 +345,13 @@ _INTRINSIC_DOCS = {
 #: Published tau^0 terms the library names but does not compute, with the reason (shown on request).
 INTRINSIC_NOT_IMPLEMENTED = {
     "ulrich": ("the intraband quantum-metric dipole term of Y. Ulrich, J. Mitscherling, L. Classen, "
-               "A. P. Schnyder, arXiv:2506.17386 (2025; PRB 113, L201107 (2026)) is not implemented: its "
+               "A. P. Schnyder, arXiv:2506.17386 (2025; PRB 113, L201107 (2026)) is not implemented as theirs: its "
                "formula (prefactor, index structure, Fermi-sea or Fermi-surface form) was not available "
-               "to us, only its abstract ('momentum derivative of the intraband quantum metric', a "
-               "Fermi-surface dipole of the ordinary metric g, nonzero with broken time reversal). "
-               "What was searched: docs/responses.md, section 5.1."),
+               "to us, only its abstract ('momentum derivative of the intraband quantum metric', nonzero with "
+               "broken time reversal). The density-matrix closed forms contain one such term, offered as "
+               "'metric_dipole_over_gap' (qkinetics.responses.tau0; for two bands 2 int f_n d_a g^bc_n/(e_n - e_m)), "
+               "with the properties the abstract states; that it is their term is not confirmed. "
+               "What was searched: docs/responses.md, section 5.1; docs/tau0.md, section 6."),
 }
 
 
