@@ -159,6 +159,22 @@ class Relaxation:
         self._mu_loc = mu
         return mu
 
+    def _f_local_compiled(self, f, rate=None, tol: float = 1e-15, maxiter: int = 200):
+        """The ``"local"`` target of orders 0 and 1 by the fused kernel (:func:`.kernels.local_equilibrium`): the
+        same Newton as :meth:`local_mu`, then f_FD((h - μ̃)/k_BT) at the root. With ``rate`` (an array of f's
+        shape) the collision term (f - f_loc)/τ is subtracted from it in place instead (returns ``rate``)."""
+        from . import kernels
+        f = np.ascontiguousarray(f, dtype=float)
+        w = self.weight * (self._rho if self._rho is not None else np.ones((1, 1, 1, 1)))
+        w = np.broadcast_to(w, (f.shape[0], w.shape[1]) + f.shape[2:])
+        kT = np.ascontiguousarray(np.broadcast_to(np.asarray(self.kT, dtype=float), (self.nx,)))
+        mu = np.full(self.nx, self.mu) if not hasattr(self, "_mu_loc") else self._mu_loc.copy()
+        out = np.empty(f.shape) if rate is None else rate
+        E = np.broadcast_to(self._E, (f.shape[0], self._E.shape[1]) + f.shape[2:])
+        kernels.local_equilibrium(f, E, w, self.weight, kT, mu, tol, maxiter, -1.0 if rate is None else self.tau, out)
+        self._mu_loc = mu
+        return out
+
     def f_local(self, f, t):
         if self.relaxation == "global":
             return self.equilibrium(t=t)
@@ -166,6 +182,8 @@ class Relaxation:
             return self.equilibrium(potential=False)
         if self.order == 2:
             return self._f_local_order2(f, t)
+        if self.compiled:
+            return self._f_local_compiled(f)
         n_tot = self.density(f).sum(axis=0)
         mu = self.local_mu(n_tot)
         return self.fermi(self._E - mu[None, :, None, None])

@@ -69,6 +69,7 @@ import xarray as xr
 
 from .. import units
 from ..models.base import Model, ModelError
+from . import kernels
 from .boundaries import Boundaries
 from .field import AppliedField
 from .fluxes import LIMITERS, upwind_flux
@@ -134,6 +135,11 @@ class KineticSolver(Observables, Relaxation, Boundaries, Order2Terms, AnomalousV
         x boundaries; "open": upwind with inflow from equilibrium leads at the two boundary cells and free
         outflow (orders 0 and 1).
     """
+
+    #: Use the compiled kernels of :mod:`.kernels` (orders 0 and 1, periodic x) when numba is available; set
+    #: False on an instance (or the class) for the numpy form.
+    compiled = kernels.AVAILABLE
+    _ones = np.ones((1, 1, 1, 1))
 
     def __init__(self, model, potential=None, *, length: float, nx: int, nk: int, nk_perp: int | None = None,
                  mu: float = 0.0, T=300.0, tau: float = np.inf, order: int = 0,
@@ -233,9 +239,15 @@ class KineticSolver(Observables, Relaxation, Boundaries, Order2Terms, AnomalousV
         out = self.transport(f, t)
         self._inflow = self._bflux - self._bres
         if self._residual is not None:
-            out = out - self._residual
+            out -= self._residual
         if np.isfinite(self.tau):
-            out -= (f - self.f_local(f, t)) / self.tau
+            if self.compiled and self.relaxation == "local" and self.order < 2 and out.flags.c_contiguous:
+                self._f_local_compiled(f, rate=out)                  # out -= (f - f_loc)/τ, fused
+            else:
+                c = self.f_local(f, t)
+                np.subtract(f, c, out=c)
+                c /= self.tau
+                out -= c
         return out
 
     def transport(self, f, t):
@@ -243,13 +255,28 @@ class KineticSolver(Observables, Relaxation, Boundaries, Order2Terms, AnomalousV
         and every momentum axis of the flow hook ``_flow`` (module docstring, "Adding a term")."""
         if self.order == 2:
             return self._transport_order2(f, t)
+        flow = self._flow(t)
+        if self.compiled and self.boundary == "periodic" and set(flow) == {2}:
+            return self._transport_compiled(f, flow[2])
         out = self._x_flux_divergence(f, t)
-        for axis, u in self._flow(t).items():
+        for axis, u in flow.items():
             if np.any(u != 0):
                 Fk = upwind_flux(f, u, axis, self._limiter)
                 out -= (Fk - np.roll(Fk, 1, axis)) / self._axis_spacing(axis)
         if self._rho is not None:                  # model(x), order 1: the divergence changes ρf
             out /= self._rho
+        return out
+
+    def _transport_compiled(self, f, kdot):
+        """The periodic (x, k_x) transport of :meth:`transport` by the fused kernel (:mod:`.kernels`)."""
+        f = np.ascontiguousarray(f, dtype=float)
+        shape = f.shape
+        out = np.empty(shape)
+        rho = self._rho if self._rho is not None else self._ones
+        kernels.transport(f, np.broadcast_to(self._vx_right(), shape), np.broadcast_to(kdot, shape),
+                          np.broadcast_to(rho, shape), self.dx, self.dk, kernels.LIMITER_CODES[self.limiter_name],
+                          bool(np.any(kdot != 0)), self._rho is not None, out)
+        self._bflux = 0.0
         return out
 
     def max_dt(self, t=None):
@@ -273,9 +300,19 @@ class KineticSolver(Observables, Relaxation, Boundaries, Order2Terms, AnomalousV
         t0 = self.t if t_fixed is None else t_fixed
         t1 = self.t + dt if t_fixed is None else t_fixed
         f0 = self.f
-        f1 = f0 + dt * self.rhs(f0, t0)
+        f1 = self.rhs(f0, t0)
+        fused = self.compiled and f1.flags.c_contiguous and f0.flags.c_contiguous and f0.dtype == float
+        if fused:                                 # f1 = f0 + dt rhs(f0), in place (the same operations)
+            kernels.rk2_stage(f0, f1, dt)
+        else:
+            f1 = f0 + dt * f1
         b0 = self._inflow
-        self.f = 0.5 * (f0 + f1 + dt * self.rhs(f1, t1))
+        r1 = self.rhs(f1, t1)
+        if fused and r1.flags.c_contiguous:       # f = (f0 + f1 + dt rhs(f1))/2, in place
+            kernels.rk2_final(f0, f1, r1, dt)
+            self.f = r1
+        else:
+            self.f = 0.5 * (f0 + f1 + dt * r1)
         self.boundary_inflow += 0.5 * dt * (b0 + self._inflow)
         if t_fixed is None:
             self.t += dt
