@@ -11,6 +11,9 @@ transport is identical to the last bit; the μ̃ sums run in a different order, 
 * :func:`local_equilibrium` = f_FD((h - μ̃(x))/k_BT(x)) with μ̃(x) the safeguarded-Newton root of
   Σ w f_FD = n(x), n(x) = Σ w f the local density of f (w = dk dk_y/(2π)^d, times ρ with model(x)).
 
+Each kernel has a serial and a threaded (``prange`` over x) build, compiled on first use; :func:`kernel` picks the
+threaded one for grids of at least :data:`PARALLEL_MIN_CELLS` cells (below that the threads' start-up costs more
+than they save, and on a machine busy with other work a threaded kernel waits for its slowest thread).
 They run when numba imports (a dependency of the package); without it, or with ``KineticSolver.compiled =
 False``, the solver uses its numpy form (tested against these kernels).
 """
@@ -24,7 +27,7 @@ try:
 except ImportError:                                  # pragma: no cover - numba is a declared dependency
     numba = None
 
-__all__ = ["AVAILABLE", "LIMITER_CODES", "local_equilibrium", "rk2_final", "rk2_stage", "transport"]
+__all__ = ["AVAILABLE", "LIMITER_CODES", "PARALLEL_MIN_CELLS", "kernel"]
 
 AVAILABLE = numba is not None
 LIMITER_CODES = {"upwind": 0, "mc": 1, "minmod": 2, "vanleer": 3, "none": 4}
@@ -80,7 +83,6 @@ def _wrap(n, shift):
     return out
 
 
-@_pjit
 def transport(f, vx, kd, rho, dx, dk, lim, with_k, with_rho, out):
     """Fill ``out`` with the periodic flux divergence of f (N, nx, nk, nky) (module docstring).
 
@@ -114,7 +116,6 @@ def transport(f, vx, kd, rho, dx, dk, lim, with_k, with_rho, out):
                 out[n, i, j, y] = o
 
 
-@_pjit
 def local_equilibrium(f, E, w, weight, kT, mu, tol, maxiter, tau, out):
     """The local equilibrium of the number-conserving relaxation (module docstring), written to ``out``.
 
@@ -200,7 +201,6 @@ def local_equilibrium(f, E, w, weight, kT, mu, tol, maxiter, tau, out):
                         out[n, i, j, y] = p[n, j, y]
 
 
-@_pjit
 def rk2_stage(f0, r, dt):
     """First SSP-RK2 stage in place: r <- f0 + dt r (the predictor f1)."""
     a, b = f0.reshape(-1), r.reshape(-1)
@@ -208,9 +208,24 @@ def rk2_stage(f0, r, dt):
         b[m] = a[m] + dt * b[m]
 
 
-@_pjit
 def rk2_final(f0, f1, r1, dt):
     """Second SSP-RK2 stage in place: r1 <- (f0 + f1 + dt r1)/2 (the same operations as the numpy form)."""
     a, b, c = f0.reshape(-1), f1.reshape(-1), r1.reshape(-1)
     for m in prange(a.size):
         c[m] = 0.5 * (a[m] + b[m] + dt * c[m])
+
+
+#: Grids with at least this many cells use the threaded builds (numba's thread count, ``NUMBA_NUM_THREADS``).
+PARALLEL_MIN_CELLS = 1 << 17
+
+_PYTHON = {"transport": transport, "local_equilibrium": local_equilibrium, "rk2_stage": rk2_stage,
+           "rk2_final": rk2_final}
+_SERIAL = {name: _jit(fn) for name, fn in _PYTHON.items()}
+_THREADED = {name: _pjit(fn) for name, fn in _PYTHON.items()}
+
+
+def kernel(name, ncells):
+    """The compiled kernel ``name`` for a grid of ``ncells`` cells (threaded from :data:`PARALLEL_MIN_CELLS` on,
+    when numba has more than one thread)."""
+    threaded = AVAILABLE and ncells >= PARALLEL_MIN_CELLS and numba.get_num_threads() > 1
+    return (_THREADED if threaded else _SERIAL)[name]

@@ -273,7 +273,7 @@ class KineticSolver(Observables, Relaxation, Boundaries, Order2Terms, AnomalousV
         shape = f.shape
         out = np.empty(shape)
         rho = self._rho if self._rho is not None else self._ones
-        kernels.transport(f, np.broadcast_to(self._vx_right(), shape), np.broadcast_to(kdot, shape),
+        kernels.kernel("transport", f.size)(f, np.broadcast_to(self._vx_right(), shape), np.broadcast_to(kdot, shape),
                           np.broadcast_to(rho, shape), self.dx, self.dk, kernels.LIMITER_CODES[self.limiter_name],
                           bool(np.any(kdot != 0)), self._rho is not None, out)
         self._bflux = 0.0
@@ -303,13 +303,13 @@ class KineticSolver(Observables, Relaxation, Boundaries, Order2Terms, AnomalousV
         f1 = self.rhs(f0, t0)
         fused = self.compiled and f1.flags.c_contiguous and f0.flags.c_contiguous and f0.dtype == float
         if fused:                                 # f1 = f0 + dt rhs(f0), in place (the same operations)
-            kernels.rk2_stage(f0, f1, dt)
+            kernels.kernel("rk2_stage", f0.size)(f0, f1, dt)
         else:
             f1 = f0 + dt * f1
         b0 = self._inflow
         r1 = self.rhs(f1, t1)
         if fused and r1.flags.c_contiguous:       # f = (f0 + f1 + dt rhs(f1))/2, in place
-            kernels.rk2_final(f0, f1, r1, dt)
+            kernels.kernel("rk2_final", f0.size)(f0, f1, r1, dt)
             self.f = r1
         else:
             self.f = 0.5 * (f0 + f1 + dt * r1)
