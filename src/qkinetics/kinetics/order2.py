@@ -55,6 +55,19 @@ default then, and raises otherwise) subtracts the discrete transport of the stat
 continuum to this order, so the equilibrium is an exact discrete steady state. The explicit time step is
 limited by the dispersive Moyal terms, dt ∝ min(dx³/|ε'''|, dk³/|V'''|).
 
+Implicit dispersion (``dispersion="imex"``). The two Moyal terms are linear in f with a coefficient constant along
+their own axis (ε⁽³⁾(k) along x, V⁽³⁾_eff(x) along k) and antisymmetric stencils, so each is a skew operator L with a
+purely imaginary Fourier symbol along that axis. They are stepped by Crank-Nicolson, (ρ - hL/2)δ = hLg, which is
+unconditionally stable for a skew L, and the rest (advection, time flux, collisions, well-balancing residual) by
+the explicit SSP-RK2 step above; Strang splitting, D_x(dt/2) D_k(dt/2) · explicit(dt) · D_k(dt/2) D_x(dt/2), keeps
+second order in dt (measured: error ratio 4.7 and 3.9 per halving). The step is then the advective CFL step. Each
+implicit solve is a preconditioned Richardson iteration with P = ρ̄ - hL̂/2 (ρ̄ the mean of ρ = 1 - GV''_eff along
+the axis: diagonal by a real FFT), contracting by max|ρ - ρ̄|/ρ̄ per iteration (about 6 iterations to 10⁻¹⁴ for
+|1 - ρ| ~ 10⁻²). The discrete identities survive: L maps a constant along its axis to exactly 0, so a filled band
+f = 1 gets exactly zero implicit increment and the explicit part is the scheme above (f = 1 stays 1 to round-off);
+Σρδ = 0 up to the solve's tolerance (number conserved); with ``well_balanced`` the implicit step acts on f - f_eq and
+the explicit part subtracts the equilibrium's advective residual, so f_eq stays a discrete steady state.
+
 2D models at order 2: V = V(x) makes k_y a parameter (k̇_y = 0) and nothing depends on y, so the (y, k_y)
 pair drops out of every Moyal term, of Ω (Ω_{y·} = 0) and of the canonical map's effect on f, and every k_y
 line is the 1D problem above with the model sliced at k_y: ε and its k_x-derivatives, G = G^{xx}, g = g^{xx}
@@ -214,12 +227,14 @@ class Order2Terms:
         return np.moveaxis(h2.reshape(nx, nk, nky, N), -1, 0)
 
 
-    def _order2_xflux(self, f, F, wdot=None):
+    def _order2_xflux(self, f, F, wdot=None, moyal=True):
         """The scheme's x-flux of the O(ħ²) current through the faces x_{i+1/2} (index i), (N, nx, nk, nky):
         upwind-reconstructed f times (∂_kh + ħG∂_tW)/ħ minus the Moyal flux ∂_x²(f ε^(3))/(24ħ) (the mean of the
         two neighbouring central second differences). ``wdot`` is ∂_tW (1, nx, 1, 1) or None (frozen V, E)."""
         vx = F["vx"] if wdot is None else F["vx"] + self._o2k["G_c"] * wdot
         Fx = upwind_flux(f, vx, 1, self._limiter)
+        if not moyal:
+            return Fx
         d2x = self._moyal_d2x(f)
         return Fx - (d2x + np.roll(d2x, -1, 1)) / (48 * self.hbar)
 
@@ -228,13 +243,16 @@ class Order2Terms:
         qx = f * self._e3
         return (np.roll(qx, -1, 1) - 2 * qx + np.roll(qx, 1, 1)) / self.dx ** 2
 
-    def _order2_divergence(self, f, F, wdot=None):
+    def _order2_divergence(self, f, F, wdot=None, moyal=True):
         """∂_xJ^x + ∂_kJ^k of the O(ħ²) current (module docstring) for the fields F of :meth:`_order2_fields`:
         J^x = f (∂_kh + ħ G ∂_tV'_eff)/ħ - ∂_x²(f ε^(3))/(24ħ), J^k = -f (∂_xh + E)/ħ + ∂_k²(f V_eff^(3))/(24ħ).
         ``wdot`` is ∂_tW (1, nx, 1, 1) at the x-faces (the time flux of Ω_{tk} = G ∂_tV'_eff; None for a frozen
-        V and E)."""
-        Fx = self._order2_xflux(f, F, wdot)
+        V and E). ``moyal=False`` leaves out the two Moyal fluxes (the dispersive part, stepped implicitly by
+        :meth:`_disperse` with ``dispersion="imex"``)."""
+        Fx = self._order2_xflux(f, F, wdot, moyal)
         Fk = upwind_flux(f, F["fk"], 2, self._limiter)
+        if not moyal:
+            return (Fx - np.roll(Fx, 1, 1)) / self.dx + (Fk - np.roll(Fk, 1, 2)) / self.dk
         # Moyal flux K^k = (1/24) ∂_k²(f V_eff^(3)) at the k-faces (mean of the two neighbouring central second
         # differences), divided by ħ like the velocities
         qk = f * F["V3"]
@@ -273,19 +291,25 @@ class Order2Terms:
         t1 = self.t + dt if t_fixed is None else t_fixed
         F0, F1 = self._order2_fields(t0), self._order2_fields(t1)       # F1 is the cache now; F0 stays valid
         wdot = None if t_fixed is not None or F1 is F0 else (F1["W"] - F0["W"]) / dt
+        imex = self.dispersion == "imex"
+        residual = self._residual_advective if imex else self._residual
 
         def rate(f, F, t):                                              # ∂_t(ρf)
-            out = -self._order2_divergence(f, F, wdot)
-            if self._residual is not None:
-                out -= F["rho"] * self._residual
+            out = -self._order2_divergence(f, F, wdot, moyal=not imex)
+            if residual is not None:
+                out -= F["rho"] * residual
             if np.isfinite(self.tau):
                 out -= F["rho"] * (f - self.f_local(f, t)) / self.tau
             return out
+        if imex:                                                        # Strang: D(dt/2) [x, k], explicit, D(dt/2) [k, x]
+            self.f = self._disperse(self.f, F0, 0.5 * dt, (1, 2))
         f0 = self.f
         u0 = F0["rho"] * f0
         u1 = u0 + dt * rate(f0, F0, t0)
         f1 = u1 / F1["rho"]
         self.f = 0.5 * (u0 + u1 + dt * rate(f1, F1, t1)) / F1["rho"]
+        if imex:
+            self.f = self._disperse(self.f, F1, 0.5 * dt, (2, 1))
         if t_fixed is None:
             self.t += dt
         self.steps += 1
@@ -296,11 +320,80 @@ class Order2Terms:
         max|ε'''|/(3ħ dx³) + max|V'''|/(3ħ dk³), and the time-flux velocity G ∂_tW of a moving V; <= τ/2."""
         t = self.t if t is None else t
         F = self._order2_fields(t)
-        rate = self._order2_rate(F) \
-            + (np.abs(self._e3).max() / self.dx ** 3 + np.abs(F["V3"]).max() / self.dk ** 3) / (3 * self.hbar)
+        rate = self._order2_rate(F)
+        if self.dispersion == "explicit":
+            rate = rate + (np.abs(self._e3).max() / self.dx ** 3 + np.abs(F["V3"]).max() / self.dk ** 3) / (3 * self.hbar)
         dt = self.cfl / rate
         if not self.well_balanced:                  # the time-flux velocity G ∂_tW, from a probe step
             wdot = np.abs(self._order2_W(t + dt) - F["W"][0, :, 0, 0]).max() / dt
             if wdot > 0:
                 dt = self.cfl / (rate + np.abs(self._o2k["G_c"]).max() * wdot / self.dx)
         return min(dt, 0.5 * self.tau) if np.isfinite(self.tau) else dt
+
+    # ------------------------------------------------------------------ implicit dispersion (dispersion="imex")
+    def _moyal_rate(self, g, F, axis):
+        """The Moyal part of ∂_t(ρf) along one axis for the distribution g: axis 1 (x), -∂_xK^x with
+        K^x = -∂_x²(g ε^(3))/(24ħ); axis 2 (k), -∂_kK^k with K^k = ∂_k²(g V_eff^(3))/(24ħ) (the fluxes of
+        :meth:`_order2_divergence`, the same stencils)."""
+        if axis == 1:
+            d2 = self._moyal_d2x(g)
+            K = -(d2 + np.roll(d2, -1, 1)) / (48 * self.hbar)
+            return -(K - np.roll(K, 1, 1)) / self.dx
+        q = g * F["V3"]
+        d2 = (np.roll(q, -1, 2) - 2 * q + np.roll(q, 1, 2)) / self.dk ** 2
+        K = (d2 + np.roll(d2, -1, 2)) / (48 * self.hbar)
+        return -(K - np.roll(K, 1, 2)) / self.dk
+
+    def _moyal_symbol(self, F, axis):
+        """Fourier symbol of :meth:`_moyal_rate` along ``axis`` (modes 0..n/2 of a real FFT) (its coefficient ε^(3) or V^(3) is constant along the
+        axis): e^{iθm} ↦ c · 2i sinθ (2cosθ - 2)/(48ħ h³), c = ε^(3) (x) or -V^(3) (k), h = dx or dk. Purely
+        imaginary: the dispersive operator is skew, so the Crank-Nicolson step is unconditionally stable."""
+        n = self.shape[axis]
+        th = 2 * np.pi * np.fft.rfftfreq(n)                         # real FFT: the modes m = 0..n/2
+        base = 2j * np.sin(th) * (2 * np.cos(th) - 2) / (48 * self.hbar)
+        shape = [1, 1, 1, 1]
+        shape[axis] = len(th)
+        base = base.reshape(shape)
+        if axis == 1:
+            return self._e3 * base / self.dx ** 3
+        return -F["V3"] * base / self.dk ** 3
+
+    def _crank_nicolson(self, g, F, axis, h, tol=1e-14, maxiter=200):
+        """One Crank-Nicolson step over h of ρ ∂_tg = L g, L the Moyal operator along ``axis`` (ρ frozen):
+
+        .. math:: (\\rho - \\tfrac{h}{2}L)\\,\\delta = hLg,\\qquad g \\to g + \\delta,
+
+        solved by preconditioned Richardson iteration with P = ρ̄ - (h/2)L̂ (ρ̄ the mean of ρ along the axis, L̂
+        the Fourier symbol: diagonal by FFT along the axis, since L's coefficient is constant there); the error
+        contracts by max|ρ - ρ̄|/ρ̄ per iteration (|P| >= ρ̄, L̂ imaginary). Σρδ = (h/2)Σ L(δ + 2g) = 0: the number
+        is conserved (to the solve's tolerance, 10⁻¹⁴ of max|g|); g = 0 (or any g that L maps to 0, e.g. a filled
+        band f = 1) gives δ = 0 exactly."""
+        r = h * self._moyal_rate(g, F, axis)
+        scale = np.abs(g).max()
+        if not np.any(r):
+            return g
+        rho = np.broadcast_to(F["rho"], g.shape)
+        P = rho.mean(axis=axis, keepdims=True) - 0.5 * h * self._moyal_symbol(F, axis)
+        delta = np.zeros_like(g)
+        res = r
+        for _ in range(maxiter):
+            upd = np.fft.irfft(np.fft.rfft(res, axis=axis) / P, n=g.shape[axis], axis=axis)
+            delta += upd
+            if np.abs(upd).max() <= tol * scale:
+                break
+            res = r - (rho * delta - 0.5 * h * self._moyal_rate(delta, F, axis))
+        else:
+            raise ModelError(f"dispersion='imex': the implicit Moyal step did not converge in {maxiter} iterations "
+                             f"(rho varies too much along the axis: max |1 - rho| = {np.abs(1 - rho).max():.2f}); "
+                             "use dispersion='explicit'.")
+        return g + delta
+
+    def _disperse(self, f, F, h, axes):
+        """The dispersive Moyal terms over h: Crank-Nicolson along each axis in ``axes`` in turn (x then k, or k then
+        x: Strang-symmetric around the explicit step). With ``well_balanced`` the operator acts on f - f_eq (the
+        equilibrium's own Moyal transport is subtracted, as the explicit scheme subtracts its residual)."""
+        base = self._f_balanced if self.well_balanced else None
+        g = f - base if base is not None else f
+        for axis in axes:
+            g = self._crank_nicolson(g, F, axis, h)
+        return g + base if base is not None else g

@@ -131,6 +131,11 @@ class KineticSolver(Observables, Relaxation, Boundaries, Order2Terms, AnomalousV
         Subtract the discrete transport of the static equilibrium f_eq (that of V(x), at this order) so that
         f_eq is an exact discrete steady state (static potentials, uniform T only). Default: True at order 2
         when V does not depend on time, else False.
+    dispersion : "explicit" or "imex"
+        Order 2: the dispersive Moyal terms (∂_x²(f ε⁽³⁾)/24, ∂_k²(f V⁽³⁾)/24, whose explicit step is limited by
+        dx³ and dk³) stepped with the rest ("explicit", the default), or implicitly by Crank-Nicolson around the
+        explicit SSP-RK2 step of the other terms (Strang splitting, second order; "imex"), so the step is the
+        advective CFL step (:mod:`.order2`, "Implicit dispersion").
     boundary : "periodic" or "open"
         x boundaries; "open": upwind with inflow from equilibrium leads at the two boundary cells and free
         outflow (orders 0 and 1).
@@ -144,7 +149,8 @@ class KineticSolver(Observables, Relaxation, Boundaries, Order2Terms, AnomalousV
     def __init__(self, model, potential=None, *, length: float, nx: int, nk: int, nk_perp: int | None = None,
                  mu: float = 0.0, T=300.0, tau: float = np.inf, order: int = 0,
                  relaxation: str = "local", limiter: str = "mc", cfl: float = 0.4, hbar: float = units.hbar_eVs,
-                 well_balanced: bool | None = None, boundary: str = "periodic", field=None):
+                 well_balanced: bool | None = None, boundary: str = "periodic", field=None,
+                 dispersion: str = "explicit"):
         self._init_x_grid(length, nx)
         self.model_function = None if isinstance(model, Model) else model
         self.x_dependent = self.model_function is not None
@@ -175,6 +181,12 @@ class KineticSolver(Observables, Relaxation, Boundaries, Order2Terms, AnomalousV
                 raise ModelError("well_balanced=True with a field: the field drives a current, so the equilibrium "
                                  "is not a steady state and well-balancing would subtract the drive. Pass "
                                  "well_balanced=False (the default with a field).")
+        if dispersion not in ("explicit", "imex"):
+            raise ModelError(f"dispersion must be 'explicit' or 'imex'; got {dispersion!r}.")
+        if dispersion == "imex" and order != 2:
+            raise ModelError("dispersion='imex' treats the dispersive Moyal terms of order 2 implicitly; orders 0 and 1 "
+                             "have none (leave dispersion='explicit').")
+        self.dispersion = dispersion
         if relaxation not in ("local", "global", "bare"):
             raise ModelError(f"relaxation must be 'local', 'global' or 'bare'; got {relaxation!r}.")
         if limiter not in LIMITERS:
@@ -217,12 +229,15 @@ class KineticSolver(Observables, Relaxation, Boundaries, Order2Terms, AnomalousV
         if order == 2:
             self._setup_order2(kfaces)
         self.f = self.equilibrium()
-        self._residual = None
+        self._residual = self._residual_advective = None
         self._f_balanced = None
         if self.well_balanced:
             self._residual = self.transport(self.f, 0.0)
             self._bres = self._bflux
             self._f_balanced = self.f.copy()          # its face flux is subtracted in face_current
+            if self.dispersion == "imex":             # the explicit part's residual (the Moyal part acts on f - f_eq)
+                F = self._order2_fields(0.0)
+                self._residual_advective = -self._order2_divergence(self.f, F, moyal=False) / F["rho"]
         self.steps = 0
 
     # ------------------------------------------------------------------ scheme
