@@ -34,7 +34,9 @@ LIMITER_CODES = {"upwind": 0, "mc": 1, "minmod": 2, "vanleer": 3, "none": 4}
 
 if AVAILABLE:
     _jit = numba.njit(cache=True, fastmath=False, error_model="numpy")
-    _pjit = numba.njit(cache=True, fastmath=False, error_model="numpy", parallel=True)
+    # not cached on disk: numba's cache is keyed by the function, so a cached threaded build would be mixed up with
+    # the serial one of the same source (compiled once per process instead, on the first large grid)
+    _pjit = numba.njit(cache=False, fastmath=False, error_model="numpy", parallel=True)
     prange = numba.prange
 else:                                                # pragma: no cover
     def _jit(fn):
