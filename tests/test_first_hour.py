@@ -62,7 +62,8 @@ def test_response_plot_draws_the_total_underneath_and_distinguishable(second_ord
     lines = {line.get_label(): line for line in ax.get_lines() if not line.get_label().startswith("_")}
     total = next(line for label, line in lines.items() if label.startswith("total"))
     others = [line for label, line in lines.items() if not label.startswith("total")]
-    mechanisms = [v for v in ds.data_vars if v != "total" and not v.startswith("error_")]
+    mechanisms = [v for v in ds.data_vars if ds[v].dims[:1] == ("channel",) and v != "total"
+                  and not v.startswith("error_")]
     assert len(others) == len(mechanisms) >= 5
     for line in others:
         assert line.get_zorder() > total.get_zorder()             # mechanisms on top of the total
@@ -243,7 +244,7 @@ def test_lindhard_and_kubo_refuse_mixed_units(call, message):
 
 def test_default_temperature_is_the_same_everywhere():
     from qkinetics.kubo import density_matrix, time_domain
-    from qkinetics.run import DEFAULT_SWEEP
+    from qkinetics.run.config import DEFAULT_SWEEP
 
     defaults = {f.__qualname__: inspect.signature(f).parameters["T"].default for f in (
         qk.conductivity, qk.kubo.kubo_conductivity, qk.kubo.lindhard, density_matrix.DensityMatrixSolver,
