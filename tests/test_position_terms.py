@@ -150,16 +150,16 @@ def test_full_interpolation_is_exact_in_a_complete_mixed_basis(dim, norb):
     k = old.k_from_reduced(rng.random((40, dim)))
     np.testing.assert_allclose(new.bands(k), old.bands(k), atol=1e-12)
     ref = qk.band_geometry(old, k, derivatives=True)
+    fields = FIELDS if dim > 1 else [f for f in FIELDS if not f.startswith("berry")]      # 1D: no curvature
     for model in (new, new.with_convention("lattice")):
         geo = qk.band_geometry(model, k, derivatives=True)
         np.testing.assert_allclose(geo.velocity, ref.velocity, atol=1e-12 * np.max(np.abs(ref.velocity)))
         np.testing.assert_allclose(geo.inverse_mass, ref.inverse_mass, atol=1e-12 * np.max(np.abs(ref.inverse_mass)))
-        for f in FIELDS:
+        for f in fields:
             assert _max_rel(getattr(ref, f), getattr(geo, f)) < 1e-11, f
     tb = qk.band_geometry(new.tight_binding_approximation(), k, derivatives=True)
-    for f in FIELDS:
-        if np.any(getattr(ref, f)):                                     # not the 1D Berry curvature
-            assert _max_rel(getattr(ref, f), getattr(tb, f)) > 0.05, f
+    for f in fields:
+        assert _max_rel(getattr(ref, f), getattr(tb, f)) > 0.05, f
     # the kept velocity matrix is the physical one, |<n|v_a|m>|^2 basis independent (non-degenerate bands)
     V0 = qk.band_geometry(old, k, keep_eigenvectors=True).velocity_matrix
     V1 = qk.band_geometry(new, k, keep_eigenvectors=True).velocity_matrix
