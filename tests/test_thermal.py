@@ -397,3 +397,24 @@ def test_mechanisms_pickle_and_one_level_assembly_and_3d_units():
     assert ds.anomalous_nernst.attrs["units"] == "A/(m K)" and ds.kappa.attrs["units"] == "W/(m K)"
     assert ds.seebeck.shape == (1, 1, 1, 3, 3)
     assert np.allclose(ds.anomalous_nernst, -np.swapaxes(ds.anomalous_nernst.values, -1, -2))
+
+
+def test_plot_thermoelectric(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    model = qk.zoo.massive_dirac(mass=0.2, kcut=1.0)
+    ds = qk.thermoelectric(model, mu=np.linspace(0.25, 0.5, 6), T=[600.0, 900.0], kgrid=60)
+    ax = qk.plot.thermoelectric(ds, "seebeck", "xx")
+    lines = ax.get_lines()
+    assert len([ln for ln in lines if ln.get_label().startswith("T = ")]) == 2
+    assert np.allclose(lines[0].get_ydata(), 1e6 * xy(ds, "seebeck")[:, 0])          # drawn in uV/K
+    path = tmp_path / "nernst.png"
+    qk.plot.thermoelectric(ds, "anomalous_nernst", "xy", path=path)
+    assert path.stat().st_size > 0 and not list(tmp_path.glob(".*.tmp"))
+    with pytest.raises(ValueError, match="component"):
+        qk.plot.thermoelectric(ds, "seebeck", "xz")
+    with pytest.raises(ValueError, match="no variable"):
+        qk.plot.thermoelectric(ds, "thermopower")
+    with pytest.raises(ValueError, match="plot.thermoelectric"):
+        qk.plot.response(ds)
