@@ -115,8 +115,8 @@ def test_parabolic_band_seebeck_and_lorenz_number_closed_forms():
         S = -(kB/e) [2 F_1/F_0 - eta],   kappa / (sigma T) = (kB/e)^2 [3 F_2/F_0 - 4 F_1^2/F_0^2],
     eta = mu/kT. Degenerate limit (exact up to e^{-eta} since sigma is linear in eps): Mott,
     S = -(pi^2/3)(kB/e) kT/mu, and the Lorenz ratio 1 - (pi^2/3)(kT/mu)^2: the Wiedemann-Franz law and its
-    breakdown ~ (kT/E_F)^2. Grid: thermal resolution <= 0.5; measured deviations from the closed forms
-    <= 3e-8 relative (S) at 400^2 points."""
+    breakdown ~ (kT/E_F)^2. Grid: thermal resolution <= 0.5; measured deviations from the closed forms at
+    400^2 points: 6e-8 relative (S), 4e-9 (Lorenz ratio), 9e-5 (breakdown coefficient pi^2/3)."""
     model = parabolic_2d()
     mu = np.array([-0.03, 0.0, 0.02, 0.05, 0.1, 0.3, 0.8, 1.0])
     T = np.array([300.0, 600.0])
@@ -132,7 +132,7 @@ def test_parabolic_band_seebeck_and_lorenz_number_closed_forms():
             L_exact = kB_e ** 2 * (3 * F2 / F0 - 4 * F1 ** 2 / F0 ** 2)
             assert S[i, j] == pytest.approx(S_exact, rel=2e-7)
             assert abs(S[i, j] - S_exact) <= err_S[i, j] + 1e-9 * abs(S_exact)
-            assert kappa[i, j] / (sigma[i, j] * t) == pytest.approx(L_exact, rel=2e-6)
+            assert kappa[i, j] / (sigma[i, j] * t) == pytest.approx(L_exact, rel=2e-8)
     # Onsager (isotropic band): Pi = T S
     assert np.allclose(xy(ds, "peltier"), T[None, :] * S, rtol=1e-12)
     # degenerate limit: Mott and Wiedemann-Franz, deviation (pi^2/3) (kT/mu)^2
@@ -142,7 +142,7 @@ def test_parabolic_band_seebeck_and_lorenz_number_closed_forms():
     assert np.allclose(S[deg], S_mott, rtol=1e-6)
     lorenz = kappa[deg] / (sigma[deg] * T[None, :])
     deviation = 1 - lorenz / LORENZ
-    assert np.allclose(deviation / (kT / mu[deg, None]) ** 2, np.pi ** 2 / 3, rtol=2e-3)
+    assert np.allclose(deviation / (kT / mu[deg, None]) ** 2, np.pi ** 2 / 3, rtol=5e-4)
 
 
 # --------------------------------------------------------------------------- Boltzmann: chain, Mott breakdown
@@ -206,7 +206,7 @@ def test_onsager_reciprocity_peltier_equals_T_seebeck_transposed_of_time_reverse
     assert np.max(np.abs(ds.anomalous_nernst.sel(a="x", b="y"))) > 1e-3 * np.max(np.abs(ds.alpha))
     Pi = ds.peltier.values
     TS_rev = ds.T.values[None, :, None, None, None] * np.swapaxes(rev.seebeck.values, -1, -2)
-    assert np.allclose(Pi, TS_rev, rtol=1e-9, atol=1e-9 * np.max(np.abs(Pi)))
+    assert np.allclose(Pi, TS_rev, rtol=1e-12, atol=1e-12 * np.max(np.abs(Pi)))        # measured 8e-16
     assert not np.allclose(Pi, np.swapaxes(Pi, -1, -2), rtol=1e-3)        # the Hall part is there
 
 
@@ -304,8 +304,10 @@ def test_generalized_mott_relation_from_zero_temperature_anomalous_hall():
 def test_anomalous_nernst_from_energy_resolved_kubo_conductivity():
     """Quantum check: the clean Kubo interband conductivity at T = 0 (kubo_conductivity, a sum over band pairs
     of velocity matrix elements, no Berry curvature, no entropy function) on an energy grid, integrated
-    with the thermal weight -(eps - mu) f'/(eT): massive Dirac. Measured error of this route at 100 k
-    points per direction and 301 energies: 2.7e-3 of max |alpha| (3e-4 at 200 and 601)."""
+    with the thermal weights -(eps - mu) f'/(eT) and (eps - mu)^2 (-f')/(e^2 T): massive Dirac (the thermal
+    Hall K includes the filled valence band inside the same cutoff disc in both routes). Measured error of
+    this route at 100 k points per direction and 301 energies: 2.7e-3 of max |alpha| and 7.3e-4 of max |K|
+    (3e-4 and 1e-4 at 200 and 601)."""
     from qkinetics.kubo import kubo_conductivity
 
     model = qk.zoo.massive_dirac(v=1.0, mass=0.2, kcut=2.0)
@@ -317,9 +319,11 @@ def test_anomalous_nernst_from_energy_resolved_kubo_conductivity():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         kubo = kubo_conductivity(model, tau=np.inf, mu=eps, T=0.0, kgrid=100)
-    alpha, _ = _thermal_moments(eps, kubo.interband.sel(j="x", E1="y").values.real.ravel(), mu, T)
+    alpha, K = _thermal_moments(eps, kubo.interband.sel(j="x", E1="y").values.real.ravel(), mu, T)
     a_lib = xy(ds, "anomalous_nernst", "x", "y")[:, 0]
+    K_lib = xy(ds, "anomalous_thermal_hall", "x", "y")[:, 0]
     assert np.max(np.abs(alpha - a_lib)) <= 6e-3 * np.max(np.abs(a_lib))
+    assert np.max(np.abs(K - K_lib)) <= 2e-3 * np.max(np.abs(K_lib))
 
 
 # --------------------------------------------------------------------------- the Dataset
@@ -397,3 +401,24 @@ def test_mechanisms_pickle_and_one_level_assembly_and_3d_units():
     assert ds.anomalous_nernst.attrs["units"] == "A/(m K)" and ds.kappa.attrs["units"] == "W/(m K)"
     assert ds.seebeck.shape == (1, 1, 1, 3, 3)
     assert np.allclose(ds.anomalous_nernst, -np.swapaxes(ds.anomalous_nernst.values, -1, -2))
+
+
+def test_plot_thermoelectric(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    model = qk.zoo.massive_dirac(mass=0.2, kcut=1.0)
+    ds = qk.thermoelectric(model, mu=np.linspace(0.25, 0.5, 6), T=[600.0, 900.0], kgrid=60)
+    ax = qk.plot.thermoelectric(ds, "seebeck", "xx")
+    lines = ax.get_lines()
+    assert len([ln for ln in lines if ln.get_label().startswith("T = ")]) == 2
+    assert np.allclose(lines[0].get_ydata(), 1e6 * xy(ds, "seebeck")[:, 0])          # drawn in uV/K
+    path = tmp_path / "nernst.png"
+    qk.plot.thermoelectric(ds, "anomalous_nernst", "xy", path=path)
+    assert path.stat().st_size > 0 and not list(tmp_path.glob(".*.tmp"))
+    with pytest.raises(ValueError, match="component"):
+        qk.plot.thermoelectric(ds, "seebeck", "xz")
+    with pytest.raises(ValueError, match="no variable"):
+        qk.plot.thermoelectric(ds, "thermopower")
+    with pytest.raises(ValueError, match="plot.thermoelectric"):
+        qk.plot.response(ds)
