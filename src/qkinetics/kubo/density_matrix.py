@@ -630,5 +630,7 @@ TAU0_FINDING = {
     "conclusion": ("no relaxation model reproduces a published variant (also inside the band, across mu, and for "
                    "the tilted massive Dirac model); 'full' is closest to the talk (lambda = 1/2) but outside the "
                    "lambda family; c0(full) + c0(populations) = Wang/Liu to 4e-10 (grid-limited); c0 confirmed by "
-                   "an independent time-domain integration to < 1e-3"),
+                   "an independent time-domain integration to < 1e-3. Closed form (docs/tau0.md): c0(alpha) = alpha W + "
+                   "(1/2 - alpha) Q, so the identity and c0(1/2) = W/2 are exact; the dressed equilibrium gives "
+                   "alpha x (lambda = 0)"),
 }

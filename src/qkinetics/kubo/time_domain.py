@@ -28,11 +28,11 @@ length-gauge forms):
     degenerate group of :math:`H(\\kappa)` (eigenvalues closer than ``degeneracy_tol``); coherences
     between groups evolve freely (no regulator).
 ``(alpha, "bare")`` and ``(alpha, "dressed")`` (matrix path only)
-    Populations (group blocks) relax at :math:`1/\tau` and coherences between groups at
-    :math:`\alpha/\tau`, towards :math:`f(H(\kappa))` (``"bare"``) or towards the field-dressed
-    equilibrium :math:`f(H(\kappa) + eE(t)\cdot r_{\rm inter}(\kappa))` (``"dressed"``; ``"dressed"`` alone
-    means ``(1, "dressed")``), with :math:`r_{\rm inter}` the interband position matrix of :math:`H(\kappa)`,
-    :math:`-i\langle m|\partial H|n\rangle/(\varepsilon_m - \varepsilon_n)` between groups, and the
+    Populations (group blocks) relax at :math:`1/\\tau` and coherences between groups at
+    :math:`\\alpha/\\tau`, towards :math:`f(H(\\kappa))` (``"bare"``) or towards the field-dressed
+    equilibrium :math:`f(H(\\kappa) + eE(t)\\cdot r_{\\rm inter}(\\kappa))` (``"dressed"``; ``"dressed"`` alone
+    means ``(1, "dressed")``), with :math:`r_{\\rm inter}` the interband position matrix of :math:`H(\\kappa)`,
+    :math:`-i\\langle m|\\partial H|n\\rangle/(\\varepsilon_m - \\varepsilon_n)` between groups, and the
     target diagonalized exactly at every step (no expansion in E: the Richardson step removes the E^4 part).
 
 What is shared with the frequency-domain solver: the model's :math:`H(k)`, the physical constants
