@@ -24,11 +24,51 @@ in the eigenbasis, :math:`\\partial_c V^a = U^\\dagger \\partial_a\\partial_c H 
 with :math:`R_{nl} = 1/(\\varepsilon_n - \\varepsilon_l)` outside degenerate groups.
 
 Degenerate groups: bands whose energies differ by less than ``degeneracy_tol`` (eV, default
-1e-6) form a group. Per-band values inside a group are the group trace divided by the group
-size, which is gauge invariant (the trace of the non-Abelian quantity); summing a per-band
-quantity over all bands of the group gives the group trace. Derivatives of group quantities are
-correct where the group stays degenerate in a neighbourhood (e.g. Kramers pairs of PT-symmetric
-models); at an isolated crossing they are not defined.
+``DEFAULT_DEGENERACY_TOL`` = 1e-3) form a group. Per-band values inside a group are the group trace
+divided by the group size, which is gauge invariant (the trace of the non-Abelian quantity); summing
+a per-band quantity over all bands of the group gives the group trace. Derivatives of group
+quantities are correct where the group stays degenerate in a neighbourhood (e.g. Kramers pairs of
+PT-symmetric models); at an isolated crossing they are not defined.
+
+Why 1 meV: Wannier Hamiltonians are symmetric only up to numerical noise, which splits Kramers pairs
+at time-reversal-invariant momenta by 1e-7 to 1e-4 eV (GaAs). A split pair carries an intra-pair
+curvature ~ |V_nm|^2/Delta^2 that no grid resolves; weighted by f_n - f_m ~ f' Delta it adds ~ 1/Delta
+to a Fermi-sea sum (hundreds of S/cm of anomalous Hall conductivity in a time-reversal-symmetric
+model with the former 1e-6 eV; tests/test_degeneracy.py). Grouping drops only intra-group terms at k
+points where the splitting is below 1 meV, far below what a k grid resolves (|v| Delta k >~ 10 meV for
+|v| ~ 1 eV Å and Delta k ~ 0.01 1/Å), so genuine small gaps are unaffected (measured on a Weyl
+semimetal and a magnet, same test file). postw90 uses 1e-4 eV for its degenerate band derivatives and
+WannierBerri 1e-4 eV by default, which is below the noise of some Wannier models (GaAs up to 1.2e-4 eV).
+
+Position-block terms (models with a position matrix, e.g. from Wannier90): with the Bloch sums of the
+orbitals ("Wannier gauge", H^W, A^W = i<u^W|∂u^W> from :meth:`TightBinding.wannier_connection`) and
+the eigenvectors U, the Berry connection in the band basis is A^H = U^dagger A^W U + i U^dagger ∂U
+(Wang, Yates, Souza, Vanderbilt, PRB 74, 195118 (2006)). Its interband part (n, m in different
+groups) is exactly that of the tight-binding formulas with the velocity matrix replaced by the
+physical one,
+
+.. math::
+    \\tilde V^a_{nm} = V^a_{nm} + i(\\varepsilon_n-\\varepsilon_m)\\bar A^a_{nm},\\qquad
+    \\bar A^a = U^\\dagger A^W_a U,\\qquad
+    A^{H,a}_{nm} = \\frac{i\\tilde V^a_{nm}}{\\varepsilon_m-\\varepsilon_n}\\ (n\\neq m),
+
+(:math:`\\tilde V = U^\\dagger(\\partial_a H^W + i[H^W, A^W_a])U`). The quantum metric ``g`` and the
+normalized metric ``G`` are then the metric of the interpolated states *within the Wannier space*,
+:math:`g_n = \\mathrm{Re}\\sum_{m\\notin G(n)} A^{H,a}_{nm}A^{H,b}_{mn}` over the other Wannier-space bands
+(the part leaving the Wannier space would need <r_a r_b>, which a Wannier90 run does not give). The
+Berry curvature is the full one of WYSV, including the part leaving the Wannier space:
+
+.. math::
+    \\Omega_n^{ab} = -2\\,\\mathrm{Im}\\sum_{m\\notin G(n)} A^{H,a}_{nm}A^{H,b}_{mn}
+        + (U^\\dagger F^W_{ab} U)_{nn},\\qquad
+    F^W_{ab} = \\partial_a A^W_b - \\partial_b A^W_a - i[A^W_a, A^W_b],
+
+which is WYSV's :math:`\\bar\\Omega - [D_a,\\bar A_b] + [D_b,\\bar A_a] - i[D_a, D_b]` regrouped (F^W, the
+non-Abelian curvature of the Wannier-gauge states, vanishes when the Wannier space is complete). Group
+traces stay gauge invariant; derivatives follow with ∂_c Ṽ^W_a = ∂_a∂_c H + i[∂_c H, A_a] + i[H, ∂_c A_a]
+and ∂_c F^W. ``velocity`` and ``inverse_mass`` depend on H alone and do not change;
+``velocity_matrix`` is Ṽ. Without a position matrix (or with
+:meth:`TightBinding.tight_binding_approximation`) A^W = 0: the tight-binding approximation.
 """
 
 from __future__ import annotations
@@ -40,7 +80,8 @@ import numpy as np
 
 from .models.base import Model, ModelError
 
-DEFAULT_DEGENERACY_TOL = 1e-6
+#: eV; see the module docstring ("Why 1 meV") and tests/test_degeneracy.py
+DEFAULT_DEGENERACY_TOL = 1e-3
 #: Geometry works in sub-batches of about SUBBATCH_ELEMENTS / (d N²) k points (one (B, d, N, N) array of
 #: about that many numbers; 4 SUBBATCH_ELEMENTS / (d² N²) with derivatives, whose temporaries are
 #: (B, d, d, N, N)), and at least SUBBATCH_MIN (SUBBATCH_MIN / 2 with derivatives). Tuned with
@@ -72,7 +113,9 @@ class BandGeometry:
         None unless computed with ``derivatives=True``.
     degeneracy : (B, N) int, size of the degenerate group of each band.
     eigenvectors : (B, N, N) columns |u_n>, only with ``keep_eigenvectors=True``.
-    velocity_matrix : (B, d, N, N) V^a_{nm}, only with ``keep_eigenvectors=True``.
+    velocity_matrix : (B, d, N, N) the physical velocity matrix (× ħ) in the eigenbasis, V^a_{nm} =
+        <u_n|∂_a H|u_m>, with the position-block terms Ṽ^a (module docstring); only with
+        ``keep_eigenvectors=True``.
     """
 
     k: np.ndarray
@@ -373,17 +416,29 @@ def _wannier_curvature(U, Uh, connection, full, ws):
 
     :math:`F^W_{ab} = \\partial_a A^W_b - \\partial_b A^W_a - i[A^W_a, A^W_b]` (Hermitian, antisymmetric in
     (a, b), zero when the Wannier space is complete). ``diag[b, n, a, c] = (U^dagger F^W_{ac} U)_nn``;
-    ``F̃`` (B, d, d, N, N), the full matrix U^dagger F U, only when ``full`` (derivatives need it).
+    ``F̃`` (B, P, N, N), U^dagger F U for the P = d(d-1)/2 pairs a < b (:func:`_pairs`), only when ``full``
+    (derivatives need it). Only the pairs a < b are formed; the rest follows from the antisymmetry.
     """
     A, dA = connection[0], connection[1]
     B, d, N = A.shape[:3]
-    AA = np.matmul(A[:, :, None], A[:, None, :])                           # [a, c] = A_a A_c
-    # dA[:, c, a] = ∂_a A_c
-    F = dA.swapaxes(1, 2) - dA - 1j * (AA - AA.swapaxes(1, 2))
+    ia, ib = _pairs(d)
+    AA = np.matmul(A[:, ia], A[:, ib])                                     # [p] = A_a A_b
+    # dA[:, b, a] = ∂_a A_b
+    F = dA[:, ib, ia] - dA[:, ia, ib] - 1j * (AA - np.conj(AA.swapaxes(-1, -2)))
     if full:
-        Ft = to_eigenbasis(U, Uh, F.reshape(B, d * d, N, N)).reshape(B, d, d, N, N)
-        return Ft, np.real(np.diagonal(Ft, axis1=-2, axis2=-1)).transpose(0, 3, 1, 2).copy()
-    return None, _diagonal_of_transformed(U, F.reshape(B, d * d, N, N)).reshape(B, N, d, d)
+        Ft = to_eigenbasis(U, Uh, F)
+        pair_diag = np.real(np.diagonal(Ft, axis1=-2, axis2=-1))            # (B, P, N)
+    else:
+        Ft, pair_diag = None, _diagonal_of_transformed(U, F).transpose(0, 2, 1)
+    diag = np.zeros((B, N, d, d))
+    diag[:, :, ia, ib] = pair_diag.transpose(0, 2, 1)
+    diag[:, :, ib, ia] = -pair_diag.transpose(0, 2, 1)
+    return Ft, diag
+
+
+def _pairs(d):
+    """Index arrays (a, b) of the d(d-1)/2 pairs a < b."""
+    return np.triu_indices(d, 1)
 
 
 def _diagonal_of_transformed(U, X):
@@ -396,19 +451,26 @@ def _wannier_curvature_derivative(U, connection, Ft, V, R):
     """∂_c of the group-trace diagonal of U^dagger F^W U: (B, N, d, d, d), last index c.
 
     ∂_c F^W_{ab} = ∂_c∂_a A_b - ∂_c∂_b A_a - i[∂_c A_a, A_b] - i[A_a, ∂_c A_b]; the eigenvector rotation
-    adds 2 Re Σ_{m∉G(n)} F̃_nm V^c_mn R_nm with R_nm = 1/(ε_n - ε_m) (zero inside groups).
+    adds 2 Re Σ_{m∉G(n)} F̃_nm V^c_mn R_nm with R_nm = 1/(ε_n - ε_m) (zero inside groups). Formed for the
+    pairs a < b only (``Ft`` (B, P, N, N) from :func:`_wannier_curvature`).
     """
     A, dA, d2A = connection
     B, d, N = A.shape[:3]
-    # d2A[:, a, c, e] = ∂_e∂_c A_a; term [a, b, c] = ∂_c∂_a A_b - ∂_c∂_b A_a
-    dF = d2A.swapaxes(1, 2) - d2A
-    P = np.matmul(dA[:, :, :, None], A[:, None, None, :])                  # P[a, c, b] = ∂_c A_a A_b
-    K = P - np.conj(P.swapaxes(-1, -2))                                    # [∂_c A_a, A_b]
-    Kt = K.transpose(0, 1, 3, 2, 4, 5)                                     # Kt[a, b, c]
-    dF = dF - 1j * (Kt - Kt.swapaxes(1, 2))                                # -i[∂_c A_a, A_b] + i[∂_c A_b, A_a]
-    diag = _diagonal_of_transformed(U, dF.reshape(B, d ** 3, N, N)).reshape(B, N, d, d, d)
-    rot = np.einsum("kabnm,kcmn,knm->knabc", Ft, V, R, optimize=True)
-    return diag + 2.0 * rot.real
+    ia, ib = _pairs(d)
+    P = len(ia)
+    # d2A[:, b, a, c] = ∂_c∂_a A_b: (B, P, d, N, N) [p, c]
+    dF = d2A[:, ib, ia] - d2A[:, ia, ib]
+    X = np.matmul(dA[:, ia], A[:, ib, None])                               # [p, c] = ∂_c A_a A_b
+    Y = np.matmul(A[:, ia, None], dA[:, ib])                               # [p, c] = A_a ∂_c A_b
+    # -i([∂_c A_a, A_b] + [A_a, ∂_c A_b]) with (∂_c A_a A_b)^dagger = A_b ∂_c A_a
+    S = X + Y
+    dF -= 1j * (S - np.conj(S.swapaxes(-1, -2)))
+    pair = _diagonal_of_transformed(U, dF.reshape(B, P * d, N, N)).reshape(B, N, P, d)
+    pair += 2.0 * np.einsum("kpnm,kcmn,knm->knpc", Ft, V, R, optimize=True).real
+    out = np.zeros((B, N, d, d, d))
+    out[:, :, ia, ib] = pair
+    out[:, :, ib, ia] = -pair
+    return out
 
 
 def _copy_into(dst, x):
@@ -639,7 +701,10 @@ def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: b
     """Band energies, velocities, inverse mass, Berry curvature, quantum metric, normalized metric.
 
     One eigendecomposition per k point serves every quantity. See the module docstring for
-    the formulas, units and the treatment of degenerate bands.
+    the formulas, units and the treatment of degenerate bands. A model with a position matrix
+    (``TightBinding(..., position_matrix=...)``, e.g. from Wannier90) gets the position-block terms
+    (full Wannier interpolation, module docstring); ``model.tight_binding_approximation()`` is the same
+    model with a diagonal position operator.
 
     Parameters
     ----------
@@ -650,7 +715,7 @@ def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: b
     inverse_mass : bool
         Compute ∂_a∂_b ε_n (needs ∂²H; implied by ``derivatives``).
     degeneracy_tol : float
-        Bands closer than this (eV) are treated as one degenerate group.
+        Bands closer than this (eV, default 1e-3) are treated as one degenerate group.
     keep_eigenvectors : bool
         Keep eigenvectors and velocity matrices.
 

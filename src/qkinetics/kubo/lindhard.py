@@ -58,7 +58,6 @@ import numpy as np
 import xarray as xr
 
 from .. import units
-from ..geometry import DEFAULT_DEGENERACY_TOL
 from ..models.base import Model, ModelError
 from ._grid import fermi_and_derivative, k_source, physical_model
 
@@ -69,9 +68,14 @@ LINDHARD_FORMULA = (
     "(hbar omega + eps_n(k) - eps_m(k+q) + i eta); 'positions' convention form factors; 1/(eV A^d)"
 )
 
+#: eV: |eps_n(k) - eps_m(k+q)| below which a static pair takes its 0/0 limit f'. Not the band-geometry
+#: degeneracy tolerance (qkinetics.geometry.DEFAULT_DEGENERACY_TOL, 1e-3 eV for noisy Wannier data): here
+#: the pair is split by v.q at small q, and a larger window would replace a resolved difference quotient.
+STATIC_PAIR_TOL = 1e-6
+
 
 def lindhard(model: Model, q, omega=0.0, *, mu=0.0, T=10.0, eta=0.0, kgrid=100, shift=0.5, kcut=None,
-             chunk_size=None, degeneracy_tol: float = DEFAULT_DEGENERACY_TOL) -> xr.Dataset:
+             chunk_size=None, degeneracy_tol: float = STATIC_PAIR_TOL) -> xr.Dataset:
     """Multiband Lindhard function chi(q, omega) of any model.
 
     Parameters

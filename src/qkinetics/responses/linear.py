@@ -457,8 +457,8 @@ def _pair_data(geo, allow_degenerate: bool):
     if not allow_degenerate and np.any(same & ~np.eye(N, dtype=bool)[None]):
         raise ValueError(
             "field_gradient_clean assumes non-degenerate bands (its derivation uses band-diagonal "
-            "velocities); this geometry has degenerate bands (within 1e-6 eV). Lift the degeneracy "
-            "(e.g. a small symmetry-breaking term) or use another mechanism.")
+            f"velocities); this geometry has degenerate bands (within {DEFAULT_DEGENERACY_TOL:g} eV). Lift the "
+            "degeneracy (e.g. a small symmetry-breaking term) or use another mechanism.")
     with np.errstate(divide="ignore"):
         inv = 1.0 / (e[:, :, None] - e[:, None, :])                  # inv[n, m] = 1/(eps_n - eps_m)
     inv[same] = 0.0
