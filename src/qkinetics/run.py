@@ -216,9 +216,11 @@ def load_config(path) -> dict:
         raise ConfigError(f"[grid] chunk_size must be a positive integer; got {chunk_size!r}.")
     directory, every = _output(path, raw)
     component, rank = raw.get("output", {}).get("component"), order + 1 + gradient
-    if component is not None and not (isinstance(component, str) and len(component) == rank and set(component) <= set("xyz")):
-        raise ConfigError(f"[output] component must be {rank} letters x, y, z (tensor indices j, E1{', E2' if order == 2 else ''}"
-                          f"{', q' if gradient else ''}; e.g. {'yxx' if order == 2 else 'xy'!r}); got {component!r}.")
+    if component is not None and not (isinstance(component, str) and len(component) == rank
+                                      and set(component) <= set("xyz")):
+        indices = "j, E1" + (", E2" if order == 2 else "") + (", q" if gradient else "")
+        raise ConfigError(f"[output] component must be {rank} letters x, y, z (tensor indices {indices}; "
+                          f"e.g. {'yxx' if order == 2 else 'xy'!r}); got {component!r}.")
     return {
         "component": component,
         "kind": "response", "path": path, "model": model_cfg, "order": order, "gradient": gradient, "mechanisms": mechanisms,
@@ -621,7 +623,8 @@ def run(config_path, *, executor=None, progress=True, stop_after=None):
         return run_kinetics(cfg, model, progress=progress, stop_after=stop_after)
     mechs = mechanisms_by_name(cfg["mechanisms"], cfg["order"], cfg["gradient"])
     if cfg["component"] and set(cfg["component"]) - set("xyz"[:model.dim]):
-        raise ConfigError(f"[output] component {cfg['component']!r}: a {model.dim}D model has the axes {'xyz'[:model.dim]}.")
+        raise ConfigError(f"[output] component {cfg['component']!r}: a {model.dim}D model has the axes "
+                          f"{'xyz'[:model.dim]}.")
     s = cfg["sweep"]
     outdir = cfg["directory"]
     outdir.mkdir(parents=True, exist_ok=True)
