@@ -288,9 +288,10 @@ class KineticSolver(Observables, Relaxation, Boundaries, Order2Terms, AnomalousV
         shape = f.shape
         out = np.empty(shape)
         rho = self._rho if self._rho is not None else self._ones
-        kernels.kernel("transport", f.size)(f, np.broadcast_to(self._vx_right(), shape), np.broadcast_to(kdot, shape),
-                          np.broadcast_to(rho, shape), self.dx, self.dk, kernels.LIMITER_CODES[self.limiter_name],
-                          bool(np.any(kdot != 0)), self._rho is not None, out)
+        kernels.kernel("transport", f.size)(
+            f, np.broadcast_to(self._vx_right(), shape), np.broadcast_to(kdot, shape), np.broadcast_to(rho, shape),
+            self.dx, self.dk, kernels.LIMITER_CODES[self.limiter_name], bool(np.any(kdot != 0)),
+            self._rho is not None, min(self.nx, kernels.threads(f.size)), out)
         self._bflux = 0.0
         return out
 
