@@ -264,10 +264,7 @@ class KineticSolver(Observables, Relaxation, Boundaries, Order2Terms, AnomalousV
             if self.compiled and self.relaxation == "local" and self.order < 2 and out.flags.c_contiguous:
                 self._f_local_compiled(f, rate=out)                  # out -= (f - f_loc)/τ, fused
             else:
-                c = self.f_local(f, t)
-                np.subtract(f, c, out=c)
-                c /= self.tau
-                out -= c
+                out -= (f - self.f_local(f, t)) / self.tau
         return out
 
     def transport(self, f, t):
