@@ -14,7 +14,7 @@ transport is identical to the last bit; the μ̃ sums run in a different order, 
 Each kernel has a serial and a threaded (``prange`` over x) build, compiled on first use; :func:`kernel` picks the
 threaded one for grids of at least :data:`PARALLEL_MIN_CELLS` cells (below that the threads' start-up costs more
 than they save, and on a machine busy with other work a threaded kernel waits for its slowest thread).
-They run when numba imports (a dependency of the package); without it, or with ``KineticSolver.compiled =
+They run when numba is installed (a dependency of the package); without it, or with ``KineticSolver.compiled =
 False``, the solver uses its numpy form (tested against these kernels).
 """
 
@@ -22,30 +22,18 @@ import math
 
 import numpy as np
 
-try:
-    import numba
-except ImportError:                                  # pragma: no cover - numba is a declared dependency
-    numba = None
+import importlib.util
 
 __all__ = ["AVAILABLE", "LIMITER_CODES", "PARALLEL_MIN_CELLS", "kernel", "threads"]
 
-AVAILABLE = numba is not None
+#: numba is importable (it is imported, and the kernels compiled, on first use: ``import qkinetics`` stays fast)
+try:
+    AVAILABLE = importlib.util.find_spec("numba") is not None
+except (ImportError, ValueError):                    # pragma: no cover - a broken or blocked numba
+    AVAILABLE = False
 LIMITER_CODES = {"upwind": 0, "mc": 1, "minmod": 2, "vanleer": 3, "none": 4}
+prange = range                                       # numba.prange once compiled
 
-if AVAILABLE:
-    _jit = numba.njit(cache=True, fastmath=False, error_model="numpy")
-    # not cached on disk: numba's cache is keyed by the function, so a cached threaded build would be mixed up with
-    # the serial one of the same source (compiled once per process instead, on the first large grid)
-    _pjit = numba.njit(cache=False, fastmath=False, error_model="numpy", parallel=True)
-    prange = numba.prange
-else:                                                # pragma: no cover
-    def _jit(fn):
-        return fn
-    _pjit = _jit
-    prange = range
-
-
-@_jit
 def _slope(a, b, lim):
     """The limited slope of the differences a = Δ_{i-1/2}, b = Δ_{i+1/2} (the limiters of :mod:`.fluxes`)."""
     if lim == 1:                                     # mc
@@ -66,7 +54,6 @@ def _slope(a, b, lim):
     return 0.5 * (a + b)                             # none (Fromm)
 
 
-@_jit
 def _face(fm, f0, fp, fpp, u, lim):
     """Upwind flux u f through the face between the cells of f0 and fp (neighbours fm, fpp), MUSCL-reconstructed."""
     if lim == 0:
@@ -76,7 +63,6 @@ def _face(fm, f0, fp, fpp, u, lim):
     return u * (fp - 0.5 * _slope(fp - f0, fpp - fp, lim))
 
 
-@_jit
 def _wrap(n, shift):
     """Indices (j + shift) mod n for j = 0..n-1 (periodic neighbours without a modulo in the inner loops)."""
     out = np.empty(n, np.int64)
@@ -223,18 +209,38 @@ PARALLEL_MIN_CELLS = 1 << 17
 
 _PYTHON = {"transport": transport, "local_equilibrium": local_equilibrium, "rk2_stage": rk2_stage,
            "rk2_final": rk2_final}
-_SERIAL = {name: _jit(fn) for name, fn in _PYTHON.items()}
-_THREADED = {name: _pjit(fn) for name, fn in _PYTHON.items()}
+_HELPERS = ("_slope", "_face", "_wrap")
+_BUILDS = {}
+
+
+def _compile():
+    """Import numba and make the dispatchers (compiled on their first call): the helpers replace their Python
+    versions in this module (the kernels call them by name), each kernel gets a serial build (cached on disk) and a
+    threaded one (not cached: numba's cache is keyed by the function, so a cached threaded build would be mixed up
+    with the serial build of the same source)."""
+    global numba, prange
+    import numba
+    prange = numba.prange
+    jit = numba.njit(cache=True, fastmath=False, error_model="numpy")
+    pjit = numba.njit(cache=False, fastmath=False, error_model="numpy", parallel=True)
+    for name in _HELPERS:
+        globals()[name] = jit(globals()[name])
+    _BUILDS["serial"] = {name: jit(fn) for name, fn in _PYTHON.items()}
+    _BUILDS["threaded"] = {name: pjit(fn) for name, fn in _PYTHON.items()}
 
 
 def threads(ncells):
     """The number of threads the kernels use on a grid of ``ncells`` cells (1: the serial builds)."""
     if not AVAILABLE or ncells < PARALLEL_MIN_CELLS:
         return 1
+    if not _BUILDS:
+        _compile()
     return numba.get_num_threads()
 
 
 def kernel(name, ncells):
     """The compiled kernel ``name`` for a grid of ``ncells`` cells (threaded from :data:`PARALLEL_MIN_CELLS` on,
     when numba has more than one thread)."""
-    return (_THREADED if threads(ncells) > 1 else _SERIAL)[name]
+    if not _BUILDS:
+        _compile()
+    return _BUILDS["threaded" if threads(ncells) > 1 else "serial"][name]
