@@ -56,7 +56,7 @@ def main():
     if kernels.AVAILABLE and args.threads:
         import numba
         numba.set_num_threads(args.threads)
-    threads = kernels.numba.get_num_threads() if kernels.AVAILABLE else 1
+    threads = kernels.threads(kernels.PARALLEL_MIN_CELLS)
     print(f"compiled kernels: {'numba, %d threads' % threads if kernels.AVAILABLE else 'not available'}")
     sizes = [(64, 128), (128, 256), (256, 512), (512, 1024)]
     if args.quick:

@@ -103,3 +103,24 @@ def test_open_boundaries_and_order2_keep_the_numpy_form():
     np.testing.assert_array_equal(b.f, a.f)
     np.testing.assert_array_equal(d.f, c.f)
     assert b.boundary_inflow == a.boundary_inflow
+
+
+def test_threaded_builds_match_the_numpy_form(monkeypatch):
+    """The threaded kernels (grids of >= PARALLEL_MIN_CELLS cells; forced here on a small grid, two threads and
+    x blocks that do not divide nx): transport bit-identical, steps to round-off."""
+    import numba
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_CELLS", 0)
+    threads = numba.get_num_threads()
+    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+    try:
+        a, b = pair(texture, V_moving, length=L, nx=15, nk=32, mu=-0.5, T=1000.0, tau=1e-14, order=1)
+        assert kernels.threads(b.ncells) == numba.get_num_threads()
+        f = perturbed(a, 5)
+        np.testing.assert_array_equal(b.transport(f, 1e-15), a.transport(f, 1e-15))
+        dt = a.max_dt()
+        for s in (a, b):
+            for _ in range(3):
+                s.step(dt)
+        np.testing.assert_allclose(b.f, a.f, rtol=0, atol=1e-14)
+    finally:
+        numba.set_num_threads(threads)

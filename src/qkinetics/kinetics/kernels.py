@@ -14,7 +14,7 @@ transport is identical to the last bit; the μ̃ sums run in a different order, 
 Each kernel has a serial and a threaded (``prange`` over x) build, compiled on first use; :func:`kernel` picks the
 threaded one for grids of at least :data:`PARALLEL_MIN_CELLS` cells (below that the threads' start-up costs more
 than they save, and on a machine busy with other work a threaded kernel waits for its slowest thread).
-They run when numba imports (a dependency of the package); without it, or with ``KineticSolver.compiled =
+They run when numba is installed (a dependency of the package); without it, or with ``KineticSolver.compiled =
 False``, the solver uses its numpy form (tested against these kernels).
 """
 
@@ -22,30 +22,18 @@ import math
 
 import numpy as np
 
+import importlib.util
+
+__all__ = ["AVAILABLE", "LIMITER_CODES", "PARALLEL_MIN_CELLS", "kernel", "threads"]
+
+#: numba is importable (it is imported, and the kernels compiled, on first use: ``import qkinetics`` stays fast)
 try:
-    import numba
-except ImportError:                                  # pragma: no cover - numba is a declared dependency
-    numba = None
-
-__all__ = ["AVAILABLE", "LIMITER_CODES", "PARALLEL_MIN_CELLS", "kernel"]
-
-AVAILABLE = numba is not None
+    AVAILABLE = importlib.util.find_spec("numba") is not None
+except (ImportError, ValueError):                    # pragma: no cover - a broken or blocked numba
+    AVAILABLE = False
 LIMITER_CODES = {"upwind": 0, "mc": 1, "minmod": 2, "vanleer": 3, "none": 4}
+prange = range                                       # numba.prange once compiled
 
-if AVAILABLE:
-    _jit = numba.njit(cache=True, fastmath=False, error_model="numpy")
-    # not cached on disk: numba's cache is keyed by the function, so a cached threaded build would be mixed up with
-    # the serial one of the same source (compiled once per process instead, on the first large grid)
-    _pjit = numba.njit(cache=False, fastmath=False, error_model="numpy", parallel=True)
-    prange = numba.prange
-else:                                                # pragma: no cover
-    def _jit(fn):
-        return fn
-    _pjit = _jit
-    prange = range
-
-
-@_jit
 def _slope(a, b, lim):
     """The limited slope of the differences a = Δ_{i-1/2}, b = Δ_{i+1/2} (the limiters of :mod:`.fluxes`)."""
     if lim == 1:                                     # mc
@@ -66,7 +54,6 @@ def _slope(a, b, lim):
     return 0.5 * (a + b)                             # none (Fromm)
 
 
-@_jit
 def _face(fm, f0, fp, fpp, u, lim):
     """Upwind flux u f through the face between the cells of f0 and fp (neighbours fm, fpp), MUSCL-reconstructed."""
     if lim == 0:
@@ -76,7 +63,6 @@ def _face(fm, f0, fp, fpp, u, lim):
     return u * (fp - 0.5 * _slope(fp - f0, fpp - fp, lim))
 
 
-@_jit
 def _wrap(n, shift):
     """Indices (j + shift) mod n for j = 0..n-1 (periodic neighbours without a modulo in the inner loops)."""
     out = np.empty(n, np.int64)
@@ -85,43 +71,51 @@ def _wrap(n, shift):
     return out
 
 
-def transport(f, vx, kd, rho, dx, dk, lim, with_k, with_rho, out):
+def transport(f, vx, kd, rho, dx, dk, lim, with_k, with_rho, nchunks, out):
     """Fill ``out`` with the periodic flux divergence of f (N, nx, nk, nky) (module docstring).
 
     vx: x-face velocities at x_{i+1/2} (index i), kd: k̇ at k_{j+1/2}, rho: ρ; all broadcast to f's shape
     (read-only views are fine). ``with_k``: the k-flux is taken (False when k̇ = 0 everywhere, as the numpy
-    form skips it); ``with_rho``: divide by ρ. Each k-face flux is computed once per row (a buffer of nk), each
-    x-face flux twice (by the rows on its two sides, which run in parallel)."""
+    form skips it); ``with_rho``: divide by ρ. The x rows are swept in ``nchunks`` blocks per band (the threads'
+    work items); along a block each face flux is computed once (the right face of a row is the left face of the
+    next), each k-face flux once per row (a buffer of nk)."""
     N, nx, nk, ny = f.shape
-    xm1, xp1, xm2, xp2 = _wrap(nx, -1), _wrap(nx, 1), _wrap(nx, -2), _wrap(nx, 2)
+    xm1, xp1, xp2 = _wrap(nx, -1), _wrap(nx, 1), _wrap(nx, 2)
     km1, kp1, kp2 = _wrap(nk, -1), _wrap(nk, 1), _wrap(nk, 2)
-    for r in prange(N * nx):
-        n = r // nx
-        i = r - n * nx
-        im, ip, imm, ipp = xm1[i], xp1[i], xm2[i], xp2[i]
+    for c in prange(N * nchunks):
+        n = c // nchunks
+        b = c - n * nchunks
+        i0, i1 = (b * nx) // nchunks, ((b + 1) * nx) // nchunks
+        left = np.empty((nk, ny))                    # flux through x_{i-1/2}
         fk = np.zeros(nk)
-        for y in range(ny):
-            if with_k:
-                for j in range(nk):
-                    fk[j] = _face(f[n, i, km1[j], y], f[n, i, j, y], f[n, i, kp1[j], y], f[n, i, kp2[j], y],
-                                  kd[n, i, j, y], lim)
-            for j in range(nk):
-                c = f[n, i, j, y]
-                xm, xp = f[n, im, j, y], f[n, ip, j, y]
-                right = _face(xm, c, xp, f[n, ipp, j, y], vx[n, i, j, y], lim)
-                left = _face(f[n, imm, j, y], xm, c, xp, vx[n, im, j, y], lim)
-                o = -(right - left) / dx
+        im = xm1[i0]
+        for j in range(nk):
+            for y in range(ny):
+                left[j, y] = _face(f[n, xm1[im], j, y], f[n, im, j, y], f[n, i0, j, y], f[n, xp1[i0], j, y],
+                                   vx[n, im, j, y], lim)
+        for i in range(i0, i1):
+            im, ip, ipp = xm1[i], xp1[i], xp2[i]
+            for y in range(ny):
                 if with_k:
-                    o = o - (fk[j] - fk[km1[j]]) / dk
-                if with_rho:
-                    o = o / rho[n, i, j, y]
-                out[n, i, j, y] = o
+                    for j in range(nk):
+                        fk[j] = _face(f[n, i, km1[j], y], f[n, i, j, y], f[n, i, kp1[j], y], f[n, i, kp2[j], y],
+                                      kd[n, i, j, y], lim)
+                for j in range(nk):
+                    right = _face(f[n, im, j, y], f[n, i, j, y], f[n, ip, j, y], f[n, ipp, j, y], vx[n, i, j, y], lim)
+                    o = -(right - left[j, y]) / dx
+                    left[j, y] = right
+                    if with_k:
+                        o = o - (fk[j] - fk[km1[j]]) / dk
+                    if with_rho:
+                        o = o / rho[n, i, j, y]
+                    out[n, i, j, y] = o
 
 
-def local_equilibrium(f, E, w, weight, kT, mu, tol, maxiter, tau, out):
+def local_equilibrium(f, E, emin, emax, w, weight, kT, mu, tol, maxiter, tau, out):
     """The local equilibrium of the number-conserving relaxation (module docstring), written to ``out``.
 
-    f (N, nx, nk, nky); E (N, nxE, nk, nky) the band energies h (nxE = 1: the same at every x); w (N, nxw, nk,
+    f (N, nx, nk, nky); E (N, nxE, nk, nky) the band energies h (nxE = 1: the same at every x), emin and emax
+    (nxE,) their extremes per x; w (N, nxw, nk,
     nky) the k weights (nxw = 1: uniform); weight = dk dk_y/(2π)^d (the tolerance floor); kT (nx,); mu (nx,)
     the starting μ̃, overwritten with the root. The safeguarded Newton of :meth:`.Relaxation.local_mu`: bracket
     [min h - 50kT, max h + 50kT], bisection when the Newton step leaves it, |residual| <= tol max(n, weight).
@@ -136,27 +130,20 @@ def local_equilibrium(f, E, w, weight, kT, mu, tol, maxiter, tau, out):
         ie = np.int64(i) * se
         iw = np.int64(i) * sw
         t = kT[i]
+        lo, hi = emin[ie] - 50 * t, emax[ie] + 50 * t
+        m = min(max(mu[i], lo), hi)
+        m0 = m
+        z = np.empty((N, nk, ny))
+        p = np.empty((N, nk, ny))                    # f_loc of this row at the trial μ̃
         target = 0.0
         nmax = 0.0
-        emin, emax = np.inf, -np.inf
         for n in range(N):
             for j in range(nk):
                 for y in range(ny):
                     target += w[n, iw, j, y] * f[n, i, j, y]
                     nmax += w[n, iw, j, y]
-                    e = E[n, ie, j, y]
-                    emin = min(emin, e)
-                    emax = max(emax, e)
-        target = min(max(target, 1e-300), nmax * (1 - 1e-16))
-        lo, hi = emin - 50 * t, emax + 50 * t
-        m = min(max(mu[i], lo), hi)
-        z = np.empty((N, nk, ny))
-        p = np.empty((N, nk, ny))                    # f_loc of this row at the trial μ̃
-        m0 = m
-        for n in range(N):
-            for j in range(nk):
-                for y in range(ny):
                     z[n, j, y] = math.exp((E[n, ie, j, y] - m0) / t)
+        target = min(max(target, 1e-300), nmax * (1 - 1e-16))
         converged = False
         for _ in range(maxiter):
             if abs(m - m0) > 30 * t:
@@ -222,12 +209,38 @@ PARALLEL_MIN_CELLS = 1 << 17
 
 _PYTHON = {"transport": transport, "local_equilibrium": local_equilibrium, "rk2_stage": rk2_stage,
            "rk2_final": rk2_final}
-_SERIAL = {name: _jit(fn) for name, fn in _PYTHON.items()}
-_THREADED = {name: _pjit(fn) for name, fn in _PYTHON.items()}
+_HELPERS = ("_slope", "_face", "_wrap")
+_BUILDS = {}
+
+
+def _compile():
+    """Import numba and make the dispatchers (compiled on their first call): the helpers replace their Python
+    versions in this module (the kernels call them by name), each kernel gets a serial build (cached on disk) and a
+    threaded one (not cached: numba's cache is keyed by the function, so a cached threaded build would be mixed up
+    with the serial build of the same source)."""
+    global numba, prange
+    import numba
+    prange = numba.prange
+    jit = numba.njit(cache=True, fastmath=False, error_model="numpy")
+    pjit = numba.njit(cache=False, fastmath=False, error_model="numpy", parallel=True)
+    for name in _HELPERS:
+        globals()[name] = jit(globals()[name])
+    _BUILDS["serial"] = {name: jit(fn) for name, fn in _PYTHON.items()}
+    _BUILDS["threaded"] = {name: pjit(fn) for name, fn in _PYTHON.items()}
+
+
+def threads(ncells):
+    """The number of threads the kernels use on a grid of ``ncells`` cells (1: the serial builds)."""
+    if not AVAILABLE or ncells < PARALLEL_MIN_CELLS:
+        return 1
+    if not _BUILDS:
+        _compile()
+    return numba.get_num_threads()
 
 
 def kernel(name, ncells):
     """The compiled kernel ``name`` for a grid of ``ncells`` cells (threaded from :data:`PARALLEL_MIN_CELLS` on,
     when numba has more than one thread)."""
-    threaded = AVAILABLE and ncells >= PARALLEL_MIN_CELLS and numba.get_num_threads() > 1
-    return (_THREADED if threaded else _SERIAL)[name]
+    if not _BUILDS:
+        _compile()
+    return _BUILDS["threaded" if threads(ncells) > 1 else "serial"][name]

@@ -171,7 +171,8 @@ class Relaxation:
         mu = np.full(self.nx, self.mu) if not hasattr(self, "_mu_loc") else self._mu_loc.copy()
         out = np.empty(f.shape) if rate is None else rate
         E = np.broadcast_to(self._E, (f.shape[0], self._E.shape[1]) + f.shape[2:])
-        kernels.kernel("local_equilibrium", f.size)(f, E, w, self.weight, kT, mu, tol, maxiter, -1.0 if rate is None else self.tau, out)
+        emin, emax = self._E.min(axis=(0, 2, 3)), self._E.max(axis=(0, 2, 3))
+        kernels.kernel("local_equilibrium", f.size)(f, E, emin, emax, w, self.weight, kT, mu, tol, maxiter, -1.0 if rate is None else self.tau, out)
         self._mu_loc = mu
         return out
 

@@ -33,6 +33,7 @@ solvers and boundary conditions):
 :mod:`.relaxation`     the collision targets (local, global, bare), the local μ̃ solve, T or T(x)
 :mod:`.boundaries`     periodic or open x with equilibrium leads
 :mod:`.observables`    densities, currents, face fluxes, moments, snapshots
+:mod:`.kernels`        compiled (numba) kernels of the order-0/1 step: transport, local relaxation, RK2 stages
 :mod:`.solver`         this module: the constructor, ∂_t f, SSP-RK2 steps, CFL, run, steady state
 =====================  =====================================================================================
 
@@ -57,7 +58,11 @@ Unsplit, SSP-RK2 (Heun) in time, dt = cfl / (max|ẋ|/dx + Σ_axes max|u|/spacin
 divided by min ρ), also <= τ/2; order 2 adds the dispersive Moyal rate (:meth:`.Order2Terms._order2_max_dt`).
 ``well_balanced=True`` (the default at order 2 for a static V) subtracts the discrete transport of the static
 equilibrium, zero in the continuum to the working order, so that equilibrium is an exact discrete steady state
-(particle number is still conserved: that residual sums to zero).
+(particle number is still conserved: that residual sums to zero). At orders 0 and 1 on a periodic x grid the
+transport, the ``"local"`` relaxation and the RK2 stages run through the compiled kernels of :mod:`.kernels` when
+numba is available (``compiled``; the same arithmetic, tested against this numpy form), about five times faster.
+At order 2 ``dispersion="imex"`` steps the dispersive Moyal terms implicitly (:mod:`.order2`), so the step is the
+advective CFL step.
 """
 
 from __future__ import annotations
@@ -259,10 +264,7 @@ class KineticSolver(Observables, Relaxation, Boundaries, Order2Terms, AnomalousV
             if self.compiled and self.relaxation == "local" and self.order < 2 and out.flags.c_contiguous:
                 self._f_local_compiled(f, rate=out)                  # out -= (f - f_loc)/τ, fused
             else:
-                c = self.f_local(f, t)
-                np.subtract(f, c, out=c)
-                c /= self.tau
-                out -= c
+                out -= (f - self.f_local(f, t)) / self.tau
         return out
 
     def transport(self, f, t):
@@ -288,9 +290,10 @@ class KineticSolver(Observables, Relaxation, Boundaries, Order2Terms, AnomalousV
         shape = f.shape
         out = np.empty(shape)
         rho = self._rho if self._rho is not None else self._ones
-        kernels.kernel("transport", f.size)(f, np.broadcast_to(self._vx_right(), shape), np.broadcast_to(kdot, shape),
-                          np.broadcast_to(rho, shape), self.dx, self.dk, kernels.LIMITER_CODES[self.limiter_name],
-                          bool(np.any(kdot != 0)), self._rho is not None, out)
+        kernels.kernel("transport", f.size)(
+            f, np.broadcast_to(self._vx_right(), shape), np.broadcast_to(kdot, shape), np.broadcast_to(rho, shape),
+            self.dx, self.dk, kernels.LIMITER_CODES[self.limiter_name], bool(np.any(kdot != 0)),
+            self._rho is not None, min(self.nx, kernels.threads(f.size)), out)
         self._bflux = 0.0
         return out
 
