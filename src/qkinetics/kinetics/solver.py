@@ -74,6 +74,7 @@ import xarray as xr
 
 from .. import units
 from ..models.base import Model, ModelError
+from ..models.tight_binding import check_diagonal_positions
 from . import kernels
 from .boundaries import Boundaries
 from .field import AppliedField
@@ -166,6 +167,7 @@ class KineticSolver(Observables, Relaxation, Boundaries, Order2Terms, AnomalousV
             if not isinstance(model, Model):
                 raise ModelError(f"model(x) must return a Model; got {type(model).__name__}.")
         self._check_lattice(model, nk_perp)
+        check_diagonal_positions(model, "the kinetic solver")
         if order not in (0, 1, 2):
             raise ModelError(f"order must be 0, 1 or 2; got {order!r}.")
         if boundary not in ("periodic", "open"):

@@ -7,7 +7,7 @@ import numpy as np
 from .. import units
 from ..integrate.grids import KGrid
 from ..models.base import Model, ModelError
-from ..models.tight_binding import TightBinding
+from ..models.tight_binding import TightBinding, check_diagonal_positions
 
 
 def physical_model(model: Model) -> Model:
@@ -18,6 +18,7 @@ def physical_model(model: Model) -> Model:
     and :math:`\\langle u_n(k)|u_m(k+q)\\rangle` the density form factor of orbitals at their positions
     (diagonal position operator). Other models are returned unchanged.
     """
+    check_diagonal_positions(model, "this quantum reference solver")
     if isinstance(model, TightBinding) and model.convention != "positions":
         return model.with_convention("positions")
     return model

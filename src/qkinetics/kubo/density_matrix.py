@@ -176,6 +176,7 @@ import numpy as np
 from ..geometry import DEFAULT_DEGENERACY_TOL, degenerate_groups
 from ..integrate.occupation import fermi_dirac
 from ..models.base import ModelError
+from ..models.tight_binding import check_diagonal_positions
 from ..units import angstrom, e, hbar, hbar_eVs, kB_eV
 
 __all__ = [
@@ -230,6 +231,7 @@ def _lattice_model(model):
     if not getattr(model, "periodic", False) or not hasattr(model, "with_convention"):
         raise ModelError(f"{getattr(model, 'name', model)!r}: the density-matrix solver needs a lattice "
                          "(TightBinding) model; continuum models have no periodic k grid.")
+    check_diagonal_positions(model, "the density-matrix solver")
     lat = model.with_convention("lattice") if model.convention != "lattice" else model
     tau = np.asarray(model.positions, float) @ np.asarray(model.lattice, float)     # (N, d) Angstrom
     return lat, tau

@@ -101,6 +101,7 @@ from math import erf, pi, sqrt
 import numpy as np
 
 from ..models.base import ModelError
+from ..models.tight_binding import check_diagonal_positions
 from ..units import angstrom, e, hbar_eVs, kB_eV
 
 __all__ = ["TimeDomainSolver", "time_domain_tau_coefficients"]
@@ -196,6 +197,7 @@ class TimeDomainSolver:
         if not getattr(model, "periodic", False) or not hasattr(model, "with_convention"):
             raise ModelError(f"{getattr(model, 'name', model)!r}: the time-domain solver needs a lattice "
                              "(TightBinding) model.")
+        check_diagonal_positions(model, "the time-domain solver")
         if not T > 0:
             raise ModelError(f"T must be > 0 K; got {T}.")
         m = model.with_convention("positions") if model.convention != "positions" else model

@@ -305,6 +305,22 @@ class TightBinding(Model):
 # ---------------------------------------------------------------------------------- input checks
 # Every ModelError names the problem and how to fix it.
 
+def check_diagonal_positions(model, what: str) -> None:
+    """Refuse a model with a Wannier position matrix in a layer built on the tight-binding position operator.
+
+    The quantum reference solvers (:mod:`qkinetics.kubo`), the Moyal engine and the kinetic solver take the
+    position operator diagonal in the orbital basis (velocity = dH/dk). For a model carrying an off-diagonal
+    position matrix that would drop its terms silently; the caller must accept the approximation explicitly
+    with ``model.tight_binding_approximation()``.
+    """
+    if getattr(model, "position_matrix", None) is not None:
+        raise ModelError(
+            f"{what} uses the tight-binding position operator (diagonal in the orbital basis, velocity dH/dk), but "
+            f"{model.name} carries a Wannier position matrix whose off-diagonal terms it would drop silently. Pass "
+            "model.tight_binding_approximation() to accept that approximation explicitly (band_geometry, "
+            "conductivity, thermoelectric and gyrotropic_tensors use the full interpolation).")
+
+
 def _check_lattice(lattice) -> np.ndarray:
     """Lattice vectors as a float (dim, dim) array, dim in 1..3, finite and linearly independent."""
     try:

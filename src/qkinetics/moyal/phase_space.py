@@ -138,6 +138,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from ..models.tight_binding import check_diagonal_positions
 from .diagonalize import JetStarDiagonalization, star_diagonalize_jet
 from .jet import Jet, jet_from_derivatives, jet_from_sympy, jet_space
 from .star import PhaseSpace
@@ -188,6 +189,8 @@ class PhaseSpaceModel:
             coords = PhaseSpace(d, time=time)
         if model is not None and coords.dim != model.dim:
             raise ValueError(f"coords has dim {coords.dim}, the model {model.dim}.")
+        if model is not None:
+            check_diagonal_positions(model, "the Moyal engine")
         self.coords = coords
         self.model, self.potential = model, potential
         self.hamiltonian, self.derivatives = hamiltonian, derivatives
