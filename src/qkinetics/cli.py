@@ -128,7 +128,7 @@ def one_line_warnings():
         yield
 
 
-def _interrupted(config: Path, workers: int, no_progress: bool):
+def _interrupted(config: Path, workers: int, no_progress: bool, executor: str | None = None):
     """Ctrl-C during ``qkinetics run``: say where the progress is and the command that resumes it; exit 130."""
     from .run import load_config
 
@@ -136,9 +136,14 @@ def _interrupted(config: Path, workers: int, no_progress: bool):
         checkpoint = load_config(config)["directory"] / "checkpoint.npz"
     except (ValueError, OSError):
         checkpoint = None
-    command = " ".join(["qkinetics", "run", shlex.quote(str(config))] + (["--workers", str(workers)] if workers > 1
-                                                                       else []) + (["--no-progress"] if no_progress
-                                                                                   else []))
+    options = ["--workers", str(workers)] if workers > 1 else []
+    if executor and executor.startswith("dask://"):
+        options += ["--scheduler", shlex.quote(executor[len("dask://"):])]
+    elif executor and executor != "serial":
+        options += ["--executor", executor]
+    if no_progress:
+        options.append("--no-progress")
+    command = " ".join(["qkinetics", "run", shlex.quote(str(config))] + options)
     if checkpoint is not None and checkpoint.exists():
         click.echo(f"\nInterrupted. Progress is saved in {checkpoint}; resume with:\n    {command}", err=True)
     else:
@@ -148,25 +153,31 @@ def _interrupted(config: Path, workers: int, no_progress: bool):
 
 @main.command("run")
 @click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--workers", type=click.IntRange(1, None), default=1, show_default=True,
-              help="Local worker processes (1 = serial).")
+@click.option("--workers", type=click.IntRange(1, None), default=None,
+              help="Local worker processes; above 1 without --executor: a process pool. [default: the config's "
+                   "[parallel] workers, else serial]")
+@click.option("--executor", type=click.Choice(["serial", "processes", "dask"]), default=None,
+              help="Where the k chunks run (results are bit-identical): serial, a local process pool, or a local "
+                   "Dask cluster. [default: the config's [parallel] executor, else serial]")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="A running Dask scheduler (HOST:PORT, e.g. started by dask-jobqueue on a cluster); overrides "
+                   "--executor.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-def run_command(config: Path, workers: int, no_progress: bool):
+def run_command(config: Path, workers: int | None, executor: str | None, scheduler: str | None, no_progress: bool):
     """Run the responses (or the kinetic problem, with a [kinetics] section) described by a TOML CONFIG;
-    resumes an interrupted run of the same config."""
-    from .integrate import get_executor
+    resumes an interrupted run of the same config (on any executor)."""
     from .run import run
 
+    if scheduler:
+        executor = f"dask://{scheduler}"
+    elif executor is None and workers is not None and workers > 1:
+        executor = "processes"
     try:
-        if workers > 1:
-            with get_executor("processes", workers) as ex:
-                ds = run(config, executor=ex, progress=not no_progress)
-        else:
-            ds = run(config, progress=not no_progress)
+        ds = run(config, executor=executor, workers=workers, progress=not no_progress)
     except (ValueError, OSError) as err:         # ModelError / ConfigError are ValueErrors
         raise click.ClickException(str(err)) from None
     except KeyboardInterrupt:
-        _interrupted(config, workers, no_progress)
+        _interrupted(config, workers or 1, no_progress, executor)
     out = Path(ds.attrs.get("output_directory", ""))
     kind = ds.attrs.get("kind", "")
     if kind == "kinetics_steady":

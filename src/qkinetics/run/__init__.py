@@ -25,11 +25,28 @@ Config keys (every key is checked; an error names the key and the allowed values
     chunk_size = 20000                # optional
     convergence = true                # also integrate grids with n/2 and n/4 for an error bar
     max_points = 1e9                  # refuse larger grids (qkinetics.checks.LIMITS["k_points"])
+    symmetry = "auto"                 # optional: false (default), "auto", or generators ["4[0,0,1]", "m'[1,0,0]"]:
+                                      # integrate the irreducible wedge, symmetrize the tensors (qkinetics.symmetry)
+    symmetry_tol = 1e-6               # largest relative violation still counted as a symmetry
+
+    [parallel]                        # optional; the CLI's --executor / --workers / --scheduler override it
+    executor = "processes"            # "serial" (default), "processes", "dask" (a local cluster)
+    workers = 2                       # local workers (default: the CPUs)
+    scheduler = "tcp://10.0.0.1:8786" # a running Dask scheduler (e.g. from dask-jobqueue): overrides executor
 
     [output]
     directory = "qkinetics-run"       # relative to the config file
     checkpoint_every = 1              # chunks between checkpoints
     component = "yxx"                 # optional: the tensor component drawn in response.png (default the largest)
+
+A thermoelectric run (:func:`qkinetics.thermoelectric`) replaces ``[response]`` by ``[thermal]`` (``[sweep]``
+without omega, T > 0; ``[grid]``, ``[output]`` and ``[parallel]`` as above; the figure is
+``thermoelectric.png``)::
+
+    [thermal]
+    mechanisms = "all"                # "boltzmann" (L0, L1, L2), "berry" (anomalous Hall, Nernst, thermal Hall)
+    quantity = "seebeck"              # the variable drawn: seebeck, peltier, kappa, alpha, anomalous_nernst, ...
+    component = "xx"                  # current then drive direction
 
 Progress is checkpointed to ``<directory>/checkpoint.npz`` after every chunk; rerunning the same
 config resumes from it (a changed config starts afresh; a damaged checkpoint is moved aside and
@@ -100,6 +117,7 @@ interrupted kinetic run resumes; a finished one is read back, not recomputed.
 
 from __future__ import annotations
 
+from ..integrate.executors import executor_scope
 from .config import build_model, field_function, load_config, potential_function
 from .errors import ConfigError
 from .expressions import EXPRESSION_NAMES, profile_function
@@ -111,12 +129,14 @@ __all__ = ["ConfigError", "EXPRESSION_NAMES", "build_model", "field_function", "
            "potential_function", "profile_function", "run", "run_kinetics", "run_response", "write_csv"]
 
 
-def run(config_path, *, executor=None, progress=True, stop_after=None):
+def run(config_path, *, executor=None, workers=None, progress=True, stop_after=None):
     """Run a config to completion (resuming from a checkpoint if one matches); returns the Dataset.
 
-    ``stop_after`` (chunks) interrupts the run deliberately after that many new chunks, leaving the
-    checkpoint behind (used to test resuming); for a kinetic run it counts saved frames (time
-    evolution) or steady-state blocks. ``executor`` is ignored by kinetic runs (serial, vectorized).
+    ``executor`` (a name, ``"dask://HOST:PORT"`` or an executor object) and ``workers`` override the config's
+    ``[parallel]`` section; the result does not depend on them (bit-identical), and a run interrupted on one
+    executor resumes on another. ``stop_after`` (chunks) interrupts the run deliberately after that many new
+    chunks, leaving the checkpoint behind (used to test resuming); for a kinetic run it counts saved frames
+    (time evolution) or steady-state blocks. Kinetic runs are serial (vectorized) and ignore the executor.
     """
     cfg = load_config(config_path)
     model = build_model(cfg)
@@ -124,4 +144,8 @@ def run(config_path, *, executor=None, progress=True, stop_after=None):
     with directory_lock(cfg["directory"], cfg["path"]):      # one run per output directory
         if cfg["kind"] == "kinetics":
             return run_kinetics(cfg, model, progress=progress, stop_after=stop_after)
-        return run_response(cfg, model, executor=executor, progress=progress, stop_after=stop_after)
+        par = cfg["parallel"]
+        if executor is None:
+            executor = f"dask://{par['scheduler']}" if par["scheduler"] else par["executor"]
+        with executor_scope(executor, workers or par["workers"]) as ex:
+            return run_response(cfg, model, executor=ex, progress=progress, stop_after=stop_after)

@@ -21,8 +21,10 @@ from .expressions import EXPRESSION_NAMES, compile_expression, evaluate, evaluat
 SECTIONS = {
     "model": {"zoo", "wannier90", "params", "lattice", "positions"},
     "response": {"order", "mechanisms", "gradient"},
+    "thermal": {"mechanisms", "quantity", "component"},
+    "parallel": {"executor", "workers", "scheduler"},
     "sweep": {"mu", "T", "tau", "omega"},
-    "grid": {"n", "shift", "kcut", "chunk_size", "convergence", "max_points"},
+    "grid": {"n", "shift", "kcut", "chunk_size", "convergence", "max_points", "symmetry", "symmetry_tol"},
     "output": {"directory", "checkpoint_every", "component"},
     "kinetics": {"order", "length", "nx", "nk", "nk_perp", "mu", "T", "tau", "relaxation", "initial", "steady",
                  "t_end", "n_save", "tol", "max_steps", "limiter", "cfl", "boundary", "snapshots", "field"},
@@ -91,6 +93,9 @@ def load_config(path) -> dict:
     if expressions:
         raise ConfigError(f"[model] params {expressions} are strings (expressions in x): x-dependent parameters apply "
                           "to kinetic runs ([kinetics]) only; give numbers here.")
+    if "thermal" in raw and "response" in raw:
+        raise ConfigError("[thermal] and [response] are two kinds of run: keep one of them.")
+    thermal = _load_thermal(raw) if "thermal" in raw else None
     response = raw.get("response", {})
     order = response.get("order", 1)
     if order not in (1, 2):
@@ -101,10 +106,13 @@ def load_config(path) -> dict:
     mechanisms = response.get("mechanisms", "all")
     if not (isinstance(mechanisms, str) or (isinstance(mechanisms, list) and all(isinstance(m, str) for m in mechanisms))):
         raise ConfigError("[response] mechanisms must be 'all', a name, or a list of names.")
-    try:
-        mechanisms_by_name(mechanisms, order, gradient)
-    except ModelError as err:
-        raise ConfigError(f"[response] mechanisms: {err}") from None
+    if thermal is None:
+        try:
+            mechanisms_by_name(mechanisms, order, gradient)
+        except ModelError as err:
+            raise ConfigError(f"[response] mechanisms: {err}") from None
+    elif "omega" in raw.get("sweep", {}):
+        raise ConfigError("[sweep] omega: thermoelectric runs ([thermal]) are dc only; remove omega.")
     sweep = {k: _sweep_values(k, raw.get("sweep", {}).get(k, v)) for k, v in DEFAULT_SWEEP.items()}
     for key, unit, bound in (("mu", "eV", {}), ("T", "K", {"minimum": 0.0}), ("tau", "s", {"positive": True}),
                              ("omega", "rad/s", {"minimum": 0.0})):
@@ -112,7 +120,9 @@ def load_config(path) -> dict:
             checks.values(key, sweep[key], unit, **bound)
         except ModelError as err:
             raise ConfigError(f"[sweep] {err}") from None
-    nmech = len(mechanisms_by_name(mechanisms, order, gradient))
+    if thermal is not None and np.any(sweep["T"] <= 0):
+        raise ConfigError(f"[sweep] T must be > 0 K for thermoelectric coefficients; got {sweep['T'].tolist()}.")
+    nmech = len(thermal["mechanisms"]) if thermal is not None else len(mechanisms_by_name(mechanisms, order, gradient))
     try:                                   # a lower bound (1D); run() checks again with the model's dimension
         checks.memory(f"[sweep] ({' x '.join(f'{len(v)} {k}' for k, v in sweep.items())} values)",
                       result_bytes(1, order, gradient, nmech, *(len(sweep[k]) for k in DEFAULT_SWEEP)),
@@ -139,21 +149,72 @@ def load_config(path) -> dict:
             or not math.isfinite(max_points):
         raise ConfigError(f"[grid] max_points must be a positive number (the largest k grid to run); got "
                           f"{max_points!r}.")
+    symmetry = grid.get("symmetry", False)
+    if not (symmetry is False or symmetry == "auto" or (isinstance(symmetry, list) and symmetry
+                                                        and all(isinstance(g, str) for g in symmetry))):
+        raise ConfigError(f"[grid] symmetry must be false (the whole zone), \"auto\" (the magnetic point group the "
+                          f"Hamiltonian obeys) or a list of generators such as [\"4[0,0,1]\", \"m'[1,0,0]\"]; "
+                          f"got {symmetry!r}.")
+    symmetry_tol = _number("grid", "symmetry_tol", grid.get("symmetry_tol", 1e-6), positive=True,
+                           unit="relative violation")
+    parallel = _load_parallel(raw)
     directory, every = _output(path, raw)
     component, rank = raw.get("output", {}).get("component"), order + 1 + gradient
+    if thermal is not None:
+        component, rank = None, 2
     if component is not None and not (isinstance(component, str) and len(component) == rank
                                       and set(component) <= set("xyz")):
         raise ConfigError(f"[output] component must be {rank} letters x, y, z (tensor indices j, E1"
                           f"{', E2' if order == 2 else ''}{', q' if gradient else ''}; e.g. "
                           f"{'yxx' if order == 2 else 'xy'!r}); got {component!r}.")
     return {
-        "component": component,
-        "kind": "response", "path": path, "model": model_cfg, "order": order, "gradient": gradient, "mechanisms": mechanisms,
+        "component": component, "thermal": thermal, "parallel": parallel,
+        "kind": "response" if thermal is None else "thermal", "path": path, "model": model_cfg, "order": order,
+        "gradient": gradient, "mechanisms": mechanisms,
         "sweep": sweep,
         "grid": {"n": n, "shift": shift, "kcut": kcut, "chunk_size": chunk_size, "convergence": convergence,
-                 "max_points": max_points},
+                 "max_points": max_points, "symmetry": symmetry, "symmetry_tol": symmetry_tol},
         "directory": directory, "checkpoint_every": every, "raw": raw,
     }
+
+
+def _load_thermal(raw):
+    """[thermal]: mechanisms ("all", "boltzmann", "berry" or a list), the figure's quantity and component."""
+    from ..thermoelectric import thermal_mechanisms
+
+    th = raw["thermal"]
+    mechanisms = th.get("mechanisms", "all")
+    try:
+        mechs = thermal_mechanisms(mechanisms)
+    except (ModelError, KeyError, TypeError) as err:
+        raise ConfigError(f"[thermal] mechanisms must be \"all\", \"boltzmann\", \"berry\" or a list of these; got "
+                          f"{mechanisms!r} ({err}).") from None
+    quantity = th.get("quantity", "seebeck")
+    if not isinstance(quantity, str):
+        raise ConfigError(f"[thermal] quantity (the variable drawn) must be a name such as \"seebeck\"; got {quantity!r}.")
+    component = th.get("component", "xx")
+    if not (isinstance(component, str) and len(component) == 2 and set(component) <= set("xyz")):
+        raise ConfigError(f"[thermal] component must be two letters x, y, z (current, drive), e.g. \"xy\"; got "
+                          f"{component!r}.")
+    return {"mechanisms": mechs, "names": mechanisms, "quantity": quantity, "component": component}
+
+
+def _load_parallel(raw):
+    """[parallel]: where the k chunks run. Not part of the checkpoint key: a run resumes on another executor."""
+    from ..integrate.executors import EXECUTOR_NAMES
+
+    par = raw.get("parallel", {})
+    executor = par.get("executor", "serial")
+    if executor not in EXECUTOR_NAMES:
+        raise ConfigError(f"[parallel] executor must be one of {list(EXECUTOR_NAMES)}; got {executor!r} (a running "
+                          "Dask cluster: scheduler = \"HOST:PORT\").")
+    workers = par.get("workers")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ConfigError(f"[parallel] workers must be a positive integer; got {workers!r}.")
+    scheduler = par.get("scheduler")
+    if scheduler is not None and not (isinstance(scheduler, str) and scheduler.strip()):
+        raise ConfigError(f"[parallel] scheduler must be an address \"HOST:PORT\"; got {scheduler!r}.")
+    return {"executor": executor, "workers": workers, "scheduler": scheduler}
 
 
 def _output(path, raw):

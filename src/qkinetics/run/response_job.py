@@ -24,7 +24,8 @@ def run_response(cfg, model, *, executor=None, progress=True, stop_after=None):
 
     ``stop_after`` (chunks) interrupts the run deliberately after that many new chunks, leaving the checkpoint
     behind (used to test resuming)."""
-    mechs = mechanisms_by_name(cfg["mechanisms"], cfg["order"], cfg["gradient"])
+    thermal = cfg.get("thermal")
+    mechs = thermal["mechanisms"] if thermal else mechanisms_by_name(cfg["mechanisms"], cfg["order"], cfg["gradient"])
     if cfg["component"] and set(cfg["component"]) - set("xyz"[:model.dim]):
         raise ConfigError(f"[output] component {cfg['component']!r}: a {model.dim}D model has the axes "
                           f"{'xyz'[:model.dim]}.")
@@ -45,13 +46,25 @@ def run_response(cfg, model, *, executor=None, progress=True, stop_after=None):
             grid = KGrid(model, g["n"], shift=g["shift"], kcut=g["kcut"])
     except ModelError as err:
         raise ConfigError(f"[grid] {err}") from None
-    chunk = g["chunk_size"] or default_chunk_size(model, len(s["mu"]), len(s["T"]))
+    # grid-only chunking: the same chunks, and so bit-identical sums, on every executor
+    chunk = g["chunk_size"] or default_chunk_size(model, len(s["mu"]), len(s["T"]), npoints=grid.npoints)
     grids = {"fine": grid}
     if g["convergence"]:                 # the same three levels as qkinetics.conductivity (grid_error)
         grids["coarse"] = grid.coarsened(model)
         grids["coarser"] = grids["coarse"].coarsened(model)
-    # the checkpoint belongs to this config and, for Wannier90 input, this file's content
-    key = hashlib.sha256(json.dumps([cfg["raw"], getattr(model, "provenance", None)], sort_keys=True,
+    report = None
+    if g["symmetry"] is not False:       # the irreducible wedge of each level, the tensors symmetrized below
+        from ..symmetry import irreducible_grid, resolve_symmetry
+
+        try:
+            report = resolve_symmetry(model, g["symmetry"], tol=g["symmetry_tol"])
+        except ModelError as err:
+            raise ConfigError(f"[grid] symmetry: {err}") from None
+        grids = {label: irreducible_grid(model, gr, report.group) for label, gr in grids.items()}
+    # the checkpoint belongs to this config (executor settings aside: a run resumes on another one), the
+    # chunking of its sums and, for Wannier90 input, the file's content
+    raw = {k: v for k, v in cfg["raw"].items() if k != "parallel"}
+    key = hashlib.sha256(json.dumps([raw, getattr(model, "provenance", None), chunk], sort_keys=True,
                                     default=str).encode()).hexdigest()
     ckpt_path = outdir / "checkpoint.npz"
     state = _load_checkpoint(ckpt_path, key)
@@ -94,17 +107,34 @@ def run_response(cfg, model, *, executor=None, progress=True, stop_after=None):
     finally:
         if bar is not None:
             bar.close()
-    ds = assemble_dataset(model, cfg["order"], mechs, results["fine"], results.get("coarse"), grid,
-                          s["mu"], s["T"], s["tau"], s["omega"], coarser=results.get("coarser"))
+    if report is not None:
+        from ..symmetry import symmetrize_integrals
+
+        results = {label: symmetrize_integrals(report.group, mechs, r) for label, r in results.items()}
+    if thermal:
+        from ..thermoelectric import assemble_dataset as assemble_thermal
+
+        ds = assemble_thermal(model, mechs, grid, s["mu"], s["T"], s["tau"], results["fine"], results.get("coarse"),
+                              results.get("coarser"))
+    else:
+        ds = assemble_dataset(model, cfg["order"], mechs, results["fine"], results.get("coarse"), grid,
+                              s["mu"], s["T"], s["tau"], s["omega"], coarser=results.get("coarser"))
+    if report is not None:
+        ds.attrs.update(symmetry=", ".join(report.group.names), symmetry_report=report.summary(),
+                        npoints_irreducible=grids["fine"].count())
     ds.attrs["config"] = json.dumps(cfg["raw"], default=str)
     ds.attrs["output_directory"] = str(outdir)
     with atomic_path(outdir / "result.nc") as tmp:
         write_netcdf(ds, tmp)
     write_csv(ds, outdir / "result.csv")
-    from ..plot import response
+    from .. import plot
 
-    with atomic_path(outdir / "response.png") as tmp:
-        response(ds, cfg["component"], path=tmp)
+    if thermal:
+        with atomic_path(outdir / "thermoelectric.png") as tmp:
+            plot.thermoelectric(ds, thermal["quantity"], thermal["component"], path=tmp)
+    else:
+        with atomic_path(outdir / "response.png") as tmp:
+            plot.response(ds, cfg["component"], path=tmp)
     return ds
 
 
@@ -152,16 +182,21 @@ def _load_checkpoint(path, key):
 
 
 def write_csv(ds, path):
-    """A flat table, written atomically: one row per (channel, mu, T, tau, omega, tensor component), a column per
-    mechanism (real and imaginary parts)."""
+    """A flat table, written atomically: one row per sweep point and tensor component (channel, mu, T, tau, omega,
+    j, E1, ... for conductivities; mu, T, tau, a, b for thermoelectric results), a column per variable (real and
+    imaginary parts of complex ones)."""
     import csv
 
-    names = [v for v in ds.data_vars if ds[v].dims[:1] == ("channel",) and not v.startswith("error_")]
+    lead = max((ds[v].dims for v in ds.data_vars), key=len)
+    names = [v for v in ds.data_vars if ds[v].dims == lead and not v.startswith("error_")]
     df = ds[names].to_dataframe()
     cols = {}
     for n in names:
-        cols[f"{n}_real"] = np.real(df[n].to_numpy())
-        cols[f"{n}_imag"] = np.imag(df[n].to_numpy())
+        if np.iscomplexobj(df[n].to_numpy()):
+            cols[f"{n}_real"] = np.real(df[n].to_numpy())
+            cols[f"{n}_imag"] = np.imag(df[n].to_numpy())
+        else:
+            cols[n] = df[n].to_numpy()
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(list(df.index.names) + list(cols))
