@@ -25,6 +25,9 @@ SCRIPTS = {
     "kinetics_lindhard": ("kinetics_lindhard.png", "kinetics.md"),
     "static_density": ("static_density.png", "kinetics.md"),
     "domain_wall": ("domain_wall_charge.png", "kinetics.md"),
+    "tau0_closed_forms": ("tau0_closed_forms.png", "tau0.md"),
+    "real_materials": ("real_materials.png", "real-materials.md"),
+    "thermoelectric": ("thermoelectric_seebeck.png", "thermoelectric.md"),
 }
 
 

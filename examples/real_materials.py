@@ -12,8 +12,8 @@ converged physical values.
 (b) Te: Berry curvature dipole D_xx, D_yy and D_zy (TAS17, Gaussian delta of 0.1 eV) over the whole zone on a
     Gamma-centred 12^3 grid versus Fermi energy, full interpolation and tight-binding approximation.
 
-Run from the repository root:  python examples/real_materials.py [--out DIR]   (about 2 minutes)
-Writes DIR/real_materials.png (default DIR: real-materials-output; docs/figures for the docs page).
+Run from the repository root:  python examples/real_materials.py [--output DIR]   (about 2 minutes)
+Writes DIR/real_materials.png (default ./qkinetics-examples; docs/make_figures.py passes docs/figures).
 """
 
 import argparse
@@ -29,8 +29,7 @@ import numpy as np
 import qkinetics as qk
 from qkinetics import units
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "tests" / "data" / "wannier90"
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "wannier90"
 
 
 def fe_band_resolved_ahc(model, fermi, T, n):
@@ -102,5 +101,6 @@ def main(out: Path):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("real-materials-output"))
-    main(parser.parse_args().out)
+    parser.add_argument("--output", type=Path, default=Path("qkinetics-examples"),
+                        help="directory for the figure (docs/make_figures.py passes docs/figures)")
+    main(parser.parse_args().output)

@@ -7,9 +7,12 @@ Lines: closed forms (qk.conductivity, mechanisms intrinsic_dm_full / _population
 intrinsic_wang_liu) on fine grids; markers: c0 from DensityMatrixSolver.tau_coefficients on a 96 x 96
 (QWZ) or 48 x 48 (three-band) grid. Prints the largest relative deviation per model.
 
-    python examples/tau0_closed_forms.py            # about 3 minutes; writes docs/figures/tau0_closed_forms.png
+    python examples/tau0_closed_forms.py [--output DIR]   # about 3 minutes; writes DIR/tau0_closed_forms.png
+                                                          # (default ./qkinetics-examples; docs/make_figures.py
+                                                          # passes docs/figures)
 """
 
+import argparse
 import os
 import sys
 import tempfile
@@ -30,7 +33,10 @@ from qkinetics.kubo.density_matrix import DensityMatrixSolver  # noqa: E402
 from test_density_matrix import tilted_qwz  # noqa: E402
 from test_tau0 import three_band  # noqa: E402
 
-OUT = ROOT / "docs" / "figures" / "tau0_closed_forms.png"
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--output", type=Path, default=Path("qkinetics-examples"),
+                    help="directory for the figure (docs/make_figures.py passes docs/figures)")
+OUT = parser.parse_args().output / "tau0_closed_forms.png"
 T = 600.0
 MECHS = {"full": "intrinsic_dm_full", "populations": "intrinsic_dm_populations", "dressed": "intrinsic_dm_dressed"}
 COLORS = {"full": "C0", "populations": "C1", "dressed": "C2"}

@@ -14,12 +14,12 @@
         the Qi-Wu-Zhang Chern insulator (u = -1.2) at 300 K: in the gap K_xy = L0 T sigma_xy (quantized),
         alpha_xy vanishes.
 
-Run:  python examples/thermoelectric.py [OUTDIR]        (about 20 s; default OUTDIR ./thermoelectric_figures)
-      python examples/thermoelectric.py --docs          (writes docs/figures/, the figures of the docs page)
+Run:  python examples/thermoelectric.py [--output DIR]   (about 20 s; default DIR ./qkinetics-examples;
+      docs/make_figures.py passes docs/figures, the figures of the docs page)
 A GridResolutionWarning (grid too coarse for T) stops it.
 """
 
-import sys
+import argparse
 import time
 import warnings
 from pathlib import Path
@@ -40,13 +40,10 @@ from qkinetics.integrate.occupation import entropy_density
 from qkinetics.run.writer import save_figure
 
 warnings.simplefilter("error", GridResolutionWarning)       # a too-coarse grid is an error here
-args = sys.argv[1:]
-if args == ["--docs"]:
-    OUT = Path(__file__).resolve().parent.parent / "docs" / "figures"
-elif len(args) <= 1 and not any(a.startswith("-") for a in args):
-    OUT = Path(args[0] if args else "thermoelectric_figures")
-else:
-    sys.exit("usage: python examples/thermoelectric.py [OUTDIR | --docs]")
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--output", type=Path, default=Path("qkinetics-examples"),
+                    help="directory for the figures (docs/make_figures.py passes docs/figures)")
+OUT = parser.parse_args().output
 OUT.mkdir(parents=True, exist_ok=True)
 kB = units.kB_eV                                             # eV/K; kB/e in V/K has the same value
 start = time.perf_counter()
