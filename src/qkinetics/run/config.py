@@ -550,7 +550,9 @@ def build_model(cfg):
     if not path.is_file():
         raise ConfigError(f"[model] wannier90 file {path} not found (paths are relative to the config file).")
     model = read_wannier90(path, lattice=m.get("lattice"), positions=m.get("positions"))
-    model.provenance = {"wannier90": str(path.resolve()), "sha256": _file_hash(path)}
+    # keep the reader's provenance (for a run: every file's sha256, the sizes, the outer window, spinors)
+    model.provenance = {**(getattr(model, "provenance", None) or {}), "wannier90": str(path.resolve()),
+                        "sha256": _file_hash(path)}
     return model
 
 
