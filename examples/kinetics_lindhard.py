@@ -14,7 +14,7 @@ Richardson-extrapolated from nx = 32 and 64). Right: |kinetic - Lindhard| / |Lin
 at fixed q v_F tau and w tau: the O(q^2) interband and quantum intraband terms the kinetic theory lacks.
 See docs/kinetics.md and tests/test_kinetics_lindhard.py.
 
-    python examples/kinetics_lindhard.py            # ~2 minutes; writes qkinetics-examples/kinetics_lindhard.png
+    python examples/kinetics_lindhard.py            # about 2 minutes of CPU time; writes qkinetics-examples/kinetics_lindhard.png
     python examples/kinetics_lindhard.py --quick    # fewer frequencies, nx = 16/32
 """
 

@@ -22,7 +22,7 @@ Models (those of tests/test_density_matrix.py):
     (none approaches 0), and (grey, right axis) the residual of c0(full) + c0(populations) = Wang/Liu.
 
 Run from anywhere:
-    python examples/tau0_reference.py                 # figure + tables (about 2 minutes)
+    python examples/tau0_reference.py                 # figure + tables (about 1.5 minutes of CPU time)
     python examples/tau0_reference.py --dirac         # + the Dirac-limit study (m = 0.4, 0.2, 0.1; ~30 min)
     python examples/tau0_reference.py --time-domain   # + the time-domain check at 600 K (~5 min)
 Writes qkinetics-examples/tau0_reference.png (``--output DIR`` to change; docs/make_figures.py makes the docs'
