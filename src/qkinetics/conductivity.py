@@ -323,7 +323,10 @@ def write_netcdf(ds: xr.Dataset, path) -> None:
     Complex variables are stored with a last dimension ``part`` = ("real", "imag") and CF attributes are
     added (:func:`storable`); :func:`read_netcdf` gives back the Dataset with its complex variables.
     """
-    storable(ds).to_netcdf(path, engine="scipy")
+    from .run.writer import atomic_path        # (lazy: run imports this module)
+
+    with atomic_path(path) as tmp:             # an interrupted write never leaves a file that looks complete
+        storable(ds).to_netcdf(tmp, engine="scipy")
 
 
 def read_netcdf(path) -> xr.Dataset:

@@ -124,8 +124,7 @@ def run_response(cfg, model, *, executor=None, progress=True, stop_after=None):
                         npoints_irreducible=grids["fine"].count())
     ds.attrs["config"] = json.dumps(cfg["raw"], default=str)
     ds.attrs["output_directory"] = str(outdir)
-    with atomic_path(outdir / "result.nc") as tmp:
-        write_netcdf(ds, tmp)
+    write_netcdf(ds, outdir / "result.nc")                   # atomic
     write_csv(ds, outdir / "result.csv")
     from .. import plot
 
