@@ -216,36 +216,36 @@ def section_workers(fe, group, n, workers):
               f" (serial {s['wall']:.2f} s wall), result {same}", flush=True)
 
 
-CATEGORIES = (
-    ("Fourier sums of H and dH/dk", ("tight_binding.py", "_hamiltonian")),
-    ("Fourier sums of r (Wannier connection)", ("tight_binding.py", "wannier_connection")),
-    ("eigh", ("_linalg.py", "eigh")),
-)
-
-
 def section_profile(fe, n=13):
     print(f"\n(4) cProfile of qkinetics, Fe AHC on a {n}^3 = {n ** 3}-point grid, full zone, one thread;"
           f" load {load()}")
     qk_run(fe, 4, None)                       # warm caches (derivative weights etc.)
-    prof = cProfile.Profile()
+    prof = cProfile.Profile(time.process_time)     # CPU time: other processes load the machine
     prof.enable()
     qk_run(fe, n, None)
     prof.disable()
     stats = pstats.Stats(prof).stats          # (file, line, name) -> (cc, nc, tt, ct, callers)
-    total = sum(tt for (_, _, _, tt, _) in [(a, b, c, v[2], 0) for (a, b, c), v in stats.items()])
+    total = sum(v[2] for v in stats.values())
+
+    def entry(file_tail, name):
+        return [v for (f, _, fn), v in stats.items() if fn == name and f.endswith(file_tail)]
 
     def cum(file_tail, name):
-        return sum(v[3] for (f, _, fn), v in stats.items() if fn == name and f.endswith(file_tail))
+        return sum(v[3] for v in entry(file_tail, name))
 
-    def geometry_total():
-        return cum("geometry.py", "_geometry")
-
-    rows = [(label, cum(*key)) for label, key in CATEGORIES]
-    # wannier_connection may call _hamiltonian-free code only; the geometry pair sums are what
-    # _geometry spends beyond the Fourier sums and eigh it calls
-    pair = geometry_total() - sum(t for _, t in rows)
-    rows.append(("band geometry pair sums, rotations (rest of _geometry)", pair))
-    rows.append(("Fermi sums, integration, bookkeeping (rest)", total - geometry_total()))
+    # wannier_connection sums its Fourier series with TightBinding._hamiltonian (from a list
+    # comprehension inside tight_binding.py): split those calls off the Hamiltonian's
+    h_from_conn = sum(c[3] for v in entry("tight_binding.py", "_hamiltonian")
+                      for key, c in v[4].items() if key[0].endswith("tight_binding.py"))
+    fourier_r = cum("tight_binding.py", "wannier_connection")
+    fourier_h = cum("tight_binding.py", "_hamiltonian") - h_from_conn
+    eigh = cum("_linalg.py", "eigh")
+    geometry = cum("geometry.py", "_geometry")          # eigh and the band-pair sums of one sub-batch
+    rows = [("Fourier sums of H, dH/dk, d2H/dk2", fourier_h),
+            ("Fourier sums of r (Wannier connection and derivatives)", fourier_r),
+            ("eigh", eigh),
+            ("band geometry: rotations, pair sums (_geometry - eigh)", geometry - eigh),
+            ("Fermi sums, integration, bookkeeping (rest)", total - fourier_h - fourier_r - geometry)]
     print(f"    {'part':<56} {'us/k':>7} {'share':>6}")
     for label, t in rows:
         print(f"    {label:<56} {1e6 * t / n ** 3:>7.1f} {100 * t / total:>5.1f}%")
