@@ -54,6 +54,7 @@ import numpy as np  # noqa: E402
 import qkinetics as qk  # noqa: E402
 from qkinetics.symmetry import find_symmetry  # noqa: E402
 
+T = 0.0               # K; set by --T
 ROOT = Path(__file__).resolve().parents[1]
 FE_WIN = ROOT / "tests/data/wannier90/fe/Fe.win"
 FE_TB = ROOT / "tests/data/wannier90/reference/Fe_tb.dat.bz2"
@@ -66,7 +67,13 @@ import numpy as np
 warnings.filterwarnings("ignore")
 import wannierberri as wb
 from wannierberri.system.system_tb import get_system_tb
-tb, mu, work = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+tb, mu, work, T = sys.argv[1], float(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+if T > 0:   # sigma(mu, T) = convolution of the T = 0 sigma(E) with -df/dE on a fine E grid
+    kT = T * 8.617333262e-5
+    E = mu + kT * np.linspace(-10.0, 10.0, 201)
+    imu, smoother = 100, wb.smoother.FermiDiracSmoother(E, T_Kelvin=T, maxdE=10)
+else:
+    E, imu, smoother = np.array([mu]), 0, None
 full = get_system_tb(tb, berry=True)
 wedge = get_system_tb(tb, berry=True)
 wedge.set_pointgroup(symmetry_gen=["C4z", "Inversion", "TimeReversal*C2x"])
@@ -75,13 +82,14 @@ for line in sys.stdin:
     req = json.loads(line)
     system = wedge if req["symmetry"] else full
     grid = wb.Grid(system, NK=req["n"])
-    calc = {"ahc": wb.calculators.static.AHC(Efermi=np.array([mu]))}
+    calc = {"ahc": wb.calculators.static.AHC(Efermi=E, smoother=smoother)}
     t0, c0 = time.perf_counter(), time.process_time()
     res = wb.run(system, grid=grid, calculators=calc, use_irred_kpt=req["symmetry"],
                  symmetrize=req["symmetry"], parallel=False, print_Kpoints=False,
                  fout_name=work + "/wb", print_progress_step_time=1e9)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    ahc = np.asarray(res.results["ahc"].data).reshape(-1, 3)[0]
+    r = res.results["ahc"]
+    ahc = np.asarray(r.dataSmooth if smoother else r.data).reshape(-1, 3)[imu]
     print(json.dumps({"wall": wall, "cpu": cpu, "sigma_xy": float(ahc[2]),
                       "div": [int(x) for x in grid.div], "fft": [int(x) for x in grid.FFT]}), flush=True)
 '''
@@ -90,13 +98,13 @@ for line in sys.stdin:
 class WannierBerri:
     """A persistent WannierBerri process that runs one grid per request (no start-up cost per run)."""
 
-    def __init__(self, python: str, work: Path):
+    def __init__(self, python: str, work: Path, T: float):
         tb = work / "Fe_tb.dat"
         tb.write_bytes(bz2.decompress(FE_TB.read_bytes()))
         driver = work / "wb_driver.py"
         driver.write_text(WB_DRIVER)
         self.log = open(work / "wb_driver.log", "w")
-        self.proc = subprocess.Popen([python, str(driver), str(tb), str(MU), str(work)], cwd=work,
+        self.proc = subprocess.Popen([python, str(driver), str(tb), str(MU), str(work), str(T)], cwd=work,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
                                      text=True, env=dict(os.environ))
         self._read()
@@ -130,8 +138,9 @@ def find_wannierberri() -> str | None:
 
 
 def qk_run(model, n: int, symmetry, **kw) -> dict:
+    """sigma_xy (S/cm) and CPU/wall seconds of one qkinetics run at the benchmark's temperature."""
     t0, c0 = time.perf_counter(), time.process_time()
-    res = qk.conductivity(model, mu=MU, T=kw.pop("T", 0.0), mechanisms="anomalous_hall", kgrid=n,
+    res = qk.conductivity(model, mu=MU, T=T, mechanisms="anomalous_hall", kgrid=n,
                           shift=0.0, convergence=False, symmetry=symmetry, **kw)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     sxy = float(np.real(res["total"].sel(j="x", E1="y").squeeze())) * TO_S_PER_CM
@@ -144,7 +153,7 @@ def load() -> str:
 
 
 def section_timing(fe, group, wb, grids):
-    print(f"\n(1) Time per k point of the n^3 grid (T = 0, mu = {MU} eV), one thread each; load {load()}")
+    print(f"\n(1) Time per k point of the n^3 grid (T = {T} K, mu = {MU} eV), one thread each; load {load()}")
     print("    ratio = WannierBerri / qkinetics, CPU seconds (wall in brackets)")
     hdr = f"{'n':>4} {'zone':>6} {'qk pts':>7} {'qk us/k':>8} {'WB us/k':>8} {'ratio':>13} " \
           f"{'WB NKdiv x NKFFT':>17} {'qk s_xy':>10} {'WB s_xy':>10} {'rel diff':>8}"
@@ -171,7 +180,7 @@ def section_timing(fe, group, wb, grids):
 
 
 def section_convergence(fe, group, timing_rows, grids, ref_n, tol=1e-3):
-    print(f"\n(2) Convergence of sigma_xy at T = 0 (qkinetics wedge); reference: n = {ref_n}; load {load()}")
+    print(f"\n(2) Convergence of sigma_xy at T = {T} K (qkinetics wedge); reference: n = {ref_n}; load {load()}")
     ref = qk_run(fe, ref_n, group)
     print(f"    reference sigma_xy({ref_n}^3) = {ref['sigma_xy']:.3f} S/cm "
           f"({ref['npoints']} wedge points, {ref['cpu']:.1f} s CPU)")
@@ -192,8 +201,8 @@ def section_convergence(fe, group, timing_rows, grids, ref_n, tol=1e-3):
     if reached:
         print(f"    1e-3 first reached at n = {reached} (on the grids tried)")
     else:
-        print(f"    1e-3 is not reached below n = {ref_n} at T = 0: the Fermi-surface"
-              " contributions converge slowly; the T = 0 Fe AHC needs far larger grids.")
+        print(f"    1e-3 is not reached below n = {ref_n} at T = {T} K: the Fermi-surface"
+              " contributions converge slowly; the Fe AHC needs far larger grids.")
     for sym, r in ratios.items():
         print(f"    time to a given accuracy, WB / qk, {'wedge' if sym else 'full zone'} on both sides:"
               f" {r:.2f} (same grid for both, ratio of section 1 at the largest n)")
@@ -260,8 +269,12 @@ def main():
     ap.add_argument("--grids", type=int, nargs="+", default=[12, 24, 48])
     ap.add_argument("--conv-grids", type=int, nargs="+", default=[12, 24, 48, 96])
     ap.add_argument("--ref", type=int, default=128, help="reference grid (qkinetics wedge)")
+    ap.add_argument("--T", type=float, default=0.0,
+                    help="temperature (K); WannierBerri: T = 0 on 201 energies within 10 kT, Fermi-Dirac smoothed")
     ap.add_argument("--workers", type=int, default=2, help="0 to skip the worker measurement")
     args = ap.parse_args()
+    global T
+    T = args.T
     if args.quick:
         args.grids, args.conv_grids, args.ref = [6, 8], [6, 8], 12
 
@@ -280,7 +293,7 @@ def main():
             print("WannierBerri side skipped: set QK_WANNIERBERRI_PYTHON to a python with wannierberri"
                   " (or create /work/wbenv); only qkinetics is timed.")
         else:
-            wb = WannierBerri(python, work)
+            wb = WannierBerri(python, work, T)
             wb.run(4, False)                  # compile numba kernels before timing
             wb.run(4, True)
         qk_run(fe, 4, report)
