@@ -1,6 +1,7 @@
 """Real-material benchmark: bcc Fe anomalous Hall conductivity, qkinetics against WannierBerri.
 
-Run from the repository root:  python benchmarks/materials.py [--quick] [--grids 12 24 48] [--workers 2]
+Run from the repository root:
+    python benchmarks/materials.py [--quick] [--grids 12 24 48] [--T 0] [--workers 2]
 
 Both codes run on the same cores with one BLAS/OpenMP thread each (the variables are set here
 before numpy is imported and passed on to the WannierBerri subprocess), interleaved in one run
@@ -12,17 +13,22 @@ Input. qkinetics builds the model from the raw Wannier90 run (``tests/data/wanni
 with Fe.eig, Fe.mmn, Fe.chk.fmt: 18 Wannier functions, full position matrix, as postw90).
 WannierBerri reads ``Fe_tb.dat`` written by the same Wannier90 run
 (``tests/data/wannier90/reference/Fe_tb.dat.bz2``). WannierBerri's own construction from the .chk
-(``System_w90``) is not used: it applies the minimal-distance replica scheme although the run sets
-``use_ws_distance = .false.``, so on the coarse 2x2x2 ab-initio mesh of this run it is a different
-model (sigma_xy = -349.8 S/cm on 10^3, against 1222.15 S/cm from postw90).
+(``System_w90``) is not used: it gives a different model (sigma_xy = -349.8 S/cm on 10^3, against
+1222.15 S/cm from postw90). Not traced; a likely cause is that it always applies its minimal-distance
+R-vector scheme while this run sets ``use_ws_distance = .false.``, on a coarse 2x2x2 ab-initio mesh.
 
 Grids are Γ-centred n^3. WannierBerri splits n = NKdiv * NKFFT itself (its default choice is
 printed); its symmetry reduction acts on the NKdiv grid of FFT blocks. qkinetics uses the wedge of
 4/mm'm' found by ``find_symmetry(model, tol=1e-3)`` (the Wannier fit breaks the group at 1e-5-1e-4,
 see docs/performance.md); WannierBerri is given the generators C4z, Inversion, T*C2x.
 
+Temperature. At T = 0 both codes sum the Berry curvature of the occupied states. At T > 0
+qkinetics puts the Fermi function in the integrand; WannierBerri computes sigma(E) at T = 0 on 201
+energies within 10 k_B T of mu and convolves it with -df/dE (its FermiDiracSmoother), the usual way
+to get finite T from it; on coarse grids the two differ by the sampling of the steps of sigma(E).
+
 Sections: (1) time per k point and sigma_xy of both codes, full zone and wedge; (2) the grid and
-time needed for a 1e-3 relative sigma_xy (T = 0) against the finest qkinetics wedge grid;
+time needed for a 1e-3 relative sigma_xy against the finest qkinetics wedge grid;
 (3) qkinetics with 2 worker processes; (4) a cProfile of qkinetics per k point.
 
 WannierBerri is not a dependency of qkinetics: it is looked up in ``$QK_WANNIERBERRI_PYTHON`` or
