@@ -23,9 +23,11 @@ printed); its symmetry reduction acts on the NKdiv grid of FFT blocks. qkinetics
 see docs/performance.md); WannierBerri is given the generators C4z, Inversion, T*C2x.
 
 Temperature. At T = 0 both codes sum the Berry curvature of the occupied states. At T > 0
-qkinetics puts the Fermi function in the integrand; WannierBerri computes sigma(E) at T = 0 on 201
-energies within 10 k_B T of mu and convolves it with -df/dE (its FermiDiracSmoother), the usual way
-to get finite T from it; on coarse grids the two differ by the sampling of the steps of sigma(E).
+qkinetics puts the Fermi function in the integrand; WannierBerri computes sigma(E) at T = 0 on
+``--wb-energies`` energies within 10 k_B T of mu and convolves it with -df/dE (its FermiDiracSmoother),
+the usual way to get finite T from it. The energy step must resolve the steps of sigma(E) on the
+grid: at 24^3 and 300 K, 201 energies (step kT/10) give 1086.3 S/cm, 801 give 1275.9, 3201 give 1281.0,
+against qkinetics' 1281.7 (Fermi function in the integrand); hence the default 3201.
 
 Sections: (1) time per k point and sigma_xy of both codes, full zone and wedge; (2) the grid and
 time needed for a 1e-3 relative sigma_xy against the finest qkinetics wedge grid;
@@ -73,11 +75,11 @@ import numpy as np
 warnings.filterwarnings("ignore")
 import wannierberri as wb
 from wannierberri.system.system_tb import get_system_tb
-tb, mu, work, T = sys.argv[1], float(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+tb, mu, work, T, nE = sys.argv[1], float(sys.argv[2]), sys.argv[3], float(sys.argv[4]), int(sys.argv[5])
 if T > 0:   # sigma(mu, T) = convolution of the T = 0 sigma(E) with -df/dE on a fine E grid
     kT = T * 8.617333262e-5
-    E = mu + kT * np.linspace(-10.0, 10.0, 201)
-    imu, smoother = 100, wb.smoother.FermiDiracSmoother(E, T_Kelvin=T, maxdE=10)
+    E = mu + kT * np.linspace(-10.0, 10.0, nE)
+    imu, smoother = nE // 2, wb.smoother.FermiDiracSmoother(E, T_Kelvin=T, maxdE=10)
 else:
     E, imu, smoother = np.array([mu]), 0, None
 full = get_system_tb(tb, berry=True)
@@ -104,13 +106,13 @@ for line in sys.stdin:
 class WannierBerri:
     """A persistent WannierBerri process that runs one grid per request (no start-up cost per run)."""
 
-    def __init__(self, python: str, work: Path, T: float):
+    def __init__(self, python: str, work: Path, T: float, energies: int):
         tb = work / "Fe_tb.dat"
         tb.write_bytes(bz2.decompress(FE_TB.read_bytes()))
         driver = work / "wb_driver.py"
         driver.write_text(WB_DRIVER)
         self.log = open(work / "wb_driver.log", "w")
-        self.proc = subprocess.Popen([python, str(driver), str(tb), str(MU), str(work), str(T)], cwd=work,
+        self.proc = subprocess.Popen([python, str(driver), str(tb), str(MU), str(work), str(T), str(energies)], cwd=work,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
                                      text=True, env=dict(os.environ))
         self._read()
@@ -276,7 +278,9 @@ def main():
     ap.add_argument("--conv-grids", type=int, nargs="+", default=[12, 24, 48, 96])
     ap.add_argument("--ref", type=int, default=128, help="reference grid (qkinetics wedge)")
     ap.add_argument("--T", type=float, default=0.0,
-                    help="temperature (K); WannierBerri: T = 0 on 201 energies within 10 kT, Fermi-Dirac smoothed")
+                    help="temperature (K); WannierBerri: T = 0 on --wb-energies energies within 10 kT, smoothed")
+    ap.add_argument("--wb-energies", type=int, default=3201,
+                    help="odd; energy step 20 kT / (n - 1). 201 (kT/10) is 15%% off at 24^3, 3201 0.05%%")
     ap.add_argument("--workers", type=int, default=2, help="0 to skip the worker measurement")
     args = ap.parse_args()
     global T
@@ -299,7 +303,7 @@ def main():
             print("WannierBerri side skipped: set QK_WANNIERBERRI_PYTHON to a python with wannierberri"
                   " (or create /work/wbenv); only qkinetics is timed.")
         else:
-            wb = WannierBerri(python, work, T)
+            wb = WannierBerri(python, work, T, args.wb_energies)
             wb.run(4, False)                  # compile numba kernels before timing
             wb.run(4, True)
         qk_run(fe, 4, report)
