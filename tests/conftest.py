@@ -65,3 +65,24 @@ def solid_angle_chern(model, nk=120):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+def bounded(fn, seconds=2.0, megabytes=64):
+    """Run ``fn`` under a hard time limit (SIGALRM, TimeoutError) and a bound on the memory it allocates
+    (tracemalloc peak); return its value or raise its error. For fuzz and hostile-input tests."""
+    import signal
+    import tracemalloc
+
+    def alarm(*_):
+        raise TimeoutError(f"took longer than {seconds} s")
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    tracemalloc.start()
+    try:
+        return fn()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < megabytes * 2**20, f"{peak / 2**20:.0f} MB"

@@ -4,15 +4,15 @@ case finishes within a time and memory bound (never a hang or a raw traceback). 
 number of cases keep it fast and reproducible."""
 
 import random
-import signal
 import string
-import tracemalloc
 
 import numpy as np
 import pytest
 
 from qkinetics.run import ConfigError
 from qkinetics.run.expressions import compile_expression, evaluate_like_x
+
+from conftest import bounded
 
 X = np.linspace(0.5, 9.5, 19)
 UNARY = {"sin": np.sin, "cos": np.cos, "tanh": np.tanh, "exp": np.exp, "abs": np.abs, "sqrt": np.sqrt}
@@ -39,20 +39,6 @@ def _random_tree(rng, depth):
     return f"({ta}) {op} ({tb})", BINARY[op](va, vb)
 
 
-def _bounded(fn, seconds=2.0, megabytes=64):
-    def alarm(*_):
-        raise TimeoutError("expression took too long")
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    tracemalloc.start()
-    try:
-        return fn()
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        assert peak < megabytes * 2**20, f"{peak / 2**20:.0f} MB"
 
 
 def _run(expr):
@@ -61,7 +47,7 @@ def _run(expr):
         with np.errstate(all="ignore"):
             return evaluate_like_x(code, X, t=1e-14, L=10.0)
     try:
-        return _bounded(go)
+        return bounded(go)
     except ConfigError as err:
         msg = str(err)
         assert msg.startswith("[kinetics] field") and "\n" not in msg, msg

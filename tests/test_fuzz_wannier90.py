@@ -6,8 +6,6 @@ seed and a bounded number of cases keep it fast and reproducible."""
 import bz2
 import random
 import shutil
-import signal
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -17,26 +15,12 @@ import qkinetics as qk
 from qkinetics.models import write_wannier90_hr, write_wannier90_tb
 from qkinetics.models.base import ModelError
 
-from conftest import random_tight_binding
+from conftest import bounded, random_tight_binding
 
 DATA = Path(__file__).parent / "data" / "wannier90"
 JUNK = ["1e308", "99999999999999999999", "-1", "0", "nan", "inf", "abc", "", "1.5", "-7", "1e9", "\x00", "é", "2 3"]
 
 
-def _bounded(fn, seconds=20.0, megabytes=256):
-    def alarm(*_):
-        raise TimeoutError("reading took too long")
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    tracemalloc.start()
-    try:
-        return fn()
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        assert peak < megabytes * 2**20, f"{peak / 2**20:.0f} MB"
 
 
 def _mutate(text, rng):
@@ -65,7 +49,7 @@ def _mutate(text, rng):
 
 def _check(read):
     try:
-        model = _bounded(read)
+        model = bounded(read, seconds=20.0, megabytes=256)
     except ModelError:
         return "error"
     assert all(np.all(np.isfinite(t)) for t in model.hoppings.values())

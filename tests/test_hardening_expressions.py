@@ -1,15 +1,15 @@
 """The config expression parser (``[potential] expression``, ``[kinetics] field`` and ``T``, string ``[model]
 params``): hostile expressions get one clean line, in bounded time and memory (issue 15, item 2)."""
 
-import signal
 import time
-import tracemalloc
 
 import numpy as np
 import pytest
 
 from qkinetics.run import ConfigError, load_config
 from qkinetics.run.expressions import MAX_EXPRESSION_LENGTH, compile_expression, evaluate_like_x
+
+from conftest import bounded
 
 X = np.linspace(0.0, 60.0, 257)
 TOWER = "(True+True)**(True+True)**(True+True)**(True+True)**(True+True)**(True+True)"
@@ -26,21 +26,6 @@ HOSTILE = [
 ]
 
 
-def _bounded(fn, seconds=2.0, megabytes=64):
-    """Run fn with a hard time limit (SIGALRM) and a memory bound; return its value or raise its error."""
-    def alarm(*_):
-        raise TimeoutError("expression took too long")
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    tracemalloc.start()
-    try:
-        return fn()
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        assert peak < megabytes * 2**20, f"{peak / 2**20:.0f} MB"
 
 
 def _evaluate(expr):
@@ -53,7 +38,7 @@ def _evaluate(expr):
 def test_hostile_expressions_fail_cleanly_or_give_a_float_array_quickly(expr):
     t0 = time.perf_counter()
     try:
-        value = _bounded(lambda: _evaluate(expr))
+        value = bounded(lambda: _evaluate(expr))
     except ConfigError as err:
         msg = str(err)
         assert msg.startswith("[potential] expression") and "\n" not in msg and len(msg) < 600
@@ -64,7 +49,7 @@ def test_hostile_expressions_fail_cleanly_or_give_a_float_array_quickly(expr):
 
 def test_booleans_are_floats_so_the_tower_overflows_at_once():
     with pytest.raises(ConfigError, match=r"^\[potential\] expression cannot be evaluated .*overflow"):
-        _bounded(lambda: _evaluate(TOWER), seconds=0.5)
+        bounded(lambda: _evaluate(TOWER), seconds=0.5)
     np.testing.assert_array_equal(_evaluate("(True+True)**(True+True)**(True+True)"), 16.0)
 
 
@@ -97,7 +82,7 @@ def test_the_tower_in_every_config_slot_is_quick_and_clean(tmp_path, slot, templ
     path.write_text(model + kinetics + potential)
     t0 = time.perf_counter()
     with pytest.raises(ConfigError) as info:
-        _bounded(lambda: load_config(path), seconds=5.0)
+        bounded(lambda: load_config(path), seconds=5.0)
     assert "cannot be evaluated" in str(info.value) and "overflow" in str(info.value)
     assert "\n" not in str(info.value)
     assert time.perf_counter() - t0 < 5.0
@@ -107,4 +92,4 @@ def test_deeply_nested_toml_is_a_clean_config_error(tmp_path):
     path = tmp_path / "run.toml"
     path.write_text("[model]\nzoo = 'haldane'\n[sweep]\nmu = " + "[" * 3000 + "]" * 3000 + "\n")
     with pytest.raises(ConfigError, match="nested too deeply"):
-        _bounded(lambda: load_config(path))
+        bounded(lambda: load_config(path))
