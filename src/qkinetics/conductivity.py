@@ -257,13 +257,16 @@ def assemble_dataset(model, order, mechs, fine, coarse, grid, mu, T, tau, omega,
                         "j_a = sigma_abc E_b E_c (rectified: E_b E_c^*, second_harmonic: E_b E_c e^{-2i omega t})")
                      + ("; field-gradient response: fields E e^{i(q.x - omega t)}, extra index q" if gradient else "")
                      + f"; {dim}D units"),
-        model=model.name,
-        model_provenance=json.dumps(getattr(model, "provenance", {"name": model.name}), default=str),
-        grid=grid.description,
-        npoints=grid.npoints,
-        qkinetics_version=__version__,
+        **provenance_attrs(model, grid),
     )
     return ds
+
+
+def provenance_attrs(model, grid) -> dict:
+    """The attrs every result carries: the model, its provenance, the k grid and the library version."""
+    return dict(model=model.name,
+                model_provenance=json.dumps(getattr(model, "provenance", {"name": model.name}), default=str),
+                grid=grid.description, npoints=grid.npoints, qkinetics_version=__version__)
 
 
 #: netCDF conventions of the files written by :func:`write_netcdf`.

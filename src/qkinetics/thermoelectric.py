@@ -19,13 +19,11 @@ for :math:`j = \\sigma\\mathcal{E} + \\alpha(-\\nabla T)`, :math:`j^Q = T\\alpha
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import xarray as xr
 
-from . import __version__
-from .conductivity import AXES
+from .conductivity import AXES, provenance_attrs
 from .geometry import DEFAULT_DEGENERACY_TOL
 from .integrate import KGrid, integrate_mechanisms
 from .integrate.convergence import grid_error
@@ -231,10 +229,6 @@ def _dataset(model, grid, mu, T, tau, tensors, resolution) -> xr.Dataset:
         quantity="thermoelectric",
         dimension=dim,
         conventions=CONVENTIONS + f"; {dim}D units",
-        model=model.name,
-        model_provenance=json.dumps(getattr(model, "provenance", {"name": model.name}), default=str),
-        grid=grid.description,
-        npoints=grid.npoints,
-        qkinetics_version=__version__,
+        **provenance_attrs(model, grid),
     )
     return ds
