@@ -43,3 +43,18 @@ def test_compare_command_tables_quantum_and_kinetic(tmp_path):
     assert out.stat().st_size > 0
     bad = CliRunner().invoke(main, ["compare", "--param", "nonsense"])
     assert bad.exit_code != 0 and "NAME=VALUE" in bad.output
+
+
+def test_python_m_qkinetics_is_the_cli():
+    """``python -m qkinetics`` runs the same click group (help lists the subcommands)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = dict(os.environ, PYTHONPATH=src + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-m", "qkinetics", "--help"], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "Usage: qkinetics" in out.stdout and "demo" in out.stdout
