@@ -72,6 +72,11 @@ gradient term and an intrinsic (tau^0) quantum-metric term. This module provides
     carried by the Drude-shifted distribution (kinetic magnetoelectric / orbital Edelstein
     effect), absent from the talk's formula. Written with the relaxation factor
     :math:`1/(1/\\tau - i\\omega)` of the Drude shift.
+``field_gradient_gyrotropic`` (tau^1, derived from the Boltzmann equation)
+    The gyrotropic magnetic effect: a part of the same O(q/omega) term, antisymmetric in
+    (alpha, beta), the response to :math:`B = q\\times E/\\omega` through the orbital-moment energy
+    :math:`-m\\cdot B(t)` (Zhong, Moore, Souza 2016; docs/orbital-moment.md). The antisymmetric
+    part of the magnetization curl above is not included (not verified).
 ``field_gradient_lapa_hughes`` (tau^0)
     :math:`-\\frac{i e^2}{2\\hbar}\\sum_n\\int f_n\\,\\partial_\\mu g_{\\alpha\\beta}`: the velocity
     correction from the quadrupole energy :math:`\\delta\\varepsilon = (e/2)\\,g^{ab}\\partial_a E_b`
@@ -95,7 +100,7 @@ from .mechanism import LINEAR_CHANNELS, Mechanism
 
 __all__ = [
     "drude", "anomalous_hall", "anomalous_hall_fermi_surface", "field_gradient", "field_gradient_drude",
-    "field_gradient_clean", "field_gradient_magnetization", "field_gradient_lapa_hughes",
+    "field_gradient_clean", "field_gradient_magnetization", "field_gradient_gyrotropic", "field_gradient_lapa_hughes",
     "talk_field_gradient", "LINEAR_MECHANISMS", "MECHANISMS", "UNITS", "units_of",
     "anomalous_hall_from_fermi_surface", "chern_gap_conductivity", "relaxation_factor",
 ]
@@ -588,6 +593,51 @@ field_gradient_magnetization = Mechanism(
 )
 
 
+# --------------------------------------------------------------------------- field gradient, gyrotropic magnetic effect
+
+
+def _moment_tensor(geo):
+    """The orbital moment X as an antisymmetric tensor X^{ab} = ε_abc X_c (B, N, d, d), eV Å² (zero in 1D)."""
+    X = geo.orbital_moment
+    B, N, d = geo.velocity.shape
+    T = np.zeros((B, N, d, d))
+    pairs = {2: [(0, 1)], 3: [(1, 2), (2, 0), (0, 1)]}.get(d, [])
+    for c, (a, b) in enumerate(pairs):
+        T[..., a, b] = X[..., c]
+        T[..., b, a] = -X[..., c]
+    return T
+
+
+def _gyrotropic_integrand(geo):
+    X1 = np.einsum("knu,knab->knuab", geo.velocity, _moment_tensor(geo))        # v_mu X^{alpha beta}
+    return {1: X1}
+
+
+field_gradient_gyrotropic = Mechanism(
+    name="field_gradient_gyrotropic",
+    order=1,
+    tau_power=1,
+    integrand=_gyrotropic_integrand,
+    prefactor=_magnetization_prefactor,
+    tensor_rank=3,
+    formula=("sigma_{mu [alpha beta]} = -(i e^2/hbar^2) / (1/tau - i omega) sum_n int f'_n v_mu X^{alpha beta}_n, "
+             "X^{ab}_n = eps_abc X^c_n the orbital moment (m = (e/hbar) X); i.e. j_mu = alpha_{mu nu} B_nu with "
+             "alpha = -i omega tau/(1 - i omega tau) K', K'_{mu nu} = -(e^2/hbar^2) sum_n int f'_n v_mu X^nu_n"),
+    reference=("Gyrotropic magnetic effect (kinetic magnetoelectric effect): Zhong, Moore, Souza, PRL 116, 077201 "
+               "(2016); Ma and Pesin, PRB 92, 235205 (2015). Derived here from the relaxation-time Boltzmann "
+               "equation with the energy -m.B(t) (docs/orbital-moment.md)."),
+    assumptions=(
+        "Orbital moment only (no spin Zeeman term: the models carry no spin operator). Intraband, relaxation "
+        "towards the instantaneous equilibrium f0(eps - m.B(t)); B = q x E/omega from Faraday's law, so this is the "
+        "part of sigma_{mu alpha beta} antisymmetric in (alpha, beta), seen by transverse fields. The "
+        "magnetization curl of the Drude-shifted distribution (field_gradient_magnetization) is given only for "
+        "its (alpha, beta)-symmetric part. Static limit omega -> 0: alpha -> 0 (no current in equilibrium); "
+        "clean limit: j = K' B. With a position matrix the moment is the one within the Wannier space "
+        "(band_geometry without orbital=); for Wannier90 runs use gyrotropic_tensors(..., tensors=('K',), "
+        "orbital=...), K' = (e/hbar) K."),
+)
+
+
 # --------------------------------------------------------------------------- registry
 
 #: All linear mechanisms, in the order they are reported.
@@ -601,6 +651,7 @@ LINEAR_MECHANISMS = (
     field_gradient_clean,
     field_gradient,
     field_gradient_magnetization,
+    field_gradient_gyrotropic,
     field_gradient_lapa_hughes,
 )
 
