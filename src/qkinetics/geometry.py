@@ -74,6 +74,7 @@ and ∂_c F^W. ``velocity`` and ``inverse_mass`` depend on H alone and do not ch
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from math import prod
 
 import numpy as np
@@ -436,14 +437,19 @@ def _wannier_curvature(U, Uh, connection, full, ws, Abar):
         Ft = to_eigenbasis(U, Uh, F)
         pair_diag = np.real(np.diagonal(Ft, axis1=-2, axis2=-1))            # (B, P, N)
     else:
-        commutator = 2.0 * np.einsum("bpnm,bpnm->bpn", Abar[:, ia], np.conj(Abar[:, ib])).imag
-        Ft, pair_diag = None, (_diagonal_of_transformed(U, curl) + commutator.transpose(0, 2, 1)).transpose(0, 2, 1)
+        # 2 Im sum_m Ā_a,nm conj(Ā_b,nm) for every (a, b): the band-pair sums with unit weights (B, N, d, d)
+        ones = ws.get("ones", (B, N, N), float)
+        ones[...] = 1.0
+        commutator = _pair_sums(Abar, ones, [(None, True)], ws.child("commutator")).imag(
+            0, ws.get("commutator", (B, N, d, d), float), 2.0)
+        Ft, pair_diag = None, (_diagonal_of_transformed(U, curl) + commutator[:, :, ia, ib]).transpose(0, 2, 1)
     diag = np.zeros((B, N, d, d))
     diag[:, :, ia, ib] = pair_diag.transpose(0, 2, 1)
     diag[:, :, ib, ia] = -pair_diag.transpose(0, 2, 1)
     return Ft, diag
 
 
+@lru_cache(maxsize=None)
 def _pairs(d):
     """Index arrays (a, b) of the d(d-1)/2 pairs a < b."""
     return np.triu_indices(d, 1)

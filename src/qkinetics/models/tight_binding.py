@@ -29,6 +29,7 @@ Position matrix (optional, e.g. from Wannier90)
 
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import product
 
 import numpy as np
@@ -388,16 +389,19 @@ def _check_order(order, highest):
         raise ModelError(f"order must be an integer from 0 to {highest}; got {order!r}.")
 
 
+@lru_cache(maxsize=None)
 def _hamiltonian_layout(dim, order):
     """Blocks of H and its derivatives up to ``order``: every multi-index of every order in C order."""
     return tuple(("H", a) for p in range(order + 1) for a in product(range(dim), repeat=p))
 
 
+@lru_cache(maxsize=None)
 def _connection_layout(dim, order):
     """Blocks of A and its derivatives up to ``order``: per order p, [a, c_1 .. c_p] in C order (∂_c... A_a)."""
     return tuple(("A", a, c) for p in range(order + 1) for a in range(dim) for c in product(range(dim), repeat=p))
 
 
+@lru_cache(maxsize=None)
 def _curl_layout(dim):
     """Blocks ∂_a A_b - ∂_b A_a of the pairs a < b (``numpy.triu_indices(dim, 1)`` order)."""
     return tuple(("curl", int(a), int(b)) for a, b in zip(*np.triu_indices(dim, 1)))
