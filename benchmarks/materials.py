@@ -266,13 +266,13 @@ def section_workers(fe, group, n, workers):
               f" (serial {s['wall']:.2f} s wall), result {same}", flush=True)
 
 
-BCD_MU = 0.2          # eV, in the tilted Weyl cones of the model below
+BCD_MU = 0.02         # eV, in the tilted Weyl cones of the model below
 
 
 def bcd_model():
-    """The 3D model of the Berry-curvature-dipole comparison: the zoo's two-band Weyl semimetal, tilted along y
-    (inversion broken, so the dipole is allowed), a = 1 Å, t = 1 eV."""
-    return qk.zoo.get("weyl", tilt_y=0.2)
+    """The 3D model of the Berry-curvature-dipole comparison: the zoo's two-band Weyl semimetal with a = 5 Å,
+    t = 0.1 eV (Fermi velocity ~ 0.5 eV Å), tilted along y by 0.02 eV (inversion broken: the dipole is allowed)."""
+    return qk.zoo.get("weyl", t=0.1, a=5.0, tilt_y=0.02)
 
 
 def qk_bcd(model, n: int, T: float) -> dict:
@@ -295,7 +295,8 @@ def section_bcd(python, work, grids, temps, energies, tol=1e-3):
     from qkinetics.models.wannier90 import write_wannier90_tb
 
     model = bcd_model()
-    print(f"\n(5) Berry curvature dipole of a 3D model ({model.name}, tilt_y = 0.2 eV, mu = {BCD_MU} eV), full zone;"
+    print(f"\n(5) Berry curvature dipole of a 3D model ({model.name}, t = 0.1 eV, a = 5 Å, tilt_y = 0.02 eV, "
+          f"mu = {BCD_MU} eV), full zone;"
           f" load {load()}")
     print("    qkinetics: f' v Omega at T in the integrand (berry_curvature_dipole, rectified channel);"
           f" WannierBerri: BerryDipole_FermiSurf at T = 0 on {energies} energies within 10 kT, Fermi-Dirac smoothed")
@@ -467,7 +468,7 @@ def main():
     ap.add_argument("--workers", type=int, default=2, help="0 to skip the worker measurement")
     ap.add_argument("--sections", nargs="+", default=["ahc", "workers", "profile", "bcd", "dask"],
                     choices=["ahc", "workers", "profile", "bcd", "dask"])
-    ap.add_argument("--bcd-grids", type=int, nargs="+", default=[32, 64, 96, 128],
+    ap.add_argument("--bcd-grids", type=int, nargs="+", default=[24, 32, 48, 64],
                     help="Berry curvature dipole grids; the last is each code's reference")
     ap.add_argument("--bcd-T", type=float, nargs="+", default=[300.0, 30.0])
     ap.add_argument("--dask-n", type=int, default=32, help="grid of the Dask scaling runs")
