@@ -50,6 +50,48 @@ def best_time(fn, repeat):
     return best, out
 
 
+def worker_cpu(pool) -> float:
+    """CPU seconds (user + system) the pool's live worker processes have used so far (from /proc)."""
+    total = 0.0
+    for pid in list(pool._processes):
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def interleaved(run, args):
+    """Serial and process-pool runs alternated (A B A B ...), each with its wall and CPU time.
+
+    On a machine shared with other jobs the wall-time speed-up depends on the load of the moment;
+    alternating the runs exposes both to the same load, and the per-run ratios show the spread. The CPU
+    accounting does not depend on the load (only on contention for caches and memory): on w idle cores
+    the pool's wall time is at least (workers' CPU + parent's CPU) / w, so
+    ceiling = w x serial CPU / (workers' CPU + parent's CPU) bounds the speed-up.
+    """
+    print(f"\ninterleaved serial / processes x{args.workers} runs ({args.rounds} rounds), load "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"{'round':>5} {'serial wall':>11} {'pool wall':>9} {'speed-up':>8} {'serial CPU':>10} "
+          f"{'workers CPU':>11} {'parent CPU':>10} {'ceiling':>7} {'load':>5}")
+    ratios, ceilings = [], []
+    with get_executor("processes", args.workers) as pool:
+        run(pool)                                                         # start the workers
+        for r in range(args.rounds):
+            t0, c0 = time.perf_counter(), time.process_time()
+            run()
+            ts, cs = time.perf_counter() - t0, time.process_time() - c0
+            w0, t0, c0 = worker_cpu(pool), time.perf_counter(), time.process_time()
+            run(pool)
+            tp, cp, wp = time.perf_counter() - t0, time.process_time() - c0, worker_cpu(pool) - w0
+            ceiling = args.workers * cs / (wp + cp)
+            ratios.append(ts / tp)
+            ceilings.append(ceiling)
+            print(f"{r:>5} {ts:>10.2f}s {tp:>8.2f}s {ts / tp:>7.2f}x {cs:>9.2f}s {wp:>10.2f}s {cp:>9.2f}s "
+                  f"{ceiling:>6.2f}x {os.getloadavg()[0]:>5.1f}", flush=True)
+    print(f"speed-up: median {np.median(ratios):.2f}x, best {max(ratios):.2f}x; CPU ceiling on {args.workers} idle "
+          f"cores: median {np.median(ceilings):.2f}x")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=40)
@@ -58,6 +100,7 @@ def main():
     ap.add_argument("--chunk", type=int, default=0, help="k points per chunk (0: the library default)")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--no-dask", action="store_true")
+    ap.add_argument("--rounds", type=int, default=4, help="interleaved serial / pool rounds")
     args = ap.parse_args()
     model = random_model_3d(args.norb)
     grid = KGrid(model, args.n)
@@ -88,18 +131,7 @@ def main():
         same = all(np.array_equal(ref.values[k], res.values[k]) for k in ref.values)
         print(f"{kind:<10} x{args.workers}: {t:7.2f} s   speed-up {t_serial / t:4.2f}x over 1-thread serial, "
               f"{t_default / t:4.2f}x over default serial; bit-identical: {same}")
-    # CPU accounting, insensitive to other load: the pool's workers (reaped children) and this process
-    # (chunk generation, pickling, sums) share the cores, so on w idle cores the wall time is at least
-    # (workers' CPU + parent's CPU) / w: the speed-up ceiling below.
-    child0, parent0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.process_time()
-    with get_executor("processes", args.workers) as ex:
-        run(ex)
-    child1, parent = resource.getrusage(resource.RUSAGE_CHILDREN), time.process_time() - parent0
-    workers_cpu = (child1.ru_utime + child1.ru_stime) - (child0.ru_utime + child0.ru_stime)
-    ceiling = cpu_serial * args.workers / (workers_cpu + parent)
-    print(f"processes x{args.workers} CPU: workers {workers_cpu:.2f} s (incl. start-up), parent {parent:.2f} s; "
-          f"overhead {((workers_cpu + parent) / cpu_serial - 1) * 100:.0f}% -> speed-up ceiling on "
-          f"{args.workers} idle cores {ceiling:.2f}x")
+    interleaved(run, args)
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

@@ -103,19 +103,54 @@ for line in sys.stdin:
 '''
 
 
-class WannierBerri:
-    """A persistent WannierBerri process that runs one grid per request (no start-up cost per run)."""
+WB_BCD_DRIVER = r'''
+import json, sys, time, warnings
+import numpy as np
+warnings.filterwarnings("ignore")
+import wannierberri as wb
+from wannierberri.system.system_tb import get_system_tb
+tb, mu, work, nE = sys.argv[1], float(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+system = get_system_tb(tb, berry=True)
+print(json.dumps({"ready": True}), flush=True)
+for line in sys.stdin:
+    req = json.loads(line)
+    kT = req["T"] * 8.617333262e-5      # D(mu, T) = D(E) at T = 0 on nE energies within 10 kT, smoothed with -df/dE
+    E = mu + kT * np.linspace(-10.0, 10.0, nE)
+    smoother = wb.smoother.FermiDiracSmoother(E, T_Kelvin=req["T"], maxdE=10)
+    calc = {"bcd": wb.calculators.static.BerryDipole_FermiSurf(Efermi=E, smoother=smoother)}
+    t0, c0 = time.perf_counter(), time.process_time()
+    res = wb.run(system, grid=wb.Grid(system, NK=req["n"]), calculators=calc, parallel=False, print_Kpoints=False,
+                 fout_name=work + "/wb_bcd", print_progress_step_time=1e9)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    D = np.asarray(res.results["bcd"].dataSmooth).reshape(nE, 3, 3)[nE // 2]
+    print(json.dumps({"wall": wall, "cpu": cpu, "D": D.tolist()}), flush=True)
+'''
 
-    def __init__(self, python: str, work: Path, T: float, energies: int):
-        tb = work / "Fe_tb.dat"
-        tb.write_bytes(bz2.decompress(FE_TB.read_bytes()))
-        driver = work / "wb_driver.py"
-        driver.write_text(WB_DRIVER)
-        self.log = open(work / "wb_driver.log", "w")
-        self.proc = subprocess.Popen([python, str(driver), str(tb), str(MU), str(work), str(T), str(energies)], cwd=work,
+
+class WannierBerri:
+    """A persistent WannierBerri process that runs one grid per request (no start-up cost per run).
+
+    Default: the Fe anomalous Hall driver (WB_DRIVER, ``args`` = T and energies); ``driver`` and ``args`` give
+    another (WB_BCD_DRIVER, ``args`` = energies) on ``tb`` (the contents of a ``_tb.dat`` file).
+    """
+
+    def __init__(self, python: str, work: Path, T: float = 0.0, energies: int = 3201, *, driver=WB_DRIVER,
+                 tb=None, mu=MU, name="wb"):
+        tb_path = work / f"{name}_tb.dat"
+        tb_path.write_bytes(bz2.decompress(FE_TB.read_bytes()) if tb is None else tb)
+        script = work / f"{name}_driver.py"
+        script.write_text(driver)
+        args = [str(T), str(energies)] if driver is WB_DRIVER else [str(energies)]
+        self.log = open(work / f"{name}_driver.log", "w")
+        self.proc = subprocess.Popen([python, str(script), str(tb_path), str(mu), str(work)] + args, cwd=work,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
                                      text=True, env=dict(os.environ))
         self._read()
+
+    def request(self, **req) -> dict:
+        self.proc.stdin.write(json.dumps(req) + "\n")
+        self.proc.stdin.flush()
+        return self._read()
 
     def _read(self) -> dict:
         while True:   # WannierBerri prints its own messages on stdout: keep only our JSON lines
@@ -126,9 +161,7 @@ class WannierBerri:
                 return json.loads(line)
 
     def run(self, n: int, symmetry: bool) -> dict:
-        self.proc.stdin.write(json.dumps({"n": n, "symmetry": symmetry}) + "\n")
-        self.proc.stdin.flush()
-        out = self._read()
+        out = self.request(n=n, symmetry=symmetry)
         out["sigma_xy"] *= TO_S_PER_CM
         return out
 
@@ -233,6 +266,157 @@ def section_workers(fe, group, n, workers):
               f" (serial {s['wall']:.2f} s wall), result {same}", flush=True)
 
 
+BCD_MU = 0.02         # eV, in the tilted Weyl cones of the model below
+
+
+def bcd_model():
+    """The 3D model of the Berry-curvature-dipole comparison: the zoo's two-band Weyl semimetal with a = 5 Å,
+    t = 0.1 eV (Fermi velocity ~ 0.5 eV Å), tilted along y by 0.02 eV (inversion broken: the dipole is allowed)."""
+    return qk.zoo.get("weyl", t=0.1, a=5.0, tilt_y=0.02)
+
+
+def qk_bcd(model, n: int, T: float) -> dict:
+    """The Berry curvature dipole conductivity tensor (rectified channel, A m/V^2 per s of tau) and CPU seconds."""
+    import warnings
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    with warnings.catch_warnings():                          # coarse grids at 30 K: the warning is the point
+        warnings.simplefilter("ignore")
+        res = qk.conductivity(model, order=2, mechanisms="berry_curvature_dipole", mu=BCD_MU, T=T, kgrid=n,
+                              shift=0.0, convergence=False)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    total = res["total"].squeeze()
+    sigma = np.real(total.isel(channel=0).values if "channel" in total.dims else total.values)
+    return {"wall": wall, "cpu": cpu, "tensor": sigma}
+
+
+def section_bcd(python, work, grids, temps, energies, tol=1e-3):
+    """Berry curvature dipole of a 3D model: convergence of each code against its finest grid, time to tol."""
+    from qkinetics.models.wannier90 import write_wannier90_tb
+
+    model = bcd_model()
+    print(f"\n(5) Berry curvature dipole of a 3D model ({model.name}, t = 0.1 eV, a = 5 Å, tilt_y = 0.02 eV, "
+          f"mu = {BCD_MU} eV), full zone;"
+          f" load {load()}")
+    print("    qkinetics: f' v Omega at T in the integrand (berry_curvature_dipole, rectified channel);"
+          f" WannierBerri: BerryDipole_FermiSurf at T = 0 on {energies} energies within 10 kT, Fermi-Dirac smoothed")
+    wb = None
+    if python:
+        path = work / "weyl_tb.dat"
+        write_wannier90_tb(model, path)
+        wb = WannierBerri(python, work, energies=energies, driver=WB_BCD_DRIVER, tb=path.read_bytes(),
+                          mu=BCD_MU, name="weyl")
+        wb.request(n=4, T=300.0)                   # compile numba kernels before timing
+    try:
+        for T in temps:
+            rows = []
+            for n in grids:
+                q = qk_bcd(model, n, T)
+                w = wb.request(n=n, T=T) if wb else None
+                rows.append((n, q, w))
+            # the component of largest magnitude on the finest grid, in each code's own convention
+            iq = np.unravel_index(np.argmax(np.abs(rows[-1][1]["tensor"])), rows[-1][1]["tensor"].shape)
+            ref_q = rows[-1][1]["tensor"][iq]
+            if wb:
+                Dref = np.asarray(rows[-1][2]["D"])
+                iw = np.unravel_index(np.argmax(np.abs(Dref)), Dref.shape)
+                ref_w = Dref[iw]
+            print(f"    T = {T:g} K: qk sigma{''.join('xyz'[i] for i in iq)} (A m/V^2 s), "
+                  + (f"WB D_{''.join('xyz'[i] for i in iw)}; " if wb else "") + "rel. diff. to each code's finest grid")
+            print(f"    {'n':>5} {'qk CPU s':>9} {'qk value':>12} {'qk err':>8} "
+                  + (f"{'WB CPU s':>9} {'WB value':>12} {'WB err':>8} {'qk/WB value':>12} {'WB/qk CPU':>10}" if wb else ""))
+            reached = {}
+            for n, q, w in rows:
+                vq = q["tensor"][iq]
+                eq = abs(vq - ref_q) / abs(ref_q)
+                line = f"    {n:>5} {q['cpu']:>9.2f} {vq:>12.5e} {eq:>8.1e} "
+                if eq < tol and n != grids[-1]:
+                    reached.setdefault("qk", (n, q["cpu"]))
+                if wb:
+                    vw = np.asarray(w["D"])[iw]
+                    ew = abs(vw - ref_w) / abs(ref_w)
+                    line += f"{w['cpu']:>9.2f} {vw:>12.5e} {ew:>8.1e} {vq / vw:>12.5e} {w['cpu'] / q['cpu']:>10.2f}"
+                    if ew < tol and n != grids[-1]:
+                        reached.setdefault("wb", (n, w["cpu"]))
+                print(line, flush=True)
+            for code in ("qk", "wb") if wb else ("qk",):
+                if code in reached:
+                    print(f"    {code}: {tol:g} first reached at n = {reached[code][0]} ({reached[code][1]:.2f} s CPU)")
+                else:
+                    print(f"    {code}: {tol:g} not reached below n = {grids[-1]} (the reference grid)")
+            if wb and "qk" in reached and "wb" in reached:
+                print(f"    time to a {tol:g} answer, WB / qk: {reached['wb'][1] / reached['qk'][1]:.2f}")
+    finally:
+        if wb:
+            wb.close()
+
+
+def section_dask(fe, n, rounds, plot=None):
+    """Strong scaling of the Dask backend (LocalCluster of 1 and 2 workers) on the Fe AHC, full zone, n^3."""
+    from qkinetics.integrate import get_executor
+
+    def worker_cpu(ex):
+        return sum(ex.client.run(time.process_time).values())
+
+    print(f"\n(6) Dask strong scaling, Fe anomalous Hall conductivity, full zone n = {n}; load {load()}")
+    print("    serial and LocalClusters of 1 and 2 workers (1 thread each), alternated; speed-up = serial wall / wall;"
+          " CPU ceiling = workers x serial CPU / (workers' CPU + driver CPU)")
+    print(f"    {'round':>5} {'run':>8} {'wall s':>8} {'speed-up':>8} {'CPU s':>7} {'ceiling':>7} {'load':>5}")
+    import warnings
+
+    results = {w: [] for w in (0, 1, 2)}
+    warnings.filterwarnings("ignore", message="Port .* is already in use")   # another cluster on the machine
+    with get_executor("dask", 1) as ex1, get_executor("dask", 2) as ex2:
+        executors = {1: ex1, 2: ex2}
+        for ex in executors.values():
+            qk_run(fe, 8, None, executor=ex)                     # start-up: workers import qkinetics
+        for r in range(rounds):
+            s = qk_run(fe, n, None)
+            results[0].append((s["wall"], s["cpu"], 1.0))
+            print(f"    {r:>5} {'serial':>8} {s['wall']:>8.2f} {1.0:>8.2f} {s['cpu']:>7.2f} {'':>7} {load():>5}", flush=True)
+            for w, ex in executors.items():
+                c0 = worker_cpu(ex)
+                p = qk_run(fe, n, None, executor=ex)
+                cpu = worker_cpu(ex) - c0 + p["cpu"]
+                ceiling = w * s["cpu"] / cpu
+                if p["sigma_xy"] != s["sigma_xy"]:
+                    print(f"    WARNING: dask x{w} differs from serial by {abs(p['sigma_xy'] - s['sigma_xy']):.1e}")
+                results[w].append((p["wall"], cpu, ceiling))
+                print(f"    {r:>5} {f'dask x{w}':>8} {p['wall']:>8.2f} {s['wall'] / p['wall']:>8.2f} {cpu:>7.2f} "
+                      f"{ceiling:>6.2f}x {load():>5}", flush=True)
+    med = {w: np.median([s[0] for s in results[0]]) / np.median([x[0] for x in results[w]]) for w in (1, 2)}
+    ceil = {w: np.median([x[2] for x in results[w]]) for w in (1, 2)}
+    print(f"    median speed-up over serial: 1 worker {med[1]:.2f}x, 2 workers {med[2]:.2f}x "
+          f"(2 vs 1 worker {med[2] / med[1]:.2f}x); CPU ceiling 1 worker {ceil[1]:.2f}x, 2 workers {ceil[2]:.2f}x")
+    if plot:
+        write_scaling_plot(Path(plot), med, ceil, n)
+
+
+def write_scaling_plot(path: Path, speedup: dict, ceiling: dict, n: int):
+    """Speed-up against workers (measured wall, CPU ceiling, ideal), written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    w = [1, 2]
+    fig, ax = plt.subplots(figsize=(4.6, 3.4), constrained_layout=True)
+    ax.plot([0.8, 2.2], [0.8, 2.2], "k:", lw=1, label="ideal")
+    ax.plot(w, [ceiling[x] for x in w], "o-", label="CPU ceiling (idle cores)")
+    ax.plot(w, [speedup[x] for x in w], "s--", label="wall, shared machine")
+    ax.set_xticks(w)
+    ax.set_xlabel("Dask workers (LocalCluster, 1 thread each)")
+    ax.set_ylabel("speed-up over serial")
+    ax.set_title(f"Fe anomalous Hall, {n}$^3$ k points", fontsize=10)
+    ax.legend(fontsize=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    os.replace(tmp, path)
+    print(f"    scaling plot written to {path}")
+
+
 def section_profile(fe, n=13):
     print(f"\n(4) cProfile of qkinetics, Fe AHC on a {n}^3 = {n ** 3}-point grid, full zone, one thread;"
           f" load {load()}")
@@ -282,11 +466,20 @@ def main():
     ap.add_argument("--wb-energies", type=int, default=3201,
                     help="odd; energy step 20 kT / (n - 1). 201 (kT/10) is 15%% off at 24^3, 3201 0.05%%")
     ap.add_argument("--workers", type=int, default=2, help="0 to skip the worker measurement")
+    ap.add_argument("--sections", nargs="+", default=["ahc", "workers", "profile", "bcd", "dask"],
+                    choices=["ahc", "workers", "profile", "bcd", "dask"])
+    ap.add_argument("--bcd-grids", type=int, nargs="+", default=[24, 32, 48, 64],
+                    help="Berry curvature dipole grids; the last is each code's reference")
+    ap.add_argument("--bcd-T", type=float, nargs="+", default=[300.0, 30.0])
+    ap.add_argument("--dask-n", type=int, default=32, help="grid of the Dask scaling runs")
+    ap.add_argument("--dask-rounds", type=int, default=2)
+    ap.add_argument("--plot", default=None, help="write the Dask scaling plot here (e.g. docs/figures/dask_scaling.png)")
     args = ap.parse_args()
     global T
     T = args.T
     if args.quick:
         args.grids, args.conv_grids, args.ref = [6, 8], [6, 8], 12
+        args.bcd_grids, args.dask_n, args.dask_rounds = [8, 12, 16], 12, 1
 
     print(f"qkinetics vs WannierBerri on bcc Fe (18 Wannier functions); load average {os.getloadavg()},"
           f" {os.cpu_count()} cores")
@@ -302,16 +495,22 @@ def main():
         if python is None:
             print("WannierBerri side skipped: set QK_WANNIERBERRI_PYTHON to a python with wannierberri"
                   " (or create /work/wbenv); only qkinetics is timed.")
-        else:
+        elif "ahc" in args.sections:
             wb = WannierBerri(python, work, T, args.wb_energies)
             wb.run(4, False)                  # compile numba kernels before timing
             wb.run(4, True)
         qk_run(fe, 4, report)
-        rows = section_timing(fe, report, wb, args.grids)
-        section_convergence(fe, report, rows, args.conv_grids, args.ref)
-        if args.workers > 1:
+        if "ahc" in args.sections:
+            rows = section_timing(fe, report, wb, args.grids)
+            section_convergence(fe, report, rows, args.conv_grids, args.ref)
+        if args.workers > 1 and "workers" in args.sections:
             section_workers(fe, report, args.grids[-1], args.workers)
-        section_profile(fe, 8 if args.quick else 13)
+        if "profile" in args.sections:
+            section_profile(fe, 8 if args.quick else 13)
+        if "bcd" in args.sections:
+            section_bcd(python, work, args.bcd_grids, args.bcd_T, args.wb_energies)
+        if "dask" in args.sections:
+            section_dask(fe, args.dask_n, args.dask_rounds, args.plot)
     finally:
         if wb:
             wb.close()

@@ -74,6 +74,7 @@ and ∂_c F^W. ``velocity`` and ``inverse_mass`` depend on H alone and do not ch
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from math import prod
 
 import numpy as np
@@ -373,7 +374,7 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws,
         pws = ws.child("position")
         Abar = to_eigenbasis(U, Uh, connection[0], pws).copy()              # Ā_a = U^dagger A^W_a U
         Vh = V + 1j * gap[:, None] * Abar                                   # Ṽ_nm = V_nm + i(ε_n - ε_m) Ā_nm
-        Ftilde, Fdiag = _wannier_curvature(U, Uh, connection, derivatives, pws)
+        Ftilde, Fdiag = _wannier_curvature(U, Uh, connection, derivatives, pws, Abar)
     # Σ_m X^a_nm conj(X^c_nm) w_nm with X = V R: w = 1 gives Σ V^a V^c/Δ² (Q2), w = R gives Σ V^a V^c/Δ³
     # (Q3), w = Δ gives Σ V^a V^c/Δ (Q1, inverse mass), w = R² gives Σ V^a V^c/Δ⁴ (Q4, derivatives only).
     # w = Δ (index 2) serves the orbital moment (Im) and, in the tight-binding case, the inverse mass (Re)
@@ -494,31 +495,44 @@ def _lvts_moment(eps, U, Uh, V, R, omega, orbital, ws):
     return 0.5 * (eps[:, :, None] * _axial(omega) - Lam) + inter
 
 
-def _wannier_curvature(U, Uh, connection, full, ws):
+def _wannier_curvature(U, Uh, connection, full, ws, Abar):
     """The Wannier-gauge curvature F^W in the eigenbasis: (F̃ or None, diag) with diag (B, N, d, d).
 
     :math:`F^W_{ab} = \\partial_a A^W_b - \\partial_b A^W_a - i[A^W_a, A^W_b]` (Hermitian, antisymmetric in
     (a, b), zero when the Wannier space is complete). ``diag[b, n, a, c] = (U^dagger F^W_{ac} U)_nn``;
     ``F̃`` (B, P, N, N), U^dagger F U for the P = d(d-1)/2 pairs a < b (:func:`_pairs`), only when ``full``
     (derivatives need it). Only the pairs a < b are formed; the rest follows from the antisymmetry.
+
+    Without ``full`` the commutator is taken in the eigenbasis, where U is unitary on the whole Wannier
+    space: :math:`(U^\\dagger[A_a, A_b]U)_{nn} = [\\bar A_a, \\bar A_b]_{nn} = 2i\\,\\mathrm{Im}\\sum_m
+    \\bar A_{a,nm}\\overline{\\bar A_{b,nm}}` (``Abar`` = U^dagger A U), an O(N^2) sum per band instead of
+    two N^3 products; only the curl ∂_a A_b - ∂_b A_a is rotated. ``connection[1]`` is either dA
+    (B, d, d, N, N) or that curl (B, P, N, N) (:meth:`TightBinding.interpolate` with ``connection="curl"``).
     """
     A, dA = connection[0], connection[1]
     B, d, N = A.shape[:3]
     ia, ib = _pairs(d)
-    AA = np.matmul(A[:, ia], A[:, ib])                                     # [p] = A_a A_b
     # dA[:, b, a] = ∂_a A_b
-    F = dA[:, ib, ia] - dA[:, ia, ib] - 1j * (AA - np.conj(AA.swapaxes(-1, -2)))
+    curl = dA if dA.ndim == 4 else dA[:, ib, ia] - dA[:, ia, ib]
     if full:
+        AA = np.matmul(A[:, ia], A[:, ib])                                 # [p] = A_a A_b
+        F = curl - 1j * (AA - np.conj(AA.swapaxes(-1, -2)))
         Ft = to_eigenbasis(U, Uh, F)
         pair_diag = np.real(np.diagonal(Ft, axis1=-2, axis2=-1))            # (B, P, N)
     else:
-        Ft, pair_diag = None, _diagonal_of_transformed(U, F).transpose(0, 2, 1)
+        # 2 Im sum_m Ā_a,nm conj(Ā_b,nm) for every (a, b): the band-pair sums with unit weights (B, N, d, d)
+        ones = ws.get("ones", (B, N, N), float)
+        ones[...] = 1.0
+        commutator = _pair_sums(Abar, ones, [(None, True)], ws.child("commutator")).imag(
+            0, ws.get("commutator", (B, N, d, d), float), 2.0)
+        Ft, pair_diag = None, (_diagonal_of_transformed(U, curl) + commutator[:, :, ia, ib]).transpose(0, 2, 1)
     diag = np.zeros((B, N, d, d))
     diag[:, :, ia, ib] = pair_diag.transpose(0, 2, 1)
     diag[:, :, ib, ia] = -pair_diag.transpose(0, 2, 1)
     return Ft, diag
 
 
+@lru_cache(maxsize=None)
 def _pairs(d):
     """Index arrays (a, b) of the d(d-1)/2 pairs a < b."""
     return np.triu_indices(d, 1)
@@ -831,12 +845,16 @@ def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: b
     step = _subbatch_size(model.dim, model.norb, derivatives)
     ws = _Workspace()
     positions = getattr(model, "position_matrix", None) is not None
+    fused = hasattr(model, "interpolate")
 
     def compute(i, out):
         kb = k[i:i + step]
-        H, dH, *d2H = model.hamiltonian(kb, order=order)
+        if positions and fused:                   # one Fourier product for H, its derivatives and the connection
+            (H, dH, *d2H), conn = model.interpolate(kb, order, connection=2 if derivatives else "curl")
+        else:
+            H, dH, *d2H = model.hamiltonian(kb, order=order)
+            conn = model.wannier_connection(kb, order=2 if derivatives else 1) if positions else None
         H, dH, d2H = _check_inputs(H, dH, d2H[0] if d2H else None, derivatives, degeneracy_tol)
-        conn = model.wannier_connection(kb, order=2 if derivatives else 1) if positions else None
         orb = None if orbital is None else orbital.at(kb)
         return _geometry(H, dH, d2H, kb, derivatives, degeneracy_tol, keep_eigenvectors, ws, out, conn, orb)
 

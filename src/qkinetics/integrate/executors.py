@@ -16,7 +16,9 @@ jobs instead. :func:`get_executor` builds the three the library knows by name:
 Memory stays bounded whatever the grid: the integrator never hands an executor the whole grid
 at once. :func:`bounded_map` keeps at most ``max_in_flight`` jobs submitted and not yet consumed.
 The inputs common to every job (the model, the integrands, the (mu, T) sweep) are sent once per
-worker where the executor can (:meth:`DaskExecutor.share`), not once per chunk.
+worker where the executor can (:meth:`DaskExecutor.share`), not once per chunk; process pools get them
+pickled once and unpickled once per worker (:class:`CachedCommon`), so that the caches a model builds
+in a worker (its Fourier weights) serve all the chunks that worker runs.
 
 Results never depend on the executor: every chunk is computed by the same function on the same
 k points, and the integrator adds the chunk results in chunk order, so serial, process-pool and
@@ -30,6 +32,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import pickle
 import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
@@ -238,6 +241,43 @@ def executor_scope(executor, workers=None):
         yield executor
 
 
+class CachedCommon:
+    """The inputs every job shares, pickled once, with a token that names them in worker processes.
+
+    A process pool pickles a job's arguments for every job: this object pickles as its token and bytes
+    (a copy, no new pickling of the objects), and :func:`_with_cached_common` unpickles the bytes once per
+    worker process.
+    """
+
+    def __init__(self, common):
+        self.token = f"{os.getpid()}-{id(self)}-{time.monotonic_ns()}"
+        self.blob = pickle.dumps(common, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def __reduce__(self):
+        return (_CachedBlob, (self.token, self.blob))
+
+
+class _CachedBlob:
+    """What a :class:`CachedCommon` becomes in a worker: the token and the bytes."""
+
+    def __init__(self, token, blob):
+        self.token, self.blob = token, blob
+
+
+#: In a worker process: the token and unpickled objects of the last CachedCommon seen (one run at a time)
+_WORKER_COMMON = {}
+
+
+def _with_cached_common(fn, cached, job):
+    """``fn(common, job)`` with ``common`` unpickled once per worker process and kept for the next jobs."""
+    if isinstance(cached, CachedCommon):                                 # an executor that did not pickle
+        cached = _CachedBlob(cached.token, cached.blob)
+    if _WORKER_COMMON.get("token") != cached.token:
+        _WORKER_COMMON.clear()
+        _WORKER_COMMON.update(token=cached.token, common=pickle.loads(cached.blob))
+    return fn(_WORKER_COMMON["common"], job)
+
+
 def default_in_flight(executor) -> int:
     """Twice the executor's workers (``_max_workers`` of pools and :class:`DaskExecutor`), else twice the CPUs."""
     workers = getattr(executor, "_max_workers", None) or os.cpu_count() or 1
@@ -248,7 +288,8 @@ def bounded_map(executor, fn, iterable, max_in_flight=None, common=None):
     """``fn`` over ``iterable`` on ``executor``, results in order, at most ``max_in_flight`` jobs pending.
 
     With ``common`` given, each job runs ``fn(common, job)``: ``common`` holds the inputs every job
-    shares, sent to each worker once where the executor has ``share`` (Dask), else with each job.
+    shares, sent to each worker once where the executor has ``share`` (Dask); else pickled once here, its
+    bytes sent with each job and unpickled once per worker process (:class:`CachedCommon`).
 
     A job is pending from its submission until its result has been taken from this generator.
     ``SerialExecutor`` runs lazily (one job at a time). Executors with ``submit`` (``concurrent.futures``
@@ -263,18 +304,22 @@ def bounded_map(executor, fn, iterable, max_in_flight=None, common=None):
         Default :func:`default_in_flight` (twice the workers): enough to keep every worker busy;
         re-evaluated as results come in, so workers that join a Dask cluster during the run get jobs.
     """
-    if common is not None:
-        shared = executor.share(common) if hasattr(executor, "share") else common
-        args = lambda job: (shared, job)                               # noqa: E731
-    else:
-        args = lambda job: (job,)                                      # noqa: E731
     if isinstance(executor, SerialExecutor):
-        yield from (fn(*args(job)) for job in iterable)
+        yield from (fn(job) if common is None else fn(common, job) for job in iterable)
         return
+    prefix = ()
+    if common is not None and hasattr(executor, "share"):
+        prefix = (executor.share(common),)
+    elif common is not None:
+        # Pickled once here; each job carries the bytes, and a worker unpickles them once
+        # (_with_cached_common), so that what the shared objects cache in the worker (a model's Fourier
+        # weights) serves every later job there.
+        fn, prefix = partial(_with_cached_common, fn), (CachedCommon(common),)
+    args = lambda job: prefix + (job,)                                 # noqa: E731
     n = max(1, int(max_in_flight or default_in_flight(executor)))
     jobs = iter(iterable)
     if not hasattr(executor, "submit"):
-        task = fn if common is None else partial(fn, shared)
+        task = partial(fn, *prefix)
         while batch := list(islice(jobs, n)):
             yield from executor.map(task, batch)
         return

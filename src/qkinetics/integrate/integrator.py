@@ -215,9 +215,9 @@ def _chunk_job(common, chunk):
     ``common`` holds what every chunk shares (sent once per worker by executors that can),
     ``chunk`` is ``(k, w)``.
     """
-    model, integrands, (derivatives, eigenvectors), mu, T, spacing, degeneracy_tol = common
+    model, integrands, (derivatives, eigenvectors, mass), mu, T, spacing, degeneracy_tol = common
     k, w = chunk
-    geo = band_geometry(model, k, derivatives=derivatives, inverse_mass=True, degeneracy_tol=degeneracy_tol,
+    geo = band_geometry(model, k, derivatives=derivatives, inverse_mass=mass, degeneracy_tol=degeneracy_tol,
                         keep_eigenvectors=eigenvectors)
     B, N = geo.energies.shape
     names, terms, shapes = [], [], {}
@@ -319,7 +319,8 @@ def integrate_mechanisms(model, mechanisms, grid, mu, T, *, executor=None, chunk
         raise ModelError("no mechanisms to integrate.")
     if chunk_size is None:
         chunk_size = default_chunk_size(model, len(mu), len(T), npoints=grid.npoints)
-    needs = (any(m.needs_derivatives for m in mechanisms), any(m.needs_eigenvectors for m in mechanisms))
+    needs = (any(m.needs_derivatives for m in mechanisms), any(m.needs_eigenvectors for m in mechanisms),
+             any(getattr(m, "needs_inverse_mass", True) for m in mechanisms))
     integrands = {m.name: m.integrand for m in mechanisms}
     done, totals, resolution = resume if resume is not None else (0, {}, np.zeros(len(T)))
     totals = dict(totals)

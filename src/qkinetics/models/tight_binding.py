@@ -29,6 +29,7 @@ Position matrix (optional, e.g. from Wannier90)
 
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import product
 
 import numpy as np
@@ -114,16 +115,14 @@ class TightBinding(Model):
         self.convention = convention
         self.name = name
         self.position_matrix = pos_matrix
-        self._R = np.array(list(hop), dtype=float).reshape(len(hop), dim)      # reduced
-        self._t = np.array([hop[R] for R in hop])                              # (nR, N, N)
-        # Cartesian hopping displacement d_{R,ij} = R + tau_j - tau_i (convention II) or R.
-        Rcart = self._R @ lattice
-        if convention == "positions":
-            tau = positions @ lattice
-            self._disp = Rcart[:, None, None, :] + tau[None, None, :, :] - tau[None, :, None, :]
-        else:
-            self._disp = np.broadcast_to(Rcart[:, None, None, :], (len(hop), norb, norb, dim))
-        self._weights = {}
+        self._weights = {}      # Fourier weights per block layout, a cache (see _block_weights)
+
+    def __getstate__(self):
+        # The Fourier weights are a cache of up to hundreds of MB for large models: rebuilt on first use
+        # rather than pickled (a process-pool job carries the model).
+        state = self.__dict__.copy()
+        state["_weights"] = {}
+        return state
 
     #: exact Fourier-sum derivatives: any order is cheap; 6 bounds the memory of the weights
     max_derivative_order = 6
@@ -187,90 +186,175 @@ class TightBinding(Model):
                 f"{self.name} has no position matrix: the Wannier-gauge connection needs position_matrix "
                 "(<m,0|r_a|n,R>); without it the position operator is diagonal and band_geometry uses H(k) alone.")
         k = self.check_k(k)
-        if not isinstance(order, (int, np.integer)) or not 0 <= order <= self.max_derivative_order:
-            raise ModelError(f"order must be an integer from 0 to {self.max_derivative_order}; got {order!r}.")
-        if getattr(self, "_connection_parts", None) is None:
-            # each Cartesian component is a Hermitian "hopping" set with the Fourier sums of the Hamiltonian
-            zero = (0,) * self.dim
-            tau = self.positions @ self.lattice                                     # (N, dim) Cartesian
-            parts = []
-            for a in range(self.dim):
-                blocks = {R: r[a] for R, r in self.position_matrix.items()}
-                if self.convention == "positions":
-                    blocks[zero] = blocks.get(zero, 0) - np.diag(tau[:, a])
-                parts.append(TightBinding(self.lattice, self.positions, blocks, convention=self.convention,
-                                          name=f"{self.name} r_{a}"))
-            self._connection_parts = parts
-        comps = [part._hamiltonian(k, order) for part in self._connection_parts]
-        return tuple(np.stack([c[p] for c in comps], axis=1) for p in range(order + 1))
+        _check_order(order, self.max_derivative_order)
+        return self._split(self._sum_blocks(k, _connection_layout(self.dim, order)), order, leading=(self.dim,))
 
-    def _derivative_weights(self, order: int):
-        """Real-split weights of the distinct derivative multi-indices up to ``order``; cached per order.
+    def interpolate(self, k, order: int = 1, connection=None):
+        """H with its derivatives and the Wannier-gauge connection with its own, from one matrix product.
 
-        The output of :meth:`_hamiltonian` holds every multi-index alpha = (a_1, ..., a_p) of every order
-        p <= ``order`` in C order, M = 1 + dim + dim^2 + ... blocks of (N, N). d^alpha H is symmetric in
-        its indices, so only the sorted tuples are computed; each other block is a copy of its sorted
-        counterpart. The hopping sum sum_R e^{ik.R} W_R (W_R = t_R (i d_R)^alpha) is split into cos and
-        sin terms, pairing R with -R: e^{ik.R} W_R + e^{-ik.R} W_-R = cos(k.R) (W_R + W_-R) +
-        sin(k.R) i (W_R - W_-R), so that it is a real matrix product [1, cos(k.R), sin(k.R)] (B, K) @
-        weights (K, 2 n N N), read as complex (B, n, N, N).
+        The same numbers as :meth:`hamiltonian` and :meth:`wannier_connection` (to rounding), computed together:
+        every block is a Fourier sum over the same lattice vectors, so one real matrix product per
+        cache-sized chunk of k points serves all of them (see :meth:`_block_weights`).
 
-        Returns ``(runs, copies, Rc, has_zero, M)``: ``runs`` a list of ``(start, stop, weights)`` for
-        the maximal ranges of consecutive sorted blocks (weights (K, 2 (stop - start) N N) float),
-        ``copies`` a pair of index arrays (dst, src) of the unsorted blocks and their sorted
-        counterparts, ``Rc`` (h, dim) the Cartesian R of the cos/sin rows, ``has_zero`` whether row 0
-        is the R = 0 block (coefficient 1).
+        Parameters
+        ----------
+        k : (B, dim) Cartesian wave vectors, 1/Å.
+        order : int
+            Highest derivative order of H (0 .. ``max_derivative_order``).
+        connection : None, int or "curl"
+            None: no connection. An int p: ``(A, dA, ...)[: p + 1]`` as :meth:`wannier_connection` returns
+            it. ``"curl"``: ``(A, curl)`` with ``curl[:, i] = ∂_a A_b - ∂_b A_a`` (B, P, N, N) in Å² for the
+            P = dim(dim-1)/2 pairs a < b in the order of ``numpy.triu_indices(dim, 1)``: all the Berry
+            curvature needs of the connection's derivatives, a third of the Fourier sums of dA.
+
+        Returns
+        -------
+        ``(hamiltonian, connection)``: the tuple ``(H, dH, ...)[: order + 1]`` of :meth:`hamiltonian` and the
+        connection tuple (None without ``connection``). The arrays are views into one buffer.
         """
-        if order not in self._weights:
-            d = self.dim
-            idisp = 1j * np.moveaxis(self._disp, -1, 0)                         # (dim, nR, N, N)
-            # pair R with -R (every R has its Hermitian partner; an unpaired one would get c + i s)
-            row = {R: i for i, R in enumerate(self.hoppings)}                 # the rows of self._R, self._t
-            zero = (0,) * d
-            has_zero = zero in row
-            pairs, done = [], set()
-            for R, i in row.items():
-                if R != zero and R not in done:
-                    j = row.get(tuple(-x for x in R))
-                    pairs.append((i, j))
-                    done.add(tuple(-x for x in R))
-            Rc = np.array([self._R[i] for i, _ in pairs], dtype=float).reshape(len(pairs), d) @ self.lattice
+        k = self.check_k(k)
+        _check_order(order, self.max_derivative_order)
+        layout = _hamiltonian_layout(self.dim, order)
+        if connection is not None:
+            if self.position_matrix is None:
+                raise ModelError(f"{self.name} has no position matrix: interpolate(connection=...) needs one; pass "
+                                 "connection=None for H alone.")
+            if isinstance(connection, str):
+                if connection != "curl":
+                    raise ModelError(f"connection must be None, an order 0 .. {self.max_derivative_order} or "
+                                     f"'curl'; got {connection!r}.")
+                extra = _connection_layout(self.dim, 0) + _curl_layout(self.dim)
+            else:
+                _check_order(connection, self.max_derivative_order)
+                extra = _connection_layout(self.dim, connection)
+            layout = layout + extra
+        allm = self._sum_blocks(k, layout)
+        nh = len(_hamiltonian_layout(self.dim, order))
+        ham = self._split(allm[:, :nh], order)
+        if connection is None:
+            return ham, None
+        rest = allm[:, nh:]
+        if isinstance(connection, str):
+            return ham, (rest[:, :self.dim], rest[:, self.dim:])
+        return ham, self._split(rest, connection, leading=(self.dim,))
 
-            def real_weights(Wa):                                                # Wa (nR, ...) complex
-                rows = [Wa[row[zero]]] if has_zero else []
-                rows += [Wa[i] + Wa[j] if j is not None else Wa[i] for i, j in pairs]
-                rows += [1j * (Wa[i] - Wa[j]) if j is not None else 1j * Wa[i] for i, j in pairs]
-                return np.array(rows, dtype=complex).reshape(len(rows), -1)
+    def _split(self, allm, order, leading=()):
+        """Views of the blocks (B, M, N, N) as the tuple of arrays (B, *leading, dim, ..., N, N) of orders 0..order."""
+        B, n, d = allm.shape[0], self.norb, self.dim
+        lead = int(np.prod(leading, dtype=int))
+        out, start = [], 0
+        for p in range(order + 1):
+            m = lead * d**p
+            out.append(allm[:, start:start + m].reshape((B,) + tuple(leading) + (d,) * p + (n, n)))
+            start += m
+        return tuple(out)
 
-            # every block in output order: its sorted multi-index; weights of the sorted ones
-            blocks, level, weight = [], {(): self._t}, {}
-            for p in range(order + 1):
-                if p:
-                    level = {a + (b,): level[a] * idisp[b] for a in level for b in range(a[-1] if a else 0, d)}
-                weight.update(level)
-                blocks += [tuple(sorted(a)) for a in product(range(d), repeat=p)]
-            pos = {}
-            for m, a in enumerate(blocks):
-                pos.setdefault(a, m)
-            runs, m, M = [], 0, len(blocks)
-            while m < M:
-                if pos[blocks[m]] != m:
-                    m += 1
-                    continue
-                stop = m
-                while stop < M and pos[blocks[stop]] == stop:
-                    stop += 1
-                Wa = np.stack([weight[blocks[i]] for i in range(m, stop)], axis=1)
-                runs.append((m, stop, np.ascontiguousarray(real_weights(Wa)).view(np.float64)))
-                m = stop
-            dst = np.array([m for m, a in enumerate(blocks) if pos[a] != m], dtype=np.intp)
-            src = np.array([pos[blocks[m]] for m in dst], dtype=np.intp)
-            self._weights[order] = (runs, (dst, src), Rc, has_zero, M)
-        return self._weights[order]
+    #: block layouts whose Fourier weights are kept (the most recently built first out)
+    max_cached_layouts = 4
 
-    def _hamiltonian(self, k, order):
-        n, d, B = self.norb, self.dim, k.shape[0]
-        runs, (dst, src), Rc, has_zero, M = self._derivative_weights(order)
+    def _block_weights(self, layout: tuple):
+        """Real-split Fourier weights of the blocks of ``layout``; cached per layout.
+
+        ``layout`` lists the output blocks in order, each ``("H", alpha)`` (∂^alpha H, alpha a tuple of
+        Cartesian indices), ``("A", a, alpha)`` (∂^alpha A_a) or ``("curl", a, b)`` (∂_a A_b - ∂_b A_a). Each
+        block is a sum over lattice vectors, sum_R e^{ik.R} W_R, with W_R = t_R (i d_R)^alpha for H,
+        r_a(R) (i d_R)^alpha for A (r_a less the orbital position tau_a on the R = 0 diagonal in the
+        "positions" convention, see :meth:`wannier_connection`) and i d_{R,a} r_b(R) - i d_{R,b} r_a(R) for the
+        curl; d_{R,ij} = R + tau_j - tau_i ("positions", the phase e^{ik.(tau_j - tau_i)} is applied after the
+        sum) or R ("lattice"). Derivatives commute, so only the sorted multi-indices are summed; every other
+        block is a copy of its sorted counterpart. The sum is split into cos and sin terms, pairing R with
+        -R: e^{ik.R} W_R + e^{-ik.R} W_-R = cos(k.R) (W_R + W_-R) + sin(k.R) i (W_R - W_-R), so that all blocks
+        are one real matrix product [1, cos(k.R), sin(k.R)] (B, K) @ weights (K, 2 M N N), read as complex
+        (B, M, N, N).
+
+        Returns ``(runs, copies, Rc, has_zero, M)``: ``runs`` a list of ``(start, stop, weights)`` for the
+        maximal ranges of consecutive blocks that are summed (weights (K, 2 (stop - start) N N) float),
+        ``copies`` a pair of index arrays (dst, src) of the copied blocks and their sources, ``Rc`` (h, dim)
+        the Cartesian R of the cos/sin rows, ``has_zero`` whether row 0 is the R = 0 block (coefficient 1).
+        """
+        cached = self._weights.get(layout)
+        if cached is not None:
+            return cached
+        d, N = self.dim, self.norb
+        zero = (0,) * d
+        wants_r = any(spec[0] != "H" for spec in layout)
+        Rs = list(self.hoppings)
+        if wants_r:
+            Rs += [R for R in self.position_matrix if R not in self.hoppings]
+            if self.convention == "positions" and zero not in Rs:
+                Rs.append(zero)
+        row = {R: i for i, R in enumerate(Rs)}
+        Rcart = np.array(Rs, dtype=float).reshape(len(Rs), d) @ self.lattice
+        if self.convention == "positions":
+            tau = self.positions @ self.lattice                                  # (N, dim) Cartesian
+            disp = Rcart[:, None, None, :] + tau[None, None, :, :] - tau[None, :, None, :]
+        else:
+            disp = np.broadcast_to(Rcart[:, None, None, :], (len(Rs), N, N, d))
+        idisp = 1j * np.moveaxis(disp, -1, 0)                                    # (dim, nR, N, N)
+        t = np.array([self.hoppings.get(R, np.zeros((N, N))) for R in Rs], dtype=complex)
+        if wants_r:
+            r = np.array([self.position_matrix.get(R, np.zeros((d, N, N))) for R in Rs], dtype=complex)
+            if self.convention == "positions":
+                r[row[zero]] -= np.einsum("na,nm->anm", tau, np.eye(N))
+        # pair R with -R (every R has its Hermitian partner; an unpaired one would get c + i s)
+        has_zero = zero in row
+        pairs, done = [], set()
+        for R, i in row.items():
+            if R != zero and R not in done:
+                j = row.get(tuple(-x for x in R))
+                pairs.append((i, j))
+                done.add(tuple(-x for x in R))
+        Rc = np.array([Rcart[i] for i, _ in pairs], dtype=float).reshape(len(pairs), d)
+
+        def real_weights(Wa):                                                    # Wa (nR, ...) complex
+            rows = [Wa[row[zero]]] if has_zero else []
+            rows += [Wa[i] + Wa[j] if j is not None else Wa[i] for i, j in pairs]
+            rows += [1j * (Wa[i] - Wa[j]) if j is not None else 1j * Wa[i] for i, j in pairs]
+            return np.array(rows, dtype=complex).reshape(len(rows), -1)
+
+        monomials = {(): None}                                                   # (i d)^alpha, built once
+
+        def monomial(alpha):
+            if alpha not in monomials:
+                head = monomial(alpha[:-1])
+                monomials[alpha] = idisp[alpha[-1]] if head is None else head * idisp[alpha[-1]]
+            return monomials[alpha]
+
+        def block(spec):                                                         # W_R (nR, N, N) of a block
+            if spec[0] == "curl":
+                a, b = spec[1:]
+                return idisp[a] * r[:, b] - idisp[b] * r[:, a]
+            base = t if spec[0] == "H" else r[:, spec[1]]
+            m = monomial(spec[-1])
+            return base if m is None else base * m
+
+        canon = [(s[0], tuple(sorted(s[1]))) if s[0] == "H" else
+                 (s[0], s[1], tuple(sorted(s[2]))) if s[0] == "A" else s for s in layout]
+        pos = {}
+        for m, c in enumerate(canon):
+            pos.setdefault(c, m)
+        runs, m, M = [], 0, len(layout)
+        while m < M:
+            if pos[canon[m]] != m:
+                m += 1
+                continue
+            stop = m
+            while stop < M and pos[canon[stop]] == stop:
+                stop += 1
+            Wa = np.stack([block(canon[i]) for i in range(m, stop)], axis=1)
+            runs.append((m, stop, np.ascontiguousarray(real_weights(Wa)).view(np.float64)))
+            m = stop
+        dst = np.array([m for m, c in enumerate(canon) if pos[c] != m], dtype=np.intp)
+        src = np.array([pos[canon[m]] for m in dst], dtype=np.intp)
+        while len(self._weights) >= self.max_cached_layouts:
+            self._weights.pop(next(iter(self._weights)))
+        self._weights[layout] = (runs, (dst, src), Rc, has_zero, M)
+        return self._weights[layout]
+
+    def _sum_blocks(self, k, layout):
+        """The Fourier sums of the blocks of ``layout`` (see :meth:`_block_weights`) at k: (B, M, N, N) complex."""
+        n, B = self.norb, k.shape[0]
+        runs, (dst, src), Rc, has_zero, M = self._block_weights(layout)
         h, z = Rc.shape[0], int(has_zero)
         A = np.empty((B, z + 2 * h))
         if z:
@@ -294,12 +378,33 @@ class TightBinding(Model):
                 allm[i:j, a] = allm[i:j, b]
             if self.convention == "positions":
                 allm[i:j] *= P[i:j]
-        out, start = [], 0
-        for p in range(order + 1):
-            m = d**p
-            out.append(allm[:, start:start + m].reshape((B,) + (d,) * p + (n, n)))
-            start += m
-        return tuple(out)
+        return allm
+
+    def _hamiltonian(self, k, order):
+        return self._split(self._sum_blocks(k, _hamiltonian_layout(self.dim, order)), order)
+
+
+def _check_order(order, highest):
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or not 0 <= order <= highest:
+        raise ModelError(f"order must be an integer from 0 to {highest}; got {order!r}.")
+
+
+@lru_cache(maxsize=None)
+def _hamiltonian_layout(dim, order):
+    """Blocks of H and its derivatives up to ``order``: every multi-index of every order in C order."""
+    return tuple(("H", a) for p in range(order + 1) for a in product(range(dim), repeat=p))
+
+
+@lru_cache(maxsize=None)
+def _connection_layout(dim, order):
+    """Blocks of A and its derivatives up to ``order``: per order p, [a, c_1 .. c_p] in C order (∂_c... A_a)."""
+    return tuple(("A", a, c) for p in range(order + 1) for a in range(dim) for c in product(range(dim), repeat=p))
+
+
+@lru_cache(maxsize=None)
+def _curl_layout(dim):
+    """Blocks ∂_a A_b - ∂_b A_a of the pairs a < b (``numpy.triu_indices(dim, 1)`` order)."""
+    return tuple(("curl", int(a), int(b)) for a, b in zip(*np.triu_indices(dim, 1)))
 
 
 # ---------------------------------------------------------------------------------- input checks

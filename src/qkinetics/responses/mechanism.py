@@ -55,6 +55,10 @@ class Mechanism:
         they are excluded from totals and from ``mechanisms="all"``.
     needs_eigenvectors : bool
         Whether the integrand needs the velocity matrix (geometry with ``keep_eigenvectors=True``).
+    needs_inverse_mass : bool
+        Whether the integrand reads ``inverse_mass`` (default True). False spares the integrator the
+        second derivatives of H and their sums (about a quarter of the geometry's time); with
+        ``needs_derivatives`` the inverse mass comes anyway.
     units : dict, optional
         ``{dim: unit string}`` overriding the default conductivity units.
     """
@@ -73,6 +77,7 @@ class Mechanism:
     family: str = ""
     in_total: bool = True
     needs_eigenvectors: bool = False
+    needs_inverse_mass: bool = True
     units: dict | None = None
 
     @property

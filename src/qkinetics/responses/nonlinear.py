@@ -237,6 +237,7 @@ def berry_curvature_dipole(form: str = "sea") -> Mechanism:
     needs = form == "sea"
     return Mechanism(
         name="berry_curvature_dipole", order=2, tau_power=1, tensor_rank=3, needs_derivatives=needs,
+        needs_inverse_mass=False,
         integrand=partial(berry_curvature_dipole_integrand, form=form),
         prefactor=_bcd_prefactor, channels=SECOND_ORDER_CHANNELS,
         formula=("sigma_abc = (e^3 tau/2 hbar^2) sum_n int_k f (d_c Omega^ab + d_b Omega^ac) "
