@@ -47,6 +47,13 @@ cost little more than one point. Degenerate groups: pairs of bands closer than `
 0/0 arises; the group sums are gauge invariant. Tight-binding models are evaluated in the
 ``"positions"`` Fourier convention (converted if given in the ``"lattice"`` one), in which
 :math:`\\partial_k H` is the current operator of orbitals at their positions.
+
+Models with a position matrix (Wannier90): in the orbital Bloch basis :math:`r = i\\nabla_k + A^W(k)`, so the
+current operator is :math:`\\tilde V^a = \\partial_a H + i[H, A^W_a]` and the length-gauge interband position
+:math:`A^a_{nm} = i\\tilde V^a_{nm}/(\\varepsilon_m - \\varepsilon_n)`: the formula above holds with
+:math:`V \\to \\tilde V` (``velocity_matrix`` of :func:`qkinetics.geometry.geometry_from_hamiltonian` with the
+connection). Intraband and degenerate-group elements are unchanged (:math:`\\tilde V_{nm} = V_{nm}` where
+:math:`\\varepsilon_n = \\varepsilon_m`). Only first moments of r enter, which a Wannier run provides.
 """
 
 from __future__ import annotations
@@ -59,7 +66,7 @@ import xarray as xr
 from .. import units
 from ..geometry import DEFAULT_DEGENERACY_TOL, degenerate_groups, geometry_from_hamiltonian
 from ..models.base import Model, ModelError
-from ._grid import broadening, check_omega, fermi_and_derivative, k_source, physical_model
+from ._grid import broadening, check_omega, fermi_and_derivative, k_source, physical_model, position_connection
 
 __all__ = ["kubo_conductivity", "kubo_prefactor", "KUBO_FORMULA", "RELAXATION_MODEL"]
 
@@ -157,7 +164,8 @@ def kubo_conductivity(model: Model, omega=0.0, *, tau=None, eta=None, eta_interb
     for k, w in chunks(chunk_size):
         npts += len(k)
         H, dH = model.hamiltonian(k, 1)
-        geo = geometry_from_hamiltonian(H, dH, k=k, keep_eigenvectors=True, degeneracy_tol=degeneracy_tol)
+        geo = geometry_from_hamiltonian(H, dH, k=k, keep_eigenvectors=True, degeneracy_tol=degeneracy_tol,
+                                        connection=position_connection(model, k))
         eps, V = geo.energies, geo.velocity_matrix                               # (B, N), (B, d, N, N)
         labels = degenerate_groups(eps, degeneracy_tol)
         same = labels[:, :, None] == labels[:, None, :]                          # (B, N, N)

@@ -305,20 +305,23 @@ class TightBinding(Model):
 # ---------------------------------------------------------------------------------- input checks
 # Every ModelError names the problem and how to fix it.
 
-def check_diagonal_positions(model, what: str) -> None:
-    """Refuse a model with a Wannier position matrix in a layer built on the tight-binding position operator.
+def check_diagonal_positions(model, what: str, why: str) -> None:
+    """Refuse a model with a Wannier position matrix in a layer that cannot use it, saying why.
 
-    The quantum reference solvers (:mod:`qkinetics.kubo`), the Moyal engine and the kinetic solver take the
-    position operator diagonal in the orbital basis (velocity = dH/dk). For a model carrying an off-diagonal
-    position matrix that would drop its terms silently; the caller must accept the approximation explicitly
+    The band geometry, the responses, the Kubo / density-matrix / time-domain references and the kinetic solver
+    at orders 0 and 1 use the position matrix (``r = i∇_k + A^W``). A layer that would need more than the first
+    moments ``<m,0|r|n,R>`` that a Wannier run provides (e.g. ``<m,0|r_a r_b|n,R>``), or that is not built for
+    the covariant form, refuses such a model here rather than drop its terms silently; ``why`` states which
+    matrix elements or which part is missing. The caller may accept the tight-binding approximation explicitly
     with ``model.tight_binding_approximation()``.
     """
     if getattr(model, "position_matrix", None) is not None:
         raise ModelError(
-            f"{what} uses the tight-binding position operator (diagonal in the orbital basis, velocity dH/dk), but "
-            f"{model.name} carries a Wannier position matrix whose off-diagonal terms it would drop silently. Pass "
-            "model.tight_binding_approximation() to accept that approximation explicitly (band_geometry, "
-            "conductivity, thermoelectric and gyrotropic_tensors use the full interpolation).")
+            f"{what} cannot use the Wannier position matrix of {model.name}: {why} Pass "
+            "model.tight_binding_approximation() to accept the tight-binding approximation (position operator "
+            "diagonal in the orbitals) explicitly; band_geometry, conductivity, thermoelectric, "
+            "gyrotropic_tensors, kubo_conductivity, the density-matrix and time-domain solvers and the kinetic "
+            "solver at orders 0 and 1 use the full interpolation.")
 
 
 def _check_lattice(lattice) -> np.ndarray:
