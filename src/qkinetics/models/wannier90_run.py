@@ -245,6 +245,7 @@ def read_win(path):
     bk = get("berry_kmesh", int, n=(1, 3))
     out["berry_kmesh"] = None if bk is None else np.array(bk * 3 if len(bk) == 1 else bk, dtype=int)
     out["spinors"] = get("spinors", logical, default=[False], n=1)[0]
+    out["spn_formatted"] = get("spn_formatted", logical, n=1)[0] if "spn_formatted" in keywords else None
     for key in ("dis_win_min", "dis_win_max", "dis_froz_min", "dis_froz_max"):
         v = get(key, _ffloat, n=1)
         out[key] = v[0] if v else None
@@ -995,7 +996,7 @@ def split_over_shifts(ops, ndegen, ndeg, irdist):
     return [tuple(int(x) for x in k) for k in keys], out
 
 
-def read_wannier90_run(seed, convention="positions", *, use_ws_distance=None, chk="auto", name=None):
+def read_wannier90_run(seed, convention="positions", *, use_ws_distance=None, chk="auto", name=None, spin=None):
     """Build a :class:`~qkinetics.models.TightBinding` from a Wannier90 run, as postw90 does.
 
     Parameters
@@ -1013,6 +1014,10 @@ def read_wannier90_run(seed, convention="positions", *, use_ws_distance=None, ch
         Which checkpoint file to read (``"auto"``: ``.chk``, else ``.chk.fmt``).
     name : str, optional
         Model name; default the seedname.
+    spin : bool or None
+        Read ``seedname.spn`` (formatted or not, possibly compressed) into the model's ``spin_matrix``
+        (:mod:`qkinetics.models.wannier90_spin`): True requires it, None (default) reads it when present,
+        False skips it.
 
     Returns
     -------
@@ -1037,8 +1042,16 @@ def read_wannier90_run(seed, convention="positions", *, use_ws_distance=None, ch
     from .tight_binding import TightBinding
 
     run = seed if isinstance(seed, WannierRun) else WannierRun(seed, chk=chk)
+    if spin:
+        find_run_file(run.seed, ".spn")                     # a missing .spn is reported before the long reads
     ops = wannier_operators_R(run, use_ws_distance=use_ws_distance)
-    keys, (hop, pos) = split_over_shifts([ops["HH_R"], ops["AA_R"]], ops["ndegen"], ops["ndeg"], ops["irdist"])
+    spin_prov = None
+    raw = [ops["HH_R"], ops["AA_R"]]
+    if spin or (spin is None and find_run_file(run.seed, ".spn", required=False) is not None):
+        from .wannier90_spin import spin_operator_R
+        SS_R, spin_prov = spin_operator_R(run, ops["irvec"])
+        raw.append(SS_R)
+    keys, (hop, pos, *spn) = split_over_shifts(raw, ops["ndegen"], ops["ndeg"], ops["irdist"])
     # O(-R) = O(R)^dagger holds to round-off; make it exact (an average of two equal numbers up to
     # round-off), so that write_wannier90_tb -> read_wannier90 reproduces the model bit for bit.
     index = {R: n for n, R in enumerate(keys)}
@@ -1046,6 +1059,7 @@ def read_wannier90_run(seed, convention="positions", *, use_ws_distance=None, ch
     if None not in partner:               # else TightBinding reports the missing partner below
         hop = 0.5 * (hop + hop[partner].conj().swapaxes(-1, -2))
         pos = 0.5 * (pos + pos[partner].conj().swapaxes(-1, -2))
+        spn = [0.5 * (x + x[partner].conj().swapaxes(-1, -2)) for x in spn]
     lat = run.lattice
     i0 = keys.index((0, 0, 0))
     centres = np.real(np.diagonal(pos[i0], axis1=1, axis2=2)).T                 # (nw, 3) Angstrom
@@ -1058,11 +1072,15 @@ def read_wannier90_run(seed, convention="positions", *, use_ws_distance=None, ch
         "nrpts": int(len(ops["irvec"])), "n_hopping_vectors": len(keys),
         "bvector_weights": ops["wb"].tolist(),
         "transl_inv": False,
+        "spin": spin_prov,
     })
+    if spin_prov is not None:
+        prov["files"]["spn"] = {"path": spin_prov["path"], "sha256": spin_prov["sha256"]}
     try:
         model = TightBinding(lat, positions, dict(zip(keys, hop)), convention=convention,
                              name=name if name is not None else Path(run.seed).name,
-                             position_matrix=dict(zip(keys, pos)))
+                             position_matrix=dict(zip(keys, pos)),
+                             spin_matrix=dict(zip(keys, spn[0])) if spn else None)
     except ModelError as exc:
         raise _error(f"{run.files['win']}: the model built from this run is invalid: {exc}") from exc
     model.provenance = prov
