@@ -38,6 +38,23 @@ def position_connection(model: Model, k, order: int = 1):
     return model.wannier_connection(k, order=order)
 
 
+def wannier_curvature_matrix(A, dA):
+    """The curvature of the Wannier-gauge states, F^W (B, d, d, N, N), from (A^W, ∂A^W) of :func:`position_connection`.
+
+    .. math:: F^W_{ab} = \\partial_a A^W_b - \\partial_b A^W_a - i[A^W_a, A^W_b] = i[r_b, r_a]
+
+    with ``dA[:, b, a] = ∂_a A_b``. It is the commutator of the components of the projected position operator
+    :math:`r = i\\nabla_k + A^W` (zero for a complete basis), so in a field the velocity of the projected model is
+    :math:`\\dot r_a = (i/\\hbar)[H + eE\\cdot r, r_a] = v_a + (e/\\hbar)E_bF^W_{ab}`: the field-dependent part
+    carries the Berry curvature of the bands outside the Wannier space (the dc interband response to them,
+    whose energy denominators cancel at dc), the term of :mod:`qkinetics.geometry` that
+    :math:`\\tilde V` alone does not give.
+    """
+    dAt = np.swapaxes(dA, 1, 2)                                                   # [:, a, b] = ∂_a A_b
+    AA = A[:, :, None] @ A[:, None, :]                                            # [:, a, b] = A_a A_b
+    return dAt - np.swapaxes(dAt, 1, 2) - 1j * (AA - np.swapaxes(AA, 1, 2))
+
+
 def k_source(model: Model, kgrid, shift=0.5, kcut=None):
     """Normalise a k-point specification to ``(description, iterator factory over (k, w) chunks)``.
 

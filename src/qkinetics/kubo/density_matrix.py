@@ -36,10 +36,14 @@ Models with a position matrix (Wannier90; :class:`~qkinetics.models.tight_bindin
 reduces to :math:`\\tau` for diagonal positions. Everything above holds with :math:`\\tau \\to A^W(k)`:
 :math:`D_k\\rho = \\partial_k\\rho - i[A^W, \\rho]` and :math:`\\hbar v = \\partial_k H - i[A^W, H]`. Only the
 first moments of r enter (a product :math:`[r_b, [r_c, \\rho]]` is two covariant derivatives, not a matrix
-element of :math:`r_br_c`). When the Wannier space is incomplete, :math:`D_b` and :math:`D_c` do not commute
-(:math:`[D_b, D_c]X = -i[F^W_{bc}, X]`, :math:`F^W` the curvature of :mod:`qkinetics.geometry`): the two
-orders of the fields in :math:`K_{abc}` are kept as they are, as for the projected model's own position
-operators.
+element of :math:`r_br_c`). When the Wannier space is incomplete the components of r do not commute,
+:math:`[r_b, r_a] = -iF^W_{ab}` (:math:`F^W` the curvature of :mod:`qkinetics.geometry`), so that
+:math:`[D_b, D_c]X = -i[F^W_{bc}, X]` (the two orders of the fields in :math:`K_{abc}` are kept as they are)
+and the velocity in the field is :math:`\\dot r_a = (i/\\hbar)[H + eE\\cdot r, r_a] = v_a + (e/\\hbar)E_bF^W_{ab}`:
+the current adds :math:`-e\\int_k\\mathrm{Tr}[(e/\\hbar)E_bF^W_{ab}\\rho^{(n-1)}]` at each order (with
+:math:`\\rho^{(1)}` of the field acting first at second order). That term carries the Berry curvature of the
+bands outside the Wannier space, so the intrinsic Hall and Berry-curvature-dipole terms see the full curvature
+of :func:`qkinetics.band_geometry`.
 
 k-derivatives are spectral (FFT) derivatives on the periodic Monkhorst-Pack grid: in the lattice
 convention :math:`\\rho(k)` is periodic and, at T > 0, analytic, so they converge exponentially once
@@ -245,6 +249,14 @@ def _lattice_model(model):
     return model.with_convention("lattice") if model.convention != "lattice" else model
 
 
+def _wannier_curvature(lat, k):
+    """F^W (B, d, d, N, N) of a model with a position matrix in the lattice-convention Bloch basis, else None."""
+    if getattr(lat, "position_matrix", None) is None:
+        return None
+    from ._grid import wannier_curvature_matrix
+    return wannier_curvature_matrix(*lat.wannier_connection(k, order=1))
+
+
 def _position_in_bloch_basis(lat, k):
     """The k-local part of the position operator in the lattice-convention Bloch basis, (B, d, N, N) or (N, N, d).
 
@@ -292,6 +304,8 @@ class DensityMatrixSolver:
         # velocity matrix (times hbar) in the orbital basis: d_a H - i [r_a, H] with r_a = A^W_a(k) (position
         # matrix) or the diagonal orbital positions tau_a
         self._r = _position_in_bloch_basis(lat, k)
+        # [r_b, r_a] = -i F^W_ab: field-dependent velocity (e/hbar) E_b F^W_ab (None without a position matrix)
+        self._F = _wannier_curvature(lat, k)
         V = dH - 1j * self._commutator_r(H[:, None])                                 # (B, d, N, N)
         E, U = np.linalg.eigh(H)
         self.E, self.U = E, U
@@ -402,6 +416,11 @@ class DensityMatrixSolver:
         """sum_k w Tr[V_a X] for X (..., B, N, N) in the eigenbasis -> (..., d)."""
         return self.weight * np.einsum("kanm,...kmn->...a", self.Veig, Xeig)
 
+    def _field_current(self, X):
+        """sum_k w Tr[F^W_ab X] [a, b] for X (B, N, N) in the orbital basis: the current of the field-dependent
+        velocity (e/hbar) E_b F^W_ab, per unit eE_b (the same normalization as the band sums)."""
+        return self.weight * np.einsum("kabij,kji->ab", self._F, X)
+
     # ------------------------------------------------------------------ responses (model units)
 
     def linear_band_sum(self, Gamma, hw=0.0, relaxation="full", eta=0.0):
@@ -413,7 +432,10 @@ class DensityMatrixSolver:
         if dressed:
             D0 = D0 + rates[None] * self._dressed_equilibrium()[0]
         rho1 = L[None] * D0                                                          # (b, B, N, N)
-        return np.moveaxis(self._current(rho1), -1, 0)                              # [a, b]
+        out = np.moveaxis(self._current(rho1), -1, 0)                               # [a, b]
+        if self._F is not None:
+            out = out + self._field_current(self.rho0)
+        return out
 
     def second_order_band_sum(self, Gamma, hw1, hw2, relaxation="full", eta=0.0):
         """I2[a, b, c] = sum_k w Tr[V_a L_{hw1+hw2}[D_b L_hw2[D_c rho0 + R rho_eq^(1)_c] + R rho_eq^(2)_bc]]
@@ -433,6 +455,8 @@ class DensityMatrixSolver:
             if dressed:
                 S = S + rates[None] * second[:, c]
             out[:, :, c] = np.moveaxis(self._current(L12[None] * S), -1, 0)
+            if self._F is not None:
+                out[:, :, c] += self._field_current(rho1)
         return out
 
     # ------------------------------------------------------------------ SI conductivities

@@ -44,9 +44,11 @@ the characteristics :math:`\\hbar\\dot\\kappa = -eE` (:math:`\\frac{d}{dt}\\rho(
 
 .. math::
     \\partial_t\\rho_k = -\\frac{i}{\\hbar}[H(\\kappa) + eE(t)\\cdot A^W(\\kappa),\\ \\rho_k] - R[\\rho_k],\\qquad
-    \\hbar v = \\partial_\\kappa H + i[H(\\kappa), A^W(\\kappa)],
+    \\hbar v_a = \\partial_a H + i[H, A^W_a] + eE_b(t)F^W_{ab}\\quad\\text{at }\\kappa,
 
-for any field history and any Wannier space (complete or not; no Wilson line is needed). The relaxation
+for any field history and any Wannier space (complete or not; no Wilson line is needed). The last term of the
+velocity, :math:`(i/\\hbar)[eE\\cdot r, r_a]` with :math:`F^W_{ab} = i[r_b, r_a]` the curvature of the Wannier-gauge
+states, vanishes for a complete basis and carries the curvature of the bands outside an incomplete one. The relaxation
 targets are those of H(kappa) as above (the dressed one with the interband position
 :math:`-i\\tilde V_{mn}/(\\varepsilon_m - \\varepsilon_n)` of the physical velocity). Such models run on the
 matrix path. This shares nothing with :mod:`.density_matrix`'s covariant spectral derivative.
@@ -117,6 +119,7 @@ from math import erf, pi, sqrt
 import numpy as np
 
 from ..models.base import ModelError
+from ._grid import wannier_curvature_matrix
 from ..units import angstrom, e, hbar_eVs, kB_eV
 
 __all__ = ["TimeDomainSolver", "time_domain_tau_coefficients"]
@@ -316,10 +319,10 @@ class TimeDomainSolver:
             kap = self.k[None] + delta[:, None, :]
             return self.model.hamiltonian(kap.reshape(-1, d), order)
 
-        def connection(t):                                                      # A^W(kappa(t)) (F B, d, N, N)
+        def connection(t, order=0):                                             # (A^W, ...)(kappa(t)), (F B, d, N, N)
             delta = -fields * ((S(t) - S_end) / _HBAR_FS)
             kap = self.k[None] + delta[:, None, :]
-            return self.model.wannier_connection(kap.reshape(-1, d), 0)[0]
+            return self.model.wannier_connection(kap.reshape(-1, d), order)
 
         conn = connection if self.position_block else None
         if self.method == "bloch":
@@ -340,7 +343,7 @@ class TimeDomainSolver:
         if self.method == "bloch":
             eq_init, _, eq_current = self._bloch(eq_hk, rate[:1, :1], pop[:1], (1, B))
         else:
-            eq_conn = (lambda tt: self.model.wannier_connection(self.k, 0)[0]) if self.position_block else None
+            eq_conn = (lambda tt, order=0: self.model.wannier_connection(self.k, order)) if self.position_block else None
             eq_init, _, eq_current = self._matrix(eq_hk, rate[:1, :1], pop[:1], (1, B), conn=eq_conn)
         I0 = eq_current(0.0, eq_init(1, 1))[0, 0, 0]
         drift = float(np.abs(fields).max() * S_end / _HBAR_FS)
@@ -404,11 +407,12 @@ class TimeDomainSolver:
     def _matrix(self, hk, rate, pop, FB, alphas=None, dressed=None, field_at=None, conn=None):
         """Matrix equations (any number of bands); state (R, tau, F, B, N, N).
 
-        ``conn(t)``: the Wannier-gauge connection A^W(kappa(t)) (F B, d, N, N) of a model with a position matrix
-        (None: tight-binding form). It adds eE(t).A^W to the Hamiltonian of the dynamics (not to the one whose
-        equilibrium is the relaxation target) and i[H, A^W] to the current operator.
+        ``conn(t, order)``: the Wannier-gauge connection (A^W, dA^W, ...)(kappa(t)), (F B, d, N, N), ..., of a model
+        with a position matrix (None: tight-binding form). It adds eE(t).A^W to the Hamiltonian of the dynamics (not
+        to the one whose equilibrium is the relaxation target) and i[H, A^W] + eE_b F^W_ab to the current operator.
         """
         F, B = FB
+        F_ = F
         N, w, mu, kT, tol = self.norb, self.weight, self.mu, self.kT, self.tol
         alphas = np.where(pop, 0.0, 1.0) if alphas is None else np.asarray(alphas, float)
         dressed = np.zeros(len(pop), bool) if dressed is None else np.asarray(dressed, bool)
@@ -437,7 +441,7 @@ class TimeDomainSolver:
             dH = hk(t, 1)[1].reshape(F, B, self.dim, N, N)
             if conn is None:
                 return dH
-            H, A = equilibrium(t)[0][:, :, None], conn(t).reshape(F, B, self.dim, N, N)
+            H, A = equilibrium(t)[0][:, :, None], conn(t)[0].reshape(F, B, self.dim, N, N)
             return dH + 1j * (H @ A - A @ H)
 
         @_remember_last
@@ -458,7 +462,7 @@ class TimeDomainSolver:
             H = equilibrium(t)[0]
             if conn is None:
                 return H
-            return H + np.einsum("fd,fbdij->fbij", field_at(t), conn(t).reshape(F, B, self.dim, N, N))
+            return H + np.einsum("fd,fbdij->fbij", field_at(t), conn(t)[0].reshape(F, B, self.dim, N, N))
 
         def rhs(t, rho):
             H, Ev, U, Ud, eq = equilibrium(t)
@@ -472,7 +476,13 @@ class TimeDomainSolver:
             return -1j / _HBAR_FS * (Hdyn @ rho - rho @ Hdyn) - R
 
         def current(t, rho):
-            return w * np.einsum("fbaij,rtfbji->rtfa", velocity(t), rho).real
+            v = velocity(t)
+            if conn is not None and field_at is not None:
+                # field-dependent velocity (e/hbar) E_b F^W_ab of the projected position operator, [r_b, r_a] = -i F_ab
+                A, dA = conn(t, 1)
+                Fw = wannier_curvature_matrix(A, dA).reshape(F_, B, self.dim, self.dim, N, N)
+                v = v + np.einsum("fc,fbacij->fbaij", field_at(t), Fw)
+            return w * np.einsum("fbaij,rtfbji->rtfa", v, rho).real
 
         return init, rhs, current
 
