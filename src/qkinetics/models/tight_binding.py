@@ -344,7 +344,9 @@ class TightBinding(Model):
 # ---------------------------------------------------------------------------------- input checks
 # Every ModelError names the problem and how to fix it.
 
-def check_diagonal_positions(model, what: str, why: str) -> None:
+def check_diagonal_positions(model, what: str, why: str = "it is built on the tight-binding position operator "
+                             "(diagonal in the orbitals, velocity dH/dk) and would drop the off-diagonal terms "
+                             "silently.") -> None:
     """Refuse a model with a Wannier position matrix in a layer that cannot use it, saying why.
 
     The band geometry, the responses, the Kubo / density-matrix / time-domain references and the kinetic solver
