@@ -362,25 +362,3 @@ def test_wannier_connection_fourier_sums_and_convention_relation():
         plus, minus = (small.wannier_connection(k + s * h * np.eye(3)[c], order=1) for s in (1, -1))
         np.testing.assert_allclose(dA[:, :, c], (plus[0] - minus[0]) / (2 * h), atol=1e-8 * np.abs(dA).max())
         np.testing.assert_allclose(d2A[:, :, :, c], (plus[1] - minus[1]) / (2 * h), atol=1e-8 * np.abs(d2A).max())
-
-
-def test_layers_on_the_tight_binding_position_operator_refuse_a_position_matrix():
-    """The quantum reference, the Moyal engine and the kinetic solver take velocity = dH/dk: a model with a
-    Wannier position matrix is refused there (no silent approximation) and accepted through
-    tight_binding_approximation()."""
-    from qkinetics.kinetics import KineticSolver
-    from qkinetics.kubo import kubo_conductivity
-    from qkinetics.kubo.density_matrix import DensityMatrixSolver
-    from qkinetics.moyal.phase_space import PhaseSpaceModel
-
-    base = qk.zoo.rice_mele()
-    r0 = np.zeros((1, 2, 2), complex)
-    r0[0, 0, 1] = r0[0, 1, 0] = 0.1                      # an off-diagonal <0|x|0> element
-    model = qk.TightBinding(base.lattice, base.positions, base.hoppings, position_matrix={(0,): r0})
-    for call in (lambda m: kubo_conductivity(m, 0.0, tau=1e-14, kgrid=8),
-                 lambda m: DensityMatrixSolver(m, kgrid=8),
-                 lambda m: PhaseSpaceModel(m),
-                 lambda m: KineticSolver(m, length=10.0, nx=8, nk=8)):
-        with pytest.raises(qk.ModelError, match="tight_binding_approximation"):
-            call(model)
-        call(model.tight_binding_approximation())

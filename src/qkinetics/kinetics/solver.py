@@ -37,6 +37,15 @@ solvers and boundary conditions):
 :mod:`.solver`         this module: the constructor, ∂_t f, SSP-RK2 steps, CFL, run, steady state
 =====================  =====================================================================================
 
+Models with a position matrix (Wannier90)
+-----------------------------------------
+In the Wannier basis the position operator is :math:`r = i\\partial_k + A^W(k)`, so the potential acts as
+:math:`V(x + A^W(k))`. To O(ħ) the band dynamics needs only ε_n(k) and the Berry curvature of the Bloch states
+(the wave-packet equations of motion), which :func:`qkinetics.geometry.band_geometry` gives with the position
+block (the full Wannier interpolation): orders 0 and 1 of a uniform model accept such a model and use it.
+Order 2 needs the second moments of r (``ORDER2_NEEDS``) and an x-dependent model(x) the overlaps of Wannier
+functions at different x (``TEXTURE_NEEDS``): both refuse a position matrix with that reason.
+
 Adding a term (e.g. a magnetic field B_z in 2D)
 -----------------------------------------------
 At orders 0 and 1 the transport is the upwind divergence of f times the face velocities of the phase-space
@@ -88,6 +97,19 @@ from .relaxation import Relaxation
 from .texture import TextureTerms, plaquette_berry_flux
 
 __all__ = ["KineticSolver", "LIMITERS", "benchmark_cell_updates", "plaquette_berry_flux"]
+
+#: why a model(x) with a position matrix is refused (module docstring, "Models with a position matrix")
+TEXTURE_NEEDS = (
+    "the mixed Berry curvature Omega_xk of a texture needs the overlaps <w_m(x)|w_n(x + dx)> of the Wannier "
+    "functions at neighbouring x (the x-derivative of the basis), which Wannier runs made separately at each x "
+    "do not give: their gauges are unrelated.")
+#: why order 2 refuses a model with a position matrix
+ORDER2_NEEDS = (
+    "in the Wannier basis the potential acts as V(x + A^W(k)) (r = i d_k + A^W), whose O(hbar^2) part "
+    "(1/2) V''(x) <r_x r_x> needs the second moments <m,0|r_x r_x|n,R> between Wannier functions (the part "
+    "<m|r_x Q r_x|n> through states outside the Wannier space), which a Wannier run does not give; the O(hbar^2) "
+    "terms G V'' and h_2 of this order are built on them. Orders 0 and 1 need only the band energies and the "
+    "Berry curvature of band_geometry, which carries the position block.")
 
 
 class KineticSolver(Observables, Relaxation, Boundaries, Order2Terms, AnomalousVelocity, TextureTerms,
@@ -167,9 +189,12 @@ class KineticSolver(Observables, Relaxation, Boundaries, Order2Terms, AnomalousV
             if not isinstance(model, Model):
                 raise ModelError(f"model(x) must return a Model; got {type(model).__name__}.")
         self._check_lattice(model, nk_perp)
-        check_diagonal_positions(model, "the kinetic solver")
         if order not in (0, 1, 2):
             raise ModelError(f"order must be 0, 1 or 2; got {order!r}.")
+        if self.x_dependent:
+            check_diagonal_positions(model, "the kinetic solver with an x-dependent model(x)", TEXTURE_NEEDS)
+        if order == 2:
+            check_diagonal_positions(model, "the kinetic solver at order 2", ORDER2_NEEDS)
         if boundary not in ("periodic", "open"):
             raise ModelError(f"boundary must be 'periodic' or 'open'; got {boundary!r}.")
         T_profile = T if callable(T) else None

@@ -7,7 +7,7 @@ import numpy as np
 from .. import units
 from ..integrate.grids import KGrid
 from ..models.base import Model, ModelError
-from ..models.tight_binding import TightBinding, check_diagonal_positions
+from ..models.tight_binding import TightBinding
 
 
 def physical_model(model: Model) -> Model:
@@ -16,12 +16,43 @@ def physical_model(model: Model) -> Model:
     A :class:`~qkinetics.models.tight_binding.TightBinding` model in the ``"lattice"`` convention is
     converted to the ``"positions"`` convention: there :math:`\\partial_k H` is the current operator
     and :math:`\\langle u_n(k)|u_m(k+q)\\rangle` the density form factor of orbitals at their positions
-    (diagonal position operator). Other models are returned unchanged.
+    (diagonal position operator). A model with a position matrix keeps it: its current operator is
+    :math:`\\partial_k H + i[H, A^W]` (:func:`position_connection`). Other models are returned unchanged.
     """
-    check_diagonal_positions(model, "this quantum reference solver")
     if isinstance(model, TightBinding) and model.convention != "positions":
         return model.with_convention("positions")
     return model
+
+
+def position_connection(model: Model, k, order: int = 1):
+    """The Wannier-gauge connection ``(A^W, ∂A^W, ...)`` of a model with a position matrix at k, else None.
+
+    In the basis of the orbital Bloch sums the position operator is :math:`r = i\\nabla_k + A^W(k)`
+    (:meth:`~qkinetics.models.tight_binding.TightBinding.wannier_connection`), so the velocity operator is
+    :math:`\\hbar v = \\partial_k H + i[H, A^W]` and the length-gauge coupling :math:`eE\\cdot r` acts on a
+    density matrix as the covariant derivative :math:`\\partial_k - i[A^W, \\cdot]`. None for a model without
+    a position matrix (position operator diagonal in the orbitals: the tight-binding form).
+    """
+    if getattr(model, "position_matrix", None) is None:
+        return None
+    return model.wannier_connection(k, order=order)
+
+
+def wannier_curvature_matrix(A, dA):
+    """The curvature of the Wannier-gauge states, F^W (B, d, d, N, N), from (A^W, ∂A^W) of :func:`position_connection`.
+
+    .. math:: F^W_{ab} = \\partial_a A^W_b - \\partial_b A^W_a - i[A^W_a, A^W_b] = i[r_b, r_a]
+
+    with ``dA[:, b, a] = ∂_a A_b``. It is the commutator of the components of the projected position operator
+    :math:`r = i\\nabla_k + A^W` (zero for a complete basis), so in a field the velocity of the projected model is
+    :math:`\\dot r_a = (i/\\hbar)[H + eE\\cdot r, r_a] = v_a + (e/\\hbar)E_bF^W_{ab}`: the field-dependent part
+    carries the Berry curvature of the bands outside the Wannier space (the dc interband response to them,
+    whose energy denominators cancel at dc), the term of :mod:`qkinetics.geometry` that
+    :math:`\\tilde V` alone does not give.
+    """
+    dAt = np.swapaxes(dA, 1, 2)                                                   # [:, a, b] = ∂_a A_b
+    AA = A[:, :, None] @ A[:, None, :]                                            # [:, a, b] = A_a A_b
+    return dAt - np.swapaxes(dAt, 1, 2) - 1j * (AA - np.swapaxes(AA, 1, 2))
 
 
 def k_source(model: Model, kgrid, shift=0.5, kcut=None):

@@ -29,6 +29,22 @@ Velocity :math:`v = (i/\\hbar)[H, r] = (\\partial_k H - i[\\tau, H])/\\hbar`, wh
 (:math:`H_{II} = D^\\dagger H_I D`, :math:`D = \\mathrm{diag}\\, e^{ik\\cdot\\tau}`). Current density
 :math:`j = -e\\int_k \\mathrm{Tr}[v\\rho]`, :math:`\\int_k = \\int d^dk/(2\\pi)^d` over the BZ.
 
+Models with a position matrix (Wannier90; :class:`~qkinetics.models.tight_binding.TightBinding` with
+``position_matrix``): in the same Bloch basis the position operator is :math:`r = i\\partial_k + A^W(k)`,
+:math:`A^W_a(k) = \\sum_R e^{ik\\cdot R}\\langle 0|r_a|R\\rangle` (periodic in k;
+:meth:`~qkinetics.models.tight_binding.TightBinding.wannier_connection` in the lattice convention), which
+reduces to :math:`\\tau` for diagonal positions. Everything above holds with :math:`\\tau \\to A^W(k)`:
+:math:`D_k\\rho = \\partial_k\\rho - i[A^W, \\rho]` and :math:`\\hbar v = \\partial_k H - i[A^W, H]`. Only the
+first moments of r enter (a product :math:`[r_b, [r_c, \\rho]]` is two covariant derivatives, not a matrix
+element of :math:`r_br_c`). When the Wannier space is incomplete the components of r do not commute,
+:math:`[r_b, r_a] = -iF^W_{ab}` (:math:`F^W` the curvature of :mod:`qkinetics.geometry`), so that
+:math:`[D_b, D_c]X = -i[F^W_{bc}, X]` (the two orders of the fields in :math:`K_{abc}` are kept as they are)
+and the velocity in the field is :math:`\\dot r_a = (i/\\hbar)[H + eE\\cdot r, r_a] = v_a + (e/\\hbar)E_bF^W_{ab}`:
+the current adds :math:`-e\\int_k\\mathrm{Tr}[(e/\\hbar)E_bF^W_{ab}\\rho^{(n-1)}]` at each order (with
+:math:`\\rho^{(1)}` of the field acting first at second order). That term carries the Berry curvature of the
+bands outside the Wannier space, so the intrinsic Hall and Berry-curvature-dipole terms see the full curvature
+of :func:`qkinetics.band_geometry`.
+
 k-derivatives are spectral (FFT) derivatives on the periodic Monkhorst-Pack grid: in the lattice
 convention :math:`\\rho(k)` is periodic and, at T > 0, analytic, so they converge exponentially once
 the grid resolves the thermal width :math:`k_BT/|v|` of the Fermi surface (``thermal_resolution``
@@ -176,7 +192,6 @@ import numpy as np
 from ..geometry import DEFAULT_DEGENERACY_TOL, degenerate_groups
 from ..integrate.occupation import fermi_dirac
 from ..models.base import ModelError
-from ..models.tight_binding import check_diagonal_positions
 from ..units import angstrom, e, hbar, hbar_eVs, kB_eV
 
 __all__ = [
@@ -227,14 +242,32 @@ CHANNELS = ("rectified", "second_harmonic", "static")
 
 
 def _lattice_model(model):
-    """The model in the periodic ("lattice") Fourier convention and its Cartesian orbital positions."""
+    """The model in the periodic ("lattice") Fourier convention."""
     if not getattr(model, "periodic", False) or not hasattr(model, "with_convention"):
         raise ModelError(f"{getattr(model, 'name', model)!r}: the density-matrix solver needs a lattice "
                          "(TightBinding) model; continuum models have no periodic k grid.")
-    check_diagonal_positions(model, "the density-matrix solver")
-    lat = model.with_convention("lattice") if model.convention != "lattice" else model
-    tau = np.asarray(model.positions, float) @ np.asarray(model.lattice, float)     # (N, d) Angstrom
-    return lat, tau
+    return model.with_convention("lattice") if model.convention != "lattice" else model
+
+
+def _wannier_curvature(lat, k):
+    """F^W (B, d, d, N, N) of a model with a position matrix in the lattice-convention Bloch basis, else None."""
+    if getattr(lat, "position_matrix", None) is None:
+        return None
+    from ._grid import wannier_curvature_matrix
+    return wannier_curvature_matrix(*lat.wannier_connection(k, order=1))
+
+
+def _position_in_bloch_basis(lat, k):
+    """The k-local part of the position operator in the lattice-convention Bloch basis, (B, d, N, N) or (N, N, d).
+
+    With a position matrix: the Wannier-gauge connection :math:`A^W_a(k) = \\sum_R e^{ik\\cdot R} r_a(R)`
+    (periodic in k), returned as (B, d, N, N). Without: the diagonal orbital positions, returned as the
+    differences :math:`\\tau_i - \\tau_j` (N, N, d), for which :math:`[\\tau, X]_{ij} = (\\tau_i - \\tau_j) X_{ij}`.
+    """
+    if getattr(lat, "position_matrix", None) is not None:
+        return lat.wannier_connection(k, order=0)[0]
+    tau = np.asarray(lat.positions, float) @ np.asarray(lat.lattice, float)          # (N, d) Angstrom
+    return tau[:, None, :] - tau[None, :, :]
 
 
 class DensityMatrixSolver:
@@ -257,7 +290,7 @@ class DensityMatrixSolver:
     def __init__(self, model, mu=0.0, T=300.0, kgrid=96, shift=0.5, degeneracy_tol=DEFAULT_DEGENERACY_TOL):
         if not T > 0:
             raise ModelError(f"T must be > 0 K for the density-matrix solver (spectral k-derivatives); got {T}.")
-        lat, tau = _lattice_model(model)
+        lat = _lattice_model(model)
         d, N = lat.dim, lat.norb
         n = tuple(int(x) for x in np.broadcast_to(np.asarray(kgrid, int), (d,)))
         if min(n) < 4:
@@ -268,9 +301,12 @@ class DensityMatrixSolver:
         kred = (idx + shift) / np.array(n)
         k = kred @ lat.reciprocal
         H, dH = lat.hamiltonian(k, 1)
-        # velocity matrix (times hbar) in the orbital basis: d_a H - i [tau_a, H]
-        dtau = tau[:, None, :] - tau[None, :, :]                                    # (N, N, d): tau_i - tau_j
-        V = dH - 1j * np.moveaxis(dtau, -1, 0)[None] * H[:, None]                   # (B, d, N, N)
+        # velocity matrix (times hbar) in the orbital basis: d_a H - i [r_a, H] with r_a = A^W_a(k) (position
+        # matrix) or the diagonal orbital positions tau_a
+        self._r = _position_in_bloch_basis(lat, k)
+        # [r_b, r_a] = -i F^W_ab: field-dependent velocity (e/hbar) E_b F^W_ab (None without a position matrix)
+        self._F = _wannier_curvature(lat, k)
+        V = dH - 1j * self._commutator_r(H[:, None])                                 # (B, d, N, N)
         E, U = np.linalg.eigh(H)
         self.E, self.U = E, U
         self.Ud = np.conj(np.swapaxes(U, -1, -2))
@@ -284,7 +320,6 @@ class DensityMatrixSolver:
         self.f = fermi_dirac(E, self.mu, self.T)[0, 0]                               # (B, N)
         self.rho0 = (U * self.f[:, None, :]) @ self.Ud
         self.weight = abs(np.linalg.det(lat.reciprocal)) / len(k) / (2 * np.pi) ** d  # Angstrom^-d
-        self.dtau = dtau
         self.lattice = np.asarray(lat.lattice, float)
         # thermal resolution: max |v| dk / kT at the Fermi surface (as in the library's integrator)
         dk = float(np.max(np.linalg.norm(lat.reciprocal, axis=1) / np.array(n)))
@@ -302,8 +337,14 @@ class DensityMatrixSolver:
 
     # ------------------------------------------------------------------ building blocks
 
+    def _commutator_r(self, X):
+        """[r_a, X] (B, d, N, N) for X (B, 1, N, N) in the orbital basis, r_a = A^W_a(k) or the positions tau_a."""
+        if self._r.ndim == 3:                                                         # tau_i - tau_j, (N, N, d)
+            return np.moveaxis(self._r, -1, 0)[None] * X
+        return self._r @ X - X @ self._r
+
     def _deriv(self, X):
-        """Covariant derivative D_a X = d_a X - i[tau_a, X] for X (B, N, N) in the orbital basis -> (d, B, N, N)."""
+        """Covariant derivative D_a X = d_a X - i[r_a, X] for X (B, N, N) in the orbital basis -> (d, B, N, N)."""
         N, d = self.norb, self.dim
         Xg = X.reshape(self.n + (N, N))
         red = []
@@ -314,8 +355,8 @@ class DensityMatrixSolver:
         out = np.empty((d,) + X.shape, complex)
         for a in range(d):
             acc = sum(self.lattice[i, a] / (2 * np.pi) * red[i] for i in range(d))
-            out[a] = acc.reshape(X.shape) - 1j * self.dtau[None, :, :, a] * X
-        return out
+            out[a] = acc.reshape(X.shape)
+        return out - 1j * np.moveaxis(self._commutator_r(X[:, None]), 1, 0)
 
     def _rates(self, relaxation, Gamma, eta):
         """Relaxation rates hbar/T_mn (B, N, N) in eV: Gamma inside a degenerate group, alpha Gamma between groups
@@ -375,6 +416,11 @@ class DensityMatrixSolver:
         """sum_k w Tr[V_a X] for X (..., B, N, N) in the eigenbasis -> (..., d)."""
         return self.weight * np.einsum("kanm,...kmn->...a", self.Veig, Xeig)
 
+    def _field_current(self, X):
+        """sum_k w Tr[F^W_ab X] [a, b] for X (B, N, N) in the orbital basis: the current of the field-dependent
+        velocity (e/hbar) E_b F^W_ab, per unit eE_b (the same normalization as the band sums)."""
+        return self.weight * np.einsum("kabij,kji->ab", self._F, X)
+
     # ------------------------------------------------------------------ responses (model units)
 
     def linear_band_sum(self, Gamma, hw=0.0, relaxation="full", eta=0.0):
@@ -386,7 +432,10 @@ class DensityMatrixSolver:
         if dressed:
             D0 = D0 + rates[None] * self._dressed_equilibrium()[0]
         rho1 = L[None] * D0                                                          # (b, B, N, N)
-        return np.moveaxis(self._current(rho1), -1, 0)                              # [a, b]
+        out = np.moveaxis(self._current(rho1), -1, 0)                               # [a, b]
+        if self._F is not None:
+            out = out + self._field_current(self.rho0)
+        return out
 
     def second_order_band_sum(self, Gamma, hw1, hw2, relaxation="full", eta=0.0):
         """I2[a, b, c] = sum_k w Tr[V_a L_{hw1+hw2}[D_b L_hw2[D_c rho0 + R rho_eq^(1)_c] + R rho_eq^(2)_bc]]
@@ -406,6 +455,8 @@ class DensityMatrixSolver:
             if dressed:
                 S = S + rates[None] * second[:, c]
             out[:, :, c] = np.moveaxis(self._current(L12[None] * S), -1, 0)
+            if self._F is not None:
+                out[:, :, c] += self._field_current(rho1)
         return out
 
     # ------------------------------------------------------------------ SI conductivities

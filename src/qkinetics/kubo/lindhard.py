@@ -23,6 +23,10 @@ overlap would place every orbital at the cell origin and give a different (unphy
 :math:`\\tau_j \\ne 0`) :math:`O(q^2)` term. Tight-binding models are therefore evaluated in the
 ``"positions"`` convention (converted if needed). Continuum models need no choice.
 
+Models with a position matrix (Wannier90) are refused (``LINDHARD_NEEDS``): beyond O(q) the form factor
+needs second and higher moments of r between Wannier functions, which a Wannier run does not give. Pass
+``model.tight_binding_approximation()`` to use the diagonal position operator explicitly.
+
 Limits and numerics
 -------------------
 * k is summed over the grid and :math:`k+q` evaluated exactly (any q, not restricted to the grid). For
@@ -59,7 +63,15 @@ import xarray as xr
 
 from .. import units
 from ..models.base import Model, ModelError
+from ..models.tight_binding import check_diagonal_positions
 from ._grid import broadening, check_omega, fermi_and_derivative, k_source, physical_model
+
+#: why a position-matrix model is refused (module docstring, "Models with a position matrix")
+LINDHARD_NEEDS = (
+    "the density form factor <psi_nk|e^{-iq.r}|psi_m,k+q> needs the matrix elements <m,0|e^{-iq.r}|n,R> of the "
+    "density operator between Wannier functions, i.e. every moment of r; a Wannier run gives only the first, "
+    "<m,0|r|n,R>, which fixes the form factor to O(q) but not its O(q^2) part (the quantum metric term of chi), "
+    "which needs <m,0|r_a r_b|n,R>.")
 
 __all__ = ["lindhard", "LINDHARD_FORMULA"]
 
@@ -110,6 +122,7 @@ def lindhard(model: Model, q, omega=0.0, *, mu=0.0, T=300.0, tau=None, eta=None,
         ``(q, mu, T, eta, omega)`` in 1/(eV Angstrom^d); coordinates ``q_vector`` (q, d) and ``tau``
         (along ``eta``, s).
     """
+    check_diagonal_positions(model, "the Lindhard function", LINDHARD_NEEDS)
     model = physical_model(model)
     dim, N = model.dim, model.norb
     q = model.check_k(q)

@@ -47,6 +47,19 @@ cost little more than one point. Degenerate groups: pairs of bands closer than `
 0/0 arises; the group sums are gauge invariant. Tight-binding models are evaluated in the
 ``"positions"`` Fourier convention (converted if given in the ``"lattice"`` one), in which
 :math:`\\partial_k H` is the current operator of orbitals at their positions.
+
+Models with a position matrix (Wannier90): in the orbital Bloch basis :math:`r = i\\nabla_k + A^W(k)`, so the
+current operator is :math:`\\tilde V^a = \\partial_a H + i[H, A^W_a]` and the length-gauge interband position
+:math:`A^a_{nm} = i\\tilde V^a_{nm}/(\\varepsilon_m - \\varepsilon_n)`: the formula above holds with
+:math:`V \\to \\tilde V` (``velocity_matrix`` of :func:`qkinetics.geometry.geometry_from_hamiltonian` with the
+connection). Intraband and degenerate-group elements are unchanged (:math:`\\tilde V_{nm} = V_{nm}` where
+:math:`\\varepsilon_n = \\varepsilon_m`). The components of the projected position operator do not commute when
+the Wannier space is incomplete, :math:`[r_b, r_a] = -iF^W_{ab}` (the curvature of :mod:`qkinetics.geometry`), so
+in a field the velocity is :math:`\\dot r_a = v_a + (e/\\hbar)E_bF^W_{ab}`; its expectation in equilibrium adds the
+frequency-independent :math:`-(e^2/\\hbar)\\sum_n\\int f_n(U^\\dagger F^W_{ab}U)_{nn}` to ``interband``: the dc
+response to the bands outside the Wannier space, so that the clean dc Hall conductivity is
+:math:`-(e^2/\\hbar)\\sum_n\\int f_n\\Omega_n` with the full Wannier-interpolated curvature. Only first moments
+of r enter, which a Wannier run provides.
 """
 
 from __future__ import annotations
@@ -59,7 +72,8 @@ import xarray as xr
 from .. import units
 from ..geometry import DEFAULT_DEGENERACY_TOL, degenerate_groups, geometry_from_hamiltonian
 from ..models.base import Model, ModelError
-from ._grid import broadening, check_omega, fermi_and_derivative, k_source, physical_model
+from ._grid import (broadening, check_omega, fermi_and_derivative, k_source, physical_model, position_connection,
+                    wannier_curvature_matrix)
 
 __all__ = ["kubo_conductivity", "kubo_prefactor", "KUBO_FORMULA", "RELAXATION_MODEL"]
 
@@ -154,10 +168,18 @@ def kubo_conductivity(model: Model, omega=0.0, *, tau=None, eta=None, eta_interb
     # denominators hbar omega + i eta for every (tau, omega) pair, flattened as (tau, omega)
     zden = (hw[None, :] + 1j * eta_inter[:, None]).reshape(-1)                    # (E*W,)
     npts = 0
+    outside = np.zeros((nM, nT, dim, dim))                                        # sum f_n (U^dagger F^W U)_nn
     for k, w in chunks(chunk_size):
         npts += len(k)
         H, dH = model.hamiltonian(k, 1)
-        geo = geometry_from_hamiltonian(H, dH, k=k, keep_eigenvectors=True, degeneracy_tol=degeneracy_tol)
+        conn = position_connection(model, k)
+        geo = geometry_from_hamiltonian(H, dH, k=k, keep_eigenvectors=True, degeneracy_tol=degeneracy_tol,
+                                        connection=conn)
+        if conn is not None:
+            U = geo.eigenvectors
+            Fd = np.einsum("kin,kabij,kjn->knab", U.conj(), wannier_curvature_matrix(*conn), U).real
+            f, _ = fermi_and_derivative(geo.energies, mu, T)                    # (M, T, B, N)
+            outside += np.einsum("k,mtkn,knab->mtab", w, f, Fd)
         eps, V = geo.energies, geo.velocity_matrix                               # (B, N), (B, d, N, N)
         labels = degenerate_groups(eps, degeneracy_tol)
         same = labels[:, :, None] == labels[:, None, :]                          # (B, N, N)
@@ -183,6 +205,8 @@ def kubo_conductivity(model: Model, omega=0.0, *, tau=None, eta=None, eta_interb
 
     pref = -1j * kubo_prefactor(dim)
     inter = pref * inter.reshape(nE, nW, nM, nT, dim, dim).transpose(2, 3, 0, 1, 4, 5)
+    # field-dependent velocity (e/hbar) E_b F^W_ab of the projected position operator (position matrix only)
+    inter = inter - kubo_prefactor(dim) * outside[:, :, None, None]
     if np.any(T == 0):
         warnings.warn("T = 0: the intraband (Fermi-surface) term needs T > 0 and is set to zero at T = 0.",
                       RuntimeWarning, stacklevel=2)

@@ -35,6 +35,24 @@ length-gauge forms):
     :math:`-i\\langle m|\\partial H|n\\rangle/(\\varepsilon_m - \\varepsilon_n)` between groups, and the
     target diagonalized exactly at every step (no expansion in E: the Richardson step removes the E^4 part).
 
+Models with a position matrix (Wannier90). In the Bloch basis of the ``"positions"`` convention the position
+operator is :math:`r = i\\partial_k + A^W(k)`
+(:meth:`~qkinetics.models.tight_binding.TightBinding.wannier_connection`; zero for orbitals at their diagonal
+positions). Following the length-gauge equation :math:`i\\hbar\\partial_t\\rho = [H + eE\\cdot r, \\rho]` along
+the characteristics :math:`\\hbar\\dot\\kappa = -eE` (:math:`\\frac{d}{dt}\\rho(\\kappa(t), t) = \\partial_t\\rho -
+(eE/\\hbar)\\cdot\\partial_k\\rho` cancels the :math:`i\\partial_k` part of r exactly) leaves, for each k point,
+
+.. math::
+    \\partial_t\\rho_k = -\\frac{i}{\\hbar}[H(\\kappa) + eE(t)\\cdot A^W(\\kappa),\\ \\rho_k] - R[\\rho_k],\\qquad
+    \\hbar v_a = \\partial_a H + i[H, A^W_a] + eE_b(t)F^W_{ab}\\quad\\text{at }\\kappa,
+
+for any field history and any Wannier space (complete or not; no Wilson line is needed). The last term of the
+velocity, :math:`(i/\\hbar)[eE\\cdot r, r_a]` with :math:`F^W_{ab} = i[r_b, r_a]` the curvature of the Wannier-gauge
+states, vanishes for a complete basis and carries the curvature of the bands outside an incomplete one. The relaxation
+targets are those of H(kappa) as above (the dressed one with the interband position
+:math:`-i\\tilde V_{mn}/(\\varepsilon_m - \\varepsilon_n)` of the physical velocity). Such models run on the
+matrix path. This shares nothing with :mod:`.density_matrix`'s covariant spectral derivative.
+
 What is shared with the frequency-domain solver: the model's :math:`H(k)`, the physical constants
 and the definition of the relaxation models. Not shared: the gauge, the k derivatives, the
 order-by-order expansion, the Fermi function (written out here), the grouping of degenerate bands,
@@ -101,7 +119,7 @@ from math import erf, pi, sqrt
 import numpy as np
 
 from ..models.base import ModelError
-from ..models.tight_binding import check_diagonal_positions
+from ._grid import wannier_curvature_matrix
 from ..units import angstrom, e, hbar_eVs, kB_eV
 
 __all__ = ["TimeDomainSolver", "time_domain_tau_coefficients"]
@@ -197,7 +215,6 @@ class TimeDomainSolver:
         if not getattr(model, "periodic", False) or not hasattr(model, "with_convention"):
             raise ModelError(f"{getattr(model, 'name', model)!r}: the time-domain solver needs a lattice "
                              "(TightBinding) model.")
-        check_diagonal_positions(model, "the time-domain solver")
         if not T > 0:
             raise ModelError(f"T must be > 0 K; got {T}.")
         m = model.with_convention("positions") if model.convention != "positions" else model
@@ -210,10 +227,15 @@ class TimeDomainSolver:
         self.weight = abs(np.linalg.det(m.reciprocal)) / len(self.k) / (2 * np.pi) ** d
         self.mu, self.T, self.kT = float(mu), float(T), kB_eV * float(T)
         self.tol = float(degeneracy_tol)
+        #: position matrix (Wannier90): the dynamics adds eE(t).A^W(kappa) and the current is dH + i[H, A^W]
+        self.position_block = getattr(m, "position_matrix", None) is not None
         if method == "auto":
-            method = "bloch" if m.norb == 2 else "matrix"
+            method = "bloch" if m.norb == 2 and not self.position_block else "matrix"
         if method not in ("bloch", "matrix") or (method == "bloch" and m.norb != 2):
             raise ModelError(f"method must be 'auto', 'matrix' or (two bands) 'bloch'; got {method!r}.")
+        if method == "bloch" and self.position_block:
+            raise ModelError(f"{m.name} carries a position matrix, whose term eE(t).A^W(kappa) the Bloch equations "
+                             "do not hold: use method='matrix' (or 'auto').")
         self.method = method
         # H(k + delta) = sum_R P_R(k) e^{i delta . d_R} with d_R,ij = R + tau_j - tau_i ("positions"
         # convention): the hopping sum is set up once, a uniform shift costs one contraction
@@ -297,10 +319,16 @@ class TimeDomainSolver:
             kap = self.k[None] + delta[:, None, :]
             return self.model.hamiltonian(kap.reshape(-1, d), order)
 
+        def connection(t, order=0):                                             # (A^W, ...)(kappa(t)), (F B, d, N, N)
+            delta = -fields * ((S(t) - S_end) / _HBAR_FS)
+            kap = self.k[None] + delta[:, None, :]
+            return self.model.wannier_connection(kap.reshape(-1, d), order)
+
+        conn = connection if self.position_block else None
         if self.method == "bloch":
             init, rhs, current = self._bloch(hk, rate, pop, (F, B))
         else:
-            init, rhs, current = self._matrix(hk, rate, pop, (F, B), alphas, dressed, field_at)
+            init, rhs, current = self._matrix(hk, rate, pop, (F, B), alphas, dressed, field_at, conn)
         rho = init(len(rels), len(taus))                                        # equilibrium at t = 0
         for i in range(nsteps):
             t = i * h
@@ -311,9 +339,12 @@ class TimeDomainSolver:
             rho = rho + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
         I = current(t_end, rho)
         # equilibrium current with the same code, no field (zero up to round-off)
-        step = self._bloch if self.method == "bloch" else self._matrix
-        eq_init, _, eq_current = step(lambda tt, order=0: (self._P.sum(1),) if order == 0 else
-                                      self.model.hamiltonian(self.k, order), rate[:1, :1], pop[:1], (1, B))
+        eq_hk = (lambda tt, order=0: (self._P.sum(1),) if order == 0 else self.model.hamiltonian(self.k, order))
+        if self.method == "bloch":
+            eq_init, _, eq_current = self._bloch(eq_hk, rate[:1, :1], pop[:1], (1, B))
+        else:
+            eq_conn = (lambda tt, order=0: self.model.wannier_connection(self.k, order)) if self.position_block else None
+            eq_init, _, eq_current = self._matrix(eq_hk, rate[:1, :1], pop[:1], (1, B), conn=eq_conn)
         I0 = eq_current(0.0, eq_init(1, 1))[0, 0, 0]
         drift = float(np.abs(fields).max() * S_end / _HBAR_FS)
         return {"I": I, "I0": I0, "t_end": t_end * 1e-15, "dt": h * 1e-15, "ramp": w * 1e-15, "nsteps": nsteps,
@@ -373,9 +404,15 @@ class TimeDomainSolver:
 
         return init, rhs, current
 
-    def _matrix(self, hk, rate, pop, FB, alphas=None, dressed=None, field_at=None):
-        """Matrix equations (any number of bands); state (R, tau, F, B, N, N)."""
+    def _matrix(self, hk, rate, pop, FB, alphas=None, dressed=None, field_at=None, conn=None):
+        """Matrix equations (any number of bands); state (R, tau, F, B, N, N).
+
+        ``conn(t, order)``: the Wannier-gauge connection (A^W, dA^W, ...)(kappa(t)), (F B, d, N, N), ..., of a model
+        with a position matrix (None: tight-binding form). It adds eE(t).A^W to the Hamiltonian of the dynamics (not
+        to the one whose equilibrium is the relaxation target) and i[H, A^W] + eE_b F^W_ab to the current operator.
+        """
         F, B = FB
+        F_ = F
         N, w, mu, kT, tol = self.norb, self.weight, self.mu, self.kT, self.tol
         alphas = np.where(pop, 0.0, 1.0) if alphas is None else np.asarray(alphas, float)
         dressed = np.zeros(len(pop), bool) if dressed is None else np.asarray(dressed, bool)
@@ -399,32 +436,53 @@ class TimeDomainSolver:
             lab = np.concatenate([np.zeros((F, B, 1), int), np.cumsum(np.diff(Ev, axis=-1) > tol, axis=-1)], -1)
             return lab[..., :, None] == lab[..., None, :]
 
+        def velocity(t):
+            # current operator (times hbar) at kappa(t): dH, plus i[H, A^W] with a position matrix
+            dH = hk(t, 1)[1].reshape(F, B, self.dim, N, N)
+            if conn is None:
+                return dH
+            H, A = equilibrium(t)[0][:, :, None], conn(t)[0].reshape(F, B, self.dim, N, N)
+            return dH + 1j * (H @ A - A @ H)
+
         @_remember_last
         def dressed_equilibrium(t):
             # f(H + eE.r_inter) at kappa(t), exactly: in the eigenbasis diag(E) + E.r, r = -i V/(e_m - e_n)
             H, Ev, U, Ud, _ = equilibrium(t)
             same = groups(t)
-            dH = hk(t, 1)[1].reshape(F, B, self.dim, N, N)
+            dH = velocity(t)
             Vx = np.einsum("fbij,fd,fbdjk,fbkl->fbil", Ud, field_at(t), dH, U)   # (E.V)_mn, eV^2 A / ... eV
             gap = Ev[..., :, None] - Ev[..., None, :]
             Hd = np.where(same, 0.0, -1j * Vx / np.where(same, 1.0, gap)) + Ev[..., :, None] * np.eye(N)
             Ed, Ux = np.linalg.eigh(Hd)
             return U @ ((Ux * _fermi(Ed, mu, kT)[..., None, :]) @ np.conj(np.swapaxes(Ux, -1, -2))) @ Ud
 
+        @_remember_last
+        def dynamics(t):
+            # H(kappa) + eE(t).A^W(kappa): the length-gauge coupling along the characteristic (module docstring)
+            H = equilibrium(t)[0]
+            if conn is None:
+                return H
+            return H + np.einsum("fd,fbdij->fbij", field_at(t), conn(t)[0].reshape(F, B, self.dim, N, N))
+
         def rhs(t, rho):
             H, Ev, U, Ud, eq = equilibrium(t)
+            Hdyn = dynamics(t)
             if dressed.any():
                 eq = np.where(dm, dressed_equilibrium(t), eq)
             x = rho - eq
             same = groups(t)
             xpop = U @ ((Ud @ x @ U) * same) @ Ud
             R = (xpop + am * (x - xpop)) * rate[..., None, None]
-            return -1j / _HBAR_FS * (H @ rho - rho @ H) - R
+            return -1j / _HBAR_FS * (Hdyn @ rho - rho @ Hdyn) - R
 
         def current(t, rho):
-            _, dH = hk(t, 1)
-            dH = dH.reshape(F, B, self.dim, N, N)
-            return w * np.einsum("fbaij,rtfbji->rtfa", dH, rho).real
+            v = velocity(t)
+            if conn is not None and field_at is not None:
+                # field-dependent velocity (e/hbar) E_b F^W_ab of the projected position operator, [r_b, r_a] = -i F_ab
+                A, dA = conn(t, 1)
+                Fw = wannier_curvature_matrix(A, dA).reshape(F_, B, self.dim, self.dim, N, N)
+                v = v + np.einsum("fc,fbacij->fbaij", field_at(t), Fw)
+            return w * np.einsum("fbaij,rtfbji->rtfa", v, rho).real
 
         return init, rhs, current
 

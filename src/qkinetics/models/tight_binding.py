@@ -70,10 +70,16 @@ class TightBinding(Model):
         requires ``r_a(-R) = r_a(R)^dagger`` for every component (module docstring); ``hermiticity``
         applies to it as to the hoppings. ``None`` (default): the position operator is diagonal in
         the orbital basis, ``tau_n`` on orbital ``n`` (tight-binding approximation).
+    spin_matrix : dict, optional
+        ``{R: s_R}`` with ``s_R`` a complex (3, N, N) array, ``s_R[a, m, n] = <m, 0| sigma_a |n, R>``: the Pauli
+        matrices (dimensionless; spin = hbar sigma / 2) between the orbitals, e.g. from Wannier90's ``.spn``
+        (:func:`qkinetics.models.wannier90_spin.spin_operator_R`). Always three Cartesian components, whatever
+        ``dim``. Hermiticity ``s_a(-R) = s_a(R)^dagger`` as for the position matrix. :meth:`spin_operator`
+        interpolates it, :func:`qkinetics.spin.band_spin` gives the band expectation values.
     """
 
     def __init__(self, lattice, positions, hoppings, *, hermiticity="check",
-                 convention="positions", name="tight-binding", position_matrix=None):
+                 convention="positions", name="tight-binding", position_matrix=None, spin_matrix=None):
         lattice = _check_lattice(lattice)
         dim = lattice.shape[0]
         positions = _check_positions(positions, dim)
@@ -107,6 +113,16 @@ class TightBinding(Model):
                     if R != zero and mR not in pos_matrix:
                         pos_matrix[mR] = pos_matrix[R].conj().swapaxes(-1, -2)
             _check_position_hermitian(pos_matrix, zero, hermiticity)
+        spin = None
+        if spin_matrix is not None:
+            spin = _collect_position_matrix(spin_matrix, dim, norb, components=3, what="spin matrix",
+                                            unit="(dimensionless Pauli matrices)")
+            if hermiticity == "complete":
+                for R in list(spin):
+                    mR = tuple(-r for r in R)
+                    if R != zero and mR not in spin:
+                        spin[mR] = spin[R].conj().swapaxes(-1, -2)
+            _check_position_hermitian(spin, zero, hermiticity, what="spin matrix", unit="")
 
         self.dim, self.norb = dim, norb
         self.lattice = lattice
@@ -115,6 +131,7 @@ class TightBinding(Model):
         self.convention = convention
         self.name = name
         self.position_matrix = pos_matrix
+        self.spin_matrix = spin
         self._weights = {}      # Fourier weights per block layout, a cache (see _block_weights)
 
     def __getstate__(self):
@@ -130,7 +147,7 @@ class TightBinding(Model):
     def with_convention(self, convention: str) -> "TightBinding":
         """The same model in the given Fourier convention ("lattice" gives H(k) periodic over the BZ)."""
         other = TightBinding(self.lattice, self.positions, self.hoppings, convention=convention, name=self.name,
-                             position_matrix=self.position_matrix)
+                             position_matrix=self.position_matrix, spin_matrix=self.spin_matrix)
         if hasattr(self, "provenance"):
             other.provenance = self.provenance
         return other
@@ -139,10 +156,10 @@ class TightBinding(Model):
         """The same model without its position matrix: position operator diagonal in the orbital basis.
 
         :func:`qkinetics.band_geometry` (and every response built on it) then uses H(k) alone, in this
-        model's Fourier convention. The bands are unchanged.
+        model's Fourier convention. The bands are unchanged; a spin matrix is kept.
         """
         other = TightBinding(self.lattice, self.positions, self.hoppings, convention=self.convention,
-                             name=self.name)
+                             name=self.name, spin_matrix=self.spin_matrix)
         if hasattr(self, "provenance"):
             other.provenance = self.provenance
         return other
@@ -188,6 +205,28 @@ class TightBinding(Model):
         k = self.check_k(k)
         _check_order(order, self.max_derivative_order)
         return self._split(self._sum_blocks(k, _connection_layout(self.dim, order)), order, leading=(self.dim,))
+
+    def spin_operator(self, k):
+        """The spin (Pauli) operator in the orbital Bloch basis, S^W_a(k) (B, 3, N, N), dimensionless.
+
+        .. math::
+            S^W_{a,mn}(k) = \\sum_R e^{ik\\cdot R}\\, s_{a,mn}(R)\\quad\\text{("lattice")},\\qquad
+            \\sum_R e^{ik\\cdot(R + \\tau_n - \\tau_m)}\\, s_{a,mn}(R)\\quad\\text{("positions")},
+
+        with :math:`s_{a,mn}(R) = \\langle m,0|\\sigma_a|n,R\\rangle` (``spin_matrix``): the same Fourier sums as
+        the Hamiltonian, so that :math:`U^\\dagger S^W U` in the eigenbasis U of :meth:`hamiltonian` is gauge
+        covariant in either convention. Spin is :math:`\\hbar\\sigma/2`.
+        """
+        if self.spin_matrix is None:
+            raise ModelError(
+                f"{self.name} has no spin matrix: pass spin_matrix={{R: <m,0|sigma_a|n,R>}} to TightBinding, or read "
+                "a Wannier90 run whose seedname.spn lies beside the .win (read_wannier90_run(..., spin=True)).")
+        k = self.check_k(k)
+        if getattr(self, "_spin_parts", None) is None:
+            self._spin_parts = [TightBinding(self.lattice, self.positions, {R: s[a] for R, s in self.spin_matrix.items()},
+                                             convention=self.convention, name=f"{self.name} sigma_{a}")
+                                for a in range(3)]
+        return np.stack([part._hamiltonian(k, 0)[0] for part in self._spin_parts], axis=1)
 
     def interpolate(self, k, order: int = 1, connection=None):
         """H with its derivatives and the Wannier-gauge connection with its own, from one matrix product.
@@ -410,20 +449,25 @@ def _curl_layout(dim):
 # ---------------------------------------------------------------------------------- input checks
 # Every ModelError names the problem and how to fix it.
 
-def check_diagonal_positions(model, what: str) -> None:
-    """Refuse a model with a Wannier position matrix in a layer built on the tight-binding position operator.
+def check_diagonal_positions(model, what: str, why: str = "it is built on the tight-binding position operator "
+                             "(diagonal in the orbitals, velocity dH/dk) and would drop the off-diagonal terms "
+                             "silently.") -> None:
+    """Refuse a model with a Wannier position matrix in a layer that cannot use it, saying why.
 
-    The quantum reference solvers (:mod:`qkinetics.kubo`), the Moyal engine and the kinetic solver take the
-    position operator diagonal in the orbital basis (velocity = dH/dk). For a model carrying an off-diagonal
-    position matrix that would drop its terms silently; the caller must accept the approximation explicitly
+    The band geometry, the responses, the Kubo / density-matrix / time-domain references and the kinetic solver
+    at orders 0 and 1 use the position matrix (``r = i∇_k + A^W``). A layer that would need more than the first
+    moments ``<m,0|r|n,R>`` that a Wannier run provides (e.g. ``<m,0|r_a r_b|n,R>``), or that is not built for
+    the covariant form, refuses such a model here rather than drop its terms silently; ``why`` states which
+    matrix elements or which part is missing. The caller may accept the tight-binding approximation explicitly
     with ``model.tight_binding_approximation()``.
     """
     if getattr(model, "position_matrix", None) is not None:
         raise ModelError(
-            f"{what} uses the tight-binding position operator (diagonal in the orbital basis, velocity dH/dk), but "
-            f"{model.name} carries a Wannier position matrix whose off-diagonal terms it would drop silently. Pass "
-            "model.tight_binding_approximation() to accept that approximation explicitly (band_geometry, "
-            "conductivity, thermoelectric and gyrotropic_tensors use the full interpolation).")
+            f"{what} cannot use the Wannier position matrix of {model.name}: {why} Pass "
+            "model.tight_binding_approximation() to accept the tight-binding approximation (position operator "
+            "diagonal in the orbitals) explicitly; band_geometry, conductivity, thermoelectric, "
+            "gyrotropic_tensors, kubo_conductivity, the density-matrix and time-domain solvers and the kinetic "
+            "solver at orders 0 and 1 use the full interpolation.")
 
 
 def _check_lattice(lattice) -> np.ndarray:
@@ -555,8 +599,30 @@ def _check_hermitian(hop: dict, zero: tuple, hermiticity: str) -> None:
             )
 
 
-def _collect_position_matrix(position_matrix, dim: int, norb: int) -> dict:
-    """``{R: r_R}`` with tuple keys and complex (dim, N, N) values in Angstrom; equal keys are summed."""
+def _collect_position_matrix(position_matrix, dim: int, norb: int, components=None, what="position matrix",
+                             unit="in Angstrom") -> dict:
+    """``{R: r_R}`` with tuple keys and complex (dim, N, N) values in Angstrom; equal keys are summed.
+
+    The spin matrix uses it with ``components=3`` (always three Cartesian components) and its own names."""
+    if components is not None:
+        shape = (components, norb, norb)
+        out = {}
+        if not hasattr(position_matrix, "items") or not position_matrix:
+            raise ModelError(f"{what} must be a non-empty dict {{R: s_R}} (R a tuple of {dim} integers, s_R a {shape} "
+                             f"array {unit}, s_R[a, m, n] = <m,0|sigma_a|n,R>); got {position_matrix!r:.80}.")
+        for R, r in position_matrix.items():
+            Rt = _hopping_key(R, dim)
+            try:
+                r = np.asarray(r, dtype=complex)
+            except (TypeError, ValueError) as exc:
+                raise ModelError(f"{what} block for R={Rt} could not be read as a complex array ({exc}).") from None
+            if r.shape != shape:
+                raise ModelError(f"{what} block for R={Rt} has shape {r.shape}; expected {shape}: the three "
+                                 f"components x, y, z, then one row and column per orbital ({norb}).")
+            if not np.all(np.isfinite(r)):
+                raise ModelError(f"{what} block for R={Rt} contains NaN or infinite entries.")
+            out[Rt] = out.get(Rt, 0) + r
+        return out
     shape = (dim, norb, norb)
     if not hasattr(position_matrix, "items"):
         raise ModelError(
@@ -587,23 +653,24 @@ def _collect_position_matrix(position_matrix, dim: int, norb: int) -> dict:
     return out
 
 
-def _check_position_hermitian(pos: dict, zero: tuple, hermiticity: str) -> None:
+def _check_position_hermitian(pos: dict, zero: tuple, hermiticity: str, what="position matrix",
+                              unit=" Angstrom") -> None:
     """Every R must have a partner -R with r_a(-R) = r_a(R)^dagger for each component a."""
     for R, r in pos.items():
         mR = tuple(-x for x in R)
         partner = pos.get(mR)
         if partner is None:                                  # only reachable with hermiticity="check"
             raise ModelError(
-                f"position matrix block R={R} has no partner R={mR}, so the position operator is not Hermitian: "
+                f"{what} block R={R} has no partner R={mR}, so the operator is not Hermitian: "
                 f"add r_{{{mR}}} with r_a({mR}) = r_a({R})^dagger for each component a, or pass "
                 "hermiticity='complete' to have every missing partner added."
             )
         dev = np.max(np.abs(partner - r.conj().swapaxes(-1, -2)))
         if dev > HERMITICITY_RTOL * max(1.0, np.max(np.abs(r))):
-            what = (f"the R={R} block is not Hermitian (its diagonal holds the Wannier centres and must be real)"
-                    if R == zero else f"r_a(-R) != r_a(R)^dagger for R={R}, -R={mR}")
+            which = (f"the R={R} block is not Hermitian (its diagonal must be real)"
+                     if R == zero else f"X_a(-R) != X_a(R)^dagger for R={R}, -R={mR}")
             raise ModelError(
-                f"position matrix is not Hermitian: {what} (max deviation {dev:.3g} Angstrom). "
-                "<m,0|r_a|n,-R> = conj(<n,0|r_a|m,R>) holds for any orthonormal Wannier functions; symmetrize "
-                "the input, e.g. r_a(R) -> (r_a(R) + r_a(-R)^dagger)/2."
+                f"{what} is not Hermitian: {which} (max deviation {dev:.3g}{unit}). "
+                "<m,0|X_a|n,-R> = conj(<n,0|X_a|m,R>) holds for any Hermitian operator X between orthonormal Wannier "
+                "functions; symmetrize the input, e.g. X_a(R) -> (X_a(R) + X_a(-R)^dagger)/2."
             )

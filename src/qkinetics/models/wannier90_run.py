@@ -15,11 +15,12 @@ The construction follows postw90 (wannier-developers/wannier90, ``src/postw90``:
    outer window, which starts at the first band with ``lwindow``; without
    disentanglement ``V_k = U_k``).
 2. ``H_q(k) = V_k^dagger diag(E_k) V_k`` with ``E_k`` from ``.eig`` (eV).
-3. Berry connection on the ab-initio mesh (WYSV06 Eq. 44, no ``transl_inv``):
+3. Berry connection on the ab-initio mesh (WYSV06 Eq. 44):
    ``A_q(k) = i sum_b w_b b S(k, b)``, ``S(k, b) = V_k^dagger M^(0)(k, b) V_{k+b}``
    with ``M^(0)`` from ``.mmn``, then its Hermitian part ``(A_q + A_q^dagger)/2``.
-   The band-diagonal is treated like the off-diagonal (no ``Im log``; postw90 uses the
-   log form only with ``transl_inv = true``, which is refused here).
+   The band-diagonal is treated like the off-diagonal (no ``Im log``), postw90's default; with
+   ``transl_inv = true`` (.win or argument) the diagonal is postw90's translation-invariant
+   ``-sum_b w_b b Im log S_nn(k, b)``, whose k average is Wannier90's centre of each function.
 4. ``O(R) = (1/N_k) sum_k e^{-i 2 pi k.R} O_q(k)`` on postw90's Wigner-Seitz vectors
    ``R`` (supercell ``mp_grid``, 125 images, squared-distance tolerance 1e-7 Angstrom^2)
    with degeneracies ``ndegen(R)``.
@@ -245,6 +246,7 @@ def read_win(path):
     bk = get("berry_kmesh", int, n=(1, 3))
     out["berry_kmesh"] = None if bk is None else np.array(bk * 3 if len(bk) == 1 else bk, dtype=int)
     out["spinors"] = get("spinors", logical, default=[False], n=1)[0]
+    out["spn_formatted"] = get("spn_formatted", logical, n=1)[0] if "spn_formatted" in keywords else None
     for key in ("dis_win_min", "dis_win_max", "dis_froz_min", "dis_froz_max"):
         v = get(key, _ffloat, n=1)
         out[key] = v[0] if v else None
@@ -801,9 +803,6 @@ class WannierRun:
         if w["gamma_only"]:
             raise ModelError(f"{wp}: gamma_only = true (half the b-vectors) is not supported; rerun Wannier90 "
                              "without gamma_only.")
-        if w["transl_inv"]:
-            raise ModelError(f"{wp}: transl_inv = true (log form of the diagonal Berry connection) is not "
-                             "supported; the model follows postw90's default transl_inv = false.")
 
         def bad(what, a, b, fix="The checkpoint belongs to another run: use the .chk written by the same "
                                  "wannier90.x run as this .win."):
@@ -855,7 +854,7 @@ class WannierRun:
         c, w = self.chk, self.win
         return {
             "source": "wannier90 run",
-            "construction": "postw90 (get_HH_R, get_AA_R with transl_inv=false, wignerseitz, ws_translate_dist)",
+            "construction": "postw90 (get_HH_R, get_AA_R with transl_inv as recorded, wignerseitz, ws_translate_dist)",
             "files": files,
             "seedname": Path(self.seed).name,
             "num_wann": c["num_wann"], "num_bands": c["num_bands"], "num_kpts": self.num_kpts,
@@ -873,7 +872,7 @@ class WannierRun:
         }
 
 
-def wannier_operators_R(run, use_ws_distance=None):
+def wannier_operators_R(run, use_ws_distance=None, transl_inv=None):
     """``H(R)`` and ``A(R) = <0m|r|Rn>`` of a Wannier90 run, exactly as postw90 builds them.
 
     Parameters
@@ -883,6 +882,11 @@ def wannier_operators_R(run, use_ws_distance=None):
         does not either); it is recorded in ``provenance["chk_checkpoint"]``.
     use_ws_distance : bool or None
         MDRS shifts; default the ``use_ws_distance`` of the .win file (Wannier90 default true).
+    transl_inv : bool or None
+        postw90's translation-invariant band-diagonal connection: the diagonal of ``A_q(k)`` becomes
+        ``-sum_b w_b b Im log S_nn(k, b)`` (so that its k average is the Wannier centre of Wannier90's
+        spread functional, invariant under a translation of the Wannier function); default the
+        ``transl_inv`` of the .win file (default false).
 
     Returns
     -------
@@ -916,7 +920,10 @@ def wannier_operators_R(run, use_ws_distance=None):
     if (mb, mk, mn) != (nb, nk, nntot):
         raise _error(f"{mpath}, line 2: num_bands, num_kpts, nntot = {mb}, {mk}, {mn} but the checkpoint "
                      f"{run.files['chk']} has {nb}, {nk}, {nntot}. The .mmn file belongs to another run.")
+    if transl_inv is None:
+        transl_inv = bool(w["transl_inv"])
     AA_q = np.zeros((nk, 3, nw, nw), dtype=complex)
+    AA_log = np.zeros((nk, 3, nw)) if transl_inv else None                       # -sum_b w_b b Im log S_nn
     wb_first = None
     done = 0
     for heads, S_o in it:
@@ -940,7 +947,13 @@ def wannier_operators_R(run, use_ws_distance=None):
         S = np.einsum("bim,bij,bjn->bmn", V[ik].conj(), S_sh, V[ik2])
         contrib = 1j * (wb[:, None] * bk)[:, :, None, None] * S[:, None, :, :]  # (nblk, 3, nw, nw)
         np.add.at(AA_q, ik, contrib)
+        if transl_inv:
+            Snn = np.diagonal(S, axis1=1, axis2=2)                                 # (nblk, nw)
+            np.add.at(AA_log, ik, -(wb[:, None] * bk)[:, :, None] * np.angle(Snn)[:, None, :])
         done += nblk
+    if transl_inv:
+        diag = np.arange(nw)
+        AA_q[:, :, diag, diag] = AA_log
     AA_q = 0.5 * (AA_q + AA_q.conj().transpose(0, 1, 3, 2))
 
     # Fourier transform onto postw90's Wigner-Seitz vectors
@@ -959,7 +972,8 @@ def wannier_operators_R(run, use_ws_distance=None):
         irdist = np.zeros((len(irvec), nw, nw, 8, 3), dtype=int)
         irdist[:, :, :, 0, :] = irvec[:, None, None, :]
     return dict(irvec=irvec, ndegen=ndegen, HH_R=HH_R, AA_R=AA_R, ndeg=ndeg, irdist=irdist,
-                use_ws_distance=bool(use_ws_distance), wb=wb_first, HH_q=HH_q, AA_q=AA_q)
+                use_ws_distance=bool(use_ws_distance), transl_inv=bool(transl_inv), wb=wb_first, HH_q=HH_q,
+                AA_q=AA_q)
 
 
 def split_over_shifts(ops, ndegen, ndeg, irdist):
@@ -995,7 +1009,8 @@ def split_over_shifts(ops, ndegen, ndeg, irdist):
     return [tuple(int(x) for x in k) for k in keys], out
 
 
-def read_wannier90_run(seed, convention="positions", *, use_ws_distance=None, chk="auto", name=None):
+def read_wannier90_run(seed, convention="positions", *, use_ws_distance=None, chk="auto", name=None, spin=None,
+                       transl_inv=None):
     """Build a :class:`~qkinetics.models.TightBinding` from a Wannier90 run, as postw90 does.
 
     Parameters
@@ -1013,6 +1028,13 @@ def read_wannier90_run(seed, convention="positions", *, use_ws_distance=None, ch
         Which checkpoint file to read (``"auto"``: ``.chk``, else ``.chk.fmt``).
     name : str, optional
         Model name; default the seedname.
+    spin : bool or None
+        Read ``seedname.spn`` (formatted or not, possibly compressed) into the model's ``spin_matrix``
+        (:mod:`qkinetics.models.wannier90_spin`): True requires it, None (default) reads it when present,
+        False skips it.
+    transl_inv : bool or None
+        postw90's translation-invariant (``Im log``) band-diagonal Berry connection
+        (:func:`wannier_operators_R`); default the ``transl_inv`` of the .win file (Wannier90's default false).
 
     Returns
     -------
@@ -1037,8 +1059,16 @@ def read_wannier90_run(seed, convention="positions", *, use_ws_distance=None, ch
     from .tight_binding import TightBinding
 
     run = seed if isinstance(seed, WannierRun) else WannierRun(seed, chk=chk)
-    ops = wannier_operators_R(run, use_ws_distance=use_ws_distance)
-    keys, (hop, pos) = split_over_shifts([ops["HH_R"], ops["AA_R"]], ops["ndegen"], ops["ndeg"], ops["irdist"])
+    if spin:
+        find_run_file(run.seed, ".spn")                     # a missing .spn is reported before the long reads
+    ops = wannier_operators_R(run, use_ws_distance=use_ws_distance, transl_inv=transl_inv)
+    spin_prov = None
+    raw = [ops["HH_R"], ops["AA_R"]]
+    if spin or (spin is None and find_run_file(run.seed, ".spn", required=False) is not None):
+        from .wannier90_spin import spin_operator_R
+        SS_R, spin_prov = spin_operator_R(run, ops["irvec"])
+        raw.append(SS_R)
+    keys, (hop, pos, *spn) = split_over_shifts(raw, ops["ndegen"], ops["ndeg"], ops["irdist"])
     # O(-R) = O(R)^dagger holds to round-off; make it exact (an average of two equal numbers up to
     # round-off), so that write_wannier90_tb -> read_wannier90 reproduces the model bit for bit.
     index = {R: n for n, R in enumerate(keys)}
@@ -1046,6 +1076,7 @@ def read_wannier90_run(seed, convention="positions", *, use_ws_distance=None, ch
     if None not in partner:               # else TightBinding reports the missing partner below
         hop = 0.5 * (hop + hop[partner].conj().swapaxes(-1, -2))
         pos = 0.5 * (pos + pos[partner].conj().swapaxes(-1, -2))
+        spn = [0.5 * (x + x[partner].conj().swapaxes(-1, -2)) for x in spn]
     lat = run.lattice
     i0 = keys.index((0, 0, 0))
     centres = np.real(np.diagonal(pos[i0], axis1=1, axis2=2)).T                 # (nw, 3) Angstrom
@@ -1057,12 +1088,16 @@ def read_wannier90_run(seed, convention="positions", *, use_ws_distance=None, ch
         "ws_search_size": run.win["ws_search_size"].tolist(),
         "nrpts": int(len(ops["irvec"])), "n_hopping_vectors": len(keys),
         "bvector_weights": ops["wb"].tolist(),
-        "transl_inv": False,
+        "transl_inv": ops["transl_inv"],
+        "spin": spin_prov,
     })
+    if spin_prov is not None:
+        prov["files"]["spn"] = {"path": spin_prov["path"], "sha256": spin_prov["sha256"]}
     try:
         model = TightBinding(lat, positions, dict(zip(keys, hop)), convention=convention,
                              name=name if name is not None else Path(run.seed).name,
-                             position_matrix=dict(zip(keys, pos)))
+                             position_matrix=dict(zip(keys, pos)),
+                             spin_matrix=dict(zip(keys, spn[0])) if spn else None)
     except ModelError as exc:
         raise _error(f"{run.files['win']}: the model built from this run is invalid: {exc}") from exc
     model.provenance = prov

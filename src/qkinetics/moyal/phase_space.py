@@ -1,5 +1,8 @@
 """Phase-space band geometry and the phase-space current from the star diagonalization.
 
+Models with a position matrix (Wannier90) are refused by :class:`PhaseSpaceModel` (``MOYAL_NEEDS``): the
+engine's x is the position operator of the orbital basis, while the Wannier basis has r = x + A^W(k).
+
 Variables and indices
 ---------------------
 Phase-space variables ``ξ = (x_1..x_d, k_1..k_d[, t])`` in the order of
@@ -143,6 +146,15 @@ from .diagonalize import JetStarDiagonalization, star_diagonalize_jet
 from .jet import Jet, jet_from_derivatives, jet_from_sympy, jet_space
 from .star import PhaseSpace
 
+#: why a band model with a position matrix is refused (module docstring, "Models with a position matrix")
+MOYAL_NEEDS = (
+    "the star diagonalization takes x as the position operator of the orbital basis, but in the Wannier basis "
+    "r = x + A^W(k), so the phase-space symbol of H_0(k) + V(r) is H_0(k) + V(x) + A^W(k).grad V(x) + (1/2) "
+    "<r_a r_b> d_a d_b V(x) + ...: its O(hbar) part is a k-dependent matrix term that the recursion (an hbar-free "
+    "symbol) does not take, and its O(hbar^2) part needs the second moments <m,0|r_a r_b|n,R> between Wannier "
+    "functions, which a Wannier run does not give. The kinetic solver at orders 0 and 1 uses the band geometry "
+    "with the position block instead.")
+
 __all__ = ["PhaseSpaceModel", "PhaseSpaceGeometry", "phase_space_geometry", "phase_space_current",
            "PhaseSpaceCurrent", "poisson_bracket_jet", "fermi_jet"]
 
@@ -190,7 +202,7 @@ class PhaseSpaceModel:
         if model is not None and coords.dim != model.dim:
             raise ValueError(f"coords has dim {coords.dim}, the model {model.dim}.")
         if model is not None:
-            check_diagonal_positions(model, "the Moyal engine")
+            check_diagonal_positions(model, "the Moyal engine", MOYAL_NEEDS)
         self.coords = coords
         self.model, self.potential = model, potential
         self.hamiltonian, self.derivatives = hamiltonian, derivatives
