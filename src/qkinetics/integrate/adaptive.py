@@ -97,7 +97,8 @@ class AdaptiveIntegrals:
     converged: bool
     cells: tuple
     history: list = field(default_factory=list)
-    resolution: np.ndarray | None = None
+    description: str = ""
+    resolution = None                     # no thermal-resolution diagnostic: the refinement resolves the shells
 
     @property
     def max_level(self) -> int:
@@ -233,6 +234,57 @@ def _adaptive_job(common, job):
             dvalue[f"|{name}|"] = np.abs(fine[name]).sum(axis=0)
         dmax[name] = _group_max(d).astype(np.float32)
     return dvalue, derror, dmax
+
+
+def _cell_keys(u, levels, base, periodic):
+    """Integer key of the cell of level ``levels`` containing the reduced points ``u`` (-1 outside the box)."""
+    scale = base[None, :] * float(SPLIT) ** levels[:, None]
+    idx = np.floor(u * scale).astype(np.int64)
+    dims = scale.astype(np.int64)
+    if periodic:
+        idx %= dims
+        outside = np.zeros(len(u), dtype=bool)
+    else:
+        outside = np.any((idx < 0) | (idx >= dims), axis=1)
+        idx = np.clip(idx, 0, dims - 1)
+    lin = np.zeros(len(u), dtype=np.int64)
+    for a in range(u.shape[1]):
+        lin = lin * dims[:, a] + idx[:, a]
+    return np.where(outside, -1, lin * 32 + levels)
+
+
+def unbalanced(centres, levels, base, periodic):
+    """Leaves more than one level coarser than a leaf they touch (by a face or a corner): boolean mask.
+
+    Splitting them keeps the mesh graded (2:1 balance). Why: a step (a T = 0 Fermi surface) can cut the
+    corner of a cell between its fine points, leaving :math:`d_C = 0` by chance while its neighbours along
+    the step are split again and again; balance forces such a cell to follow its neighbours down to one
+    level above theirs, so no coarse cell is left on a refined feature.
+    """
+    d = centres.shape[1]
+    order = np.argsort(_cell_keys(centres, levels, base, periodic))
+    keys = _cell_keys(centres, levels, base, periodic)[order]
+    flag = np.zeros(len(levels), dtype=bool)
+    deep = levels >= 2
+    if not np.any(deep):
+        return flag
+    c, lv = centres[deep], levels[deep]
+    shifts = np.stack(np.unravel_index(np.arange(3 ** d), (3,) * d), axis=-1) - 1
+    shifts = shifts[np.any(shifts != 0, axis=1)]
+    h = _sides(base, lv)
+    for delta in shifts:
+        p = c + delta[None] * h
+        if periodic:
+            p %= 1.0
+        for coarser in range(int(lv.max()) - 1):
+            sel = lv - 2 >= coarser
+            if not np.any(sel):
+                continue
+            key = _cell_keys(p[sel], np.full(int(sel.sum()), coarser, dtype=levels.dtype), base, periodic)
+            pos = np.clip(np.searchsorted(keys, key), 0, len(keys) - 1)
+            hit = (keys[pos] == key) & (key >= 0)
+            flag[order[pos[hit]]] = True
+    return flag
 
 
 def _targets(values, tol, floor, magnitude):
@@ -378,20 +430,24 @@ def integrate_adaptive(model, mechanisms, mu, T, *, base, tol=1e-3, max_points=2
             if n_mark < 1:
                 break
             marked = np.sort(order[:n_mark])
-            keep = np.ones(len(levels), dtype=bool)
-            keep[marked] = False
-            dmax = run("split", centres[marked], levels[marked], ex)
-            new_c, new_l = _children(centres[marked], levels[marked], base.astype(float))
-            new_eta = indicators(dmax, targets)
-            centres = np.concatenate([centres[keep], new_c])
-            levels = np.concatenate([levels[keep], new_l.astype(np.int16)])
-            eta = np.concatenate([eta[keep], new_eta])
-            npoints += n_mark * S * S
+            for _pass in range(max_level + 1):                 # split the marked cells, then balance 2:1
+                keep = np.ones(len(levels), dtype=bool)
+                keep[marked] = False
+                dmax = run("split", centres[marked], levels[marked], ex)
+                new_c, new_l = _children(centres[marked], levels[marked], base.astype(float))
+                new_eta = indicators(dmax, targets)
+                centres = np.concatenate([centres[keep], new_c])
+                levels = np.concatenate([levels[keep], new_l.astype(np.int16)])
+                eta = np.concatenate([eta[keep], new_eta])
+                npoints += len(marked) * S * S
+                if bar is not None:
+                    bar.update(len(marked) * S * S)
+                marked = np.flatnonzero(unbalanced(centres, levels, base.astype(float), box.kcut is None))
+                if not len(marked) or npoints + len(marked) * S * S > max_points:
+                    break
             targets = _targets(value, tol, floor, magnitude)
             ratio = _ratio(error, targets)
             history.append((npoints, ratio))
-            if bar is not None:
-                bar.update(n_mark * S * S)
     if bar is not None:
         bar.close()
     error = {name: np.maximum(e, 0.0) for name, e in error.items()}
@@ -401,4 +457,7 @@ def integrate_adaptive(model, mechanisms, mu, T, *, base, tol=1e-3, max_points=2
                       f"max_points {max_points}): raise max_points or max_level, or ask for a looser tol.",
                       AdaptiveToleranceWarning, stacklevel=2)
     return AdaptiveIntegrals(values=value, error=error, npoints=npoints, converged=converged,
-                             cells=(centres, levels), history=history)
+                             cells=(centres, levels), history=history,
+                             description=(f"adaptive: base {'x'.join(map(str, base))} cells x 3^{d} points, tol {tol:g}, "
+                                          f"{npoints} points, deepest level {int(levels.max())}"
+                                          + ("" if converged else " (tolerance not reached)")))
