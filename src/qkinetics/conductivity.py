@@ -114,7 +114,7 @@ def conductivity(model, order=1, *, gradient=False, mu=0.0, T=300.0, tau=1e-13, 
         are split recursively into 3^d sub-cells until the error estimate of every component is below
         ``tol`` times the largest component of its mechanism at that (mu, T), or ``max_points`` k points
         have been evaluated (then an ``AdaptiveToleranceWarning``). The error bars ``error_<name>`` are
-        the adaptive estimate :math:`\sum_C |Q^{(3)}_C - Q^{(1)}_C|` (``convergence`` is not used);
+        the adaptive estimate :math:`\\sum_C |Q^{(3)}_C - Q^{(1)}_C|` (``convergence`` is not used);
         attrs ``npoints`` (points evaluated), ``adaptive_converged``, ``adaptive_max_level``.
         All mechanisms and the whole (mu, T) sweep share each eigendecomposition, as on uniform grids.
         Not combined with ``symmetry``.

@@ -57,6 +57,7 @@ from ..geometry import DEFAULT_DEGENERACY_TOL, band_geometry
 from ..models.base import ModelError
 from .executors import bounded_map, executor_scope
 from .grids import _squared_norm
+from ..units import kB_eV
 from .occupation import occupation_weight
 
 #: Sub-cells per direction of a split (odd, so that a cell's centre is its middle child's centre).
@@ -184,6 +185,8 @@ def _cell_rules(common, centres, levels):
                         keep_eigenvectors=eigenvectors)
     fine, coarse = {}, {}
     mid = (S - 1) // 2
+    diameter = np.sum(h * np.linalg.norm(box.axes, axis=1)[None, :], axis=1)          # (M,) 1/Angstrom
+    unresolved = _near_crossings(geo.energies, geo.velocity, np.repeat(diameter / SPLIT, S), mu, T).reshape(M, S)
     for name, integrand in integrands.items():
         terms = list(integrand(geo).items())
         Y = pointwise_contractions(geo.energies, terms, mu, T)             # (M S, n_mu, n_T, *tensor)
@@ -191,7 +194,27 @@ def _cell_rules(common, centres, levels):
         wb = w.reshape((M, S) + (1,) * (Y.ndim - 2))
         fine[name] = np.sum(wb * Y, axis=1)
         coarse[name] = S * wb[:, mid] * Y[:, mid]
-    return fine, coarse
+    return fine, coarse, unresolved.any(axis=1)
+
+
+def _near_crossings(energies, velocity, reach, mu, T):
+    """Points (B,) where two adjacent bands on either side of the Fermi level may cross within ``reach``.
+
+    Linearizing, bands n and n+1 at k close at a distance :math:`g/|v_{n+1} - v_n|` (g their gap, v the
+    band velocities); within it the Berry curvature of the pair is as large as :math:`1/g^2` and its flux
+    (up to half a quantum in 2D) is concentrated, so a cell whose sub-cells (``reach`` = their size) may
+    hold the crossing cannot be trusted whatever its two rules say: such a peak can fall between all its
+    points. Only pairs straddling the Fermi level (within 40 k_BT of some mu) count: the curvature of a
+    pair of occupied (or of empty) bands cancels in the sum over bands.
+    """
+    if energies.shape[1] < 2:
+        return np.zeros(len(energies), dtype=bool)
+    window = 40 * kB_eV * float(np.max(T))
+    lower, upper = energies[:, :-1], energies[:, 1:]
+    straddle = (lower <= np.max(mu) + window) & (upper >= np.min(mu) - window)
+    gap = upper - lower
+    speed = np.linalg.norm(velocity[:, 1:] - velocity[:, :-1], axis=-1)
+    return np.any(straddle & (gap < speed * reach[:, None]), axis=1)
 
 
 def _children(centres, levels, base):
@@ -217,7 +240,7 @@ def _adaptive_job(common, job):
         cells, lv = _children(centres, levels, base)
     else:
         cells, lv = centres, levels
-    fine, coarse = _cell_rules(common, cells, lv)
+    fine, coarse, unresolved = _cell_rules(common, cells, lv)
     S = SPLIT ** centres.shape[1]
     dvalue, derror, dmax = {}, {}, {}
     for name in fine:
@@ -233,7 +256,7 @@ def _adaptive_job(common, job):
             derror[name] = np.abs(d).sum(axis=0)
             dvalue[f"|{name}|"] = np.abs(fine[name]).sum(axis=0)
         dmax[name] = _group_max(d).astype(np.float32)
-    return dvalue, derror, dmax
+    return dvalue, derror, dmax, unresolved
 
 
 def _cell_keys(u, levels, base, periodic):
@@ -378,15 +401,16 @@ def integrate_adaptive(model, mechanisms, mu, T, *, base, tol=1e-3, max_points=2
     def run(kind, centres, levels, ex):
         per = max(1, chunk_size // (S if kind == "base" else S * S))
         jobs = ((kind, centres[s:s + per], levels[s:s + per]) for s in range(0, len(levels), per))
-        dmax = []
-        for dv, de, dm in bounded_map(ex, _adaptive_job, jobs, None, common=common):
+        dmax, flags = [], []
+        for dv, de, dm, fl in bounded_map(ex, _adaptive_job, jobs, None, common=common):
+            flags.append(fl)
             for name, v in dv.items():
                 acc, key = (magnitude, name[1:-1]) if name.startswith("|") else (value, name)
                 acc[key] = v if key not in acc else acc[key] + v
             for name, e in de.items():
                 error[name] = e if name not in error else error[name] + e
             dmax.append(dm)
-        return {name: np.concatenate([dm[name] for dm in dmax]) for name in dmax[0]}
+        return {name: np.concatenate([dm[name] for dm in dmax]) for name in dmax[0]}, np.concatenate(flags)
 
     def indicators(dmax, targets):
         eta = None
@@ -406,7 +430,7 @@ def integrate_adaptive(model, mechanisms, mu, T, *, base, tol=1e-3, max_points=2
         bar = tqdm(total=max_points, unit="k", desc=f"{model.name} adaptive, tol {tol:g}")
     converged = False
     with executor_scope(executor) as ex:
-        dmax = run("base", centres, levels, ex)
+        dmax, hot = run("base", centres, levels, ex)
         npoints += first
         magnitude = {name: float(np.max(m)) for name, m in magnitude.items()}
         targets = _targets(value, tol, floor, magnitude)
@@ -416,29 +440,34 @@ def integrate_adaptive(model, mechanisms, mu, T, *, base, tol=1e-3, max_points=2
         if bar is not None:
             bar.update(first)
         for _ in range(MAX_ROUNDS):
-            if ratio <= 1.0:
+            open_ = levels < max_level
+            if ratio <= 1.0 and not np.any(hot & open_):
                 converged = True
                 break
-            open_ = levels < max_level
             if not np.any(open_):
                 break
             order = np.argsort(-np.where(open_, eta, -1.0), kind="stable")
             order = order[open_[order]]
             cum = np.cumsum(eta[order])
             n_mark = int(np.searchsorted(cum, fraction * cum[-1])) + 1
-            n_mark = min(n_mark, (max_points - npoints) // (S * S))
-            if n_mark < 1:
+            if ratio <= 1.0:
+                n_mark = 0
+            forced = np.flatnonzero(hot & open_)
+            wanted = np.concatenate([forced, order[:n_mark]])                  # unresolved crossings first
+            wanted = wanted[np.sort(np.unique(wanted, return_index=True)[1])]
+            marked = np.sort(wanted[: (max_points - npoints) // (S * S)])
+            if len(marked) < 1:
                 break
-            marked = np.sort(order[:n_mark])
             for _pass in range(max_level + 1):                 # split the marked cells, then balance 2:1
                 keep = np.ones(len(levels), dtype=bool)
                 keep[marked] = False
-                dmax = run("split", centres[marked], levels[marked], ex)
+                dmax, new_hot = run("split", centres[marked], levels[marked], ex)
                 new_c, new_l = _children(centres[marked], levels[marked], base.astype(float))
                 new_eta = indicators(dmax, targets)
                 centres = np.concatenate([centres[keep], new_c])
                 levels = np.concatenate([levels[keep], new_l.astype(np.int16)])
                 eta = np.concatenate([eta[keep], new_eta])
+                hot = np.concatenate([hot[keep], new_hot])
                 npoints += len(marked) * S * S
                 if bar is not None:
                     bar.update(len(marked) * S * S)
