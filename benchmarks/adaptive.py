@@ -1,0 +1,154 @@
+"""Adaptive k integration against uniform grids: k points (eigendecompositions) to a given accuracy.
+
+Run from the repository root:
+    python benchmarks/adaptive.py                 # Haldane near a small gap, ~5 min on 2 cores
+    python benchmarks/adaptive.py --quick         # smoke test, ~1 min
+    python benchmarks/adaptive.py --fe            # also bcc Fe at 300 K (~15-30 min)
+
+For each case the adaptive integrator (``qkinetics.integrate.adaptive``, the engine of
+``conductivity(refine=True)``) runs at several tolerances; it prints the k points it evaluated, its
+error estimate and its true error against a reference. Uniform Monkhorst-Pack grids n^2 (n^3) are
+run on a geometric sequence of n, and for every adaptive run the benchmark finds the smallest
+uniform grid whose *true* error is below the adaptive *estimate* (an oracle favourable to the uniform
+grid: it is told its error). The ratio uniform points / adaptive points is the saving at equal,
+guaranteed accuracy. Counts of k points, not times, are compared (both integrators spend their time
+in one eigendecomposition per point; the per-point time of both is printed too).
+
+References (true errors):
+- Haldane t2 = 0.1, phi = pi/2, M = 0.515 (a 9.2 meV gap at K'), anomalous Hall at 10 K with mu mid-gap
+  (the Chern insulator, thermally smeared) and mu = 0.6 eV in the band: uniform 5400^2 (29 M points,
+  ``--reference`` recomputes it; otherwise the stored numbers below, from that run);
+- bcc Fe (18 Wannier functions, tests/data/wannier90/fe), anomalous Hall sigma_xy at 300 K, mu = 12.6279 eV:
+  the irreducible wedge of 4/mm'm' on a uniform grid of ``--fe-reference`` points per direction (the
+  Wannier fit breaks the group at 1e-5 - 1e-4, docs/performance.md, below the accuracies compared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import qkinetics as qk
+from qkinetics.integrate import KGrid, integrate_mechanisms
+from qkinetics.integrate.adaptive import AdaptiveToleranceWarning, integrate_adaptive
+from qkinetics.responses import mechanisms_by_name
+
+ROOT = Path(__file__).resolve().parents[1]
+HALDANE = dict(t1=1.0, t2=0.1, phi=np.pi / 2, mass=0.515)
+HALDANE_MU, HALDANE_T = [0.0, 0.6], [10.0]
+#: sigma_xy band integrals (natural units) on the uniform 5400^2 grid, 10 K: mu = 0, 0.6 eV
+HALDANE_REFERENCE = [-0.1590495, -0.07126312]
+FE_WIN = ROOT / "tests" / "data" / "wannier90" / "fe" / "Fe.win"
+FE_MU = 12.6279
+
+
+def uniform_sequence(model, mechs, mu, T, ns, component, symmetry=None):
+    """Band integrals of ``component`` on uniform n^d grids: list of (points, values, seconds)."""
+    from qkinetics.symmetry import irreducible_grid
+
+    rows = []
+    for n in ns:
+        grid = KGrid(model, n, shift=0 if symmetry is not None else 0.5)
+        if symmetry is not None:
+            grid = irreducible_grid(model, grid, symmetry)
+        t0 = time.process_time()
+        res = integrate_mechanisms(model, mechs, grid, mu, T, warn=False)
+        if symmetry is not None:
+            from qkinetics.symmetry import symmetrize_integrals
+
+            res = symmetrize_integrals(symmetry, mechs, res)
+        seconds = time.process_time() - t0
+        points = grid.count() if symmetry is not None else grid.npoints
+        rows.append((n, points, component(res.values), seconds))
+        print(f"  uniform {n}^{model.dim}: {points} points, {seconds:.1f} s CPU, values {np.round(rows[-1][2], 8)}",
+              flush=True)
+    return rows
+
+
+def adaptive_runs(model, mechs, mu, T, base, tols, component, max_points):
+    rows = []
+    for tol in tols:
+        t0 = time.process_time()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AdaptiveToleranceWarning)
+            res = integrate_adaptive(model, mechs, mu, T, base=base, tol=tol, max_points=max_points)
+        seconds = time.process_time() - t0
+        rows.append((tol, res.npoints, component(res.values), component(res.error), res.converged, seconds,
+                     res.max_level))
+        print(f"  adaptive tol {tol:g}: {res.npoints} points, {seconds:.1f} s CPU, converged {res.converged}, "
+              f"deepest level {res.max_level}", flush=True)
+    return rows
+
+
+def compare(name, adaptive, uniform, reference):
+    reference = np.asarray(reference)
+    print(f"\n{name}")
+    print("  tol      | adaptive points | estimate / |ref| | true error / |ref| | estimate bounds | "
+          "uniform n (points) to that accuracy | ratio uniform/adaptive points")
+    for tol, pts, val, est, conv, sec, level in adaptive:
+        true = np.abs(val - reference)
+        ok = bool(np.all(true <= est))
+        target = np.min(est)                 # the accuracy guaranteed for every component by the estimate
+        need = next(((n, p) for n, p, v, _ in uniform if np.all(np.abs(v - reference) <= est)), None)
+        ratio = f"{need[1] / pts:.1f}" if need else f"> {uniform[-1][1] / pts:.1f} (no uniform grid reached it)"
+        where = f"{need[0]} ({need[1]})" if need else f"> {uniform[-1][0]}"
+        print(f"  {tol:<8g} | {pts:>15d} | {np.array2string(est / np.abs(reference), precision=1)} | "
+              f"{np.array2string(true / np.abs(reference), precision=1)} | {ok} | {where} | {ratio}"
+              + ("" if conv else "   (budget reached)"))
+        del target
+    per_u = uniform[-1][3] / uniform[-1][1]
+    per_a = adaptive[-1][5] / adaptive[-1][1]
+    print(f"  CPU time per k point: uniform {per_u * 1e6:.1f} us, adaptive {per_a * 1e6:.1f} us "
+          f"(ratio adaptive/uniform {per_a / per_u:.2f})")
+
+
+def haldane_case(quick, reference_run):
+    model = qk.zoo.haldane(**HALDANE)
+    mechs = mechanisms_by_name(["anomalous_hall"], 1)
+    xy = lambda values: values["anomalous_hall"][:, 0, 0, 1].real              # noqa: E731  (per mu)
+    ref = HALDANE_REFERENCE
+    if reference_run:
+        ref = uniform_sequence(model, mechs, HALDANE_MU, HALDANE_T, [5400], xy)[0][2]
+    print("Haldane model, 9.2 meV gap at K', anomalous Hall sigma_xy at 10 K, mu = 0 (gap) and 0.6 eV (band)")
+    ns = [300, 600, 900, 1350] if quick else [300, 450, 600, 900, 1350, 1800, 2700]
+    uniform = uniform_sequence(model, mechs, HALDANE_MU, HALDANE_T, ns, xy)
+    tols = [1e-2, 1e-3] if quick else [1e-2, 1e-3, 1e-4]
+    adaptive = adaptive_runs(model, mechs, HALDANE_MU, HALDANE_T, 10, tols, xy, 4_000_000)
+    compare("Haldane small gap, 10 K", adaptive, uniform, ref)
+
+
+def fe_case(quick, ref_n):
+    from qkinetics.symmetry import find_symmetry
+
+    fe = qk.read_wannier90(str(FE_WIN))
+    group = find_symmetry(fe, tol=1e-3).group
+    mechs = mechanisms_by_name(["anomalous_hall"], 1)
+    xy = lambda values: values["anomalous_hall"][:, 0, 0, 1].real              # noqa: E731
+    mu, T = [FE_MU], [300.0]
+    print(f"\nbcc Fe, anomalous Hall sigma_xy at 300 K, reference: wedge of 4/mm'm' on {ref_n}^3")
+    ref = uniform_sequence(fe, mechs, mu, T, [ref_n], xy, symmetry=group)[0][2]
+    ns = [24, 36, 48] if quick else [24, 36, 48, 64, 80]
+    uniform = uniform_sequence(fe, mechs, mu, T, ns, xy)
+    tols = [3e-2] if quick else [3e-2, 1e-2]
+    adaptive = adaptive_runs(fe, mechs, mu, T, 8, tols, xy, 3_000_000)
+    compare("bcc Fe, 300 K (uniform and adaptive both over the full zone)", adaptive, uniform, ref)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer grids and tolerances")
+    parser.add_argument("--reference", action="store_true", help="recompute the Haldane reference (5400^2)")
+    parser.add_argument("--fe", action="store_true", help="also bcc Fe at 300 K")
+    parser.add_argument("--fe-reference", type=int, default=160, help="points per direction of the Fe reference")
+    args = parser.parse_args()
+    haldane_case(args.quick, args.reference)
+    if args.fe:
+        fe_case(args.quick, args.fe_reference)
+
+
+if __name__ == "__main__":
+    main()
