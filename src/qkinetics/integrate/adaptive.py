@@ -390,7 +390,10 @@ def integrate_adaptive(model, mechanisms, mu, T, *, base, tol=1e-3, max_points=2
     if not mechanisms:
         raise ModelError("no mechanisms to integrate.")
     if chunk_size is None:
-        chunk_size = int(np.clip(4e6 / model.norb ** 2 / max(1, len(mu) * len(T)) * 8, 2 * S * S, 20000))
+        # the geometry of a job (~20 arrays of points x norb^2) and its per-point contractions (points x mu x T x
+        # tensor, for each mechanism) both kept near 64 MB; at least one split (9^d points) per job
+        per_point = max(model.norb ** 2, len(mu) * len(T) * model.dim ** 3 * len(mechanisms))
+        chunk_size = int(np.clip(4e6 / per_point, S * S, 20000))
     box = _Box(model, kcut)
     needs = (any(m.needs_derivatives for m in mechanisms), any(m.needs_eigenvectors for m in mechanisms))
     common = (model, {m.name: m.integrand for m in mechanisms}, needs, mu, T, box, base.astype(float),
