@@ -174,7 +174,7 @@ def pointwise_contractions(energies, terms, mu, T):
 
 def _cell_rules(common, centres, levels):
     """Fine and coarse quadratures of cells: dicts name -> (M, n_mu, n_T, *tensor)."""
-    model, integrands, (derivatives, eigenvectors), mu, T, box, base, degeneracy_tol = common
+    model, integrands, (derivatives, eigenvectors), mu, T, box, base, degeneracy_tol, tol = common
     M, d = centres.shape
     S = SPLIT ** d
     h = _sides(base, levels)                                              # (M, d)
@@ -186,7 +186,8 @@ def _cell_rules(common, centres, levels):
     fine, coarse = {}, {}
     mid = (S - 1) // 2
     diameter = np.sum(h * np.linalg.norm(box.axes, axis=1)[None, :], axis=1)          # (M,) 1/Angstrom
-    unresolved = _near_crossings(geo.energies, geo.velocity, np.repeat(diameter / SPLIT, S), mu, T).reshape(M, S)
+    unresolved = _near_crossings(geo.energies, geo.velocity, np.repeat(diameter / SPLIT, S), mu, T,
+                                 tol).reshape(M, S)
     for name, integrand in integrands.items():
         terms = list(integrand(geo).items())
         Y = pointwise_contractions(geo.energies, terms, mu, T)             # (M S, n_mu, n_T, *tensor)
@@ -197,19 +198,20 @@ def _cell_rules(common, centres, levels):
     return fine, coarse, unresolved.any(axis=1)
 
 
-def _near_crossings(energies, velocity, reach, mu, T):
+def _near_crossings(energies, velocity, reach, mu, T, tol):
     """Points (B,) where two adjacent bands on either side of the Fermi level may cross within ``reach``.
 
     Linearizing, bands n and n+1 at k close at a distance :math:`g/|v_{n+1} - v_n|` (g their gap, v the
     band velocities); within it the Berry curvature of the pair is as large as :math:`1/g^2` and its flux
     (up to half a quantum in 2D) is concentrated, so a cell whose sub-cells (``reach`` = their size) may
     hold the crossing cannot be trusted whatever its two rules say: such a peak can fall between all its
-    points. Only pairs straddling the Fermi level (within 40 k_BT of some mu) count: the curvature of a
-    pair of occupied (or of empty) bands cancels in the sum over bands.
+    points. Only pairs straddling the Fermi level count: the curvature of a pair of occupied (or of
+    empty) bands cancels in the sum over bands, up to the difference of their occupations, below
+    ``tol``/10 when both are more than :math:`k_BT \ln(10/\mathrm{tol})` on the same side of every mu.
     """
     if energies.shape[1] < 2:
         return np.zeros(len(energies), dtype=bool)
-    window = 40 * kB_eV * float(np.max(T))
+    window = kB_eV * float(np.max(T)) * np.log(10.0 / tol)
     lower, upper = energies[:, :-1], energies[:, 1:]
     straddle = (lower <= np.max(mu) + window) & (upper >= np.min(mu) - window)
     gap = upper - lower
@@ -397,7 +399,7 @@ def integrate_adaptive(model, mechanisms, mu, T, *, base, tol=1e-3, max_points=2
     box = _Box(model, kcut)
     needs = (any(m.needs_derivatives for m in mechanisms), any(m.needs_eigenvectors for m in mechanisms))
     common = (model, {m.name: m.integrand for m in mechanisms}, needs, mu, T, box, base.astype(float),
-              degeneracy_tol)
+              degeneracy_tol, tol)
     value, error, magnitude = {}, {}, {}
     npoints, history = 0, []
 
