@@ -3,7 +3,8 @@
 Run from the repository root:
     python benchmarks/adaptive.py                 # Haldane near a small gap, ~5 min on 2 cores
     python benchmarks/adaptive.py --quick         # smoke test, ~1 min
-    python benchmarks/adaptive.py --fe            # also bcc Fe at 300 K (~15-30 min)
+    python benchmarks/adaptive.py --fe            # also bcc Fe at 300 K (hours on 2 cores; not yet run)
+    python benchmarks/adaptive.py --fe-only --quick --fe-reference 24   # smoke test of the Fe path
 
 For each case the adaptive integrator (``qkinetics.integrate.adaptive``, the engine of
 ``conductivity(refine=True)``) runs at several tolerances; it prints the k points it evaluated, its
@@ -25,17 +26,22 @@ References (true errors):
 
 from __future__ import annotations
 
-import argparse
-import time
-import warnings
-from pathlib import Path
+import os
 
-import numpy as np
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):     # CPU times comparable: one thread
+    os.environ.setdefault(_var, "1")
 
-import qkinetics as qk
-from qkinetics.integrate import KGrid, integrate_mechanisms
-from qkinetics.integrate.adaptive import AdaptiveToleranceWarning, integrate_adaptive
-from qkinetics.responses import mechanisms_by_name
+import argparse  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import qkinetics as qk  # noqa: E402
+from qkinetics.integrate import KGrid, integrate_mechanisms  # noqa: E402
+from qkinetics.integrate.adaptive import AdaptiveToleranceWarning, integrate_adaptive  # noqa: E402
+from qkinetics.responses import mechanisms_by_name  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 HALDANE = dict(t1=1.0, t2=0.1, phi=np.pi / 2, mass=0.515)
@@ -129,10 +135,10 @@ def fe_case(quick, ref_n):
     mu, T = [FE_MU], [300.0]
     print(f"\nbcc Fe, anomalous Hall sigma_xy at 300 K, reference: wedge of 4/mm'm' on {ref_n}^3")
     ref = uniform_sequence(fe, mechs, mu, T, [ref_n], xy, symmetry=group)[0][2]
-    ns = [24, 36, 48] if quick else [24, 36, 48, 64, 80]
+    ns = [12, 16] if quick else [24, 36, 48, 64, 80]
     uniform = uniform_sequence(fe, mechs, mu, T, ns, xy)
-    tols = [3e-2] if quick else [3e-2, 1e-2]
-    adaptive = adaptive_runs(fe, mechs, mu, T, 8, tols, xy, 3_000_000)
+    tols, base, budget = ([0.3], 4, 30_000) if quick else ([3e-2, 1e-2], 8, 3_000_000)
+    adaptive = adaptive_runs(fe, mechs, mu, T, base, tols, xy, budget)
     compare("bcc Fe, 300 K (uniform and adaptive both over the full zone)", adaptive, uniform, ref, ["sigma_xy"])
 
 

@@ -49,13 +49,13 @@ for n in (150, 300, 450, 600, 900, 1350):
     uniform.append((n * n, np.abs(res.values["anomalous_hall"][:, 0, 0, 1].real - REFERENCE) / np.abs(REFERENCE)))
 
 fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw=dict(width_ratios=[1.25, 1]))
-SHOWN = 1e-3
+SHOWN = 1e-2
 centres, levels = runs[SHOWN].cells
 side = 1.0 / (BASE * 3.0 ** levels)
 corners = np.array([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5]])
 centres = centres - (centres >= 0.5)                                         # the cell centred at Gamma
 u = centres[:, None, :] + corners[None] * side[:, None, None]              # reduced coordinates
-cells = PolyCollection(u @ model.reciprocal, array=levels.astype(float), cmap="viridis", edgecolors="none")
+cells = PolyCollection(u @ model.reciprocal, array=levels.astype(float), cmap="viridis", edgecolors="k", linewidths=0.1)
 ax.add_collection(cells)
 ax.autoscale()
 ax.set_aspect("equal")
@@ -65,7 +65,7 @@ for label, point in (("K", K), ("K' (9 meV gap)", -K)):
     red = red - np.round(red)                                                # the image inside the cell
     kk = red @ model.reciprocal
     ax.plot(*kk, "o", mfc="none", mec="r", ms=10)
-    ax.annotate(label, kk, xytext=(7, 7), textcoords="offset points", color="r")
+    ax.annotate(label, kk, xytext=(-60, -16) if "gap" in label else (7, 7), textcoords="offset points", color="r")
 fig.colorbar(cells, ax=ax, label="refinement level")
 ax.set_xlabel(r"$k_x$ (1/Å)")
 ax.set_ylabel(r"$k_y$ (1/Å)")
