@@ -101,7 +101,8 @@ def compare(name, adaptive, uniform, reference, labels):
         for tol, pts, val, est, conv, sec, level in adaptive:
             true, bar = abs(val[i] - ref), est[i]
             need = next(((n, p) for n, p, v, _ in uniform if abs(v[i] - ref) <= bar), None)
-            ratio = f"{need[1] / pts:.1f}" if need else f"> {uniform[-1][1] / pts:.1f} (no uniform grid tried reached it)"
+            ratio = (f"{need[1] / pts:.1f}" if need else
+                     f"> {uniform[-1][1] / pts:.1f} (no uniform grid tried reached it)")
             where = f"{need[0]} ({need[1]})" if need else f"> {uniform[-1][0]}"
             print(f"    {tol:<7g} | {pts:>9d} | {bar / abs(ref):.2e} | {true / abs(ref):.2e} | {true <= bar} | "
                   f"{where} | {ratio}" + ("" if conv else "   (budget reached)"))

@@ -13,7 +13,6 @@ References:
 """
 
 import math
-import warnings
 
 import numpy as np
 import pytest
@@ -21,7 +20,6 @@ from scipy import integrate as sint
 from test_linear_responses import E2H, _dirac_hall_T0, fermi_derivative
 
 import qkinetics as qk
-from qkinetics.integrate import KGrid, integrate_mechanisms
 from qkinetics.integrate.adaptive import (AdaptiveToleranceWarning, integrate_adaptive, pointwise_contractions,
                                           unbalanced)
 from qkinetics.integrate.integrator import fermi_contractions
@@ -165,8 +163,9 @@ def test_budget_stops_with_a_warning(haldane_small_gap):
     assert res.error["anomalous_hall"][0, 0, 0, 1] > 1e-6 * 0.159       # the estimate says so honestly
 
 
-@pytest.mark.parametrize("kw, match", [(dict(tol=0.0), "tol"), (dict(tol=2.0), "tol"), (dict(max_points=10), "base grid"),
-                                       (dict(max_level=-1), "max_level"), (dict(fraction=0), "fraction")])
+@pytest.mark.parametrize("kw, match", [(dict(tol=0.0), "tol"), (dict(tol=2.0), "tol"),
+                                       (dict(max_points=10), "base grid"), (dict(max_level=-1), "max_level"),
+                                       (dict(fraction=0), "fraction")])
 def test_bad_arguments_are_refused(haldane_small_gap, kw, match):
     mechs = mechanisms_by_name(["anomalous_hall"], 1)
     with pytest.raises(ModelError, match=match):

@@ -353,8 +353,9 @@ def integrate_adaptive(model, mechanisms, mu, T, *, base, tol=1e-3, max_points=2
     max_level : int, optional
         Deepest refinement (cell side ``1 / (base 3^level)``); default 12 in 2D, 8 in 3D, 20 in 1D.
     fraction : float in (0, 1]
-        Bulk-marking fraction: each round splits the leaves of largest indicator making this fraction of
-        the summed indicator (1 splits every leaf not yet converged... and more; 0.5 is a good default).
+        Bulk-marking fraction: each round splits the leaves of largest indicator that make up this fraction
+        of the summed indicator (1 splits every leaf with a nonzero indicator; smaller values refine more
+        selectively in more rounds).
     floor : float
         Targets are not below ``tol * floor`` times the mechanism's largest value over the sweep.
     kcut : float, optional
@@ -492,6 +493,6 @@ def integrate_adaptive(model, mechanisms, mu, T, *, base, tol=1e-3, max_points=2
                       AdaptiveToleranceWarning, stacklevel=2)
     return AdaptiveIntegrals(values=value, error=error, npoints=npoints, converged=converged,
                              cells=(centres, levels), history=history,
-                             description=(f"adaptive: base {'x'.join(map(str, base))} cells x 3^{d} points, tol {tol:g}, "
-                                          f"{npoints} points, deepest level {int(levels.max())}"
+                             description=(f"adaptive: base {'x'.join(map(str, base))} cells x 3^{d} points, "
+                                          f"tol {tol:g}, {npoints} points, deepest level {int(levels.max())}"
                                           + ("" if converged else " (tolerance not reached)")))
