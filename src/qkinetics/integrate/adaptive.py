@@ -20,12 +20,16 @@ and no per-cell vector is ever stored (a cell keeps its centre, level and a scal
 
 Why E bounds the error. On a cell where the integrand is resolved the midpoint error falls as
 :math:`h^2` (smooth) or faster, so the error of :math:`Q^{(3)}` is about :math:`|d_C|/8` or less: E is a
-conservative estimate, about 8x the true error. Where a feature (a Berry-curvature peak near a small gap,
-a Fermi-surface shell of width :math:`k_BT`) is resolved by neither rule, :math:`|d_C|` is of the size
-of the feature's contribution, so such a cell is flagged, not trusted. The failure mode of any sampled
-estimate remains: a feature narrower than the fine spacing of a cell, seen by none of its points, is
-invisible. The base grid must therefore put a few fine points across the narrowest feature of the
-un-refined problem (measured margins in docs/adaptive.md, tests/test_adaptive.py).
+conservative estimate (measured 10-30x the true error). Where a feature (a Berry-curvature peak near a
+small gap, a Fermi-surface shell of width :math:`k_BT`) is resolved by neither rule, :math:`|d_C|` is of
+the size of the feature's contribution, so such a cell is flagged, not trusted. Two rules guard against
+what sampling alone misses: cells where a pair of bands straddling the Fermi level may cross between
+the fine points (:func:`_near_crossings`, from the energies and velocities at the points) are split
+whatever their indicator, and the mesh is kept 2:1 balanced (:func:`unbalanced`), so that a cell whose
+corner a T = 0 Fermi line cuts between its points (:math:`d_C = 0` by chance) follows its refined
+neighbours. What remains invisible is a feature between all points that the band structure does not
+announce; the base grid should resolve the zone's coarse structure (margins measured in
+docs/adaptive.md and tests/test_adaptive.py).
 
 Which cells to refine (bulk marking, as in adaptive finite elements): every leaf's indicator
 :math:`\\eta_C = \\max |d_C| / \\mathrm{target}` (maximum over mechanisms, :math:`\\mu`, T and the largest
