@@ -126,7 +126,7 @@ def haldane_case(quick, reference_run):
     compare("Haldane small gap, anomalous Hall at 10 K", adaptive, uniform, ref, ["mu = 0 (mid-gap)", "mu = 0.6 eV"])
 
 
-def fe_case(quick, ref_n):
+def fe_case(quick, ref_n, grids=None, tols=None, base=None, budget=None):
     from qkinetics.symmetry import find_symmetry
 
     fe = qk.read_wannier90(str(FE_WIN))
@@ -136,9 +136,11 @@ def fe_case(quick, ref_n):
     mu, T = [FE_MU], [300.0]
     print(f"\nbcc Fe, anomalous Hall sigma_xy at 300 K, reference: wedge of 4/mm'm' on {ref_n}^3")
     ref = uniform_sequence(fe, mechs, mu, T, [ref_n], xy, symmetry=group)[0][2]
-    ns = [12, 16] if quick else [24, 36, 48, 64, 80]
+    ns = grids or ([12, 16] if quick else [24, 36, 48, 64, 80])
     uniform = uniform_sequence(fe, mechs, mu, T, ns, xy)
-    tols, base, budget = ([0.3], 4, 30_000) if quick else ([3e-2, 1e-2], 8, 3_000_000)
+    tols = tols or ([0.3] if quick else [3e-2, 1e-2])
+    base = base or (4 if quick else 8)
+    budget = budget or (30_000 if quick else 3_000_000)
     adaptive = adaptive_runs(fe, mechs, mu, T, base, tols, xy, budget)
     compare("bcc Fe, 300 K (uniform and adaptive both over the full zone)", adaptive, uniform, ref, ["sigma_xy"])
 
@@ -150,11 +152,15 @@ def main():
     parser.add_argument("--fe", action="store_true", help="also bcc Fe at 300 K")
     parser.add_argument("--fe-only", action="store_true", help="only bcc Fe")
     parser.add_argument("--fe-reference", type=int, default=160, help="points per direction of the Fe reference")
+    parser.add_argument("--fe-grids", type=int, nargs="+", help="uniform Fe grids n (n^3 points)")
+    parser.add_argument("--fe-tols", type=float, nargs="+", help="adaptive tolerances for Fe")
+    parser.add_argument("--fe-base", type=int, help="adaptive base cells per direction for Fe")
+    parser.add_argument("--fe-budget", type=int, help="adaptive k-point budget for Fe")
     args = parser.parse_args()
     if not args.fe_only:
         haldane_case(args.quick, args.reference)
     if args.fe or args.fe_only:
-        fe_case(args.quick, args.fe_reference)
+        fe_case(args.quick, args.fe_reference, args.fe_grids, args.fe_tols, args.fe_base, args.fe_budget)
 
 
 if __name__ == "__main__":
