@@ -29,6 +29,7 @@ SCRIPTS = {
     "real_materials": ("real_materials.png", "real-materials.md"),
     "thermoelectric": ("thermoelectric_seebeck.png", "thermoelectric.md"),
     "streda": ("streda.png", "orbital-moment.md"),
+    "adaptive_haldane": ("adaptive_haldane.png", "adaptive.md"),
 }
 
 

@@ -35,7 +35,7 @@ def _units(mech, dim):
 def conductivity(model, order=1, *, gradient=False, mu=0.0, T=300.0, tau=1e-13, omega=0.0, mechanisms="all",
                  kgrid=200, shift=0.5, kcut=None, convergence=True, executor=None, chunk_size=None,
                  progress=False, degeneracy_tol=DEFAULT_DEGENERACY_TOL, workers=None, symmetry=None,
-                 symmetry_tol=1e-6) -> xr.Dataset:
+                 symmetry_tol=1e-6, refine=False, tol=1e-3, max_points=2_000_000) -> xr.Dataset:
     """Conductivity of ``model`` by mechanism, for sweeps over mu, T, tau and omega.
 
     Every mechanism is a band integral :math:`\\int d^dk/(2\\pi)^d \\sum_n f^{(p)}(\\varepsilon_n - \\mu)\\,X_n(k)`
@@ -107,6 +107,21 @@ def conductivity(model, order=1, *, gradient=False, mu=0.0, T=300.0, tau=1e-13, 
         group and every candidate's violation are stored in attrs ``symmetry``, ``symmetry_report``.
     symmetry_tol : float
         Largest relative violation of an operation still counted as a symmetry.
+    refine : bool
+        Adaptive integration (:func:`qkinetics.integrate.adaptive.integrate_adaptive`, docs/adaptive.md):
+        the uniform grid ``kgrid`` is cut into cells of 3 points per direction, and cells where the
+        quadrature error is large (Berry-curvature hot spots near small gaps, Fermi surfaces at low T)
+        are split recursively into 3^d sub-cells until the error estimate of every component is below
+        ``tol`` times the largest component of its mechanism at that (mu, T), or ``max_points`` k points
+        have been evaluated (then an ``AdaptiveToleranceWarning``). The error bars ``error_<name>`` are
+        the adaptive estimate :math:`\\sum_C |Q^{(3)}_C - Q^{(1)}_C|` (``convergence`` is not used);
+        attrs ``npoints`` (points evaluated), ``adaptive_converged``, ``adaptive_max_level``.
+        All mechanisms and the whole (mu, T) sweep share each eigendecomposition, as on uniform grids.
+        Not combined with ``symmetry``.
+    tol : float
+        Relative tolerance of ``refine``.
+    max_points : int
+        Budget of k points of ``refine``.
 
     Returns
     -------
@@ -138,6 +153,10 @@ def conductivity(model, order=1, *, gradient=False, mu=0.0, T=300.0, tau=1e-13, 
     checks.memory(f"the result ({len(mu)} mu x {len(T)} T x {len(tau)} tau x {len(omega)} omega values)",
                   result_bytes(model.dim, order, gradient, len(mechs), len(mu), len(T), len(tau), len(omega)),
                   "sweep fewer mu, T, tau or omega values, or split the sweep into several calls")
+    if refine:
+        return _adaptive_conductivity(model, order, mechs, mu, T, tau, omega, kgrid=kgrid, kcut=kcut, tol=tol,
+                                      max_points=max_points, symmetry=symmetry, executor=executor, workers=workers,
+                                      chunk_size=chunk_size, degeneracy_tol=degeneracy_tol, progress=progress)
     grid = KGrid(model, kgrid, shift=shift, kcut=kcut)
     report = resolve_symmetry(model, symmetry, tol=symmetry_tol)
     if report is not None:
@@ -158,6 +177,24 @@ def conductivity(model, order=1, *, gradient=False, mu=0.0, T=300.0, tau=1e-13, 
     if report is not None:
         ds.attrs.update(symmetry=", ".join(report.group.names), symmetry_report=report.summary(),
                         npoints_irreducible=grid.count())
+    return ds
+
+
+def _adaptive_conductivity(model, order, mechs, mu, T, tau, omega, *, kgrid, kcut, tol, max_points, symmetry,
+                           executor, workers, chunk_size, degeneracy_tol, progress) -> xr.Dataset:
+    """The ``refine=True`` branch of :func:`conductivity`: base cells from ``kgrid``, adaptive band integrals."""
+    from .integrate.adaptive import integrate_adaptive
+
+    if symmetry is not None:
+        raise ModelError("refine=True integrates the full zone: it is not combined with symmetry= yet; use one or "
+                         "the other.")
+    base = np.maximum(np.rint(checks.grid_sizes("kgrid", kgrid, model.dim) / 3).astype(int), 1)
+    with executor_scope(executor, workers) as ex:
+        res = integrate_adaptive(model, mechs, mu, T, base=base, tol=tol, max_points=max_points, kcut=kcut,
+                                 executor=ex, chunk_size=chunk_size, degeneracy_tol=degeneracy_tol,
+                                 progress=progress)
+    ds = assemble_dataset(model, order, mechs, res, None, res, mu, T, tau, omega, errors=res.error)
+    ds.attrs.update(adaptive_converged=int(res.converged), adaptive_max_level=res.max_level, adaptive_tol=tol)
     return ds
 
 
@@ -193,12 +230,14 @@ def _prefactors(mech: Mechanism, dim, tau, omega, channels):
     return np.array([[[mech.prefactor(dim, t, w, ch) for w in omega] for t in tau] for ch in channels], dtype=complex)
 
 
-def assemble_dataset(model, order, mechs, fine, coarse, grid, mu, T, tau, omega, coarser=None) -> xr.Dataset:
+def assemble_dataset(model, order, mechs, fine, coarse, grid, mu, T, tau, omega, coarser=None,
+                     errors=None) -> xr.Dataset:
     """Build the labelled result from band integrals (shared by the API and the resumable CLI run).
 
     ``coarse`` and ``coarser`` are the band integrals on the grids with half and a quarter of the points
     per direction (either may be None); the error bars come from
     :func:`qkinetics.integrate.convergence.grid_error` (with ``coarser=None``, the weaker one-level form).
+    ``errors`` (name -> error bars of the band integrals, e.g. the adaptive estimate) replaces them.
     """
     dim = model.dim
     channels = LINEAR_CHANNELS if order == 1 else SECOND_ORDER_CHANNELS
@@ -217,7 +256,12 @@ def assemble_dataset(model, order, mechs, fine, coarse, grid, mu, T, tau, omega,
         ds[m.name] = (dims, sig)
         ds[m.name].attrs.update(units=_units(m, dim), tau_power=m.tau_power, formula=m.formula,
                                 reference=m.reference, assumptions=m.assumptions, family=m.family)
-        if coarse is not None:
+        if errors is not None:
+            ds[f"error_{m.name}"] = (dims, np.abs(pref) * errors[m.name][None, :, :, None, None])
+            ds[f"error_{m.name}"].attrs.update(units=_units(m, dim), description=(
+                "adaptive error estimate: sum over the refined cells of |3^d-point rule - centre-point rule| "
+                "(qkinetics.integrate.adaptive)"))
+        elif coarse is not None:
             bar = grid_error(fine.values[m.name], coarse.values[m.name],
                              None if coarser is None else coarser.values[m.name], fine.resolution)
             err = np.abs(pref) * bar[None, :, :, None, None]
@@ -242,9 +286,10 @@ def assemble_dataset(model, order, mechs, fine, coarse, grid, mu, T, tau, omega,
         ds["total"].attrs.update(
             units=_units(next(m for m in mechs if m.name == included[0]), dim), included=", ".join(included),
             description="sum of the included mechanisms (one variant per family of alternatives)")
-    ds["thermal_resolution"] = (("T",), fine.resolution)
-    ds["thermal_resolution"].attrs["description"] = (
-        "largest |v| dk / (kB T) on the Fermi surface; above 1 the grid is too coarse for T")
+    if fine.resolution is not None:
+        ds["thermal_resolution"] = (("T",), fine.resolution)
+        ds["thermal_resolution"].attrs["description"] = (
+            "largest |v| dk / (kB T) on the Fermi surface; above 1 the grid is too coarse for T")
     ds["mu"].attrs["units"] = "eV"
     ds["T"].attrs["units"] = "K"
     ds["tau"].attrs["units"] = "s"

@@ -1,5 +1,6 @@
 """Brillouin-zone integration: grids, Fermi-Dirac occupation, executors, the band integrator, error bars."""
 
+from .adaptive import AdaptiveIntegrals, AdaptiveToleranceWarning, integrate_adaptive
 from .convergence import grid_error
 from .executors import SerialExecutor, bounded_map, get_executor
 from .grids import KGrid, polar_grid
@@ -7,4 +8,5 @@ from .integrator import BandIntegrals, GridResolutionWarning, integrate_mechanis
 from .occupation import fermi_dirac
 
 __all__ = ["KGrid", "polar_grid", "fermi_dirac", "SerialExecutor", "get_executor", "bounded_map", "BandIntegrals",
-           "GridResolutionWarning", "integrate_mechanisms", "grid_error"]
+           "GridResolutionWarning", "integrate_mechanisms", "grid_error", "integrate_adaptive", "AdaptiveIntegrals",
+           "AdaptiveToleranceWarning"]
