@@ -706,3 +706,48 @@ def test_field_config_matches_the_solver(tmp_path):
     assert cfg2["kinetics"]["order"] == 2 and cfg2["kinetics"]["field"]["expression"] == "0.0001"
     cfg = load_config(_write(tmp_path, _profile(extra="t_end = 2e-14\nfield = 1e-4"), name="num.toml"))
     np.testing.assert_array_equal(qrun.field_function(cfg["kinetics"]["field"], L)(np.zeros(3), 0.0), 1e-4)
+
+
+# ---------------------------------------------------------------------------- dispersion = "imex" (order 2)
+def _order2_steady(extra=""):
+    return STEADY.format(tol=1e-12).replace("nx = 16", "nx = 32").replace("steady = true",
+                                                                         'steady = true\ninitial = "uniform"').replace('relaxation = "local"', 'relaxation = "global"\norder = 2' + extra) \
+        .replace('kind = "step"\nV0 = 0.1\nwidth = 3.0', 'kind = "cos"\nV0 = 0.05\nq = 0.15707963267948966')
+
+
+def test_order2_imex_dispersion_in_the_config(tmp_path, monkeypatch):
+    """dispersion = "imex" reaches the solver (the step is the advective CFL step, larger than the dispersive
+    explicit one) and relaxes from the uniform state to the same order-2 steady state as the explicit stepping."""
+    made = []
+    original = qkinetics.kinetics.KineticSolver.__init__
+
+    def spy(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        made.append(self)
+    monkeypatch.setattr(qkinetics.kinetics.KineticSolver, "__init__", spy)
+    explicit = run(_write(tmp_path, _order2_steady(), "explicit.toml"), progress=False)
+    imex = run(_write(tmp_path, _order2_steady('\ndispersion = "imex"').replace('directory = "out"',
+                                                                              'directory = "out_imex"'),
+                      "imex.toml"), progress=False)
+    assert [s.dispersion for s in made] == ["explicit", "imex"]
+    assert made[1].max_dt() > 1.5 * made[0].max_dt()
+    assert explicit.attrs["converged"] == 1 and imex.attrs["converged"] == 1
+    n_e, n_i = (d["n_physical"].sum("band").values for d in (explicit, imex))
+    diff = np.abs(n_i - n_e).max() / np.ptp(n_e)
+    print(f"imex vs explicit steady n_physical: {diff:.1e} of the modulation; dt ratio "
+          f"{made[1].max_dt() / made[0].max_dt():.2f}")
+    assert diff < 1e-6
+
+
+@pytest.mark.parametrize("extra,match", [
+    ('\ndispersion = "implicit"', r"\[kinetics\] dispersion must be 'explicit' or 'imex'"),
+    ('\ndispersion = 2', r"\[kinetics\] dispersion must be 'explicit' or 'imex'"),
+])
+def test_malformed_dispersion(tmp_path, extra, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(_write(tmp_path, _order2_steady(extra)))
+    # imex at order 0/1 has no dispersive term to treat implicitly
+    order1 = STEADY.format(tol=1e-9).replace('relaxation = "local"', 'relaxation = "local"\norder = 1\n'
+                                              'dispersion = "imex"')
+    with pytest.raises(ConfigError, match=r"dispersion = 'imex' applies to order = 2"):
+        load_config(_write(tmp_path, order1, "o1.toml"))

@@ -54,7 +54,8 @@ def run_kinetics(cfg, model, *, progress=True, stop_after=None):
         solver = KineticSolver(model, V, length=k["length"], nx=k["nx"], nk=k["nk"], nk_perp=k["nk_perp"],
                                mu=k["mu"], T=T, tau=k["tau"], order=k["order"], relaxation=k["relaxation"],
                                limiter=k["limiter"], cfl=k["cfl"], boundary=k["boundary"],
-                               field=field_function(k.get("field"), k["length"]))
+                               field=field_function(k.get("field"), k["length"]),
+                               dispersion=k.get("dispersion", "explicit"))
     except ModelError as err:
         raise ConfigError(f"[kinetics] / [model]: {err}") from None
     if solver.model.dim == 1 and k["nk_perp"] is not None:
