@@ -218,3 +218,8 @@ def test_heat_currents_refused_at_order_2_and_plain_at_order_0():
     np.testing.assert_array_equal(s.transport_current_y(), s.current_y())       # no Berry curvature at order 0
     ds = s.moments()
     assert {"mu_local", "jE", "jQ", "jy_transport", "jQy"} <= set(ds)
+    # T = 0 (collisionless): the energy current only; the local mu is not unique
+    s = KineticSolver(RM, None, length=20.0, nx=8, nk=16, mu=-1.0, T=0.0, tau=np.inf)
+    assert "jE" in s.moments() and "jQ" not in s.moments()
+    with pytest.raises(ModelError, match="T > 0"):
+        s.heat_current()

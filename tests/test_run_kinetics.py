@@ -457,8 +457,9 @@ def test_temperature_profile_config_matches_the_solver(tmp_path):
                       mu=-1.0, T=lambda x: 800 + 300 * np.cos(2 * np.pi * x / L), tau=2e-15, relaxation="local")
     ref = s.run(2e-14, n_save=4, snapshots=True)
     assert ds["f"].dims == ("time", "band", "x", "k") and ds["f"].shape == (5, 2, 16, 32)
-    for name in ("n", "jx", "V", "f"):                    # atol: jx of the t = 0 equilibrium is round-off of n v
+    for name in ("n", "jx", "V", "f", "mu_local", "jE", "jQ"):   # atol: jx of the t = 0 equilibrium is round-off of n v
         np.testing.assert_allclose(ds[name].values, ref[name].values, rtol=1e-12, atol=1e-14 * np.abs(ref[name]).max())
+    assert ds["jQ"].attrs["units"] == "eV/s" and ds["mu_local"].attrs["units"] == "eV"
     np.testing.assert_allclose(ds["T"].values, 800 + 300 * np.cos(2 * np.pi * ds["x"].values / L), rtol=1e-14)
     assert np.ptp(ds["T"].values) > 500 and ds.attrs["T_expression"] == "800 + 300*cos(2*pi*x/L)"
     assert ds.attrs["steps"] == ref.attrs["steps"] and "T_K" not in ds.attrs

@@ -116,6 +116,9 @@ class HeatCurrents:
         density (with ρ for model(x) at order 1) equals that of f at every x (:meth:`.Relaxation.local_mu`; for
         ``relaxation="local"`` the collision term's μ̃). With a potential the electrochemical potential is μ̃ + V."""
         self._check_heat_order()
+        if np.any(np.asarray(self.kT) <= 0):
+            raise ModelError("the local chemical potential (and the heat and transverse transport currents that use it) "
+                             "needs T > 0 (at T = 0 it is not unique in a gap); give T > 0.")
         f = self.f if f is None else f
         saved = getattr(self, "_mu_loc", None)       # keep the relaxation's warm start untouched
         try:
@@ -188,11 +191,14 @@ class HeatCurrents:
 
     def heat_moments(self, f=None, t=None):
         """The local chemical potential ``mu_local`` (x) and the band-resolved ``jE``, ``jQ`` (band, x) (2D: also
-        the transverse transport currents ``jy_transport`` and ``jQy``) as a dict of (dims, values)."""
+        the transverse transport currents ``jy_transport`` and ``jQy``) as a dict of (dims, values); at T = 0
+        (allowed for collisionless runs) ``jE`` only."""
         f = self.f if f is None else f
+        out = {"jE": (("band", "x"), self.energy_current(f, t))}
+        if np.any(np.asarray(self.kT) <= 0):           # T = 0 (collisionless runs): no unique local mu
+            return out
         mu = self.local_chemical_potential(f)
-        out = {"mu_local": (("x",), mu), "jE": (("band", "x"), self.energy_current(f, t)),
-               "jQ": (("band", "x"), self.heat_current(f, t, mu))}
+        out.update(mu_local=(("x",), mu), jQ=(("band", "x"), self.heat_current(f, t, mu)))
         if self.velocity_y is not None:
             out["jy_transport"] = (("band", "x"), self.transport_current_y(f, t, mu))
             out["jQy"] = (("band", "x"), self.heat_current_y(f, t, mu))
