@@ -13,7 +13,7 @@ T(x) = T0 + dT cos(2 pi x / L) on a ring (T0 = 600 K, dT = 30 K, tau = 1 fs, dx 
         kappa (Rice-Mele, mu = -1.6 eV), Nernst alpha_yx and thermal Hall K_yx (QWZ, mu = -1.2 eV): the
         gradient correction, ~ (q l)^2 with l = v tau the mean free path.
 
-Run:  python examples/kinetic_thermoelectric.py [--output DIR]   (a few minutes; default DIR ./qkinetics-examples;
+Run:  python examples/kinetic_thermoelectric.py [--output DIR]   (about 3 minutes; default DIR ./qkinetics-examples;
       docs/make_figures.py passes docs/figures)
 """
 
