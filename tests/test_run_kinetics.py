@@ -710,15 +710,21 @@ def test_field_config_matches_the_solver(tmp_path):
 
 
 # ---------------------------------------------------------------------------- dispersion = "imex" (order 2)
+def _order2_time(extra=""):
+    return _time(1).replace('relaxation = "local"', 'relaxation = "global"\norder = 2' + extra) \
+        .replace("nx = 16", "nx = 32").replace("t_end = 6e-14\nn_save = 6", "t_end = 1e-14\nn_save = 2")
+
+
 def _order2_steady(extra=""):
-    return STEADY.format(tol=1e-12).replace("nx = 16", "nx = 32").replace("steady = true",
-                                                                         'steady = true\ninitial = "uniform"').replace('relaxation = "local"', 'relaxation = "global"\norder = 2' + extra) \
+    return STEADY.format(tol=1e-9).replace('relaxation = "local"', 'relaxation = "global"\norder = 2' + extra) \
         .replace('kind = "step"\nV0 = 0.1\nwidth = 3.0', 'kind = "cos"\nV0 = 0.05\nq = 0.15707963267948966')
 
 
 def test_order2_imex_dispersion_in_the_config(tmp_path, monkeypatch):
-    """dispersion = "imex" reaches the solver (the step is the advective CFL step, larger than the dispersive
-    explicit one) and relaxes from the uniform state to the same order-2 steady state as the explicit stepping."""
+    """dispersion = "imex" reaches the solver: its step is the advective CFL step, larger than the explicit one
+    (limited by the dispersive dx^3 term), and a time run from the uniform state in a moving potential gives the
+    explicit run's densities to the time-discretization error (measured 2.8e-4 of the modulation; both steppings
+    converge as dt^2 to one limit: imex 4.4e-4, 1.1e-4, 1.9e-5 at cfl 0.4, 0.2, 0.1 against explicit at cfl 0.1)."""
     made = []
     original = qkinetics.kinetics.KineticSolver.__init__
 
@@ -726,18 +732,18 @@ def test_order2_imex_dispersion_in_the_config(tmp_path, monkeypatch):
         original(self, *args, **kwargs)
         made.append(self)
     monkeypatch.setattr(qkinetics.kinetics.KineticSolver, "__init__", spy)
-    explicit = run(_write(tmp_path, _order2_steady(), "explicit.toml"), progress=False)
-    imex = run(_write(tmp_path, _order2_steady('\ndispersion = "imex"').replace('directory = "out"',
-                                                                              'directory = "out_imex"'),
+    explicit = run(_write(tmp_path, _order2_time(), "explicit.toml"), progress=False)
+    imex = run(_write(tmp_path, _order2_time('\ndispersion = "imex"').replace('directory = "out"',
+                                                                            'directory = "out_imex"'),
                       "imex.toml"), progress=False)
     assert [s.dispersion for s in made] == ["explicit", "imex"]
-    assert made[1].max_dt() > 1.5 * made[0].max_dt()
-    assert explicit.attrs["converged"] == 1 and imex.attrs["converged"] == 1
-    n_e, n_i = (d["n_physical"].sum("band").values for d in (explicit, imex))
+    ratio = made[1].max_dt() / made[0].max_dt()
+    assert ratio > 1.5 and imex.attrs["steps"] < explicit.attrs["steps"] / 1.5
+    n_e, n_i = (d["n"].sum("band").values[-1] for d in (explicit, imex))
     diff = np.abs(n_i - n_e).max() / np.ptp(n_e)
-    print(f"imex vs explicit steady n_physical: {diff:.1e} of the modulation; dt ratio "
-          f"{made[1].max_dt() / made[0].max_dt():.2f}")
-    assert diff < 1e-6
+    print(f"imex vs explicit density at t_end: {diff:.1e} of the modulation; dt ratio {ratio:.2f}, steps "
+          f"{explicit.attrs['steps']} and {imex.attrs['steps']}")
+    assert diff < 5e-4
 
 
 @pytest.mark.parametrize("extra,match", [
