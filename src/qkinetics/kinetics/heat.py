@@ -60,7 +60,8 @@ x = (ε - μ̃)/k_BT: the heat magnetization's curl and the :math:`E\\times M` t
 Both are checked numerically against :func:`qkinetics.thermoelectric` (tests/test_kinetics_heat.py).
 
 At order 0 the theory has no Berry curvature: the transport currents are the centre-of-mass ones. Order 2 is not
-built (a uniform T only; the O(ħ²) energy current is not derived): ModelError.
+built (a uniform T only; the O(ħ²) energy current is not derived), nor a magnetic field (the orbital moment shifts
+the energy and B changes the magnetization currents): ModelError, and :meth:`HeatCurrents.heat_moments` is empty.
 """
 
 import numpy as np
@@ -110,6 +111,12 @@ class HeatCurrents:
         if self.order == 2:
             raise ModelError("energy and heat currents are built for orders 0 and 1 (the O(hbar^2) energy current "
                              "is not derived; order 2 also needs a uniform T).")
+        if getattr(self, "magnetic_field", None) is not None:
+            raise ModelError("energy and heat currents are not derived with a magnetic field (the orbital moment "
+                             "shifts the energy, and the magnetization currents change); run without B.")
+
+    def _heat_available(self):
+        return self.order < 2 and getattr(self, "magnetic_field", None) is None
 
     def local_chemical_potential(self, f=None):
         """μ̃(x) (eV, shape (nx,)): the chemical potential of the Fermi function at the local T(x) whose total
@@ -192,7 +199,9 @@ class HeatCurrents:
     def heat_moments(self, f=None, t=None):
         """The local chemical potential ``mu_local`` (x) and the band-resolved ``jE``, ``jQ`` (band, x) (2D: also
         the transverse transport currents ``jy_transport`` and ``jQy``) as a dict of (dims, values); at T = 0
-        (allowed for collisionless runs) ``jE`` only."""
+        (allowed for collisionless runs) ``jE`` only; empty at order 2 and with a magnetic field."""
+        if not self._heat_available():
+            return {}
         f = self.f if f is None else f
         out = {"jE": (("band", "x"), self.energy_current(f, t))}
         if np.any(np.asarray(self.kT) <= 0):           # T = 0 (collisionless runs): no unique local mu

@@ -153,8 +153,7 @@ class Observables:
         data = {"n": (("band", "x"), self.density()), "jx": (("band", "x"), self.current())}
         if self.velocity_y is not None:
             data["jy"] = (("band", "x"), self.current_y())
-        if self.order < 2:
-            data.update(self.heat_moments())
+        data.update(self.heat_moments())
         ds = xr.Dataset(data, coords={"band": np.arange(self.nbands), "x": self.x})
         ds.attrs.update(time=self.t)
         return ds
