@@ -35,8 +35,8 @@ magnetization; the self-rotation part :math:`\\int f m` is in neither the centre
 it cancels). Derivation, which shares nothing with :mod:`qkinetics.responses.thermal`: m_N is a function of
 the local (μ̃, T) whose x-derivative must cancel j^N_y in every equilibrium in a potential
 (:math:`\\tilde\\mu = \\mu - V`, uniform T), which fixes :math:`\\partial_{\\mu}m_N = -\\hbar^{-1}\\sum\\int\\Omega f_0`;
-the constant is zero for an empty band (the sum over all bands of Ω vanishes, so nothing T-dependent can be
-added). Its T-derivative is then forced: :math:`\\partial_T[k_BT\\ln(1+e^{-x})] = k_B s`, s the entropy
+the μ-independent constant, which could depend on T, is zero because an empty system (μ̃ → -∞) carries no
+magnetization at any T. Its T-derivative is then forced: :math:`\\partial_T[k_BT\\ln(1+e^{-x})] = k_B s`, s the entropy
 density, so a gradient ∂_xT gives :math:`j^{N,tr}_y = -(k_B/\\hbar)\\sum\\int\\Omega^{xy}s\\,\\partial_xT`, the
 anomalous Nernst current :math:`j = \\alpha^{AN}_{yx}(-\\partial_xT)` (charge -e) of
 :func:`qkinetics.thermoelectric`.
@@ -65,7 +65,7 @@ the energy and B changes the magnetization currents): ModelError, and :meth:`Hea
 """
 
 import numpy as np
-from scipy.special import expit, spence
+from scipy.special import spence
 
 from .. import units
 from ..models.base import ModelError
