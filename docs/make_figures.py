@@ -3,7 +3,7 @@
 The examples write to ./qkinetics-examples by default, so that running one never changes a tracked
 file; this script is the one place that writes docs/figures, by passing ``--output docs/figures``.
 
-    python docs/make_figures.py                  # all figures, one after another (about 12 minutes of CPU time)
+    python docs/make_figures.py                  # all figures, one after another (about 15 minutes of CPU time)
     python docs/make_figures.py nonlinear_hall   # only the named ones
     python docs/make_figures.py --list           # the scripts and their figures
 """
@@ -30,6 +30,7 @@ SCRIPTS = {
     "thermoelectric": ("thermoelectric_seebeck.png", "thermoelectric.md"),
     "streda": ("streda.png", "orbital-moment.md"),
     "adaptive_haldane": ("adaptive_haldane.png", "adaptive.md"),
+    "kinetic_thermoelectric": ("kinetic_thermoelectric.png", "thermoelectric.md"),
 }
 
 

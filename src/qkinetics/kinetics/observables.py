@@ -147,10 +147,13 @@ class Observables:
         return self.weight * Fx.sum(axis=(2, 3))
 
     def moments(self) -> xr.Dataset:
-        """Current n, jx (and jy in 2D) as an xarray Dataset with dims (band, x)."""
+        """Current n, jx (and jy in 2D) as an xarray Dataset with dims (band, x); at orders 0 and 1 also the local
+        chemical potential ``mu_local`` (x, eV), the energy and heat currents ``jE``, ``jQ`` (eV/(Å^{d-1} s)) and in
+        2D the transverse transport currents ``jy_transport``, ``jQy`` (:mod:`.heat`)."""
         data = {"n": (("band", "x"), self.density()), "jx": (("band", "x"), self.current())}
         if self.velocity_y is not None:
             data["jy"] = (("band", "x"), self.current_y())
+        data.update(self.heat_moments())
         ds = xr.Dataset(data, coords={"band": np.arange(self.nbands), "x": self.x})
         ds.attrs.update(time=self.t)
         return ds

@@ -33,6 +33,7 @@ solvers and boundary conditions):
 :mod:`.relaxation`     the collision targets (local, global, bare), the local μ̃ solve, T or T(x)
 :mod:`.boundaries`     periodic or open x with equilibrium leads
 :mod:`.observables`    densities, currents, face fluxes, moments, snapshots
+:mod:`.heat`           energy and heat currents, local μ̃, transverse transport currents
 :mod:`.kernels`        compiled (numba) kernels of the order-0/1 step: transport, local relaxation, RK2 stages
 :mod:`.solver`         this module: the constructor, ∂_t f, SSP-RK2 steps, CFL, run, steady state
 =====================  =====================================================================================
@@ -89,6 +90,7 @@ from .boundaries import Boundaries
 from .field import AppliedField
 from .fluxes import LIMITERS, upwind_flux
 from .grid import PhaseSpaceGrid
+from .heat import HeatCurrents
 from .observables import Observables
 from .order0 import BandFlow
 from .order1 import AnomalousVelocity
@@ -112,7 +114,7 @@ ORDER2_NEEDS = (
     "Berry curvature of band_geometry, which carries the position block.")
 
 
-class KineticSolver(Observables, Relaxation, Boundaries, Order2Terms, AnomalousVelocity, TextureTerms,
+class KineticSolver(HeatCurrents, Observables, Relaxation, Boundaries, Order2Terms, AnomalousVelocity, TextureTerms,
                     AppliedField, BandFlow, PhaseSpaceGrid):
     """Phase-space kinetic equation of band densities on an (x, k_x[, k_y]) grid (x periodic or open).
 

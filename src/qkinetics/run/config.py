@@ -27,7 +27,8 @@ SECTIONS = {
     "grid": {"n", "shift", "kcut", "chunk_size", "convergence", "max_points", "symmetry", "symmetry_tol"},
     "output": {"directory", "checkpoint_every", "component"},
     "kinetics": {"order", "length", "nx", "nk", "nk_perp", "mu", "T", "tau", "relaxation", "initial", "steady",
-                 "t_end", "n_save", "tol", "max_steps", "limiter", "cfl", "boundary", "snapshots", "field"},
+                 "t_end", "n_save", "tol", "max_steps", "limiter", "cfl", "boundary", "snapshots", "field",
+                 "dispersion"},
     "potential": {"kind", "V0", "q", "omega", "phase", "x0", "width", "expression", "ramp"},
 }
 #: keys of [potential] per kind (``ramp`` and ``kind`` apply to all)
@@ -336,6 +337,14 @@ def _load_kinetics(path, raw) -> dict:
         if extra:
             raise ConfigError(f"[kinetics] order = 2 is built for a uniform model, uniform T and a periodic box; this "
                               f"config has {' and '.join(extra)}: use order = 0 or 1 (or drop them).")
+    out["dispersion"] = kin.get("dispersion", "explicit")
+    if out["dispersion"] not in ("explicit", "imex"):
+        raise ConfigError(f"[kinetics] dispersion must be 'explicit' or 'imex' (order 2: the dispersive Moyal terms "
+                          f"stepped with the rest, or implicitly so that the step is the advective CFL step); got "
+                          f"{out['dispersion']!r}.")
+    if out["dispersion"] == "imex" and out["order"] != 2:
+        raise ConfigError(f"[kinetics] dispersion = 'imex' applies to order = 2 (the dispersive Moyal terms); this "
+                          f"config has order = {out['order']}: remove dispersion.")
     directory, every = _output(path, raw)
     if "component" in raw.get("output", {}):
         raise ConfigError("[output] component (the figure's tensor component) applies to response runs only.")

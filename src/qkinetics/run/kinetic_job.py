@@ -54,7 +54,8 @@ def run_kinetics(cfg, model, *, progress=True, stop_after=None):
         solver = KineticSolver(model, V, length=k["length"], nx=k["nx"], nk=k["nk"], nk_perp=k["nk_perp"],
                                mu=k["mu"], T=T, tau=k["tau"], order=k["order"], relaxation=k["relaxation"],
                                limiter=k["limiter"], cfl=k["cfl"], boundary=k["boundary"],
-                               field=field_function(k.get("field"), k["length"]))
+                               field=field_function(k.get("field"), k["length"]),
+                               dispersion=k.get("dispersion", "explicit"))
     except ModelError as err:
         raise ConfigError(f"[kinetics] / [model]: {err}") from None
     if solver.model.dim == 1 and k["nk_perp"] is not None:
@@ -192,6 +193,9 @@ def _kinetic_frame(solver, k):
     frame = {"n": m["n"].values, "jx": m["jx"].values, "V": solver.V()}
     if "jy" in m:
         frame["jy"] = m["jy"].values
+    for name in ("mu_local", "jE", "jQ", "jy_transport", "jQy"):       # orders 0 and 1 (qkinetics.kinetics.heat)
+        if name in m:
+            frame[name] = m[name].values
     frame["jx_face"] = solver.face_current()
     if k["snapshots"]:
         frame["f"] = solver.snapshot().values
@@ -203,7 +207,8 @@ def _kinetic_dataset(solver, cfg, frame, times=None):
     temperature T(x) and the x-dependent model parameters ``param_<name>`` (x) at the cell centres."""
     import xarray as xr
 
-    dims = {"n": ("band", "x"), "jx": ("band", "x"), "jy": ("band", "x"), "V": ("x",),
+    dims = {"n": ("band", "x"), "jx": ("band", "x"), "jy": ("band", "x"), "V": ("x",), "mu_local": ("x",),
+            "jE": ("band", "x"), "jQ": ("band", "x"), "jy_transport": ("band", "x"), "jQy": ("band", "x"),
             "jx_face": ("band", "x_face"), "f": ("band", "x", "k") + (("k_y",) if solver.model.dim == 2 else ())}
     lead = () if times is None else ("time",)
     data = {name: (lead + dims[name], value) for name, value in frame.items()}
@@ -280,11 +285,12 @@ def _load_kinetic_checkpoint(path, key, shape):
 def _units(dim):
     """Units of the variables of a kinetic result in ``dim`` dimensions (particle density and current per band,
     no spin; the electric current is -e times the particle current)."""
-    current, density = {1: ("1/s", "1/A"), 2: ("1/(A s)", "1/A^2")}[dim]
+    current, density, heat = {1: ("1/s", "1/A", "eV/s"), 2: ("1/(A s)", "1/A^2", "eV/(A s)")}[dim]
     return {
         "x": "A", "x_face": "A", "time": "s", "k": "1/A", "k_y": "1/A", "V": "eV", "T": "K", "f": "1",
         "n": density, "n_physical": density,
-        "jx": current, "jy": current, "jx_face": current,
+        "jx": current, "jy": current, "jx_face": current, "jy_transport": current,
+        "mu_local": "eV", "jE": heat, "jQ": heat, "jQy": heat,
     }
 
 
@@ -295,6 +301,11 @@ LONG_NAMES = {
     "jy": "transverse particle current density per band",
     "jx_face": "particle flux through the cell faces x_face per band (the scheme's conserved flux)",
     "V": "potential energy V(x, t)", "T": "temperature T(x)", "f": "occupation f(band, x, k[, k_y])",
+    "mu_local": "local chemical potential (Fermi function at T(x) with the density of f; electrochemical: + V)",
+    "jE": "energy current density per band, int (eps + V) xdot f",
+    "jQ": "heat current density per band, int (eps - mu_local) xdot f (transport heat current along x)",
+    "jy_transport": "transverse transport particle current per band (jy + d_x of the Berry magnetization, order 1)",
+    "jQy": "transverse transport heat current per band (heat magnetization and E x M terms subtracted, order 1)",
 }
 
 
