@@ -3,7 +3,9 @@
 Run from the repository root:
     python benchmarks/adaptive.py                 # Haldane near a small gap, ~5 min on 2 cores
     python benchmarks/adaptive.py --quick         # smoke test, ~1 min
-    python benchmarks/adaptive.py --fe            # also bcc Fe at 300 K (hours on 2 cores; not yet run)
+    python benchmarks/adaptive.py --fe            # also bcc Fe at 300 K, full settings (hours on 2 cores)
+    python benchmarks/adaptive.py --fe-only --fe-reference 96 --fe-grids 24 36 48 --fe-tols 0.1 \
+        --fe-base 8 --fe-budget 300000            # the Fe run of docs/adaptive.md (~3 min CPU)
     python benchmarks/adaptive.py --fe-only --quick --fe-reference 24   # smoke test of the Fe path
 
 For each case the adaptive integrator (``qkinetics.integrate.adaptive``, the engine of
