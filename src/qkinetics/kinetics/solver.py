@@ -29,6 +29,7 @@ solvers and boundary conditions):
 :mod:`.order2`         the O(ħ²) current: h_2, ρ = 1 - GV'', Moyal fluxes, time flux, the ρf step
 :mod:`.texture`        model(x): local bands at the corners, and at order 1 Ω_xk (plaquette Berry flux), h_1
 :mod:`.field`          the applied field E(x, t): cell averages and point values
+:mod:`.magnetic`       a uniform B_z in 2D: Lorentz force (stream function), D = 1 + bΩ, anomalous velocity
 :mod:`.fluxes`         MUSCL reconstruction, slope limiters, upwind face fluxes
 :mod:`.relaxation`     the collision targets (local, global, bare), the local μ̃ solve, T or T(x)
 :mod:`.boundaries`     periodic or open x with equilibrium leads
@@ -80,6 +81,7 @@ from .boundaries import Boundaries
 from .field import AppliedField
 from .fluxes import LIMITERS, upwind_flux
 from .grid import PhaseSpaceGrid
+from .magnetic import MagneticField
 from .observables import Observables
 from .order0 import BandFlow
 from .order1 import AnomalousVelocity
@@ -90,7 +92,7 @@ from .texture import TextureTerms, plaquette_berry_flux
 __all__ = ["KineticSolver", "LIMITERS", "benchmark_cell_updates", "plaquette_berry_flux"]
 
 
-class KineticSolver(Observables, Relaxation, Boundaries, Order2Terms, AnomalousVelocity, TextureTerms,
+class KineticSolver(Observables, Relaxation, Boundaries, Order2Terms, MagneticField, AnomalousVelocity, TextureTerms,
                     AppliedField, BandFlow, PhaseSpaceGrid):
     """Phase-space kinetic equation of band densities on an (x, k_x[, k_y]) grid (x periodic or open).
 
@@ -145,6 +147,10 @@ class KineticSolver(Observables, Relaxation, Boundaries, Order2Terms, AnomalousV
     boundary : "periodic" or "open"
         x boundaries; "open": upwind with inflow from equilibrium leads at the two boundary cells and free
         outflow (orders 0 and 1).
+    B : float, optional
+        A uniform magnetic field B_z in tesla (2D models, uniform model, orders 0 and 1; :mod:`.magnetic`): the
+        Lorentz force couples the k_y lines, and at order 1 the phase-space density 1 + (e/ħ)BΩ and the
+        anomalous velocity enter. Default: none.
     """
 
     #: Use the compiled kernels of :mod:`.kernels` (orders 0 and 1, periodic x) when numba is available; set
@@ -156,7 +162,7 @@ class KineticSolver(Observables, Relaxation, Boundaries, Order2Terms, AnomalousV
                  mu: float = 0.0, T=300.0, tau: float = np.inf, order: int = 0,
                  relaxation: str = "local", limiter: str = "mc", cfl: float = 0.4, hbar: float = units.hbar_eVs,
                  well_balanced: bool | None = None, boundary: str = "periodic", field=None,
-                 dispersion: str = "explicit"):
+                 dispersion: str = "explicit", B: float | None = None):
         self._init_x_grid(length, nx)
         self.model_function = None if isinstance(model, Model) else model
         self.x_dependent = self.model_function is not None
@@ -194,6 +200,7 @@ class KineticSolver(Observables, Relaxation, Boundaries, Order2Terms, AnomalousV
             raise ModelError("dispersion='imex' treats the dispersive Moyal terms of order 2 implicitly; orders 0 and 1 "
                              "have none (leave dispersion='explicit').")
         self.dispersion = dispersion
+        self._init_magnetic(B, model, order)
         if relaxation not in ("local", "global", "bare"):
             raise ModelError(f"relaxation must be 'local', 'global' or 'bare'; got {relaxation!r}.")
         if limiter not in LIMITERS:
@@ -218,6 +225,7 @@ class KineticSolver(Observables, Relaxation, Boundaries, Order2Terms, AnomalousV
             self._setup_uniform_bands(model, kfaces)
             if model.dim == 2:
                 self._setup_transverse(model)
+                self._setup_magnetic(model, kfaces)
         else:
             self._setup_x_dependent(model, kfaces)
         self.t = 0.0
