@@ -283,8 +283,8 @@ class KineticSolver(Observables, Relaxation, Boundaries, Order2Terms, MagneticFi
         if self.order == 2:
             return self._transport_order2(f, t)
         flow = self._flow(t)
-        if self.compiled and self.boundary == "periodic" and set(flow) == {2}:
-            return self._transport_compiled(f, flow[2])
+        if self.compiled and self.boundary == "periodic" and set(flow) in ({2}, {2, 3}):
+            return self._transport_compiled(f, flow[2], flow.get(3))
         out = self._x_flux_divergence(f, t)
         for axis, u in flow.items():
             if np.any(u != 0):
@@ -294,16 +294,21 @@ class KineticSolver(Observables, Relaxation, Boundaries, Order2Terms, MagneticFi
             out /= self._rho
         return out
 
-    def _transport_compiled(self, f, kdot):
-        """The periodic (x, k_x) transport of :meth:`transport` by the fused kernel (:mod:`.kernels`)."""
+    def _transport_compiled(self, f, kdot, kydot=None):
+        """The periodic (x, k_x[, k_y]) transport of :meth:`transport` by the fused kernels (:mod:`.kernels`);
+        ``kydot``: the face velocities of a k_y flow (the magnetic field), or None."""
         f = np.ascontiguousarray(f, dtype=float)
         shape = f.shape
         out = np.empty(shape)
-        rho = self._rho if self._rho is not None else self._ones
+        rho = np.broadcast_to(self._rho if self._rho is not None else self._ones, shape)
+        lim, chunks = kernels.LIMITER_CODES[self.limiter_name], min(self.nx, kernels.threads(f.size))
+        with_ky = kydot is not None and bool(np.any(kydot != 0))
         kernels.kernel("transport", f.size)(
-            f, np.broadcast_to(self._vx_right(), shape), np.broadcast_to(kdot, shape), np.broadcast_to(rho, shape),
-            self.dx, self.dk, kernels.LIMITER_CODES[self.limiter_name], bool(np.any(kdot != 0)),
-            self._rho is not None, min(self.nx, kernels.threads(f.size)), out)
+            f, np.broadcast_to(self._vx_right(), shape), np.broadcast_to(kdot, shape), rho,
+            self.dx, self.dk, lim, bool(np.any(kdot != 0)), self._rho is not None and not with_ky, chunks, out)
+        if with_ky:
+            kernels.kernel("transport_ky", f.size)(f, np.broadcast_to(kydot, shape), rho, self.dky, lim,
+                                                   self._rho is not None, chunks, out)
         self._bflux = 0.0
         return out
 
