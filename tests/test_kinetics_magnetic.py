@@ -360,3 +360,62 @@ def test_magnetic_field_refusals():
         KineticSolver(qwz(), None, nk_perp=4, B=1e4, order=1, **kw)
     s = KineticSolver(qwz(), None, nk_perp=4, B=0.0, **kw)               # B = 0: no term, the k_y lines stay apart
     assert s.magnetic_field is None and set(s._flow(0.0)) == {2}
+
+
+# ------------------------------------------------------------------------------------------- run config
+
+RUN_B = """
+[model]
+zoo = "qi_wu_zhang"
+params = {{ u = -1.0, t = 0.25, a = 4.0 }}
+
+[kinetics]
+order = {order}
+length = 100.0
+nx = 4
+nk = 12
+nk_perp = 12
+mu = 0.4
+T = 600.0
+tau = 4e-14
+steady = true
+tol = 1e-9
+field = "1e-4"
+
+[field]
+B = {B}
+
+[output]
+directory = "out"
+"""
+
+
+def test_run_config_field_B(tmp_path):
+    """[field] B (tesla) reaches the solver of a kinetic run: the steady state of the run equals the solver's own
+    in the same B (and differs from B = 0 by the Hall deflection); B is saved as the attribute B_T. Bad values
+    name the key."""
+    from qkinetics.run import ConfigError, load_config, run
+
+    def write(sub, text):
+        d = tmp_path / sub
+        d.mkdir()
+        (d / "run.toml").write_text(text)
+        return d / "run.toml"
+    ds = run(write("a", RUN_B.format(order=1, B=500.0)), progress=False)
+    assert ds.attrs["B_T"] == 500.0 and ds.attrs["converged"] == 1
+    s = KineticSolver(qwz(), None, length=100.0, nx=4, nk=12, nk_perp=12, mu=0.4, T=600.0, tau=4e-14, order=1,
+                      B=500.0, field=uniform(1e-4))
+    ref = s.steady_state(tol=1e-9)
+    np.testing.assert_allclose(ds["jy"].values, ref["jy"].values, rtol=1e-6)
+    ds0 = run(write("b", RUN_B.format(order=1, B=0.0)), progress=False)
+    assert "B_T" not in ds0.attrs
+    assert abs(float(ds["jx"].sum()) / float(ds0["jx"].sum()) - 1) > 1e-3
+    cfg = load_config(write("c", RUN_B.format(order=1, B="[0, 0, 2.5]")))
+    assert cfg["kinetics"]["B"] == 2.5
+    for sub, B, order, match in (("d", "[1.0, 0, 0]", 1, "perpendicular"), ("e", '"x"', 1, "B must be a number"),
+                                 ("f", "[1, 2]", 1, "list"), ("g", 1.0, 2, "order = 0 or 1")):
+        with pytest.raises(ConfigError, match=match):
+            load_config(write(sub, RUN_B.format(order=order, B=B)))
+    response = "[model]\nzoo = \"qi_wu_zhang\"\n\n[field]\nB = 1.0\n"
+    with pytest.raises(ConfigError, match="kinetic runs"):
+        load_config(write("h", response))
