@@ -59,8 +59,10 @@ __all__ = ["MagneticField", "magnetic_wavenumber"]
 def magnetic_wavenumber(B, hbar=units.hbar_eVs):
     """b = eB/ħ in 1/Å² for B in tesla: ħk̇ = -e ẋ × B gives k̇ = -b ẋ × ẑ (1/Å² times Å/s).
 
-    e B in eV s/Å² per unit charge is B·10⁻²⁰ (1 T = 1 V s/m²); b = 1/l_B², l_B = 256.6 Å at 1 T."""
-    return float(B) * 1e-20 / hbar
+    e B in eV s/Å² per unit charge is B·10⁻²⁰ (1 T = 1 V s/m²); b = 1/l_B², l_B = 256.6 Å at 1 T. B may be an
+    array (same shape returned)."""
+    b = np.asarray(B, dtype=float) * 1e-20 / hbar
+    return float(b) if b.ndim == 0 else b
 
 
 class MagneticField:
