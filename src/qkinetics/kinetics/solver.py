@@ -15,7 +15,8 @@ the anomalous velocity transverse to x (:mod:`.order1`) and, for an x-dependent 
 curvature ρ = 1 - Ω_xk and h_1 (:mod:`.texture`); order 2 the O(ħ²) current of :mod:`.order2`. An applied field
 E(x, t) adds its force (:mod:`.field`). x is periodic with period ``length`` (Å) or open (:mod:`.boundaries`);
 k_x runs over the Brillouin zone of a lattice model (periodic). In 2D models the transverse momentum k_y is a
-parameter grid: V depends on x only, so k̇_y = 0 and every k_y line evolves independently.
+parameter grid: V depends on x only, so k̇_y = 0 and every k_y line evolves independently, unless a magnetic field
+B_z couples them (:mod:`.magnetic`: the Lorentz force, and at order 1 ρ = 1 + (e/ħ)BΩ).
 
 The parts
 ---------
@@ -45,10 +46,11 @@ flow: the x faces (:mod:`.boundaries`) and every momentum axis in ``self._flow(t
 ``{axis: u}`` with u at the faces i+1/2 of that axis (axis 2 = k_x, 3 = k_y; periodic), broadcastable to
 (N, nx, nk, nky); the CFL rate sums max|u|/spacing over the same entries. A new term is one more part: a class
 in its own module, listed in :class:`KineticSolver`'s bases before :class:`.BandFlow`, whose ``_flow`` adds its
-force to ``super()._flow(t)``. A magnetic field B_z (charge -e) gives ħk̇ ∋ -e ẋ × B: a module ``magnetic.py``
-would add -(e/ħ)B ẏ to the k_x entry (k-dependent through ẏ(k), at the k_x faces) and create the k_y entry
-+(e/ħ)B ẋ (at the k_y faces), so the k_y lines couple; with those face velocities taken as corner differences
-of one "stream function" the discrete divergence of the flow stays zero, as it does for the terms here. If the
+force to ``super()._flow(t)``. The magnetic field B_z (charge -e, ħk̇ ∋ -e ẋ × B) is built
+this way in :mod:`.magnetic`: it adds -(e/ħ)B v_y to the k_x entry (k-dependent, at the k_x faces) and creates
+the k_y entry +(e/ħ)B v_x (at the k_y faces), so the k_y lines couple; those face velocities are corner
+differences of one stream function, so the discrete divergence of the flow stays zero, as it does for the terms
+here. If the
 term changes the phase-space density of states it also sets ``self._rho`` (the transport divides by ρ, the
 densities weight by it, as for the texture). Observables that see the term (the transverse velocity) are
 overridden the same way.
@@ -61,7 +63,8 @@ divided by min ρ), also <= τ/2; order 2 adds the dispersive Moyal rate (:meth:
 equilibrium, zero in the continuum to the working order, so that equilibrium is an exact discrete steady state
 (particle number is still conserved: that residual sums to zero). At orders 0 and 1 on a periodic x grid the
 transport, the ``"local"`` relaxation and the RK2 stages run through the compiled kernels of :mod:`.kernels` when
-numba is available (``compiled``; the same arithmetic, tested against this numpy form), about five times faster.
+numba is available (``compiled``; the same arithmetic, tested against this numpy form), about five times faster;
+a k_y flow (the magnetic field) has its own kernel.
 At order 2 ``dispersion="imex"`` steps the dispersive Moyal terms implicitly (:mod:`.order2`), so the step is the
 advective CFL step.
 """
