@@ -29,6 +29,7 @@ SCRIPTS = {
     "real_materials": ("real_materials.png", "real-materials.md"),
     "thermoelectric": ("thermoelectric_seebeck.png", "thermoelectric.md"),
     "magnetic_kinetics": ("magnetic_kinetics.png", "kinetics.md"),
+    "streda": ("streda.png", "orbital-moment.md"),
 }
 
 
