@@ -108,19 +108,31 @@ def parabolic_bands(kx, ky):
     return [(parabolic_eps(kx, ky), vx, vy, 0 * kx)]
 
 
-def qwz_bands(t, u, a):
-    """Closed-form bands of the Qi-Wu-Zhang model H = t d·σ, d = (sin k_xa, sin k_ya, u + cos k_xa + cos k_ya):
-    ε_∓ = ∓t|d|, velocities ∓t d·∂d/|d|, Berry curvature Ω_∓ = ±(a²/2) d·(∂_xd × ∂_yd)/|d|³ (A = i<u|du>;
-    the lower band carries +, conftest.solid_angle_chern); k in 1/Å."""
-    def bands(kx, ky):
+def qwz_bands(t, u, a, b=0.0):
+    """Closed-form bands of the Qi-Wu-Zhang model H = t d·σ, d = (sin k_xa, sin k_ya, u + cos k_xa + cos k_ya), in
+    the field b = eB/ħ: ε_∓ = ∓t|d|, Berry curvature Ω_∓ = ±(1/2) d·(∂_xd × ∂_yd)/|d|³ (A = i<u|du>; the lower
+    band carries +, conftest.solid_angle_chern), and the wave-packet energy ε̃ = ε - bX with the two-band orbital
+    moment X_n = Im<∂_xu_n|H - ε_n|∂_yu_n> = (ε_m - ε_n) Im<∂_xu_n|∂_yu_n> = (ε_n - ε_m)Ω_n/2 = -t|d|Ω_- in both
+    bands (m = (e/ħ)X). Velocities ∂_kε̃ by a central difference (step 1e-6/a) of the closed form; k in 1/Å."""
+    def parts(kx, ky):
         sx, sy, cx, cy = np.sin(kx * a), np.sin(ky * a), np.cos(kx * a), np.cos(ky * a)
         d = np.stack([sx, sy, u + cx + cy])
         dx = np.stack([cx, 0 * cx, -sx]) * a
         dy = np.stack([0 * cy, cy, -sy]) * a
         nd = np.linalg.norm(d, axis=0)
         om = 0.5 * np.einsum("i...,i...->...", d, np.cross(dx, dy, axis=0)) / nd ** 3
-        vx, vy = (d * dx).sum(0) / nd * t, (d * dy).sum(0) / nd * t
-        return [(-t * nd, -vx, -vy, om), (t * nd, vx, vy, -om)]
+        X = -t * nd * om
+        return [(-t * nd - b * X, om), (t * nd - b * X, -om)]
+
+    def bands(kx, ky):
+        h = 1e-6 / a
+        P = len(kx)
+        stacked = parts(np.concatenate([kx, kx + h, kx - h, kx, kx]), np.concatenate([ky, ky, ky, ky + h, ky - h]))
+        out = []
+        for e, om in stacked:
+            e0, exp, exm, eyp, eym = (e[i * P:(i + 1) * P] for i in range(5))
+            out.append((e0, (exp - exm) / (2 * h), (eyp - eym) / (2 * h), om[:P]))
+        return out
     return bands
 
 
@@ -196,6 +208,31 @@ def test_streda_density_and_quantized_hall_current_of_a_filled_chern_band():
         assert np.abs(s.current().sum(0)).max() < 1e-9 * np.abs(jy).max()
 
 
+def test_streda_slope_of_the_equilibrium_against_exact_hofstadter_densities():
+    """Order 1, QWZ (u = -1.2, a = 1 Å) at kT = 0.2 eV, metal and insulator values of μ: the equilibrium density
+    ∫D f_FD(ε - bX - μ) of the solver at ±B (flux φ = ±10⁻³ h/e per cell, central difference) against the exact
+    electrons per cell of the Hofstadter problem at flux p/q (:mod:`qkinetics.exact.hofstadter`, Richardson
+    from 1/32 and 2/32: accurate to ~1e-3 there), dν/dφ. Measured: 6e-4 (nk = 32); the order-0 solver has no
+    slope at all."""
+    from qkinetics.exact.hofstadter import streda_exact
+    m = qk.zoo.qi_wu_zhang(u=-1.2)
+    T = 0.2 / units.kB_eV
+    mus = np.array([-2.0, -0.5, 0.8])
+    exact, _ = streda_exact(m, mus, T, 32, nk=(1, 64))
+    phi = 1e-3
+    B = phi * 2 * np.pi * HBAR / 1e-20                  # b A_cell = 2π φ with A_cell = 1 Å²
+    kw = dict(length=10.0, nx=1, nk=32, nk_perp=32, T=T, tau=1e-14)
+    slope = {}
+    for order in (0, 1):
+        slope[order] = np.array([(KineticSolver(m, None, mu=mu, B=B, order=order, **kw).density().sum()
+                                  - KineticSolver(m, None, mu=mu, B=-B, order=order, **kw).density().sum()) / (2 * phi)
+                                 for mu in mus])
+    assert np.abs(slope[1] - exact).max() < 2e-3
+    assert np.abs(slope[0]).max() < 1e-12
+    s = KineticSolver(m, None, mu=0.8, B=B, order=1, **kw)
+    assert np.abs(s.orbital_moment).max() > 0.1                   # eV Å²: the moment is there
+
+
 def test_equilibrium_in_B_with_a_potential_is_exact_when_well_balanced():
     """A static V(x) and B, no applied E: with ``well_balanced=True`` the equilibrium f_FD(ε + V - μ) is a steady
     state to round-off (its discrete magnetic transport, a truncation error, is subtracted), so no spurious
@@ -267,16 +304,17 @@ def test_hall_current_of_a_parabolic_band_drude_and_chambers():
 def test_hall_current_at_order_1_against_chambers_with_berry_curvature():
     """Order 1, a QWZ metal (μ = 0.32 eV just above the upper band's bottom, where Ω is large; a = 4 Å so that
     D = 1 + bΩ spans 0.88..1.12 at B = 1000 T): the steady currents of a uniform E against Chambers' orbit
-    integral with the closed-form ε, v, Ω of :func:`qwz_bands` (orbits at the speed b v/(ħD), source
-    F v_x/(ħD), j_y with the anomalous velocity and the Fermi-sea Berry curvature term). Chambers with Ω
-    dropped differs by 1.2 % (j_x) and 1.0 % (j_y), with the sign of Ω flipped by 2.5 %. Measured kinetic errors
-    (limiter "none"): j_x 0.6e-3, 2.1e-3, 1.1e-3 and j_y 2.0e-3, 1.9e-3, 1.2e-3 at nk = 24, 48, 72 (not yet
-    asymptotic); the order-0 solver (no D, no anomalous velocity) is off by 1.1 % and 1.2 %."""
+    integral with the closed-form ε̃ = ε - bX, Ω of :func:`qwz_bands` (orbits at the speed b ṽ/(ħD), source
+    F ṽ_x/(ħD), j_y with the anomalous velocity and the Fermi-sea Berry curvature term). The orbital moment
+    matters here: Chambers without it differs by 24 % (j_x) and 45 % (j_y), without Ω (D and the anomalous
+    velocity) by 1.6 % and 6.4 %. The reference's own error (M = 64, ds = τ/12, to 12τ) is 4e-6. Measured kinetic errors (limiter
+    "none"): j_x 4.7e-4, 1.9e-3 and j_y 7.8e-3, 2.4e-3 at nk = 24, 48; the order-0 solver (no D, no anomalous
+    velocity, no moment) is off by far more."""
     t, u, a = 0.25, -1.0, 4.0
     m = qk.zoo.qi_wu_zhang(u=u, t=t, a=a)
     mu, T, tau, B, E = 0.32, 600.0, 4e-14, 1000.0, 1e-6
     b = magnetic_wavenumber(B)
-    cx, cy = chambers(qwz_bands(t, u, a), b, tau, mu, T, -E, a=a, M=80)
+    cx, cy = chambers(qwz_bands(t, u, a, b), b, tau, mu, T, -E, a=a, M=64, steps_per_tau=12, ntau=12)  # 4e-6
     errs = {}
     for order in (0, 1):
         s = KineticSolver(m, None, length=1000.0, nx=2, nk=48, nk_perp=48, mu=mu, T=T, tau=tau, B=B, order=order,
@@ -284,8 +322,8 @@ def test_hall_current_at_order_1_against_chambers_with_berry_curvature():
         ds = s.steady_state(tol=1e-8)
         assert ds.attrs["converged"]
         errs[order] = np.array([float(ds.jx.sum("band").mean()) / cx - 1, float(ds.jy.sum("band").mean()) / cy - 1])
-    assert np.abs(errs[1]).max() < 3e-3
-    assert np.all(np.abs(errs[0]) > 3 * np.abs(errs[1]))
+    assert np.abs(errs[1]).max() < 3.5e-3
+    assert np.all(np.abs(errs[0]) > 10 * np.abs(errs[1]))
 
 
 def test_cyclotron_precession_of_a_displaced_distribution():

@@ -23,8 +23,15 @@ and D is the phase-space density of states: ∂_t(Df) + ∇·(D ṙ f) + ∇_k·
 (``order=1``) adds D (``self._rho``, the transport divides by it, densities weight by it) and the anomalous
 velocity, i.e. the transverse current :math:`j_y = \\int D\\dot y f = \\int (v_y + \\Omega F_x/\\hbar) f`
 (:meth:`MagneticField.transverse_velocity`); j_x = ∫Dẋf = ∫v_x f is unchanged. The density ∫D f of a filled
-band of Chern number C changes by C b/2π = C eB/h (Streda). No orbital-moment energy -m·B is included: the
-band energy is ε_n(k) (``band_geometry`` of this version has no orbital moment).
+band of Chern number C changes by C b/2π = C eB/h (Streda). Order 1 also replaces the band energy by the
+wave-packet energy in B,
+
+.. math:: \\tilde\\varepsilon_n = \\varepsilon_n - m_n B = \\varepsilon_n - b\\,X_n,\\qquad m_n = (e/\\hbar)X_n,
+
+X the ``orbital_moment`` of :func:`qkinetics.geometry.band_geometry` (eV Å², z component; electron charge -e),
+everywhere ε enters: the velocities v = ∂_kε̃/ħ, the stream function bε̃/ħ, the equilibrium and the relaxation
+targets f_FD(ε̃ + V - μ) (RMP Sec. VIII: ṽ in the equations above). With D and ε̃ the equilibrium density at
+fixed μ has the Streda slope ∂n/∂B = (e/ħ)∫[Ω f + X ∂f/∂ε]/(2π)² (tested against exact Hofstadter densities).
 
 Discretization
 --------------
@@ -71,6 +78,7 @@ class MagneticField:
     docstring)."""
 
     magnetic_field = None               # B_z in tesla (None: no field)
+    orbital_moment = None               # X = (ħ/e) m_z (N, nk, nky), eV Å², at order 1 in B
 
     def _init_magnetic(self, B, model, order):
         """Validate ``B`` (tesla, a real scalar: B_z); 0 or None is no field."""
@@ -106,6 +114,10 @@ class MagneticField:
         kyf = self.ky + 0.5 * self.dky                                         # k_{y,l+1/2}, l = 0..nky-1
         kc = np.stack(np.broadcast_arrays(kfaces[1:, None], kyf[None, :]), -1).reshape(-1, 2)
         ec = model.bands(kc).T.reshape(N, nk, nky)                              # ε at the corners (j+1/2, l+1/2)
+        self.orbital_moment = None
+        if self.order >= 1:
+            ec = ec - b * self._orbital_moment_at(model, kc)
+            self._orbital_energy(model, kfaces, b)
         self._u_kx_magnetic = (-b / (self.hbar * self.dky) * (ec - np.roll(ec, 1, 2)))[:, None]
         self._u_ky_magnetic = (b / (self.hbar * self.dk) * (ec - np.roll(ec, 1, 1)))[:, None]
         if self.order >= 1:
@@ -115,6 +127,31 @@ class MagneticField:
                                  "for the semiclassical expansion where the Berry curvature is large (the phase-space "
                                  "density would vanish); lower B or use order=0.")
             self._rho = D
+
+    def _orbital_moment_at(self, model, k):
+        """X_n = (ħ/e) m_n (eV Å², z component) at the points k (P, 2) of the grid's k_x-major layout, as
+        (N, P/nky, nky); zeros when ``band_geometry`` has no orbital moment."""
+        from ..geometry import band_geometry
+        X = getattr(band_geometry(model, k, inverse_mass=False), "orbital_moment", None)
+        if X is None:
+            return np.zeros((self.nbands, len(k) // self.nky, self.nky))
+        return X[..., 0].T.reshape(self.nbands, -1, self.nky)
+
+    def _orbital_energy(self, model, kfaces, b):
+        """Order 1: ε̃ = ε - bX at the cell centres (``energy``, the equilibria) and at the k_x faces (the cell
+        velocities v_x, exact cell averages as for ε); v_y gains -b∂_{k_y}X/ħ (the difference over the k_y faces
+        of the cell)."""
+        K = self._kgrid(self.k)
+        X = self._orbital_moment_at(model, K)
+        self.orbital_moment = X                                                   # (N, nk, nky), eV Å²
+        Xf = self._orbital_moment_at(model, self._kgrid(kfaces))
+        self.energy = self.energy - b * X
+        self._E = self.energy[:, None]
+        self.velocity = self.velocity - b * (Xf[:, 1:] - Xf[:, :-1]) / (self.dk * self.hbar)
+        self._vxf = self._vcell = self.velocity[:, None]
+        shift = np.array([0.0, 0.5 * self.dky])
+        dX = self._orbital_moment_at(model, K + shift) - self._orbital_moment_at(model, K - shift)
+        self.velocity_y = self.velocity_y - b * dX / (self.dky * self.hbar)
 
     def _flow(self, t):
         """Adds the Lorentz force: -bv_y to k̇_x at the k_x faces and the k_y flow +bv_x (axis 3), both as
