@@ -28,6 +28,7 @@ SCRIPTS = {
     "tau0_closed_forms": ("tau0_closed_forms.png", "tau0.md"),
     "real_materials": ("real_materials.png", "real-materials.md"),
     "thermoelectric": ("thermoelectric_seebeck.png", "thermoelectric.md"),
+    "streda": ("streda.png", "orbital-moment.md"),
 }
 
 

@@ -213,3 +213,38 @@ def test_two_band_moment_is_curvature_times_gap():
     gap = e[:, :1] - e[:, 1:]
     np.testing.assert_allclose(m[:, 0], gap * om[:, 0], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(m[:, 1], -gap * om[:, 1], rtol=1e-10, atol=1e-12)
+
+
+def test_orbital_moment_of_degenerate_pairs_with_b_and_c_operators(monkeypatch):
+    """Every band twice (H ⊗ 1), rebuilt in a complete basis that mixes the copies, sites and cells: the full
+    formula with B and C (band_geometry(orbital=)) gives each exact pair the single band's moment, for any
+    unitary mixing inside the pairs."""
+    model = random_tight_binding(3, 3, seed=5, nR=3, scale=0.6)
+    doubled = qk.TightBinding(model.lattice, np.repeat(model.positions, 2, axis=0),
+                              {R: np.kron(t, np.eye(2)) for R, t in model.hoppings.items()})
+    rng = np.random.default_rng(8)
+    Q, _ = np.linalg.qr(rng.normal(size=(6, 6)) + 1j * rng.normal(size=(6, 6)))
+    new, ops = _mixed_basis(doubled, Q, [(0, 0, 0), (1, 0, 0), (0, -1, 1), (0, 0, 0), (0, 1, 0), (-1, 0, 0)])
+    k = model.k_from_reduced(rng.random((30, 3)))
+    single = qk.band_geometry(model, k).orbital_moment
+    geo = qk.band_geometry(new, k, orbital=ops)
+    assert np.all(geo.degeneracy == 2)
+    scale = np.abs(single).max()
+    np.testing.assert_allclose(geo.orbital_moment[:, 0::2], single, rtol=0, atol=1e-9 * scale)
+    np.testing.assert_allclose(geo.orbital_moment[:, 1::2], single, rtol=0, atol=1e-9 * scale)
+    # without B and C (the moment within the Wannier space) the pairs' moment is the same here: complete basis
+    inner = qk.band_geometry(new, k).orbital_moment
+    np.testing.assert_allclose(inner[:, 0::2], single, rtol=0, atol=1e-9 * scale)
+    true_eigh = np.linalg.eigh
+
+    def scrambled(H):                                           # a random U(2) inside every pair
+        eps, U = true_eigh(H)
+        for p in range(0, eps.shape[-1], 2):
+            X = rng.normal(size=eps.shape[:-1] + (2, 2)) + 1j * rng.normal(size=eps.shape[:-1] + (2, 2))
+            U[..., p:p + 2] = U[..., p:p + 2] @ np.linalg.qr(X)[0]
+        return eps, U
+
+    monkeypatch.setattr(np.linalg, "eigh", scrambled)
+    again = qk.band_geometry(new, k, orbital=ops).orbital_moment
+    monkeypatch.undo()
+    np.testing.assert_allclose(again, geo.orbital_moment, rtol=0, atol=1e-9 * scale)

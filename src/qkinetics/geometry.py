@@ -111,6 +111,10 @@ class BandGeometry:
     berry_curvature_derivative, quantum_metric_derivative, normalized_metric_derivative :
         (B, N, d, d, d) with last index c the derivative: ``[..., a, b, c] = ∂_c X^{ab}``.
         None unless computed with ``derivatives=True``.
+    orbital_moment : (B, N, P) the orbital magnetic moment as a pseudovector, eV Å²: the moment is
+        :math:`m_n = (e/\\hbar)` ``orbital_moment`` (electron charge -e; 1 eV Å² ↔ ``units.orbital_moment_bohr``
+        = 0.2625 Bohr magnetons). P = 3 in 3D (components x, y, z), P = 1 in 2D (the z component,
+        ``[..., 0]``), P = 0 in 1D. See :func:`geometry_from_hamiltonian` (Notes) for the formula.
     degeneracy : (B, N) int, size of the degenerate group of each band.
     eigenvectors : (B, N, N) columns |u_n>, only with ``keep_eigenvectors=True``.
     velocity_matrix : (B, d, N, N) the physical velocity matrix (× ħ) in the eigenbasis, V^a_{nm} =
@@ -125,6 +129,7 @@ class BandGeometry:
     quantum_metric: np.ndarray
     normalized_metric: np.ndarray
     degeneracy: np.ndarray
+    orbital_moment: np.ndarray | None = None
     inverse_mass: np.ndarray | None = None
     berry_curvature_derivative: np.ndarray | None = None
     quantum_metric_derivative: np.ndarray | None = None
@@ -169,7 +174,7 @@ def _group_average(same: np.ndarray | None, size: np.ndarray, x: np.ndarray, out
 
 def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = False,
                               degeneracy_tol: float = DEFAULT_DEGENERACY_TOL,
-                              keep_eigenvectors: bool = False, connection=None) -> BandGeometry:
+                              keep_eigenvectors: bool = False, connection=None, orbital=None) -> BandGeometry:
     """Band geometry from a batch of Hamiltonians and their k-derivatives.
 
     Parameters
@@ -191,6 +196,10 @@ def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = Fa
         ``derivatives``, ``(A, dA, d2A)``: A (B, d, N, N) in Å, ``dA[:, a, c] = ∂_c A_a``,
         ``d2A[:, a, c, e] = ∂_e∂_c A_a`` (e.g. :meth:`TightBinding.wannier_connection`). Adds the
         position-block terms (module docstring); None: the tight-binding approximation.
+    orbital : tuple of arrays, optional
+        ``(B(k), C(k))``, (B, 3, N, N) and (B, 3, 3, N, N), the orbital-moment operators of a Wannier90 run
+        in its lattice Fourier convention (:meth:`OrbitalOperators.at
+        <qkinetics.models.wannier90_orbital.OrbitalOperators.at>`); 3D and with ``connection`` only.
 
     Returns
     -------
@@ -198,6 +207,26 @@ def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = Fa
 
     Notes
     -----
+    Orbital magnetic moment (electron charge -e; Xiao, Chang, Niu, RMP 82, 1959 (2010), Sec. III):
+
+    .. math::
+        m_n = -i\\frac{e}{2\\hbar}\\langle\\partial u_n|\\times(H-\\varepsilon_n)|\\partial u_n\\rangle
+            = \\frac{e}{\\hbar}X_n,\\qquad
+        X^c_n = \\mathrm{Im}\\langle\\partial_a u_n|H-\\varepsilon_n|\\partial_b u_n\\rangle
+            = -\\mathrm{Im}\\sum_{m\\notin G(n)}\\frac{V^a_{nm}V^b_{mn}}{\\varepsilon_n-\\varepsilon_m}
+
+    ((a, b, c) cyclic; ``orbital_moment`` is X in eV Å²). A wave packet in a field B has the energy
+    :math:`\\varepsilon_n - m_n\\cdot B`. For two bands :math:`X_n = \\tfrac12(\\varepsilon_n-\\varepsilon_m)\\Omega_n`.
+    Degenerate groups: group trace / size, gauge invariant because :math:`(H-\\varepsilon_G)` annihilates the
+    group. With a position matrix the sum takes the physical Ṽ (module docstring): the moment of the
+    interpolated states within the Wannier space, exact when that space is complete. The part leaving the
+    space needs :math:`\\langle r H\\rangle` and :math:`\\langle r H r\\rangle`, the operators B and C of a
+    Wannier90 run (``orbital``); with them (Lopez, Vanderbilt, Thonhauser, Souza, PRB 85, 014435 (2012),
+    Eqs. 51, 56, 66, as postw90),
+    :math:`X^c_n = \\tfrac12(\\varepsilon_n\\Omega^c_n - \\Lambda^c_{nn}) + \\mathrm{Im}\\sum_m(\\mathcal D_{a,nm}
+    \\bar B_{b,mn} - \\mathcal D_{b,nm}\\bar B_{a,mn} + \\varepsilon_m\\mathcal D_{a,nm}\\mathcal D_{b,mn})`
+    (:func:`_lvts_moment`), which equals the Ṽ formula when the space is complete.
+
     Large batches are processed in sub-batches of about ``SUBBATCH_ELEMENTS / (d N²)`` k points
     (``4 SUBBATCH_ELEMENTS / (d² N²)`` with derivatives), so temporaries stay cache-sized and memory bounded.
     The band-pair sums run as small matrix products per (k, n) once d(d+1)/2 N reaches ``GRAM_PAIR_MIN``
@@ -208,12 +237,14 @@ def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = Fa
     k = None if k is None else np.asarray(k)
     B, d, N = dH.shape[:3]
     connection = _check_connection(connection, B, d, N, derivatives)
+    orbital = _check_orbital(orbital, connection, B, d, N)
     step = _subbatch_size(d, N, derivatives)
     ws = _Workspace()                # bounded, cache-sized temporaries whatever the batch, reused
     geo = _assemble(np.empty((B, 0)) if k is None else k, step, lambda i, out: _geometry(
         H[i:i + step], dH[i:i + step], None if d2H is None else d2H[i:i + step],
         None if k is None else k[i:i + step], derivatives, degeneracy_tol, keep_eigenvectors, ws, out,
-        None if connection is None else tuple(x[i:i + step] for x in connection)))
+        None if connection is None else tuple(x[i:i + step] for x in connection),
+        None if orbital is None else tuple(x[i:i + step] for x in orbital)))
     geo.k = k
     return geo
 
@@ -251,6 +282,20 @@ def _check_connection(connection, B, d, N, derivatives):
     return connection[:need]
 
 
+def _check_orbital(orbital, connection, B, d, N):
+    """Validated orbital-moment operators (B(k), C(k)) or None."""
+    if orbital is None:
+        return None
+    if connection is None or d != 3:
+        raise ModelError("orbital= (the B and C operators of a Wannier90 run) needs a 3D model with its position "
+                         "matrix (connection=).")
+    orbital = tuple(np.asarray(x) for x in orbital)
+    shapes = [(B, 3, N, N), (B, 3, 3, N, N)]
+    if len(orbital) != 2 or any(x.shape != s for x, s in zip(orbital, shapes)):
+        raise ModelError(f"orbital must be (B(k), C(k)) with shapes {shapes}; got {[x.shape for x in orbital]}.")
+    return orbital
+
+
 def _subbatch_size(d: int, N: int, derivatives: bool) -> int:
     """k points per sub-batch (see SUBBATCH_ELEMENTS)."""
     if derivatives:
@@ -284,7 +329,7 @@ class _Workspace:
 
 
 def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws, out=None,
-              connection=None) -> BandGeometry:
+              connection=None, orbital=None) -> BandGeometry:
     """geometry_from_hamiltonian on one sub-batch (inputs already validated); ``ws`` a _Workspace.
 
     ``out``: optional dict of destination arrays (slices of a full-batch result) for the fields in
@@ -292,6 +337,7 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws,
     ``connection``: None (tight-binding approximation) or the Wannier-gauge Berry connection
     ``(A, dA[, d2A])``, (B, d, N, N), (B, d, d, N, N) [a, c] = ∂_c A_a, (B, d, d, d, N, N) [a, c, e] =
     ∂_e ∂_c A_a, for the position-block terms (module docstring).
+    ``orbital``: None or ``(B(k), C(k))`` (B, 3, N, N), (B, 3, 3, N, N) of a Wannier90 run (needs ``connection``).
     """
     B, d, N = dH.shape[0], dH.shape[1], dH.shape[2]
     out = out or {}
@@ -330,9 +376,8 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws,
         Ftilde, Fdiag = _wannier_curvature(U, Uh, connection, derivatives, pws)
     # Σ_m X^a_nm conj(X^c_nm) w_nm with X = V R: w = 1 gives Σ V^a V^c/Δ² (Q2), w = R gives Σ V^a V^c/Δ³
     # (Q3), w = Δ gives Σ V^a V^c/Δ (Q1, inverse mass), w = R² gives Σ V^a V^c/Δ⁴ (Q4, derivatives only).
-    weights = [(None, True), (R, derivatives)]
-    if want_mass:
-        weights.append((gap, False))
+    # w = Δ (index 2) serves the orbital moment (Im) and, in the tight-binding case, the inverse mass (Re)
+    weights = [(None, True), (R, derivatives), (gap, True)]
     if derivatives:
         R2 = R * R
         weights.append((R2, True))
@@ -343,11 +388,17 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws,
         omega = result("berry_curvature", (B, N, d, d), lambda o: np.add(sums.imag(0, o, -2.0), Fdiag, out=o))
     metric = result("quantum_metric", (B, N, d, d), lambda o: sums.real(0, o))
     norm_metric = result("normalized_metric", (B, N, d, d), lambda o: sums.real(1, o, 2.0))
+    if orbital is None:                           # -Im Σ_m Ṽ^a_nm Ṽ^b_mn/(ε_n - ε_m), as a pseudovector
+        moment = result("orbital_moment", (B, N, d * (d - 1) // 2),
+                        lambda o: _copy_into(o, _axial(sums.imag(2, np.empty((B, N, d, d)), -1.0))))
+    else:
+        moment = result("orbital_moment", (B, N, 3), lambda o: _copy_into(o, _lvts_moment(
+            eps, U, Uh, Vtrue, R, sums.imag(0, np.empty((B, N, d, d)), -2.0) + Fdiag, orbital, pws)))
     if "energies" in out:
         eps, size = _copy_into(out["energies"], eps), _copy_into(out["degeneracy"], size)
 
     geo = BandGeometry(k=k, energies=eps, velocity=vel, berry_curvature=omega, quantum_metric=metric,
-                       normalized_metric=norm_metric, degeneracy=size)
+                       normalized_metric=norm_metric, degeneracy=size, orbital_moment=moment)
     if keep_eigenvectors:
         geo.eigenvectors, geo.velocity_matrix = U, Vh.copy()                 # V is a view of ws
     if not want_mass:
@@ -409,6 +460,38 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws,
     geo.quantum_metric_derivative = _group_average(same, size, dQ2.real)
     geo.normalized_metric_derivative = _group_average(same, size, 2.0 * dQ3.real)
     return geo
+
+
+#: (a, b) of the pseudovector components X^c = X^{ab}: x, y, z in 3D, z in 2D
+_AXIAL_PAIRS = {1: ((), ()), 2: ((0,), (1,)), 3: ((1, 2, 0), (2, 0, 1))}
+
+
+def _axial(T):
+    """Antisymmetric (..., d, d) tensors as pseudovectors (..., d(d-1)/2): (yz, zx, xy) in 3D, (xy,) in 2D."""
+    a, b = _AXIAL_PAIRS[T.shape[-1]]
+    return T[..., list(a), list(b)]
+
+
+def _lvts_moment(eps, U, Uh, V, R, omega, orbital, ws):
+    """Orbital moment (B, N, 3) with the operators B and C of a Wannier90 run (LVTS12), per band.
+
+    ``V`` the velocity matrix of H alone (no position terms), ``omega`` (B, N, 3, 3) the full per-band
+    curvature, ``orbital`` = (B(k), C(k)) in Wannier90's lattice convention. With
+    :math:`\\mathcal D_{a,nm} = iV^a_{nm}/(\\varepsilon_m-\\varepsilon_n)` (zero inside groups),
+    :math:`\\bar B = U^\\dagger B U` and :math:`\\Lambda^c = U^\\dagger i(C_{ab} - C_{ab}^\\dagger)U`, (a, b, c) cyclic:
+    :math:`X^c_n = \\tfrac12(\\varepsilon_n\\Omega^c_n - \\Lambda^c_{nn}) + \\mathrm{Im}\\sum_m(\\mathcal D_{a,nm}\\bar B_{b,mn}
+    - \\mathcal D_{b,nm}\\bar B_{a,mn} + \\varepsilon_m\\mathcal D_{a,nm}\\mathcal D_{b,mn})`.
+    """
+    Bk, Ck = orbital
+    D = -1j * V * R[:, None]                                              # i V_nm/(ε_m - ε_n)
+    Bbar = to_eigenbasis(U, Uh, Bk, ws)
+    DB = np.einsum("kanm,kbmn->knab", D, Bbar)
+    eDD = np.einsum("kanm,km,kbmn->knab", D, eps, D, optimize=True)
+    a, b = _AXIAL_PAIRS[3]
+    Cab = Ck[:, list(a), list(b)]                                         # (B, 3, N, N)
+    Lam = _diagonal_of_transformed(U, 1j * (Cab - np.conj(Cab.swapaxes(-1, -2))))     # (B, N, 3)
+    inter = _axial((DB - DB.swapaxes(-1, -2) + eDD).imag)
+    return 0.5 * (eps[:, :, None] * _axial(omega) - Lam) + inter
 
 
 def _wannier_curvature(U, Uh, connection, full, ws):
@@ -480,7 +563,7 @@ def _copy_into(dst, x):
 
 #: BandGeometry fields that _geometry can write straight into a full-batch result
 _DIRECT = ("energies", "velocity", "berry_curvature", "quantum_metric", "normalized_metric", "degeneracy",
-           "inverse_mass")
+           "inverse_mass", "orbital_moment")
 
 
 def _assemble(k, step, compute) -> BandGeometry:
@@ -697,8 +780,8 @@ def to_eigenbasis(U, Uh, X, ws=None):
 
 def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: bool = True,
                   degeneracy_tol: float = DEFAULT_DEGENERACY_TOL,
-                  keep_eigenvectors: bool = False) -> BandGeometry:
-    """Band energies, velocities, inverse mass, Berry curvature, quantum metric, normalized metric.
+                  keep_eigenvectors: bool = False, orbital=None) -> BandGeometry:
+    """Band energies, velocities, inverse mass, Berry curvature, quantum metric, normalized metric, orbital moment.
 
     One eigendecomposition per k point serves every quantity. See the module docstring for
     the formulas, units and the treatment of degenerate bands. A model with a position matrix
@@ -718,6 +801,11 @@ def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: b
         Bands closer than this (eV, default 1e-3) are treated as one degenerate group.
     keep_eigenvectors : bool
         Keep eigenvectors and velocity matrices.
+    orbital : OrbitalOperators, optional
+        B(R) and C(R) of the Wannier90 run the model comes from
+        (:func:`qkinetics.models.wannier90_orbital.read_wannier90_orbital`, needs ``seedname.uHu``): the orbital
+        moment then includes the part leaving the Wannier space (:func:`geometry_from_hamiltonian`, Notes).
+        The model must carry its position matrix; it is evaluated in Wannier90's lattice convention.
 
     Returns
     -------
@@ -732,6 +820,12 @@ def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: b
     2.0
     """
     k = model.check_k(k)
+    if orbital is not None:
+        if getattr(model, "position_matrix", None) is None or model.dim != 3:
+            raise ModelError(
+                "orbital= (B and C of a Wannier90 run) needs the 3D model of the same run, with its position matrix "
+                "(qk.read_wannier90_run).")
+        model = model.with_convention("lattice")          # B(k), C(k) are Fourier sums in that convention
     order = 2 if (derivatives or inverse_mass) else 1
     # Cache-sized sub-batches (see SUBBATCH_ELEMENTS) sharing one scratch workspace: faster and bounded.
     step = _subbatch_size(model.dim, model.norb, derivatives)
@@ -743,7 +837,8 @@ def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: b
         H, dH, *d2H = model.hamiltonian(kb, order=order)
         H, dH, d2H = _check_inputs(H, dH, d2H[0] if d2H else None, derivatives, degeneracy_tol)
         conn = model.wannier_connection(kb, order=2 if derivatives else 1) if positions else None
-        return _geometry(H, dH, d2H, kb, derivatives, degeneracy_tol, keep_eigenvectors, ws, out, conn)
+        orb = None if orbital is None else orbital.at(kb)
+        return _geometry(H, dH, d2H, kb, derivatives, degeneracy_tol, keep_eigenvectors, ws, out, conn, orb)
 
     return _assemble(k, step, compute)
 

@@ -21,3 +21,11 @@ kB_eV = _c.k / _c.e
 e2_over_h = _c.e**2 / _c.h
 #: One Angstrom in metres.
 angstrom = 1e-10
+#: Magnetic flux quantum h/e in weber (T m^2); the Streda density change per flux is 1/(h/e) per band.
+flux_quantum = _c.h / _c.e
+#: Bohr magneton in eV/T.
+bohr_magneton_eV = _c.physical_constants["Bohr magneton in eV/T"][0]
+#: The orbital moment m = (e/hbar) X of X = 1 eV Angstrom^2 (``BandGeometry.orbital_moment``), in eV/T.
+orbital_moment_eV_per_T = _c.e * angstrom**2 / _c.hbar
+#: The same in Bohr magnetons (about 0.2625).
+orbital_moment_bohr = orbital_moment_eV_per_T / bohr_magneton_eV

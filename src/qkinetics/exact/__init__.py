@@ -3,10 +3,14 @@
 * :mod:`.chain`: 1D tight-binding chains with open boundaries in a potential; the Wannier-Stark
   ladder and its semiclassical prediction from the Moyal band energy (PHYSICS.md section 5, rung 4);
   exact equilibrium densities of a chain in a periodic potential (:func:`supercell_density`).
+* :mod:`.hofstadter`: 2D lattice models in a uniform magnetic field at rational flux (Peierls phases,
+  magnetic supercell); the Streda response dn/dB against the Berry curvature and orbital moment.
 """
 
 from .chain import (LadderPrediction, ladder_errors, real_space_chain, supercell_density, wannier_centers,
                     wannier_stark_exact, wannier_stark_prediction)
 
-__all__ = ["LadderPrediction", "ladder_errors", "real_space_chain", "supercell_density", "wannier_centers", "wannier_stark_exact",
+from .hofstadter import hofstadter_density, magnetic_supercell, streda_exact, streda_prediction
+
+__all__ = ["hofstadter_density", "magnetic_supercell", "streda_exact", "streda_prediction", "LadderPrediction", "ladder_errors", "real_space_chain", "supercell_density", "wannier_centers", "wannier_stark_exact",
            "wannier_stark_prediction"]

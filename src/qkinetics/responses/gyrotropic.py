@@ -45,15 +45,16 @@ from ..models.base import ModelError
 __all__ = ["gyrotropic_tensors", "box_kpoints", "wannier_orbital_moment"]
 
 GYROTROPIC_TENSORS = ("D", "C", "dos", "K")
-#: |e_n - e_m| below which a band pair is left out of the interband sums of the orbital moment (eV)
+#: |e_n - e_m| below which two bands form a degenerate group in the orbital moment (eV)
 PAIR_TOL = 1e-7
-_CYCLIC = ((1, 2), (2, 0), (0, 1))
 
 
 def wannier_orbital_moment(model, orbital, k):
     r"""Berry curvature and orbital moment of every band, with all terms of the Wannier interpolation.
 
-    For band n (non-degenerate; pairs closer than ``PAIR_TOL`` are left out of the sums), with the
+    :math:`\mathcal M_n = 2X_n`, twice :attr:`BandGeometry.orbital_moment <qkinetics.BandGeometry>`, which
+    :func:`qkinetics.band_geometry` computes (``orbital=``; bands closer than ``PAIR_TOL`` form a group). For
+    band n, with the
     Hamiltonian-gauge matrices :math:`\mathcal D_{a,nm} = iV_{a,nm}/(\varepsilon_m-\varepsilon_n)`,
     :math:`\bar A = U^\dagger A^W U`, :math:`\bar\Omega = U^\dagger(\partial_\alpha A^W_\beta -
     \partial_\beta A^W_\alpha)U`, :math:`\bar B = U^\dagger B U`,
@@ -68,8 +69,9 @@ def wannier_orbital_moment(model, orbital, k):
             + 2\,\mathrm{Im}\sum_m\big(\mathcal D_{\alpha,nm}\bar B_{\beta,mn} - \mathcal D_{\beta,nm}\bar B_{\alpha,mn}
             + \varepsilon_m\mathcal D_{\alpha,nm}\mathcal D_{\beta,mn}\big)
 
-    :math:`\mathcal M_n = -2\,\mathrm{Im}\langle\partial u_n|\times(H-\varepsilon_n)|\partial u_n\rangle/2` in
-    eV Å²; the orbital moment is :math:`m_n = -(e/2\hbar)\mathcal M_n` (electron charge -e). In the
+    :math:`\mathcal M^c_n = 2\,\mathrm{Im}\langle\partial_\alpha u_n|H-\varepsilon_n|\partial_\beta u_n\rangle` in
+    eV Å²; the orbital moment is :math:`m_n = (e/2\hbar)\mathcal M_n` (electron charge -e; sign checked by the
+    Streda test, tests/test_streda.py). In the
     tight-binding limit (B = C = 0, no position matrix) :math:`\mathcal M_n^c = -2\,\mathrm{Im}\sum_m
     V_{\alpha,nm}V_{\beta,mn}/(\varepsilon_n-\varepsilon_m)`.
 
@@ -97,41 +99,10 @@ def wannier_orbital_moment(model, orbital, k):
     if orbital is not None and not full:
         raise ModelError("orbital= (B and C of a Wannier90 run) needs the model of the same run, with its position "
                          "matrix (qk.read_wannier90_run).")
-    lat = model.with_convention("lattice") if full else model
-    k = lat.check_k(k)
-    H, dH = lat.hamiltonian(k, order=1)
-    if full:
-        A, dA = lat.wannier_connection(k, order=1)                     # dA[:, a, c] = d_c A_a
-        B, C = orbital.at(k)
-    else:
-        N = H.shape[-1]
-        A = B = np.zeros((len(k), 3, N, N), dtype=complex)
-        dA = np.zeros((len(k), 3, 3, N, N), dtype=complex)
-        C = np.zeros((len(k), 3, 3, N, N), dtype=complex)
-    e, U = np.linalg.eigh(H)
-    Uh = U.conj().transpose(0, 2, 1)
-
-    def rot(X):                                                         # X (K, [3,] N, N) to the eigenbasis
-        return Uh @ X @ U if X.ndim == 3 else Uh[:, None] @ X @ U[:, None]
-
-    V = rot(dH)                                                         # (K, 3, N, N)
-    gap = e[:, None, :] - e[:, :, None]                                 # [n, m] = e_m - e_n
-    inv = np.where(np.abs(gap) > PAIR_TOL, 1.0 / np.where(np.abs(gap) > PAIR_TOL, gap, 1.0), 0.0)
-    Dm = 1j * V * inv[:, None]                                          # D_{a,nm} = i V_nm/(e_m - e_n)
-    Ab, Bb = rot(A), rot(B)
-    curv = np.empty(e.shape + (3,))
-    orb = np.empty(e.shape + (3,))
-    for c, (a, b) in enumerate(_CYCLIC):
-        Obar = rot(dA[:, b, a] - dA[:, a, b])                           # d_a A_b - d_b A_a
-        Lam = rot(1j * (C[:, a, b] - C[:, a, b].conj().transpose(0, 2, 1)))
-        DD = np.einsum("knm,kmn->kn", Dm[:, a], Dm[:, b])
-        DA = np.einsum("knm,kmn->kn", Ab[:, a], Dm[:, b]) + np.einsum("knm,kmn->kn", Dm[:, a], Ab[:, b])
-        curv[..., c] = np.diagonal(Obar, axis1=1, axis2=2).real - 2 * (DA + DD).imag
-        DB = np.einsum("knm,kmn->kn", Dm[:, a], Bb[:, b]) - np.einsum("knm,kmn->kn", Dm[:, b], Bb[:, a])
-        eDD = np.einsum("knm,km,kmn->kn", Dm[:, a], e, Dm[:, b])
-        orb[..., c] = e * curv[..., c] - np.diagonal(Lam, axis1=1, axis2=2).real + 2 * (DB + eDD).imag
-    vel = np.diagonal(V, axis1=2, axis2=3).real.transpose(0, 2, 1)
-    return e, vel, curv, orb
+    geo = band_geometry(model, k, inverse_mass=False, degeneracy_tol=PAIR_TOL, orbital=orbital)
+    Om = geo.berry_curvature
+    curvature = np.stack([Om[..., 1, 2], Om[..., 2, 0], Om[..., 0, 1]], axis=-1)
+    return geo.energies, geo.velocity, curvature, 2.0 * geo.orbital_moment
 
 
 def box_kpoints(center, vectors, mesh):

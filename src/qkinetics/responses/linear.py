@@ -71,7 +71,14 @@ gradient term and an intrinsic (tau^0) quantum-metric term. This module provides
     The O(q/omega) intraband term of the same expansion: the curl of the orbital magnetization
     carried by the Drude-shifted distribution (kinetic magnetoelectric / orbital Edelstein
     effect), absent from the talk's formula. Written with the relaxation factor
-    :math:`1/(1/\\tau - i\\omega)` of the Drude shift.
+    :math:`1/(1/\\tau - i\\omega)` of the Drude shift. The whole tensor (not only its
+    (alpha, beta)-symmetric part).
+``field_gradient_gyrotropic`` (tau^1, derived from the Boltzmann equation)
+    The gyrotropic magnetic effect: the rest of the same O(q/omega) term, antisymmetric in
+    (alpha, beta), the response to :math:`B = q\\times E/\\omega` through the orbital-moment energy
+    :math:`-m\\cdot B(t)` (Zhong, Moore, Souza 2016; docs/orbital-moment.md). With the
+    magnetization curl above it is the whole O(q/omega) term for any field direction (checked
+    against the current-current Kubo sum at finite q).
 ``field_gradient_lapa_hughes`` (tau^0)
     :math:`-\\frac{i e^2}{2\\hbar}\\sum_n\\int f_n\\,\\partial_\\mu g_{\\alpha\\beta}`: the velocity
     correction from the quadrupole energy :math:`\\delta\\varepsilon = (e/2)\\,g^{ab}\\partial_a E_b`
@@ -95,7 +102,7 @@ from .mechanism import LINEAR_CHANNELS, Mechanism
 
 __all__ = [
     "drude", "anomalous_hall", "anomalous_hall_fermi_surface", "field_gradient", "field_gradient_drude",
-    "field_gradient_clean", "field_gradient_magnetization", "field_gradient_lapa_hughes",
+    "field_gradient_clean", "field_gradient_magnetization", "field_gradient_gyrotropic", "field_gradient_lapa_hughes",
     "talk_field_gradient", "LINEAR_MECHANISMS", "MECHANISMS", "UNITS", "units_of",
     "anomalous_hall_from_fermi_surface", "chern_gap_conductivity", "relaxation_factor",
 ]
@@ -550,15 +557,23 @@ field_gradient_clean = Mechanism(
 # --------------------------------------------------------------------------- field gradient, magnetization current
 
 
+def _moment_tensor(geo):
+    """The orbital moment X as an antisymmetric tensor X^{ab} = ε_abc X_c (B, N, d, d), eV Å² (zero in 1D)."""
+    X = geo.orbital_moment
+    B, N, d = geo.velocity.shape
+    T = np.zeros((B, N, d, d))
+    pairs = {2: [(0, 1)], 3: [(1, 2), (2, 0), (0, 1)]}.get(d, [])
+    for c, (a, b) in enumerate(pairs):
+        T[..., a, b] = X[..., c]
+        T[..., b, a] = -X[..., c]
+    return T
+
+
 def _magnetization_integrand(geo):
-    V, inv, same = _pair_data(geo, allow_degenerate=True)
-    # M^{mu b}_n = Im sum_{m not in group(n)} V^mu_nm V^b_mn / (eps_n - eps_m)  (eV A^2)
-    M = np.einsum("kunm,kbmn,knm->knub", V, V, inv).imag
-    size = same.sum(axis=-1)
-    if np.any(size > 1):                                                # group trace / size (gauge invariant)
-        M = np.einsum("knm,kmub->knub", same / size[:, :, None], M)
-    X1 = np.einsum("kna,knub->knuab", geo.velocity, M)                  # v_alpha M^{mu beta}
-    return {1: _sym_last_two(X1)}
+    # M^{mu b}_n = Im sum_{m not in group(n)} V^mu_nm V^b_mn / (eps_n - eps_m) = -X^{mu b}_n, the orbital moment
+    # of band_geometry as a tensor (group trace / size in degenerate groups)
+    X1 = -np.einsum("kna,knub->knuab", geo.velocity, _moment_tensor(geo))     # v_alpha M^{mu beta}
+    return {1: X1}
 
 
 def _magnetization_prefactor(dim, tau, omega, channel="linear"):
@@ -570,21 +585,55 @@ field_gradient_magnetization = Mechanism(
     name="field_gradient_magnetization",
     order=1,
     tau_power=1,
-    needs_eigenvectors=True,
     integrand=_magnetization_integrand,
     prefactor=_magnetization_prefactor,
     tensor_rank=3,
-    formula=("sigma_{mu (alpha beta)} = -(i e^2/hbar^2) / (1/tau - i omega) sum_n int f'_n v_(alpha M^{mu beta)}_n, "
-             "M^{ab}_n = Im sum_m V^a_nm V^b_mn/(eps_n - eps_m)"),
+    formula=("sigma_{mu alpha beta} = -(i e^2/hbar^2) / (1/tau - i omega) sum_n int f'_n v_alpha M^{mu beta}_n, "
+             "M^{ab}_n = Im sum_m V^a_nm V^b_mn/(eps_n - eps_m) = -X^{ab}_n (the orbital moment, m = (e/hbar) X)"),
     reference=("Derived here from the intraband O(q^2/omega) term of the Kubo formula; the physics is the "
                "kinetic magnetoelectric (orbital Edelstein) effect, cf. Yoda, Yokoyama, Murakami, Sci. Rep. 5, "
                "12024 (2015) and Zhong, Moore, Souza, PRL 116, 077201 (2016)."),
     assumptions=(
         "Curl of the orbital magnetization carried by the Drude-shifted distribution (M^{ab} is, up to e/hbar, "
-        "the orbital moment of band n). Clean Kubo gives the 1/(-i omega) form (checked numerically); the "
-        "relaxation factor 1/(1/tau - i omega) is that of the Drude shift. Only the (alpha, beta)-symmetric "
-        "part (longitudinal fields) is given; transverse fields add the gyrotropic magnetic effect. "
-        "Degenerate groups: group trace of M (valid where the group stays degenerate in a neighbourhood)."),
+        "the orbital moment of band n). Clean Kubo gives the 1/(-i omega) form: its (alpha, beta)-symmetric part "
+        "(longitudinal fields) against the scalar-potential Kubo sum, the whole tensor together with "
+        "field_gradient_gyrotropic (the gyrotropic magnetic effect, which transverse fields add) against the "
+        "current-current Kubo sum at finite q (tests/test_gyrotropic_magnetic.py); the relaxation factor "
+        "1/(1/tau - i omega) is that of the Drude shift. Degenerate groups: group trace of M (valid where the "
+        "group stays degenerate in a neighbourhood)."),
+)
+
+
+# --------------------------------------------------------------------------- field gradient, gyrotropic magnetic effect
+
+
+def _gyrotropic_integrand(geo):
+    X1 = np.einsum("knu,knab->knuab", geo.velocity, _moment_tensor(geo))        # v_mu X^{alpha beta}
+    return {1: X1}
+
+
+field_gradient_gyrotropic = Mechanism(
+    name="field_gradient_gyrotropic",
+    order=1,
+    tau_power=1,
+    integrand=_gyrotropic_integrand,
+    prefactor=_magnetization_prefactor,
+    tensor_rank=3,
+    formula=("sigma_{mu [alpha beta]} = -(i e^2/hbar^2) / (1/tau - i omega) sum_n int f'_n v_mu X^{alpha beta}_n, "
+             "X^{ab}_n = eps_abc X^c_n the orbital moment (m = (e/hbar) X); i.e. j_mu = alpha_{mu nu} B_nu with "
+             "alpha = -i omega tau/(1 - i omega tau) K', K'_{mu nu} = -(e^2/hbar^2) sum_n int f'_n v_mu X^nu_n"),
+    reference=("Gyrotropic magnetic effect (kinetic magnetoelectric effect): Zhong, Moore, Souza, PRL 116, 077201 "
+               "(2016); Ma and Pesin, PRB 92, 235205 (2015). Derived here from the relaxation-time Boltzmann "
+               "equation with the energy -m.B(t) (docs/orbital-moment.md)."),
+    assumptions=(
+        "Orbital moment only (no spin Zeeman term: the models carry no spin operator). Intraband, relaxation "
+        "towards the instantaneous equilibrium f0(eps - m.B(t)); B = q x E/omega from Faraday's law, so the "
+        "tensor is antisymmetric in (alpha, beta) and only transverse fields see it. With "
+        "field_gradient_magnetization it makes the whole O(q/omega) term, checked against the clean "
+        "current-current Kubo sum at finite q (2D and 3D random models). Static limit omega -> 0: alpha -> 0 "
+        "(no current in equilibrium); clean limit: j = K' B. With a position matrix the moment is the one within "
+        "the Wannier space (band_geometry without orbital=); for Wannier90 runs use gyrotropic_tensors(..., "
+        "tensors=('K',), orbital=...), K' = (e/hbar) K."),
 )
 
 
@@ -601,6 +650,7 @@ LINEAR_MECHANISMS = (
     field_gradient_clean,
     field_gradient,
     field_gradient_magnetization,
+    field_gradient_gyrotropic,
     field_gradient_lapa_hughes,
 )
 
