@@ -43,9 +43,9 @@ on mu and T:
     = \\tilde v_b + \\frac{e}{\\hbar}B_b\\,(\\Omega\\cdot\\tilde v),
 
 a smooth function of k (no Fermi function in it), solved once per band, field and tau on the whole k grid
-by GMRES (:func:`scipy.sparse.linalg.gmres`, preconditioned by :math:`\\tau_n/D`). The derivative along the
-orbit is a periodic central finite difference (``"fd2"``, ``"fd4"``, ``"fd6"``) or a Fourier (``"spectral"``)
-derivative along each grid axis, in the skew-symmetric form :math:`\\frac12[W\\cdot\\partial\\Lambda +
+by a sparse LU factorization (:func:`scipy.sparse.linalg.splu`) shared by the d field directions. The
+derivative along the orbit is a periodic central finite difference (``"fd2"``, ``"fd4"``, ``"fd6"``) along each
+grid axis, in the skew-symmetric form :math:`\\frac12[W\\cdot\\partial\\Lambda +
 \\partial\\cdot(W\\Lambda)]` (equal to :math:`W\\cdot\\partial\\Lambda` since :math:`\\partial\\cdot W = 0`), so that the
 discrete operator is :math:`D/\\tau_n` plus an antisymmetric matrix: it is always invertible and GMRES converges.
 The valley projections then follow in closed form (:math:`\\chi_v(-f_0')` is invariant along orbits), per
@@ -70,7 +70,7 @@ import warnings
 import numpy as np
 import xarray as xr
 import scipy.sparse as sp
-from scipy.sparse.linalg import LinearOperator, gmres, splu
+from scipy.sparse.linalg import splu
 
 from .. import checks, units
 from ..geometry import DEFAULT_DEGENERACY_TOL, band_geometry
@@ -82,11 +82,13 @@ __all__ = ["magnetoconductivity", "DERIVATIVES"]
 
 #: e/hbar in 1/(T m^2): (e/hbar) B . Omega is dimensionless with Omega in m^2.
 E_OVER_HBAR = units.e / units.hbar
-#: k-derivative schemes along the grid axes: central differences of order 2, 4, 6 or the Fourier derivative.
-DERIVATIVES = ("fd2", "fd4", "fd6", "spectral")
+#: k-derivative schemes along the grid axes: periodic central differences of order 2, 4, 6.
+DERIVATIVES = ("fd2", "fd4", "fd6")
 _FD = {"fd2": (1 / 2,), "fd4": (2 / 3, -1 / 12), "fd6": (3 / 4, -3 / 20, 1 / 60)}
 #: bands whose largest -f0' (1/eV) is below this are left out of the solve (they carry no current)
 WEIGHT_FLOOR = 1e-12
+#: largest -f0' on a valley boundary, relative to its maximum, before a warning
+VALLEY_LEAK = 1e-6
 AXES = ("x", "y", "z")
 
 
@@ -127,23 +129,12 @@ class _Grid:
         self.npoints = len(ij)
 
     def derivative(self, x, axis, scheme):
-        """d x / d u_axis for x of shape (npoints,) on the periodic grid."""
+        """d x / d u_axis for x of shape (npoints,) on the periodic grid (central differences)."""
         a = x.reshape(self.n)
-        if scheme == "spectral":
-            m = self.n[axis]
-            freq = np.fft.fftfreq(m, d=1.0 / m)
-            if m % 2 == 0:
-                freq[m // 2] = 0.0                            # the Nyquist mode has no odd derivative
-            shape = [1] * self.dim
-            shape[axis] = m
-            period = m * self.step[axis]
-            d = np.fft.ifft(np.fft.fft(a, axis=axis) * (2j * np.pi / period * freq).reshape(shape), axis=axis).real
-        else:
-            d = 0.0
-            for s, c in enumerate(_FD[scheme], start=1):
-                d = d + c * (np.roll(a, -s, axis=axis) - np.roll(a, s, axis=axis))
-            d = d / self.step[axis]
-        return d.reshape(-1)
+        d = 0.0
+        for s, c in enumerate(_FD[scheme], start=1):
+            d = d + c * (np.roll(a, -s, axis=axis) - np.roll(a, s, axis=axis))
+        return (d / self.step[axis]).reshape(-1)
 
 
 def _field_directions(direction, dim):
@@ -216,80 +207,72 @@ def _geometry_on_grid(model, grid, chunk_size, degeneracy_tol, orbital_moment):
     return eps, vel, omega, moment
 
 
-def _fd_matrix(grid, axis, scheme):
-    """Sparse periodic central-difference matrix of d/du_axis on the flattened grid (row-major)."""
-    m = grid.n[axis]
+def _fd_matrix(shape, axis, step, scheme):
+    """Sparse periodic central-difference matrix of d/du_axis on a flattened (row-major) grid of ``shape``."""
+    m = shape[axis]
     if m < 2 * len(_FD[scheme]) + 1:
         raise ModelError(f"kgrid {m} along axis {axis} is too small for the {scheme} stencil.")
     one = sp.csr_matrix((m, m))
     for s, c in enumerate(_FD[scheme], start=1):
         shift = sp.eye(m, k=s, format="csr") + sp.eye(m, k=s - m, format="csr")      # x_{i+s} (periodic)
         one = one + c * (shift - shift.T)
-    one = one / grid.step[axis]
-    before = int(np.prod(grid.n[:axis]))
-    after = int(np.prod(grid.n[axis + 1:]))
-    return sp.kron(sp.kron(sp.eye(before), one), sp.eye(after), format="csr")
+    before, after = int(np.prod(shape[:axis])), int(np.prod(shape[axis + 1:]))
+    return sp.kron(sp.kron(sp.eye(before), one / step), sp.eye(after), format="csr")
 
 
 class _OrbitOperator:
     """L = diag(rate) - (1/2) Σ_i [W_i ∂_i + ∂_i W_i], the left side of the mean-free-path equation.
 
-    Finite differences: a sparse matrix, factorized once (LU) for every right-hand side. Spectral: applied by
-    FFTs and inverted by GMRES preconditioned with the LU of the fourth-order finite-difference operator
-    (a few iterations).
+    A sparse matrix of the periodic central differences, factorized once (sparse LU) for the d right-hand
+    sides. Grid axes along which the orbits do not move (W_i = 0 everywhere, e.g. the lattice axis along B)
+    decouple the grid into slabs, factorized one at a time (the cost of a 3D grid is then that of its 2D
+    slabs). (A Fourier derivative inverted by GMRES, preconditioned with this LU, stagnated on lattice bands:
+    relative residual 3e-3 after 150 iterations at omega_c tau = 0.35 on a 64^2 grid; see docs.)
     """
 
     def __init__(self, grid, rate, W, scheme, fd_cache):
-        self.grid, self.rate, self.W, self.scheme = grid, rate, W, scheme
+        self.rate = rate
         self.axes = [i for i in range(grid.dim) if np.any(W[i] != 0)]
-        self.iterations = 0
         if not self.axes:
             return
-        fd = "fd4" if scheme == "spectral" else scheme
-        mat = sp.diags(rate)
-        for i in self.axes:
-            Di = fd_cache.setdefault((i, fd), _fd_matrix(grid, i, fd))
-            Wi = sp.diags(W[i])
-            mat = mat - 0.5 * (Wi @ Di + Di @ Wi)
-        self.lu = splu(mat.tocsc())
+        free = [i for i in range(grid.dim) if i not in self.axes]
+        self.order = free + self.axes                          # slab axes first: each slab is one block
+        self.shape = tuple(grid.n[i] for i in self.order)
+        nslab = int(np.prod([grid.n[i] for i in free])) if free else 1
+        block = grid.npoints // nslab
+        inner = tuple(grid.n[i] for i in self.axes)
 
-    def apply(self, x):
-        out = self.rate * x
-        for i in self.axes:
-            Wi = self.W[i]
-            out = out - 0.5 * (Wi * self.grid.derivative(x, i, self.scheme)
-                               + self.grid.derivative(Wi * x, i, self.scheme))
-        return out
+        def reorder(x):
+            return np.transpose(x.reshape(grid.n), self.order).reshape(nslab, block)
 
-    def solve(self, rhs, tol, maxiter):
+        r, Ws = reorder(rate), [reorder(W[i]) for i in self.axes]
+        self.reorder, self.nslab, self.block, self.grid = reorder, nslab, block, grid
+        mats = []
+        for j, i in enumerate(self.axes):
+            key = (inner, j, grid.step[i], scheme)
+            if key not in fd_cache:
+                fd_cache[key] = _fd_matrix(inner, j, grid.step[i], scheme)
+            mats.append(fd_cache[key])
+        self.lu = []
+        for b in range(nslab):
+            mat = sp.diags(r[b])
+            for Di, Wi in zip(mats, Ws):
+                Wd = sp.diags(Wi[b])
+                mat = mat - 0.5 * (Wd @ Di + Di @ Wd)
+            self.lu.append(splu(mat.tocsc()))
+
+    def solve(self, rhs):
         if not self.axes:
             return rhs / self.rate
-        x = self.lu.solve(rhs)
-        if self.scheme != "spectral":
-            return x
-        P = self.grid.npoints
-        A = LinearOperator((P, P), matvec=lambda y: self.apply(np.asarray(y).reshape(-1)), dtype=float)
-        M = LinearOperator((P, P), matvec=lambda y: self.lu.solve(np.asarray(y).reshape(-1)), dtype=float)
-        count = [0]
-
-        def callback(_):
-            count[0] += 1
-
-        scale = np.linalg.norm(rhs)
-        x, info = gmres(A, rhs, x0=x, rtol=tol, atol=0.0, restart=30, maxiter=maxiter, M=M, callback=callback,
-                        callback_type="pr_norm")
-        self.iterations = max(self.iterations, count[0])
-        residual = np.linalg.norm(self.apply(x) - rhs) / scale if scale > 0 else 0.0
-        if info != 0 and residual > 10 * tol:
-            raise ModelError(f"the spectral magnetotransport solve did not converge (relative residual "
-                             f"{residual:.2e} after {count[0]} GMRES iterations): use derivative='fd4' or a finer "
-                             "k grid.")
-        return x
+        y = self.reorder(rhs)
+        x = np.stack([lu.solve(y[b]) for b, lu in enumerate(self.lu)])
+        inverse = np.argsort(self.order)
+        return np.transpose(x.reshape(self.shape), inverse).reshape(-1)
 
 
 def magnetoconductivity(model, B, *, direction=None, mu=0.0, T=300.0, tau=1e-13, tau_valley=None, valleys=None,
                         band_tau=None, kgrid=64, shift=0.5, kcut=None, derivative="fd2", orbital_moment=False,
-                        tol=1e-10, maxiter=None, chunk_size=20000,
+                        chunk_size=20000,
                         degeneracy_tol=DEFAULT_DEGENERACY_TOL) -> xr.Dataset:
     """Linear conductivity in a uniform magnetic field, nonperturbative in B (module docstring for the equations).
 
@@ -325,13 +308,11 @@ def magnetoconductivity(model, B, *, direction=None, mu=0.0, T=300.0, tau=1e-13,
         Monkhorst-Pack shift of a lattice grid (units of the step).
     kcut : float, optional
         Half the side of a continuum grid's cube (1/Angstrom), default ``model.kcut``.
-    derivative : {"fd2", "fd4", "fd6", "spectral"}
-        The k derivative along orbits: central differences of order 2, 4, 6, or Fourier (lattice models; fastest
-        convergence for smooth bands, docs/magnetotransport.md).
+    derivative : {"fd2", "fd4", "fd6"}
+        The k derivative along orbits: periodic central differences of order 2, 4 or 6 (convergence and cost
+        in docs/magnetotransport.md).
     orbital_moment : bool
         Include the orbital-moment energy :math:`-m\\cdot B` (needs ``band_geometry(...).orbital_moment``).
-    tol, maxiter :
-        Relative residual and iteration limit of GMRES.
     chunk_size : int
         k points per band-geometry call (bounds the memory of the eigendecompositions).
     degeneracy_tol : float, eV
@@ -345,7 +326,7 @@ def magnetoconductivity(model, B, *, direction=None, mu=0.0, T=300.0, tau=1e-13,
         sigma_ab E_b; ``valley_pumping`` (direction, B, mu, T, valley, E): the rate of change of each valley's
         electron density per unit field, :math:`\\int_v e f_0'[\\tilde v_b + (e/\\hbar)B_b\\Omega\\cdot\\tilde v]`
         in 1/(m^d s) per V/m (the chiral anomaly: :math:`-(e^2/h^2) C_v B_b` for a Weyl node of Chern number
-        :math:`C_v`); ``density_of_states`` (direction, B, mu, T, valley) in 1/(eV m^d); ``gmres_iterations``;
+        :math:`C_v`); ``density_of_states`` (direction, B, mu, T, valley) in 1/(eV m^d);
         ``thermal_resolution`` (T). Conventions and the grid in attrs.
 
     Examples
@@ -372,8 +353,6 @@ def magnetoconductivity(model, B, *, direction=None, mu=0.0, T=300.0, tau=1e-13,
     tau_v = None if tau_valley is None else checks.values("tau_valley", tau_valley, "s", positive=True)
     if derivative not in DERIVATIVES:
         raise ModelError(f"derivative must be one of {DERIVATIVES}; got {derivative!r}.")
-    if derivative == "spectral" and not model.periodic:
-        raise ModelError("the spectral derivative needs a periodic (lattice) grid; use 'fd4' for continuum models.")
     ratio = np.ones(model.norb) if band_tau is None else np.asarray(band_tau, dtype=float)
     if ratio.shape != (model.norb,) or not np.all(np.isfinite(ratio)) or np.any(ratio <= 0):
         raise ModelError(f"band_tau must be {model.norb} positive numbers (one relative relaxation time per band); "
@@ -384,6 +363,8 @@ def magnetoconductivity(model, B, *, direction=None, mu=0.0, T=300.0, tau=1e-13,
                   8.0 * grid.npoints * (model.norb * (30 + len(np.atleast_1d(mu)) * len(np.atleast_1d(T))) + 24),
                   "use a smaller kgrid, or sweep fewer mu and T values per call")
     labels, nval = _valley_labels(model, grid, valleys)
+    boundary = _valley_boundary(grid, labels) if nval > 1 else None
+    leak = 0.0
     if tau_v is None:
         tau_v = np.array([np.nan])                                     # "equal to tau"
     eps0, vel, omega_A, moment = _geometry_on_grid(model, grid, chunk_size, degeneracy_tol, orbital_moment)
@@ -398,7 +379,6 @@ def magnetoconductivity(model, B, *, direction=None, mu=0.0, T=300.0, tau=1e-13,
     ahe = np.zeros((nd, nB, nmu, nT, d, d))
     pumping = np.zeros((nd, nB, nmu, nT, nval, d))
     dos = np.zeros((nd, nB, nmu, nT, nval))
-    iterations = np.zeros((nd, nB, nt), dtype=int)
     resolution = np.zeros(nT)
     speed = np.linalg.norm(vel, axis=-1)                                   # eV Å
     fd_cache = {}
@@ -423,6 +403,8 @@ def magnetoconductivity(model, B, *, direction=None, mu=0.0, T=300.0, tau=1e-13,
                     if np.any((D <= 0) & (fw > 1e-8)):
                         raise ModelError(f"1 + (e/hbar) B.Omega <= 0 on the Fermi surface at |B| = {abs(Bval):g} T: "
                                          "the field is beyond the semiclassical theory (Landau quantization); lower B.")
+                    if boundary is not None and fw.max() > 0:
+                        leak = max(leak, float(fw[boundary].max() / fw.max()))
                     fs = fw > 1e-3 * fw.max()
                     if np.any(fs):
                         resolution[iT] = max(resolution[iT], float(np.max(speed[fs]) * grid.spacing / kT[iT]))
@@ -453,8 +435,7 @@ def magnetoconductivity(model, B, *, direction=None, mu=0.0, T=300.0, tau=1e-13,
                 for n in active:
                     op = _OrbitOperator(grid, D[:, n] / taun[n], W[:, :, n], derivative, fd_cache)
                     for b in range(d):
-                        lam[:, n, b] = op.solve(u[:, n, b], tol, maxiter)
-                    iterations[idir, iB, it] = max(iterations[idir, iB, it], op.iterations)
+                        lam[:, n, b] = op.solve(u[:, n, b])
                 for im in range(nmu):
                     for iT in range(nT):
                         fw = weights[im][iT]
@@ -469,11 +450,26 @@ def magnetoconductivity(model, B, *, direction=None, mu=0.0, T=300.0, tau=1e-13,
                             c_v, d_v = _valley_shifts(nu, B_v, T_v, A_v, Abar, t if np.isnan(tvv) else tvv, nval)
                             leff = lam - c_v[labels][:, None, :] - d_v[labels][:, None, :] * taun[None, :, None]
                             boltz[idir, iB, im, iT, it, itv] = units.e * w_si * np.einsum("pna,pnb->ab", fu, leff)
+    if leak > VALLEY_LEAK:
+        warnings.warn(f"occupied states reach the valley boundaries (-f0' there up to {leak:.1e} of its maximum): "
+                      "the Fermi surfaces are not closed inside their valleys, and the intervalley relaxation "
+                      "acts on currents through the boundaries; lower T or mu, or choose other valleys.",
+                      stacklevel=2)
     if np.any(resolution > 1):
         warnings.warn(f"the k grid does not resolve k_B T on the Fermi surface (|v| dk / k_B T up to "
                       f"{resolution.max():.2g} > 1): raise kgrid or T.", GridResolutionWarning, stacklevel=2)
-    return _dataset(model, grid, dirs, Bs, mu, T, tau, tau_valley, tau_v, boltz, ahe, pumping, dos, iterations,
+    return _dataset(model, grid, dirs, Bs, mu, T, tau, tau_valley, tau_v, boltz, ahe, pumping, dos,
                     resolution, derivative, valleys is not None, orbital_moment, ratio)
+
+
+def _valley_boundary(grid, labels):
+    """Grid points with a neighbour in another valley."""
+    lab = labels.reshape(grid.n)
+    out = np.zeros(grid.n, dtype=bool)
+    for i in range(grid.dim):
+        for s in (1, -1):
+            out |= lab != np.roll(lab, s, axis=i)
+    return out.reshape(-1)
 
 
 def _valley_sum(x, labels, nval):
@@ -505,7 +501,7 @@ def _valley_shifts(nu, B_v, T_v, A_v, Abar, tau_v, nval):
     return mubar[None, :] + delta, -delta / tau_v
 
 
-def _dataset(model, grid, dirs, Bs, mu, T, tau, tau_valley, tau_v, boltz, ahe, pumping, dos, iterations, resolution,
+def _dataset(model, grid, dirs, Bs, mu, T, tau, tau_valley, tau_v, boltz, ahe, pumping, dos, resolution,
              derivative, has_valleys, orbital_moment, ratio):
     from ..conductivity import provenance_attrs
 
@@ -532,7 +528,6 @@ def _dataset(model, grid, dirs, Bs, mu, T, tau, tau_valley, tau_v, boltz, ahe, p
     ds["density_of_states"] = (("direction", "B", "mu", "T", "valley"), dos)
     ds["density_of_states"].attrs.update(units=f"1/(eV m^{d})",
                                          description="sum_n int_v D (-f0'): thermally broadened density of states")
-    ds["gmres_iterations"] = (("direction", "B", "tau"), iterations)
     ds["thermal_resolution"] = (("T",), resolution)
     ds["thermal_resolution"].attrs["description"] = "largest |v| dk / (kB T) on the Fermi surface; above 1 the grid is too coarse"
     for name, unit_ in (("B", "T"), ("mu", "eV"), ("T", "K"), ("tau", "s"), ("tau_valley", "s")):
