@@ -51,8 +51,9 @@ not exactly on the grid (the upwind face values are reconstructed from cell valu
 a truncation error O(dk²) where f is smooth; ``well_balanced=True`` subtracts it (static V, no applied E), so the
 equilibrium f_FD(ε + V - μ) in B is then an exact discrete steady state.
 
-The compiled transport kernel of :mod:`.kernels` handles the k_x axis only: with B the transport runs in its
-numpy form (the compiled local relaxation and RK2 stages are still used).
+On a periodic ring the k_y flux runs through its own compiled kernel (:func:`.kernels.transport_ky`, bit-identical
+to the numpy form); measured 1.55-1.65·10⁷ cell-updates/s per core in B against 2.0-2.1·10⁷ without (QWZ,
+32 x 64 x 24 cells).
 """
 
 import numpy as np
@@ -104,8 +105,8 @@ class MagneticField:
         self.magnetic_field = B
 
     def _setup_magnetic(self, model, kfaces):
-        """The face velocities of the magnetic flow from ε at the corners (k_{x,j+1/2}, k_{y,l+1/2}), and at
-        order 1 D = 1 + bΩ (``self._rho``)."""
+        """The face velocities of the magnetic flow from ε at the corners (k_{x,j+1/2}, k_{y,l+1/2}); at order 1
+        ε̃ = ε - bX there and everywhere (:meth:`_orbital_energy`) and D = 1 + bΩ (``self._rho``)."""
         if self.magnetic_field is None:
             return
         N, nk, nky = self.nbands, self.nk, self.nky
@@ -155,7 +156,7 @@ class MagneticField:
 
     def _flow(self, t):
         """Adds the Lorentz force: -bv_y to k̇_x at the k_x faces and the k_y flow +bv_x (axis 3), both as
-        corner differences of the stream function bε/ħ (module docstring)."""
+        corner differences of the stream function bε/ħ (bε̃/ħ at order 1; module docstring)."""
         flow = super()._flow(t)
         if self.magnetic_field is not None:
             flow[2] = flow[2] + self._u_kx_magnetic
