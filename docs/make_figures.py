@@ -28,6 +28,7 @@ SCRIPTS = {
     "tau0_closed_forms": ("tau0_closed_forms.png", "tau0.md"),
     "real_materials": ("real_materials.png", "real-materials.md"),
     "thermoelectric": ("thermoelectric_seebeck.png", "thermoelectric.md"),
+    "magnetic_kinetics": ("magnetic_kinetics.png", "kinetics.md"),
     "streda": ("streda.png", "orbital-moment.md"),
     "adaptive_haldane": ("adaptive_haldane.png", "adaptive.md"),
     "kinetic_thermoelectric": ("kinetic_thermoelectric.png", "thermoelectric.md"),

@@ -8,6 +8,7 @@ transport is identical to the last bit; the μ̃ sums run in a different order, 
 
 * :func:`transport` = -[F^x_{i+1/2} - F^x_{i-1/2}]/dx - [F^k_{j+1/2} - F^k_{j-1/2}]/dk (divided by ρ with
   model(x) at order 1) on a periodic (x, k_x) grid, F the upwind MUSCL fluxes of :func:`.fluxes.upwind_flux`.
+* :func:`transport_ky` subtracts the k_y flux divergence of a flow with a k_y axis (the magnetic field).
 * :func:`local_equilibrium` = f_FD((h - μ̃(x))/k_BT(x)) with μ̃(x) the safeguarded-Newton root of
   Σ w f_FD = n(x), n(x) = Σ w f the local density of f (w = dk dk_y/(2π)^d, times ρ with model(x)).
 
@@ -111,6 +112,31 @@ def transport(f, vx, kd, rho, dx, dk, lim, with_k, with_rho, nchunks, out):
                     out[n, i, j, y] = o
 
 
+def transport_ky(f, uy, rho, dky, lim, with_rho, nchunks, out):
+    """Subtract the periodic k_y flux divergence of f from ``out`` in place, then divide by ρ (``with_rho``):
+    out <- (out - [F^y_{l+1/2} - F^y_{l-1/2}]/dk_y)/ρ, F^y the upwind MUSCL flux with the face velocities ``uy``
+    at k_{y,l+1/2} (index l; broadcast to f's shape). With :func:`transport` (``with_rho`` False) first, the same
+    operations in the same order as the numpy form of a flow with a k_y axis (the magnetic field,
+    :mod:`.magnetic`)."""
+    N, nx, nk, ny = f.shape
+    ym1, yp1, yp2 = _wrap(ny, -1), _wrap(ny, 1), _wrap(ny, 2)
+    for c in prange(N * nchunks):
+        n = c // nchunks
+        b = c - n * nchunks
+        i0, i1 = (b * nx) // nchunks, ((b + 1) * nx) // nchunks
+        fy = np.empty(ny)
+        for i in range(i0, i1):
+            for j in range(nk):
+                for y in range(ny):
+                    fy[y] = _face(f[n, i, j, ym1[y]], f[n, i, j, y], f[n, i, j, yp1[y]], f[n, i, j, yp2[y]],
+                                  uy[n, i, j, y], lim)
+                for y in range(ny):
+                    o = out[n, i, j, y] - (fy[y] - fy[ym1[y]]) / dky
+                    if with_rho:
+                        o = o / rho[n, i, j, y]
+                    out[n, i, j, y] = o
+
+
 def local_equilibrium(f, E, emin, emax, w, weight, kT, mu, tol, maxiter, tau, out):
     """The local equilibrium of the number-conserving relaxation (module docstring), written to ``out``.
 
@@ -207,7 +233,7 @@ def rk2_final(f0, f1, r1, dt):
 #: Grids with at least this many cells use the threaded builds (numba's thread count, ``NUMBA_NUM_THREADS``).
 PARALLEL_MIN_CELLS = 1 << 17
 
-_PYTHON = {"transport": transport, "local_equilibrium": local_equilibrium, "rk2_stage": rk2_stage,
+_PYTHON = {"transport": transport, "transport_ky": transport_ky, "local_equilibrium": local_equilibrium, "rk2_stage": rk2_stage,
            "rk2_final": rk2_final}
 _HELPERS = ("_slope", "_face", "_wrap")
 _BUILDS = {}

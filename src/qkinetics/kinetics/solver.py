@@ -15,7 +15,8 @@ the anomalous velocity transverse to x (:mod:`.order1`) and, for an x-dependent 
 curvature ρ = 1 - Ω_xk and h_1 (:mod:`.texture`); order 2 the O(ħ²) current of :mod:`.order2`. An applied field
 E(x, t) adds its force (:mod:`.field`). x is periodic with period ``length`` (Å) or open (:mod:`.boundaries`);
 k_x runs over the Brillouin zone of a lattice model (periodic). In 2D models the transverse momentum k_y is a
-parameter grid: V depends on x only, so k̇_y = 0 and every k_y line evolves independently.
+parameter grid: V depends on x only, so k̇_y = 0 and every k_y line evolves independently, unless a magnetic field
+B_z couples them (:mod:`.magnetic`: the Lorentz force, and at order 1 ρ = 1 + (e/ħ)BΩ).
 
 The parts
 ---------
@@ -29,6 +30,7 @@ solvers and boundary conditions):
 :mod:`.order2`         the O(ħ²) current: h_2, ρ = 1 - GV'', Moyal fluxes, time flux, the ρf step
 :mod:`.texture`        model(x): local bands at the corners, and at order 1 Ω_xk (plaquette Berry flux), h_1
 :mod:`.field`          the applied field E(x, t): cell averages and point values
+:mod:`.magnetic`       a uniform B_z in 2D: Lorentz force (stream function), D = 1 + bΩ, anomalous velocity
 :mod:`.fluxes`         MUSCL reconstruction, slope limiters, upwind face fluxes
 :mod:`.relaxation`     the collision targets (local, global, bare), the local μ̃ solve, T or T(x)
 :mod:`.boundaries`     periodic or open x with equilibrium leads
@@ -54,10 +56,11 @@ flow: the x faces (:mod:`.boundaries`) and every momentum axis in ``self._flow(t
 ``{axis: u}`` with u at the faces i+1/2 of that axis (axis 2 = k_x, 3 = k_y; periodic), broadcastable to
 (N, nx, nk, nky); the CFL rate sums max|u|/spacing over the same entries. A new term is one more part: a class
 in its own module, listed in :class:`KineticSolver`'s bases before :class:`.BandFlow`, whose ``_flow`` adds its
-force to ``super()._flow(t)``. A magnetic field B_z (charge -e) gives ħk̇ ∋ -e ẋ × B: a module ``magnetic.py``
-would add -(e/ħ)B ẏ to the k_x entry (k-dependent through ẏ(k), at the k_x faces) and create the k_y entry
-+(e/ħ)B ẋ (at the k_y faces), so the k_y lines couple; with those face velocities taken as corner differences
-of one "stream function" the discrete divergence of the flow stays zero, as it does for the terms here. If the
+force to ``super()._flow(t)``. The magnetic field B_z (charge -e, ħk̇ ∋ -e ẋ × B) is built
+this way in :mod:`.magnetic`: it adds -(e/ħ)B v_y to the k_x entry (k-dependent, at the k_x faces) and creates
+the k_y entry +(e/ħ)B v_x (at the k_y faces), so the k_y lines couple; those face velocities are corner
+differences of one stream function, so the discrete divergence of the flow stays zero, as it does for the terms
+here. If the
 term changes the phase-space density of states it also sets ``self._rho`` (the transport divides by ρ, the
 densities weight by it, as for the texture). Observables that see the term (the transverse velocity) are
 overridden the same way.
@@ -70,7 +73,8 @@ divided by min ρ), also <= τ/2; order 2 adds the dispersive Moyal rate (:meth:
 equilibrium, zero in the continuum to the working order, so that equilibrium is an exact discrete steady state
 (particle number is still conserved: that residual sums to zero). At orders 0 and 1 on a periodic x grid the
 transport, the ``"local"`` relaxation and the RK2 stages run through the compiled kernels of :mod:`.kernels` when
-numba is available (``compiled``; the same arithmetic, tested against this numpy form), about five times faster.
+numba is available (``compiled``; the same arithmetic, tested against this numpy form), about five times faster;
+a k_y flow (the magnetic field) has its own kernel.
 At order 2 ``dispersion="imex"`` steps the dispersive Moyal terms implicitly (:mod:`.order2`), so the step is the
 advective CFL step.
 """
@@ -91,6 +95,7 @@ from .field import AppliedField
 from .fluxes import LIMITERS, upwind_flux
 from .grid import PhaseSpaceGrid
 from .heat import HeatCurrents
+from .magnetic import MagneticField
 from .observables import Observables
 from .order0 import BandFlow
 from .order1 import AnomalousVelocity
@@ -114,8 +119,8 @@ ORDER2_NEEDS = (
     "Berry curvature of band_geometry, which carries the position block.")
 
 
-class KineticSolver(HeatCurrents, Observables, Relaxation, Boundaries, Order2Terms, AnomalousVelocity, TextureTerms,
-                    AppliedField, BandFlow, PhaseSpaceGrid):
+class KineticSolver(HeatCurrents, Observables, Relaxation, Boundaries, Order2Terms, MagneticField, AnomalousVelocity,
+                    TextureTerms, AppliedField, BandFlow, PhaseSpaceGrid):
     """Phase-space kinetic equation of band densities on an (x, k_x[, k_y]) grid (x periodic or open).
 
     Parameters
@@ -169,6 +174,10 @@ class KineticSolver(HeatCurrents, Observables, Relaxation, Boundaries, Order2Ter
     boundary : "periodic" or "open"
         x boundaries; "open": upwind with inflow from equilibrium leads at the two boundary cells and free
         outflow (orders 0 and 1).
+    B : float, optional
+        A uniform magnetic field B_z in tesla (2D models, uniform model, orders 0 and 1; :mod:`.magnetic`): the
+        Lorentz force couples the k_y lines, and at order 1 the phase-space density 1 + (e/ħ)BΩ and the
+        anomalous velocity enter. Default: none.
     """
 
     #: Use the compiled kernels of :mod:`.kernels` (orders 0 and 1, periodic x) when numba is available; set
@@ -180,7 +189,7 @@ class KineticSolver(HeatCurrents, Observables, Relaxation, Boundaries, Order2Ter
                  mu: float = 0.0, T=300.0, tau: float = np.inf, order: int = 0,
                  relaxation: str = "local", limiter: str = "mc", cfl: float = 0.4, hbar: float = units.hbar_eVs,
                  well_balanced: bool | None = None, boundary: str = "periodic", field=None,
-                 dispersion: str = "explicit"):
+                 dispersion: str = "explicit", B: float | None = None):
         self._init_x_grid(length, nx)
         self.model_function = None if isinstance(model, Model) else model
         self.x_dependent = self.model_function is not None
@@ -221,6 +230,7 @@ class KineticSolver(HeatCurrents, Observables, Relaxation, Boundaries, Order2Ter
             raise ModelError("dispersion='imex' treats the dispersive Moyal terms of order 2 implicitly; orders 0 and 1 "
                              "have none (leave dispersion='explicit').")
         self.dispersion = dispersion
+        self._init_magnetic(B, model, order)
         if relaxation not in ("local", "global", "bare"):
             raise ModelError(f"relaxation must be 'local', 'global' or 'bare'; got {relaxation!r}.")
         if limiter not in LIMITERS:
@@ -245,6 +255,7 @@ class KineticSolver(HeatCurrents, Observables, Relaxation, Boundaries, Order2Ter
             self._setup_uniform_bands(model, kfaces)
             if model.dim == 2:
                 self._setup_transverse(model)
+                self._setup_magnetic(model, kfaces)
         else:
             self._setup_x_dependent(model, kfaces)
         self.t = 0.0
@@ -302,8 +313,8 @@ class KineticSolver(HeatCurrents, Observables, Relaxation, Boundaries, Order2Ter
         if self.order == 2:
             return self._transport_order2(f, t)
         flow = self._flow(t)
-        if self.compiled and self.boundary == "periodic" and set(flow) == {2}:
-            return self._transport_compiled(f, flow[2])
+        if self.compiled and self.boundary == "periodic" and set(flow) in ({2}, {2, 3}):
+            return self._transport_compiled(f, flow[2], flow.get(3))
         out = self._x_flux_divergence(f, t)
         for axis, u in flow.items():
             if np.any(u != 0):
@@ -313,16 +324,21 @@ class KineticSolver(HeatCurrents, Observables, Relaxation, Boundaries, Order2Ter
             out /= self._rho
         return out
 
-    def _transport_compiled(self, f, kdot):
-        """The periodic (x, k_x) transport of :meth:`transport` by the fused kernel (:mod:`.kernels`)."""
+    def _transport_compiled(self, f, kdot, kydot=None):
+        """The periodic (x, k_x[, k_y]) transport of :meth:`transport` by the fused kernels (:mod:`.kernels`);
+        ``kydot``: the face velocities of a k_y flow (the magnetic field), or None."""
         f = np.ascontiguousarray(f, dtype=float)
         shape = f.shape
         out = np.empty(shape)
-        rho = self._rho if self._rho is not None else self._ones
+        rho = np.broadcast_to(self._rho if self._rho is not None else self._ones, shape)
+        lim, chunks = kernels.LIMITER_CODES[self.limiter_name], min(self.nx, kernels.threads(f.size))
+        with_ky = kydot is not None and bool(np.any(kydot != 0))
         kernels.kernel("transport", f.size)(
-            f, np.broadcast_to(self._vx_right(), shape), np.broadcast_to(kdot, shape), np.broadcast_to(rho, shape),
-            self.dx, self.dk, kernels.LIMITER_CODES[self.limiter_name], bool(np.any(kdot != 0)),
-            self._rho is not None, min(self.nx, kernels.threads(f.size)), out)
+            f, np.broadcast_to(self._vx_right(), shape), np.broadcast_to(kdot, shape), rho,
+            self.dx, self.dk, lim, bool(np.any(kdot != 0)), self._rho is not None and not with_ky, chunks, out)
+        if with_ky:
+            kernels.kernel("transport_ky", f.size)(f, np.broadcast_to(kydot, shape), rho, self.dky, lim,
+                                                   self._rho is not None, chunks, out)
         self._bflux = 0.0
         return out
 

@@ -95,6 +95,11 @@ A kinetic run (the phase-space solver :class:`qkinetics.kinetics.KineticSolver`)
     # kind = "expression": expression = "0.1 * sin(2*pi*x/L) * exp(-t/1e-13)"
     ramp = 0.0                        # s: switch on with sin^2(pi t / (2 ramp)) (all kinds)
 
+    [field]
+    B = 10.0                          # uniform magnetic field, tesla: B_z of a 2D model (or [0, 0, B_z]); orders 0
+                                      # and 1, uniform model (Lorentz force; order 1: 1 + (e/hbar) B Omega, the
+                                      # anomalous velocity and the orbital-moment energy)
+
     [output]
     directory = "kinetics-out"
     checkpoint_every = 1              # saved frames (or steady-state blocks) between checkpoints

@@ -30,6 +30,7 @@ SECTIONS = {
                  "t_end", "n_save", "tol", "max_steps", "limiter", "cfl", "boundary", "snapshots", "field",
                  "dispersion"},
     "potential": {"kind", "V0", "q", "omega", "phase", "x0", "width", "expression", "ramp"},
+    "field": {"B"},
 }
 #: keys of [potential] per kind (``ramp`` and ``kind`` apply to all)
 POTENTIAL_KINDS = {"none": set(), "cos": {"V0", "q", "omega", "phase"}, "step": {"V0", "x0", "width"},
@@ -86,6 +87,9 @@ def load_config(path) -> dict:
         raise ConfigError(f"[model] needs exactly one of 'zoo' (one of {sorted(zoo.MODELS)}) or 'wannier90' (a file).")
     if "kinetics" in raw:
         return _load_kinetics(path, raw)
+    if "field" in raw:
+        raise ConfigError("[field] B is read by kinetic runs ([kinetics]) in this version; remove [field] from a "
+                          "response run.")
     if "potential" in raw:
         raise ConfigError("[potential] belongs to a kinetic run: add a [kinetics] section (or remove [potential]).")
     params = model_cfg.get("params", {})
@@ -249,6 +253,19 @@ def _integer(section, key, value, minimum):
     return value
 
 
+def load_magnetic_field(raw) -> np.ndarray | None:
+    """[field] B: the uniform magnetic field in tesla, a number (B_z, the field perpendicular to a 2D model) or a
+    list [B_x, B_y, B_z]; returns the (3,) vector (B_z alone for a number), or None without [field] B."""
+    B = raw.get("field", {}).get("B")
+    if B is None:
+        return None
+    if isinstance(B, list):
+        if len(B) != 3:
+            raise ConfigError(f"[field] B must be a number (B_z, tesla) or a list [B_x, B_y, B_z]; got {B!r}.")
+        return np.array([_number("field", f"B[{i}]", v, unit="tesla") for i, v in enumerate(B)])
+    return np.array([0.0, 0.0, _number("field", "B", B, unit="tesla; or a list [B_x, B_y, B_z]")])
+
+
 def _load_kinetics(path, raw) -> dict:
     """Validate a kinetic run: [model], [kinetics], [potential], [output]."""
     from ..kinetics import LIMITERS
@@ -325,6 +342,13 @@ def _load_kinetics(path, raw) -> dict:
         out["t_end"] = _number(sec, "t_end", kin["t_end"], positive=True, unit="s")
         out["n_save"] = _integer(sec, "n_save", kin.get("n_save", 10), 1)
     out["field"] = _load_field(kin["field"], out["length"], out["order"]) if "field" in kin else None
+    B = load_magnetic_field(raw)
+    if B is not None and np.any(B[:2] != 0):
+        raise ConfigError(f"[field] B = {B.tolist()} T: the kinetic solver takes a field perpendicular to its 2D model, "
+                          "B_z (give a number, or [0, 0, B_z]).")
+    out["B"] = None if B is None or B[2] == 0 else float(B[2])
+    if out["B"] is not None and out["order"] == 2:
+        raise ConfigError("[field] B: kinetic runs in a magnetic field are available at [kinetics] order = 0 or 1.")
     pot = _load_potential(raw.get("potential", {}), out["length"], periodic=boundary == "periodic")
     if steady and pot["ramp"] > 0:
         raise ConfigError("[potential] ramp applies to time evolution only: with steady = true the stationary state "

@@ -55,7 +55,7 @@ def run_kinetics(cfg, model, *, progress=True, stop_after=None):
                                mu=k["mu"], T=T, tau=k["tau"], order=k["order"], relaxation=k["relaxation"],
                                limiter=k["limiter"], cfl=k["cfl"], boundary=k["boundary"],
                                field=field_function(k.get("field"), k["length"]),
-                               dispersion=k.get("dispersion", "explicit"))
+                               dispersion=k.get("dispersion", "explicit"), B=k.get("B"))
     except ModelError as err:
         raise ConfigError(f"[kinetics] / [model]: {err}") from None
     if solver.model.dim == 1 and k["nk_perp"] is not None:
@@ -156,6 +156,8 @@ def run_kinetics(cfg, model, *, progress=True, stop_after=None):
         ds.attrs["boundary_inflow"] = float(solver.boundary_inflow)   # N1 - N0 to round-off
     for name, p in cfg.get("model_profiles", {}).items():
         ds.attrs[f"param_{name}_expression"] = p["expression"]
+    if k.get("B") is not None:
+        ds.attrs["B_T"] = k["B"]                                            # B_z, tesla
     if k.get("field") is not None:
         ds.attrs["field_expression"] = k["field"]["expression"]              # V/Angstrom
     if cfg["potential"]["kind"] == "expression":
