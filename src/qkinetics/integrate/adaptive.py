@@ -211,7 +211,7 @@ def _near_crossings(energies, velocity, reach, mu, T, tol):
     hold the crossing cannot be trusted whatever its two rules say: such a peak can fall between all its
     points. Only pairs straddling the Fermi level count: the curvature of a pair of occupied (or of
     empty) bands cancels in the sum over bands, up to the difference of their occupations, below
-    ``tol``/10 when both are more than :math:`k_BT \ln(10/\mathrm{tol})` on the same side of every mu.
+    ``tol``/10 when both are more than :math:`k_BT \\ln(10/\\mathrm{tol})` on the same side of every mu.
     """
     if energies.shape[1] < 2:
         return np.zeros(len(energies), dtype=bool)
