@@ -2,7 +2,6 @@
 (issue 15, items 1, 3 and 8): the library API and the run configs."""
 
 import math
-import time
 import tracemalloc
 from types import SimpleNamespace
 
@@ -10,6 +9,7 @@ import numpy as np
 import pytest
 
 import qkinetics as qk
+from conftest import bounded
 from qkinetics.checks import LIMITS
 from qkinetics.integrate import KGrid
 from qkinetics.run import ConfigError, load_config
@@ -123,18 +123,11 @@ def test_grid_list_of_the_wrong_length_is_a_config_error(tmp_path):
 
 
 # ---------------------------------------------------------------------------- item 3: absurd sizes
-def _fast_and_small(fn, seconds=2.0, megabytes=50):
-    """fn() must raise ModelError within ``seconds`` and ``megabytes`` of new allocations; returns the error."""
-    tracemalloc.start()
-    t0 = time.perf_counter()
-    try:
-        with pytest.raises(qk.ModelError) as info:
-            fn()
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert time.perf_counter() - t0 < seconds
-    assert peak < megabytes * 2**20, f"{peak / 2**20:.0f} MB"
+def _fast_and_small(fn, seconds=30.0, megabytes=50):
+    """fn() must raise ModelError within ``megabytes`` of new allocations (the real criterion: refused before the
+    arrays are built) and a generous time limit (a hang guard, not a timing test); returns the error."""
+    with pytest.raises(qk.ModelError) as info:
+        bounded(fn, seconds=seconds, megabytes=megabytes)
     return str(info.value)
 
 
@@ -199,10 +192,10 @@ def test_huge_sweep_in_a_config_is_refused(tmp_path):
     path = tmp_path / "run.toml"
     path.write_text("[model]\nzoo = 'haldane'\n[sweep]\nmu = {start = -1, stop = 1, num = 10000000}\n"
                     "tau = {start = 1e-14, stop = 1e-13, num = 100}\n")
-    t0 = time.perf_counter()
+    # refused before the 93 GiB sweep is built: memory bounded (the 10^7-value mu axis itself, 80 MB, is built),
+    # with a hang guard rather than a timing assertion
     with pytest.raises(ConfigError, match=r"GiB"):
-        load_config(path)
-    assert time.perf_counter() - t0 < 2
+        bounded(lambda: load_config(path), seconds=60, megabytes=256)
 
 
 def test_huge_grid_in_a_config_is_refused(tmp_path):
@@ -223,8 +216,6 @@ def test_huge_kinetic_grid_is_refused_with_a_memory_estimate(tmp_path):
     path = tmp_path / "run.toml"
     path.write_text("[model]\nzoo = 'rice_mele'\n[kinetics]\nlength = 40.0\nnx = 100000\nnk = 100000\n"
                     "t_end = 1e-14\n[output]\ndirectory = 'out'\n")
-    t0 = time.perf_counter()
     with pytest.raises(ConfigError, match=r"^\[kinetics\] the kinetic grid nx=100000 x nk=100000 x 2 bands needs "
                                           r"about .* GiB"):
-        run(path, progress=False)
-    assert time.perf_counter() - t0 < 5
+        bounded(lambda: run(path, progress=False), seconds=60, megabytes=64)
