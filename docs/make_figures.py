@@ -29,6 +29,7 @@ SCRIPTS = {
     "real_materials": ("real_materials.png", "real-materials.md"),
     "thermoelectric": ("thermoelectric_seebeck.png", "thermoelectric.md"),
     "streda": ("streda.png", "orbital-moment.md"),
+    "magnetotransport": ("magnetotransport.png", "magnetotransport.md"),
 }
 
 
