@@ -241,3 +241,27 @@ def test_planar_hall_angle_dependence():
     assert np.allclose(slope.sel(j="x", E="x") / ref, np.cos(theta) ** 2, atol=0.02)
     assert np.allclose(slope.sel(j="y", E="x") / ref, np.sin(theta) * np.cos(theta), atol=0.02)
     assert np.allclose(slope.sel(j="x", E="y") / ref, np.sin(theta) * np.cos(theta), atol=0.02)
+
+
+def test_run_config_with_field(tmp_path):
+    """A response run with [field] B gives magnetoconductivity's result, written to result.nc."""
+    from qkinetics.run import ConfigError, run
+
+    cfg = tmp_path / "mt.toml"
+    cfg.write_text('[model]\nzoo = "weyl"\nparams = {a = 10.0}\n[field]\nB = [[1.0, 0, 0], [2.0, 0, 0]]\n'
+                   '[sweep]\nmu = 0.3\nT = 600\ntau = 1e-14\n[grid]\nn = 16\n'
+                   f'[output]\ndirectory = "{tmp_path / "out"}"\n')
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = run(cfg, progress=False)
+        direct = qk.magnetoconductivity(qk.zoo.weyl_semimetal(a=10.0), B=[1.0, 2.0], direction=[1, 0, 0], mu=0.3,
+                                        T=600.0, tau=1e-14, kgrid=16)
+    assert np.allclose(ds["total"].values, direct["total"].values, rtol=1e-12)
+    back = qk.read_netcdf(tmp_path / "out" / "result.nc")
+    assert np.allclose(back["total"].values, direct["total"].values, rtol=1e-12)
+    cfg.write_text('[model]\nzoo = "weyl"\n[field]\nB = 2.0\n[response]\norder = 2\n')
+    with pytest.raises(ConfigError, match="linear response"):
+        run(cfg, progress=False)
+    cfg.write_text('[model]\nzoo = "weyl"\n[field]\nB = 2.0\n' f'[output]\ndirectory = "{tmp_path / "o2"}"\n')
+    with pytest.raises(ConfigError, match="3-vector"):
+        run(cfg, progress=False)
