@@ -265,3 +265,20 @@ def test_run_config_with_field(tmp_path):
     cfg.write_text('[model]\nzoo = "weyl"\n[field]\nB = 2.0\n' f'[output]\ndirectory = "{tmp_path / "o2"}"\n')
     with pytest.raises(ConfigError, match="3-vector"):
         run(cfg, progress=False)
+
+
+def test_orbital_moment_energy_keeps_the_anomaly_topological():
+    """With eps - m.B the energy surfaces move (density of states +5.8% at 20 T) but the pumping through them is
+    still the Berry flux -C (e^2/h^2) B: a check that the velocity is the gradient of the shifted energy
+    (measured on 48^3: 0.9957 with the moment, 0.9907 without)."""
+    model = qk.zoo.weyl_semimetal(a=A_WEYL)
+    out = {}
+    for moment in (False, True):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out[moment] = qk.magnetoconductivity(model, B=20.0, direction=[1, 0, 0], mu=0.3, T=600.0, tau=1e-14,
+                                                 valleys=NODES, kgrid=48, orbital_moment=moment)
+    dos = [float(out[m]["density_of_states"].squeeze()[0]) for m in (False, True)]
+    assert dos[1] / dos[0] - 1 > 0.03                                   # the moment matters
+    pump = out[True]["valley_pumping"].squeeze().sel(E="x").values / (units.e ** 2 / units.h ** 2 * 20.0)
+    assert np.allclose(pump, [-1.0, 1.0], atol=0.01)
