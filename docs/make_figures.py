@@ -32,6 +32,7 @@ SCRIPTS = {
     "streda": ("streda.png", "orbital-moment.md"),
     "adaptive_haldane": ("adaptive_haldane.png", "adaptive.md"),
     "kinetic_thermoelectric": ("kinetic_thermoelectric.png", "thermoelectric.md"),
+    "magnetotransport": ("magnetotransport.png", "magnetotransport.md"),
 }
 
 

@@ -11,6 +11,7 @@ from .conductivity import conductivity, read_netcdf, write_netcdf  # noqa: E402
 from .geometry import BandGeometry, band_geometry, geometry_from_hamiltonian, iter_band_geometry  # noqa: E402
 from .models import Continuum, Model, ModelError, TightBinding, read_wannier90, read_wannier90_run, zoo  # noqa: E402
 from .responses.gyrotropic import gyrotropic_tensors  # noqa: E402
+from .responses.magnetotransport import magnetoconductivity  # noqa: E402
 from .responses.transport_distribution import boltzmann_transport, transport_distribution  # noqa: E402
 from .thermoelectric import thermoelectric  # noqa: E402
 from .topology import chern_number  # noqa: E402
@@ -21,6 +22,6 @@ __all__ = [
     "write_netcdf",
     "BandGeometry", "band_geometry", "geometry_from_hamiltonian", "iter_band_geometry",
     "Continuum", "Model", "ModelError", "TightBinding", "read_wannier90", "read_wannier90_run", "zoo", "chern_number",
-    "transport_distribution", "boltzmann_transport", "gyrotropic_tensors",
+    "transport_distribution", "boltzmann_transport", "gyrotropic_tensors", "magnetoconductivity",
     "band_spin", "spin_moment",
 ]

@@ -217,3 +217,42 @@ def thermoelectric(ds, quantity="seebeck", component="xx", *, tau=None, ax=None,
         save_figure(ax.figure, path)
         plt.close(ax.figure)
     return ax
+
+
+def magnetoconductance(ds, component="xx", *, variable="total", relative=True, ax=None, path=None, **line_kw):
+    """Conductivity of a :func:`qkinetics.magnetoconductivity` result versus B, one line per other sweep value.
+
+    ``component`` is "jE" (e.g. "xx", "xy"); ``relative`` plots sigma(B)/sigma(B=0) - 1 (the magnetoconductance
+    ratio; needs B = 0 in the sweep), else sigma in the result's units. Lines run over every combination of
+    the other sweep dimensions (direction, mu, T, tau, tau_valley) of length > 1. ``path`` saves the figure
+    atomically.
+    """
+    import matplotlib.pyplot as plt
+
+    if "B" not in ds.dims or variable not in ds:
+        raise ValueError("magnetoconductance plots a qkinetics.magnetoconductivity result (dimension B).")
+    if not (isinstance(component, str) and len(component) == 2):
+        raise ValueError(f"component must be two letters j, E (e.g. 'xx'); got {component!r}.")
+    da = ds[variable].sel(j=component[0], E=component[1])
+    if relative:
+        if 0.0 not in ds["B"].values:
+            raise ValueError("relative=True needs B = 0 in the sweep (or pass relative=False).")
+        da = da / da.sel(B=0.0) - 1
+    others = [d for d in da.dims if d != "B" and da.sizes[d] > 1]
+    stacked = da.stack(line=others) if others else da.expand_dims(line=[0])
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.6))
+    for i in range(stacked.sizes["line"]):
+        y = stacked.isel(line=i).squeeze()
+        label = ", ".join(f"{d}={stacked[d].values[i]:.3g}" for d in others) if others else None
+        ax.plot(ds["B"].values, np.real(y.values), label=label, **line_kw)
+    ax.set_xlabel("B (T)")
+    unit = ds[variable].attrs.get("units", "")
+    ax.set_ylabel(f"σ_{component}(B)/σ_{component}(0) − 1" if relative else f"σ_{component} ({unit})")
+    if others:
+        ax.legend(fontsize=7)
+    if path is not None:
+        from .run.writer import save_figure
+
+        save_figure(ax.figure, path)
+    return ax

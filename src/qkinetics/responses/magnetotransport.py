@@ -70,7 +70,7 @@ import warnings
 import numpy as np
 import xarray as xr
 import scipy.sparse as sp
-from scipy.sparse.linalg import splu
+from scipy.sparse.linalg import LinearOperator, gmres, splu
 
 from .. import checks, units
 from ..geometry import DEFAULT_DEGENERACY_TOL, band_geometry
@@ -87,6 +87,9 @@ DERIVATIVES = ("fd2", "fd4", "fd6")
 _FD = {"fd2": (1 / 2,), "fd4": (2 / 3, -1 / 12), "fd6": (3 / 4, -3 / 20, 1 / 60)}
 #: bands whose largest -f0' (1/eV) is below this are left out of the solve (they carry no current)
 WEIGHT_FLOOR = 1e-12
+#: GMRES relative residual and restart cycles, for fields off the lattice planes (3D)
+GMRES_TOL = 1e-10
+GMRES_MAXITER = 40
 #: largest -f0' on a valley boundary, relative to its maximum, before a warning
 VALLEY_LEAK = 1e-6
 AXES = ("x", "y", "z")
@@ -185,7 +188,8 @@ def _curvature_vector(omega, dim):
 
 
 def _geometry_on_grid(model, grid, chunk_size, degeneracy_tol, orbital_moment):
-    """Energies (P, N) eV, velocities (P, N, d) eV Å, curvature vectors (P, N, dΩ) Å², orbital moments (P, N, 3)."""
+    """Energies (P, N) eV, velocities (P, N, d) eV Å, curvature vectors (P, N, dΩ) Å², and the orbital moments
+    X (P, N, 3) in eV Å² (m = (e/ħ) X; 2D: along z), or None."""
     P, N, d = grid.npoints, model.norb, model.dim
     dO = 1 if d == 2 else 3
     eps = np.empty((P, N))
@@ -199,10 +203,8 @@ def _geometry_on_grid(model, grid, chunk_size, degeneracy_tol, orbital_moment):
         omega[s:s + chunk_size] = _curvature_vector(geo.berry_curvature, d)
         if orbital_moment:
             m = getattr(geo, "orbital_moment", None)
-            if m is None:
-                raise ModelError("orbital_moment=True needs band_geometry with an orbital_moment; this version of "
-                                 "qkinetics has none: use orbital_moment=False.")
-            m = np.asarray(m)
+            if m is None or m.shape[-1] == 0:
+                raise ModelError("orbital_moment=True needs the orbital moment of a 2D or 3D model.")
             moment[s:s + chunk_size, :, 3 - m.shape[-1]:] = m            # 2D: the moment is along z
     return eps, vel, omega, moment
 
@@ -235,6 +237,19 @@ class _OrbitOperator:
         self.axes = [i for i in range(grid.dim) if np.any(W[i] != 0)]
         if not self.axes:
             return
+        if len(self.axes) == 3:
+            # orbits not confined to grid planes: the 3D LU fills in (32^3: 5 minutes), so GMRES, preconditioned
+            # by 1/rate, with the sparse matrix applied (converges while omega_c tau is small on the grid scale)
+            mat = sp.diags(rate)
+            for i in self.axes:
+                key = (grid.n, i, grid.step[i], scheme)
+                if key not in fd_cache:
+                    fd_cache[key] = _fd_matrix(grid.n, i, grid.step[i], scheme)
+                Wd = sp.diags(W[i])
+                mat = mat - 0.5 * (Wd @ fd_cache[key] + fd_cache[key] @ Wd)
+            self.matrix = mat.tocsr()
+            self.lu = None
+            return
         free = [i for i in range(grid.dim) if i not in self.axes]
         self.order = free + self.axes                          # slab axes first: each slab is one block
         self.shape = tuple(grid.n[i] for i in self.order)
@@ -264,6 +279,20 @@ class _OrbitOperator:
     def solve(self, rhs):
         if not self.axes:
             return rhs / self.rate
+        if self.lu is None:
+            scale = np.linalg.norm(rhs)
+            if scale == 0:
+                return np.zeros_like(rhs)
+            M = LinearOperator(self.matrix.shape, matvec=lambda y: np.asarray(y).reshape(-1) / self.rate)
+            x, info = gmres(self.matrix, rhs, x0=rhs / self.rate, rtol=GMRES_TOL, atol=0.0, restart=50,
+                            maxiter=GMRES_MAXITER, M=M)
+            residual = np.linalg.norm(self.matrix @ x - rhs) / scale
+            if residual > 10 * GMRES_TOL:
+                raise ModelError(f"the magnetotransport solve for a field off the lattice planes did not converge "
+                                 f"(relative residual {residual:.1e}): omega_c tau is too large for the iterative "
+                                 "solver; use a field along a lattice axis (solved directly at any B) or a smaller "
+                                 "B or tau.")
+            return x
         y = self.reorder(rhs)
         x = np.stack([lu.solve(y[b]) for b, lu in enumerate(self.lu)])
         inverse = np.argsort(self.order)
@@ -389,7 +418,7 @@ def magnetoconductivity(model, B, *, direction=None, mu=0.0, T=300.0, tau=1e-13,
             eps = eps0
             tv = vel * v_per_nat                                                   # (P, N, d) m/s
             if orbital_moment and Bval != 0:
-                mB = moment @ (Bval * nhat)                                        # (P, N) eV
+                mB = units.orbital_moment_eV_per_T * (moment @ (Bval * nhat))      # m·B (P, N) eV
                 eps = eps0 - mB
                 for n in range(N):
                     grad = np.stack([grid.derivative(mB[:, n], i, derivative) for i in range(d)], -1)

@@ -122,6 +122,8 @@ interrupted kinetic run resumes; a finished one is read back, not recomputed.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..integrate.executors import executor_scope
 from .config import build_model, field_function, load_config, potential_function
 from .errors import ConfigError
@@ -130,8 +132,35 @@ from .lock import directory_lock
 from .kinetic_job import plot_kinetics, run_kinetics
 from .response_job import run_response, write_csv
 
+def run_magnetotransport(cfg, model):
+    """A response run with ``[field] B``: :func:`qkinetics.magnetoconductivity` over the sweep, written to
+    ``result.nc`` atomically (one call, not checkpointed)."""
+    from ..conductivity import write_netcdf
+    from ..responses.magnetotransport import magnetoconductivity
+
+    sw, grid = cfg["sweep"], cfg["grid"]
+    B = np.asarray(cfg["field"]["B"], dtype=float)
+    direction = None
+    if model.dim == 3:                                    # a 3-vector, or a list of them along one direction
+        if B.ndim == 0 or B.shape[-1] != 3:
+            raise ConfigError("[field] B of a 3D model is a 3-vector (tesla) or a list of them, e.g. B = [0, 0, 2.0].")
+        vectors = np.atleast_2d(B)
+        norms = np.linalg.norm(vectors, axis=1)
+        direction = vectors[np.argmax(norms)] / norms.max() if norms.max() > 0 else np.array([0.0, 0.0, 1.0])
+        if not np.allclose(np.cross(vectors, direction), 0.0, atol=1e-12 * max(norms.max(), 1.0)):
+            raise ConfigError("[field] B: the vectors of a sweep must lie along one direction.")
+        B = vectors @ direction
+    elif B.ndim > 1:
+        raise ConfigError("[field] B of a 2D model is a number (B_z, tesla) or a list of them.")
+    res = magnetoconductivity(model, B=np.atleast_1d(B), direction=direction,
+                              mu=sw["mu"], T=sw["T"], tau=sw["tau"], kgrid=grid["n"], shift=grid["shift"],
+                              kcut=grid["kcut"], chunk_size=grid["chunk_size"] or 20000)
+    write_netcdf(res, cfg["directory"] / "result.nc")
+    return res
+
+
 __all__ = ["ConfigError", "EXPRESSION_NAMES", "build_model", "field_function", "load_config", "plot_kinetics",
-           "potential_function", "profile_function", "run", "run_kinetics", "run_response", "write_csv"]
+           "potential_function", "profile_function", "run", "run_magnetotransport", "run_kinetics", "run_response", "write_csv"]
 
 
 def run(config_path, *, executor=None, workers=None, progress=True, stop_after=None):
@@ -149,6 +178,8 @@ def run(config_path, *, executor=None, workers=None, progress=True, stop_after=N
     with directory_lock(cfg["directory"], cfg["path"]):      # one run per output directory
         if cfg["kind"] == "kinetics":
             return run_kinetics(cfg, model, progress=progress, stop_after=stop_after)
+        if cfg.get("field") is not None:
+            return run_magnetotransport(cfg, model)
         par = cfg["parallel"]
         if executor is None:
             executor = f"dask://{par['scheduler']}" if par["scheduler"] else par["executor"]

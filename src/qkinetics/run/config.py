@@ -87,9 +87,6 @@ def load_config(path) -> dict:
         raise ConfigError(f"[model] needs exactly one of 'zoo' (one of {sorted(zoo.MODELS)}) or 'wannier90' (a file).")
     if "kinetics" in raw:
         return _load_kinetics(path, raw)
-    if "field" in raw:
-        raise ConfigError("[field] B is read by kinetic runs ([kinetics]) in this version; remove [field] from a "
-                          "response run.")
     if "potential" in raw:
         raise ConfigError("[potential] belongs to a kinetic run: add a [kinetics] section (or remove [potential]).")
     params = model_cfg.get("params", {})
@@ -172,7 +169,9 @@ def load_config(path) -> dict:
         raise ConfigError(f"[output] component must be {rank} letters x, y, z (tensor indices j, E1"
                           f"{', E2' if order == 2 else ''}{', q' if gradient else ''}; e.g. "
                           f"{'yxx' if order == 2 else 'xy'!r}); got {component!r}.")
+    field = _load_magnetic_field(raw, order, gradient, thermal) if "field" in raw else None
     return {
+        "field": field,
         "component": component, "thermal": thermal, "parallel": parallel,
         "kind": "response" if thermal is None else "thermal", "path": path, "model": model_cfg, "order": order,
         "gradient": gradient, "mechanisms": mechanisms,
@@ -181,6 +180,24 @@ def load_config(path) -> dict:
                  "max_points": max_points, "symmetry": symmetry, "symmetry_tol": symmetry_tol},
         "directory": directory, "checkpoint_every": every, "raw": raw,
     }
+
+
+def _load_magnetic_field(raw, order, gradient, thermal) -> dict:
+    """``[field] B`` of a response run: tesla, a number (B_z of a 2D model) or a 3-vector (3D), or a list of either
+    (a sweep along one direction). The run becomes :func:`qkinetics.magnetoconductivity` (linear, dc)."""
+    if thermal is not None or order != 1 or gradient:
+        raise ConfigError("[field] B applies to linear response runs ([response] order = 1, no gradient, no [thermal]).")
+    if "omega" in raw.get("sweep", {}):
+        raise ConfigError("[field] B: magnetotransport runs are dc; remove [sweep] omega.")
+    value = raw["field"].get("B")
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or isinstance(value, bool) or arr.ndim > 2 or arr.size == 0 or not np.all(np.isfinite(arr)) \
+            or (arr.ndim == 2 and arr.shape[1] != 3):
+        raise ConfigError(f"[field] B must be a number, a 3-vector or a list of them (tesla); got {value!r}.")
+    return {"B": arr.tolist()}
 
 
 def _load_thermal(raw):
