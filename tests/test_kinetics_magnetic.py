@@ -466,3 +466,23 @@ def test_run_config_field_B(tmp_path):
     response = "[model]\nzoo = \"qi_wu_zhang\"\n\n[field]\nB = 1.0\n"
     with pytest.raises(ConfigError, match="kinetic runs"):
         load_config(write("h", response))
+
+
+def test_uniform_magnetotransport_solver_at_order_1_against_chambers():
+    """The uniform k-space solver (:func:`~qkinetics.responses.magnetotransport.magnetoconductivity`, Berry curvature
+    and orbital moment on) against the same Chambers orbit integral, which shares no code with it, on the QWZ metal
+    of the test above. Measured: j_x 5.2e-3, 1.3e-3 and j_y 1.6e-3, 4.1e-4 on 48², 96² (second order)."""
+    from qkinetics.responses.magnetotransport import magnetoconductivity
+
+    t, u, a = 0.25, -1.0, 4.0
+    m = qk.zoo.qi_wu_zhang(u=u, t=t, a=a)
+    mu, T, tau, B, E = 0.32, 600.0, 4e-14, 1000.0, 1e-6
+    b = magnetic_wavenumber(B)
+    cx, cy = chambers(qwz_bands(t, u, a, b), b, tau, mu, T, -E, a=a, M=64, steps_per_tau=12, ntau=12)
+    errs = []
+    for n in (48, 96):
+        sig = magnetoconductivity(m, B=[B], mu=mu, T=T, tau=tau, kgrid=n, orbital_moment=True)["total"].squeeze().values
+        j = -sig[:, 0] * E / units.e                                  # j = -sigma E / e (particle current)
+        errs.append(np.abs([j[0] / cx - 1, j[1] / cy - 1]))
+    assert np.all(errs[1] < 2.5e-3)
+    assert np.all(errs[1] < 0.5 * errs[0])
