@@ -282,3 +282,38 @@ def test_orbital_moment_energy_keeps_the_anomaly_topological():
     assert dos[1] / dos[0] - 1 > 0.03                                   # the moment matters
     pump = out[True]["valley_pumping"].squeeze().sel(E="x").values / (units.e ** 2 / units.h ** 2 * 20.0)
     assert np.allclose(pump, [-1.0, 1.0], atol=0.01)
+
+
+def test_run_config_with_field_resumes_after_an_interruption(tmp_path):
+    """A [field] B sweep is checkpointed field by field: interrupted after one of three fields, the rerun computes
+    only the other two and gives the uninterrupted result exactly."""
+    from qkinetics.run import run
+
+    text = ('[model]\nzoo = "qi_wu_zhang"\nparams = {{u = -1.0, t = 0.25, a = 4.0}}\n[field]\nB = [0.0, 50.0, 100.0]\n'
+            '[sweep]\nmu = [0.3, 0.32]\nT = 600\ntau = 1e-14\n[grid]\nn = 24\n[output]\ndirectory = "{}"\n')
+    full, cut = tmp_path / "full.toml", tmp_path / "cut.toml"
+    full.write_text(text.format(tmp_path / "full"))
+    cut.write_text(text.format(tmp_path / "cut"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = run(full, progress=False)
+        with pytest.raises(KeyboardInterrupt):
+            run(cut, progress=False, stop_after=1)
+        assert (tmp_path / "cut" / "checkpoint.npz").exists() and not (tmp_path / "cut" / "result.nc").exists()
+        import qkinetics.responses.magnetotransport as mt
+        calls = []
+        original = mt.magnetoconductivity
+
+        def counting(*args, **kw):
+            calls.append(kw["B"])
+            return original(*args, **kw)
+        mt.magnetoconductivity = counting
+        try:
+            res = run(cut, progress=False)
+        finally:
+            mt.magnetoconductivity = original
+    assert [list(b) for b in calls] == [[50.0], [100.0]]
+    assert np.array_equal(res["B"].values, [0.0, 50.0, 100.0])
+    for name in ("total", "boltzmann", "anomalous_hall"):
+        assert np.array_equal(res[name].values, ref[name].values)
+    assert np.array_equal(qk.read_netcdf(tmp_path / "cut" / "result.nc")["total"].values, ref["total"].values)

@@ -132,11 +132,21 @@ from .lock import directory_lock
 from .kinetic_job import plot_kinetics, run_kinetics
 from .response_job import run_response, write_csv
 
-def run_magnetotransport(cfg, model):
-    """A response run with ``[field] B``: :func:`qkinetics.magnetoconductivity` over the sweep, written to
-    ``result.nc`` atomically (one call, not checkpointed)."""
+def run_magnetotransport(cfg, model, *, stop_after=None):
+    """A response run with ``[field] B``: :func:`qkinetics.magnetoconductivity` field by field, checkpointed after
+    each field value (``checkpoint.npz``: the finished fields' results), written to ``result.nc`` atomically.
+
+    A run interrupted between fields resumes from the checkpoint with the same result; ``stop_after`` (field
+    values) interrupts it deliberately (tests)."""
+    import hashlib
+    import io
+    import json
+
+    import xarray as xr
+
     from ..conductivity import write_netcdf
     from ..responses.magnetotransport import magnetoconductivity
+    from .checkpoint import read_checkpoint, write_checkpoint
 
     sw, grid = cfg["sweep"], cfg["grid"]
     B = np.asarray(cfg["field"]["B"], dtype=float)
@@ -152,9 +162,27 @@ def run_magnetotransport(cfg, model):
         B = vectors @ direction
     elif B.ndim > 1:
         raise ConfigError("[field] B of a 2D model is a number (B_z, tesla) or a list of them.")
-    res = magnetoconductivity(model, B=np.atleast_1d(B), direction=direction,
-                              mu=sw["mu"], T=sw["T"], tau=sw["tau"], kgrid=grid["n"], shift=grid["shift"],
-                              kcut=grid["kcut"], chunk_size=grid["chunk_size"] or 20000)
+    fields = np.atleast_1d(B)
+    key = hashlib.sha256(json.dumps([cfg["raw"], getattr(model, "provenance", None)], sort_keys=True,
+                                    default=str).encode()).hexdigest()
+    ckpt_path = cfg["directory"] / "checkpoint.npz"
+    # each finished field's Dataset as netCDF bytes (no pickles: the checkpoint loads with allow_pickle=False)
+    done = {name: arr for name, arr in (read_checkpoint(ckpt_path, key) or {}).items() if name.startswith("B")}
+    new = 0
+    for i, b in enumerate(fields):
+        if f"B{i}" in done:
+            continue
+        part = magnetoconductivity(model, B=[b], direction=direction, mu=sw["mu"], T=sw["T"], tau=sw["tau"],
+                                   kgrid=grid["n"], shift=grid["shift"], kcut=grid["kcut"],
+                                   chunk_size=grid["chunk_size"] or 20000)
+        done[f"B{i}"] = np.frombuffer(part.to_netcdf(engine="scipy"), dtype=np.uint8)
+        write_checkpoint(ckpt_path, key, done)
+        new += 1
+        if stop_after is not None and new >= stop_after and len(done) < len(fields):
+            raise KeyboardInterrupt(f"stopped after {new} field values (checkpoint saved)")
+    parts = [xr.load_dataset(io.BytesIO(done[f"B{i}"].tobytes()), engine="scipy") for i in range(len(fields))]
+    res = xr.concat(parts, dim="B", data_vars="minimal", coords="minimal", compat="override",
+                    combine_attrs="override")
     write_netcdf(res, cfg["directory"] / "result.nc")
     return res
 
@@ -179,7 +207,7 @@ def run(config_path, *, executor=None, workers=None, progress=True, stop_after=N
         if cfg["kind"] == "kinetics":
             return run_kinetics(cfg, model, progress=progress, stop_after=stop_after)
         if cfg.get("field") is not None:
-            return run_magnetotransport(cfg, model)
+            return run_magnetotransport(cfg, model, stop_after=stop_after)
         par = cfg["parallel"]
         if executor is None:
             executor = f"dask://{par['scheduler']}" if par["scheduler"] else par["executor"]
