@@ -189,7 +189,18 @@ def _load_magnetic_field(raw, order, gradient, thermal) -> dict:
         raise ConfigError("[field] B applies to linear response runs ([response] order = 1, no gradient, no [thermal]).")
     if "omega" in raw.get("sweep", {}):
         raise ConfigError("[field] B: magnetotransport runs are dc; remove [sweep] omega.")
-    value = raw["field"].get("B")
+    B = _magnetic_field_values(raw)
+    if B is None:
+        raise ConfigError("[field] needs B (tesla): a number, a 3-vector or a list of them.")
+    return {"B": B.tolist()}
+
+
+def _magnetic_field_values(raw) -> np.ndarray | None:
+    """``[field] B`` as a finite float array (tesla): () a number, (3,) a vector or (n,) numbers, (n, 3) vectors; None
+    without it. The one parser of the key; response and kinetic runs check the shapes they accept."""
+    value = raw.get("field", {}).get("B")
+    if value is None:
+        return None
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
@@ -197,7 +208,7 @@ def _load_magnetic_field(raw, order, gradient, thermal) -> dict:
     if arr is None or isinstance(value, bool) or arr.ndim > 2 or arr.size == 0 or not np.all(np.isfinite(arr)) \
             or (arr.ndim == 2 and arr.shape[1] != 3):
         raise ConfigError(f"[field] B must be a number, a 3-vector or a list of them (tesla); got {value!r}.")
-    return {"B": arr.tolist()}
+    return arr
 
 
 def _load_thermal(raw):
@@ -271,16 +282,15 @@ def _integer(section, key, value, minimum):
 
 
 def load_magnetic_field(raw) -> np.ndarray | None:
-    """[field] B: the uniform magnetic field in tesla, a number (B_z, the field perpendicular to a 2D model) or a
-    list [B_x, B_y, B_z]; returns the (3,) vector (B_z alone for a number), or None without [field] B."""
-    B = raw.get("field", {}).get("B")
-    if B is None:
-        return None
-    if isinstance(B, list):
-        if len(B) != 3:
-            raise ConfigError(f"[field] B must be a number (B_z, tesla) or a list [B_x, B_y, B_z]; got {B!r}.")
-        return np.array([_number("field", f"B[{i}]", v, unit="tesla") for i, v in enumerate(B)])
-    return np.array([0.0, 0.0, _number("field", "B", B, unit="tesla; or a list [B_x, B_y, B_z]")])
+    """[field] B of a kinetic run: one uniform field in tesla, a number (B_z, the field perpendicular to a 2D model)
+    or a list [B_x, B_y, B_z]; returns the (3,) vector, or None without [field] B."""
+    B = _magnetic_field_values(raw)
+    if B is None or B.shape == (3,):
+        return B
+    if B.ndim == 0:
+        return np.array([0.0, 0.0, float(B)])
+    raise ConfigError(f"[field] B of a kinetic run is one field: a number (B_z, tesla) or a list [B_x, B_y, B_z]; "
+                      f"got {raw['field']['B']!r} (a list of fields sweeps B in response runs only).")
 
 
 def _load_kinetics(path, raw) -> dict:
