@@ -189,19 +189,24 @@ def test_invariance_under_eigenvector_gauge(monkeypatch, model_name):
 
 # ---------------------------------------------------------------- degenerate groups
 
-def _projector_geometry(model, k, bands, h=1e-5):
-    """Group quantum geometric tensor tr[P d_a P d_b P] from finite-difference projectors (independent route)."""
+def _projector_and_derivatives(model, k, bands, h=1e-5):
+    """Group projector P = sum_{n in bands} |u_n><u_n| and its central-difference k-derivatives [d_a P]."""
     def proj(kk):
         _, U = np.linalg.eigh(model.hamiltonian(kk, 0)[0])
         Ug = U[..., bands]
         return Ug @ np.conj(np.swapaxes(Ug, -1, -2))
-    P = proj(k)
     dP = []
     for a in range(model.dim):
         kp, km = k.copy(), k.copy()
         kp[:, a] += h
         km[:, a] -= h
         dP.append((proj(kp) - proj(km)) / (2 * h))
+    return proj(k), dP
+
+
+def _projector_geometry(model, k, bands, h=1e-5):
+    """Group quantum geometric tensor tr[P d_a P d_b P] from finite-difference projectors (independent route)."""
+    P, dP = _projector_and_derivatives(model, k, bands, h)
     Q = np.array([[np.trace(P @ dP[a] @ dP[b], axis1=-2, axis2=-1) for b in range(model.dim)]
                   for a in range(model.dim)])
     return np.moveaxis(Q, (0, 1), (-2, -1))
@@ -211,20 +216,10 @@ def _projector_moment(model, k, bands, h=1e-5):
     """Group orbital moment Im tr[P d_a P (H - eps_G) d_b P] (eps_G the group's mean energy) from
     finite-difference projectors, as a pseudovector: with (H - eps_G) P = 0 this is the group sum of
     Im<d_a u_n|H - eps_n|d_b u_n> (independent route)."""
-    def proj(kk):
-        _, U = np.linalg.eigh(model.hamiltonian(kk, 0)[0])
-        Ug = U[..., bands]
-        return Ug @ np.conj(np.swapaxes(Ug, -1, -2))
     H = model.hamiltonian(k, 0)[0]
     eps = np.linalg.eigvalsh(H)[:, bands].mean(axis=1)
     HmE = H - eps[:, None, None] * np.eye(H.shape[-1])
-    P = proj(k)
-    dP = []
-    for a in range(model.dim):
-        kp, km = k.copy(), k.copy()
-        kp[:, a] += h
-        km[:, a] -= h
-        dP.append((proj(kp) - proj(km)) / (2 * h))
+    P, dP = _projector_and_derivatives(model, k, bands, h)
     pairs = [(0, 1)] if model.dim == 2 else [(1, 2), (2, 0), (0, 1)]
     return np.stack([np.trace(P @ dP[a] @ HmE @ dP[b], axis1=-2, axis2=-1).imag for a, b in pairs], axis=-1)
 
