@@ -104,16 +104,13 @@ def read_wannier90_orbital(seed, *, use_ws_distance=None) -> OrbitalOperators:
     nk, nb, nw, nntot = run.num_kpts, c["num_bands"], c["num_wann"], c["nntot"]
     kpt = w["kpoints"]
     recip = run.recip_lattice
-    V, winmin, nd = run.v_matrix()
+    V = run.v_matrix()[0]
+    bands, Ewin = run.window_bands()
     uhu_path = find_run_file(run.seed, ".uHu")
-    idx = np.minimum(winmin[:, None] + np.arange(nb)[None, :], nb - 1)
-    Ewin = np.where(np.arange(nb)[None, :] < nd[:, None], np.take_along_axis(run.eig, idx, axis=1), 0.0)
 
     def window(S, ka, kb):
         """Rows of the window of ka, columns of the window of kb (postw90's S_o(wm_a:, wm_b:))."""
-        ri = np.minimum(winmin[ka] + np.arange(nb), nb - 1)
-        ci = np.minimum(winmin[kb] + np.arange(nb), nb - 1)
-        return S[np.ix_(ri, ci)]
+        return S[np.ix_(bands[ka], bands[kb])]
 
     # B(q) from the overlaps; the b-vectors of each k in file order (= Wannier90's nnlist order, which the
     # .uHu blocks follow)

@@ -849,6 +849,18 @@ class WannierRun:
         winmin = np.argmax(c["lwindow"], axis=1)
         return V, winmin, nd
 
+    def window_bands(self):
+        """The band index of each row of ``V_k``, (nk, num_bands): row i of k point k is band ``winmin_k + i``,
+        clipped to the last band (rows at or past ``ndimwin_k`` are zero in ``V_k``, so what they index is
+        never used); and the .eig energies of those rows, zero past ``ndimwin_k``. Every operator built from the
+        ab-initio matrices (H, A from the .mmn, B and C from the .uHu, S from the .spn) takes its window rows and
+        columns with these indices, as postw90's ``S_o(winmin:, winmin:)``."""
+        V, winmin, nd = self.v_matrix()
+        nb = self.chk["num_bands"]
+        bands = np.minimum(winmin[:, None] + np.arange(nb)[None, :], nb - 1)
+        energies = np.where(np.arange(nb)[None, :] < nd[:, None], np.take_along_axis(self.eig, bands, axis=1), 0.0)
+        return bands, energies
+
     def provenance(self):
         files = {k: {"path": str(p), "sha256": _sha256(p)} for k, p in self.files.items()}
         c, w = self.chk, self.win
@@ -903,11 +915,10 @@ def wannier_operators_R(run, use_ws_distance=None, transl_inv=None):
     nk, nb, nw, nntot = run.num_kpts, c["num_bands"], c["num_wann"], c["nntot"]
     kpt = w["kpoints"]
     recip = run.recip_lattice
-    V, winmin, nd = run.v_matrix()
+    V = run.v_matrix()[0]
+    bands, Ewin = run.window_bands()
 
     # H(q) = V^dagger diag(E) V on the window bands
-    idx = np.minimum(winmin[:, None] + np.arange(nb)[None, :], nb - 1)
-    Ewin = np.where(np.arange(nb)[None, :] < nd[:, None], np.take_along_axis(run.eig, idx, axis=1), 0.0)
     HH_q = np.einsum("kim,ki,kin->kmn", V.conj(), Ewin, V)
     HH_q = 0.5 * (HH_q + HH_q.conj().transpose(0, 2, 1))
 
@@ -941,8 +952,7 @@ def wannier_operators_R(run, use_ws_distance=None, transl_inv=None):
         wb = np.concatenate([bvector_weights(bk[g:g + nntot]) for g in range(0, nblk, nntot)])
         if wb_first is None:
             wb_first = wb[:nntot].copy()
-        ri = np.minimum(winmin[ik][:, None] + np.arange(nb)[None, :], nb - 1)
-        ci = np.minimum(winmin[ik2][:, None] + np.arange(nb)[None, :], nb - 1)
+        ri, ci = bands[ik], bands[ik2]
         S_sh = np.take_along_axis(np.take_along_axis(S_o, ri[:, :, None], axis=1), ci[:, None, :], axis=2)
         S = np.einsum("bim,bij,bjn->bmn", V[ik].conj(), S_sh, V[ik2])
         contrib = 1j * (wb[:, None] * bk)[:, :, None, None] * S[:, None, :, :]  # (nblk, 3, nw, nw)

@@ -139,8 +139,8 @@ def spin_operator_R(run, irvec):
     path = find_run_file(run.seed, ".spn")
     nb, nk = run.chk["num_bands"], run.num_kpts
     header, spn, formatted = read_spn(path, nb, nk, formatted=run.win.get("spn_formatted"))
-    V, winmin, nd = run.v_matrix()
-    idx = np.minimum(winmin[:, None] + np.arange(nb)[None, :], nb - 1)               # window rows, from winmin
+    V, _, nd = run.v_matrix()
+    idx = run.window_bands()[0]
     sw = np.take_along_axis(np.take_along_axis(spn, idx[:, None, :, None], axis=2), idx[:, None, None, :], axis=3)
     rows = np.arange(nb)[None, :] < nd[:, None]
     Vw = np.where(rows[:, :, None], V, 0)
