@@ -86,3 +86,14 @@ def bounded(fn, seconds=2.0, megabytes=64):
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         assert peak < megabytes * 2**20, f"{peak / 2**20:.0f} MB"
+
+
+STEP_POTENTIAL = 'kind = "step"\nV0 = 0.1\nwidth = 3.0'
+
+
+def rice_mele_run(run_keys, *, nx=16, nk=32, potential=STEP_POTENTIAL, output=""):
+    """The text of a small kinetic run config (Rice-Mele ring, 40 Angstrom, mu = -1 eV, 1000 K, tau = 10 fs) with
+    the [kinetics] keys ``run_keys`` (steady or time run), the [potential] lines and extra [output] lines."""
+    return (f'[model]\nzoo = "rice_mele"\n\n[kinetics]\nlength = 40.0\nnx = {nx}\nnk = {nk}\nmu = -1.0\n'
+            f'T = 1000.0\ntau = 1e-14\n{run_keys}\n\n[potential]\n{potential}\n\n'
+            f'[output]\ndirectory = "out"\n{output}')

@@ -12,6 +12,8 @@ import qkinetics.run as qrun
 from qkinetics.cli import main
 from qkinetics.conductivity import read_netcdf
 
+from conftest import rice_mele_run
+
 COARSE = """
 [model]
 zoo = "qi_wu_zhang"
@@ -32,28 +34,7 @@ chunk_size = 40
 directory = "out"
 """
 
-STEADY = """
-[model]
-zoo = "rice_mele"
-
-[kinetics]
-length = 40.0
-nx = 16
-nk = 32
-mu = -1.0
-T = 1000.0
-tau = 1e-14
-steady = true
-tol = 1e-6
-
-[potential]
-kind = "step"
-V0 = 0.1
-width = 3.0
-
-[output]
-directory = "out"
-"""
+STEADY = rice_mele_run("steady = true\ntol = 1e-6")
 
 
 def _config(tmp_path, text):

@@ -18,6 +18,8 @@ from qkinetics.run import ConfigError, run
 from qkinetics.run.lock import LOCK_NAME
 from qkinetics.run.writer import atomic_path
 
+from conftest import rice_mele_run
+
 RESPONSE = """
 [model]
 zoo = "qi_wu_zhang"
@@ -39,28 +41,7 @@ convergence = false
 directory = "out"
 """
 
-KINETIC = """
-[model]
-zoo = "rice_mele"
-
-[kinetics]
-length = 40.0
-nx = 8
-nk = 16
-mu = -1.0
-T = 1000.0
-tau = 1e-14
-t_end = 2e-14
-n_save = 2
-
-[potential]
-kind = "step"
-V0 = 0.1
-width = 3.0
-
-[output]
-directory = "out"
-"""
+KINETIC = rice_mele_run("t_end = 2e-14\nn_save = 2", nx=8, nk=16)
 
 
 def _config(tmp_path, text=RESPONSE):

@@ -15,54 +15,12 @@ from qkinetics.cli import main
 from qkinetics.conductivity import read_netcdf
 from qkinetics.run import ConfigError, load_config, potential_function, run
 
-STEADY = """
-[model]
-zoo = "rice_mele"
+from conftest import rice_mele_run
 
-[kinetics]
-length = 40.0
-nx = 16
-nk = 32
-mu = -1.0
-T = 1000.0
-tau = 1e-14
-relaxation = "local"
-steady = true
-tol = {tol}
+STEADY = rice_mele_run('relaxation = "local"\nsteady = true\ntol = {tol}')
 
-[potential]
-kind = "step"
-V0 = 0.1
-width = 3.0
-
-[output]
-directory = "out"
-"""
-
-TIME = """
-[model]
-zoo = "rice_mele"
-
-[kinetics]
-length = 40.0
-nx = 16
-nk = 32
-mu = -1.0
-T = 1000.0
-tau = 1e-14
-relaxation = "local"
-initial = "uniform"
-t_end = 6e-14
-n_save = 6
-
-[potential]
-{potential}
-ramp = 1e-14
-
-[output]
-directory = "out"
-checkpoint_every = {every}
-"""
+TIME = rice_mele_run('relaxation = "local"\ninitial = "uniform"\nt_end = 6e-14\nn_save = 6',
+                     potential="{potential}\nramp = 1e-14", output="checkpoint_every = {every}")
 
 
 COS = """kind = "cos"
