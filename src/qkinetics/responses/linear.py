@@ -79,6 +79,11 @@ gradient term and an intrinsic (tau^0) quantum-metric term. This module provides
     :math:`-m\\cdot B(t)` (Zhong, Moore, Souza 2016; docs/orbital-moment.md). With the
     magnetization curl above it is the whole O(q/omega) term for any field direction (checked
     against the current-current Kubo sum at finite q).
+:func:`spin_field_gradient_mechanisms` (tau^1, for a model with a spin operator)
+    The same two terms from the spin moment :math:`m^{spin} = -(g_s\\mu_B/\\hbar)\\langle S\\rangle` (Zeeman
+    energy, spin Edelstein magnetization): ``field_gradient_magnetization_spin`` and
+    ``field_gradient_gyrotropic_spin``, bound to the model (checked against a Weyl-node closed form and the
+    finite-q Kubo sum with the Zeeman coupling).
 ``field_gradient_lapa_hughes`` (tau^0)
     :math:`-\\frac{i e^2}{2\\hbar}\\sum_n\\int f_n\\,\\partial_\\mu g_{\\alpha\\beta}`: the velocity
     correction from the quadrupole energy :math:`\\delta\\varepsilon = (e/2)\\,g^{ab}\\partial_a E_b`
