@@ -156,7 +156,8 @@ def test_k_spin_gauge_invariance_and_units(monkeypatch):
     """K_spin (A) of gyrotropic_tensors against -(g/2) mu_B sum int v sigma delta from band_spin (its own
     eigendecomposition) and the Bohr magneton; unchanged by a random unitary change of orbital basis applied to H
     and sigma; every band twice (two copies, spins weighted a, b): the spin GME integral is (a + b) times the single
-    model's, whatever U(2) rotation inside the pairs the eigensolver returns. Measured: basis change 3e-15 relative, pairs round-off."""
+    model's, whatever U(2) rotation inside the pairs the eigensolver returns. Measured: basis change 3e-15 relative,
+    pairs round-off."""
     model = random_spinful(3, seed=3, nR=3)
     EF, eta = [0.0, 0.6], 0.2
     res = gyrotropic_tensors(model, EF, kgrid=8, smearing=eta, tensors=("K_spin", "dos"), degen_thresh=0.0)

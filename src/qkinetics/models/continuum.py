@@ -157,7 +157,8 @@ def _check_spin_matrix(spin_matrix, norb):
     try:
         S = np.array(spin_matrix, dtype=complex)
     except (TypeError, ValueError) as exc:
-        raise ModelError(f"spin_matrix must be three {norb} x {norb} matrices (sigma_x, sigma_y, sigma_z): {exc}") from None
+        raise ModelError(
+            f"spin_matrix must be three {norb} x {norb} matrices (sigma_x, sigma_y, sigma_z): {exc}") from None
     if S.shape != (3, norb, norb) or not np.all(np.isfinite(S)):
         raise ModelError(f"spin_matrix must be three finite {norb} x {norb} matrices (sigma_x, sigma_y, sigma_z in the "
                          f"basis of the Hamiltonian), shape (3, {norb}, {norb}); got shape {S.shape}.")

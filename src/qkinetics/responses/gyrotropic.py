@@ -283,7 +283,8 @@ def gyrotropic_tensors(model, fermi_energy, *, kgrid=None, box=None, smearing=0.
     if want_spin:
         data["K_spin"] = (("fermi_energy", "a", "b"), K_spin,
                           {"units": "A", "g_factor": float(g_factor),
-                           "long_name": "spin K_ab = e^2/hbar sum int v_a X_spin^b delta = -(g/2) mu_B sum int v_a sigma^b delta"})
+                           "long_name": ("spin K_ab = e^2/hbar sum int v_a X_spin^b delta "
+                                         "= -(g/2) mu_B sum int v_a sigma^b delta")})
         if "K" in tensors:
             data["K_total"] = (("fermi_energy", "a", "b"), K + K_spin,
                                {"units": "A", "long_name": "K_total = K (orbital) + K_spin"})
