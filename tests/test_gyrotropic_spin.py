@@ -252,6 +252,28 @@ def test_fe_k_spin_postw90_box():
     np.testing.assert_allclose(res.dos.values, FE_DOS_REFERENCE, rtol=5e-6)
 
 
+def test_k_spin_with_the_orbital_operators(tmp_path):
+    """With the orbital K (B and C operators: the geometry then runs in Wannier90's lattice convention) K_spin is the
+    same as alone (model's convention), and K_total = K + K_spin. The test data has no Fe.uHu: a zero one (C = 0)
+    gives well-defined, unphysical operators, enough for the bookkeeping."""
+    from qkinetics.models.wannier90_orbital import read_wannier90_orbital
+
+    for f in FE.parent.iterdir():
+        if f.name.startswith("Fe.") and f.name != "Fe.win":
+            (tmp_path / f.name).symlink_to(f.resolve())
+    (tmp_path / "Fe.win").write_text(FE.with_suffix(".win").read_text() + "\nuHu_formatted = true\n")
+    (tmp_path / "Fe.uHu").write_text("zero uHu\n28 8 12\n" + "0 0\n" * (8 * 12 * 12 * 28 * 28))
+    fe = qk.read_wannier90_run(tmp_path / "Fe", spin=True)
+    orbital = read_wannier90_orbital(tmp_path / "Fe")
+    both = gyrotropic_tensors(fe, 12.6, box=FE_BOX | {"mesh": 4}, smearing=0.3, tensors=("K", "K_spin"),
+                              orbital=orbital)
+    alone = gyrotropic_tensors(fe, 12.6, box=FE_BOX | {"mesh": 4}, smearing=0.3, tensors=("K_spin",))
+    scale = np.abs(alone.K_spin.values).max()
+    assert scale > 0 and "K_total" not in alone
+    np.testing.assert_allclose(both.K_spin.values, alone.K_spin.values, rtol=0, atol=1e-12 * scale)
+    np.testing.assert_allclose(both.K_total.values, both.K.values + both.K_spin.values, rtol=0, atol=0)
+
+
 def test_fe_k_spin_vanishes_by_inversion():
     """bcc Fe (spinor Wannier functions, magnetic along z) has inversion: v(-k) = -v(k) and sigma(-k) = sigma(k), so
     K_spin = 0 on a Gamma-centred grid although the spin moment (about 3 mu_B, test_wannier90_spin.py) and the
