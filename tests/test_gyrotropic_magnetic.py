@@ -12,10 +12,14 @@ from qkinetics.responses import linear as L
 KB = 8.617333262e-5
 
 
-def weyl_node(chi, v, w, e0):
+PAULI = np.array([[[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]])
+
+
+def weyl_node(chi, v, w, e0, spin=False):
+    """H = chi v k.sigma + w kz + e0; spin=True: sigma is the electron spin (spin_matrix = Pauli matrices)."""
     kx, ky, kz = sp.symbols("kx ky kz", real=True)
     H = chi * v * sp.Matrix([[kz, kx - sp.I * ky], [kx + sp.I * ky, -kz]]) + (w * kz + e0) * sp.eye(2)
-    return qk.Continuum(H, kcut=2.0, name="weyl node")
+    return qk.Continuum(H, kcut=2.0, name="weyl node", spin_matrix=PAULI if spin else None)
 
 
 def spherical_grid(kcut, nk=240, nth=64, nph=8):

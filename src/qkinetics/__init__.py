@@ -15,7 +15,7 @@ from .responses.magnetotransport import magnetoconductivity  # noqa: E402
 from .responses.transport_distribution import boltzmann_transport, transport_distribution  # noqa: E402
 from .thermoelectric import thermoelectric  # noqa: E402
 from .topology import chern_number  # noqa: E402
-from .spin import band_spin, spin_moment  # noqa: E402
+from .spin import band_spin, band_spin_moment, spin_moment  # noqa: E402
 
 __all__ = [
     "units", "plot", "kpath", "kubo", "moyal", "exact", "kinetics", "conductivity", "thermoelectric", "read_netcdf",
@@ -23,5 +23,5 @@ __all__ = [
     "BandGeometry", "band_geometry", "geometry_from_hamiltonian", "iter_band_geometry",
     "Continuum", "Model", "ModelError", "TightBinding", "read_wannier90", "read_wannier90_run", "zoo", "chern_number",
     "transport_distribution", "boltzmann_transport", "gyrotropic_tensors", "magnetoconductivity",
-    "band_spin", "spin_moment",
+    "band_spin", "band_spin_moment", "spin_moment",
 ]

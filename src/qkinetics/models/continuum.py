@@ -150,6 +150,25 @@ def _check_kcut(kcut):
     return kc
 
 
+def _check_spin_matrix(spin_matrix, norb):
+    """The (3, N, N) complex spin matrix of a Continuum model, checked Hermitian, or None."""
+    if spin_matrix is None:
+        return None
+    try:
+        S = np.array(spin_matrix, dtype=complex)
+    except (TypeError, ValueError) as exc:
+        raise ModelError(
+            f"spin_matrix must be three {norb} x {norb} matrices (sigma_x, sigma_y, sigma_z): {exc}") from None
+    if S.shape != (3, norb, norb) or not np.all(np.isfinite(S)):
+        raise ModelError(f"spin_matrix must be three finite {norb} x {norb} matrices (sigma_x, sigma_y, sigma_z in the "
+                         f"basis of the Hamiltonian), shape (3, {norb}, {norb}); got shape {S.shape}.")
+    dev = np.abs(S - S.conj().swapaxes(-1, -2)).max()
+    if dev > 1e-10 * max(1.0, np.abs(S).max()):
+        raise ModelError(f"spin_matrix must be Hermitian (max |S - S^dagger| = {dev:.3g}).")
+    S.setflags(write=False)
+    return S
+
+
 class Continuum(Model):
     """A k.p model from a sympy matrix with exact analytic derivatives.
 
@@ -172,6 +191,11 @@ class Continuum(Model):
         positive if given.
     name : str
         Label used in output and provenance.
+    spin_matrix : (3, N, N) array_like, optional
+        The Pauli matrices sigma_x, sigma_y, sigma_z in the basis of ``matrix`` (dimensionless, spin
+        :math:`\\hbar\\sigma/2`), k independent, e.g. ``[sx, sy, sz]`` for a two-band spin model or
+        ``kron(sigma_a, 1)`` for spin times orbitals. :meth:`spin_operator` returns it at every k; it gives the
+        spin magnetic moment (:func:`qkinetics.spin.band_spin_moment`). Always three Cartesian components.
 
     Notes
     -----
@@ -183,7 +207,7 @@ class Continuum(Model):
 
     lattice = None
 
-    def __init__(self, matrix, params=None, *, dim=None, kcut=None, name="continuum"):
+    def __init__(self, matrix, params=None, *, dim=None, kcut=None, name="continuum", spin_matrix=None):
         if isinstance(matrix, str):
             try:
                 matrix = sympy.sympify(matrix)
@@ -248,16 +272,17 @@ class Continuum(Model):
         mat = mat.xreplace({s: canon[s.name] for s in free})
         comp = _compiled_for(sympy.ImmutableMatrix(mat), ksyms, psyms)
 
-        self._setup(comp, pvals, _check_kcut(kcut), str(name))
+        self._setup(comp, pvals, _check_kcut(kcut), str(name), _check_spin_matrix(spin_matrix, comp.norb))
         self._check_hermitian()
 
     @classmethod
-    def _from_compiled(cls, comp, pvals, kcut, name):
+    def _from_compiled(cls, comp, pvals, kcut, name, spin_matrix=None):
         obj = cls.__new__(cls)
-        obj._setup(comp, pvals, kcut, name)
+        obj._setup(comp, pvals, kcut, name, spin_matrix)
         return obj
 
-    def _setup(self, comp, pvals, kcut, name):
+    def _setup(self, comp, pvals, kcut, name, spin_matrix=None):
+        self.spin_matrix = spin_matrix
         self._compiled = comp
         self._params = dict(pvals)
         self._pvalues = tuple(self._params[s.name] for s in comp.psyms)
@@ -294,9 +319,17 @@ class Continuum(Model):
             )
         pvals = dict(self._params)
         pvals.update({k: _real_value(k, v) for k, v in new.items()})
-        model = self._from_compiled(self._compiled, pvals, self.kcut, self.name)
+        model = self._from_compiled(self._compiled, pvals, self.kcut, self.name, self.spin_matrix)
         model._check_hermitian()
         return model
+
+    def spin_operator(self, k):
+        """The spin (Pauli) operator at each k, (B, 3, N, N), dimensionless: ``spin_matrix`` (k independent)."""
+        if self.spin_matrix is None:
+            raise ModelError(f"{self.name} has no spin matrix: pass spin_matrix=[sigma_x, sigma_y, sigma_z] (N x N "
+                             "each, in the basis of the Hamiltonian) to Continuum.")
+        k = self.check_k(k)
+        return np.broadcast_to(self.spin_matrix, (k.shape[0],) + self.spin_matrix.shape)
 
     # ------------------------------------------------------------------ checks
     def _check_hermitian(self) -> None:

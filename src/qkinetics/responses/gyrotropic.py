@@ -16,6 +16,10 @@ pseudovector (Å², the project's sign convention, ``docs/conventions.md``):
     K_{ab} &= \\frac{e^2}{2\\hbar}\\sum_n \\int\\frac{d^3k}{(2\\pi)^3}\\, \\partial_a\\varepsilon_n\\,
         \\mathcal M_n^b\\, \\delta_\\eta(\\varepsilon_n - E_F)
     \\quad\\text{(orbital kinetic magnetoelectric tensor, A; TAS17 Eq. 3, orbital part)}\\\\
+    K^{spin}_{ab} &= \\frac{e^2}{\\hbar}\\sum_n \\int\\frac{d^3k}{(2\\pi)^3}\\, \\partial_a\\varepsilon_n\\,
+        X^{spin,b}_n\\, \\delta_\\eta(\\varepsilon_n - E_F) = -\\frac{g_s}{2}\\mu_B \\sum_n \\int\\frac{d^3k}{(2\\pi)^3}\\,
+        \\partial_a\\varepsilon_n\\,\\sigma^b_n\\,\\delta_\\eta
+    \\quad\\text{(spin part, A; TAS17 Eq. 3, postw90's K\\_spin for } g_s = 2)\\\\
     \\mathrm{DOS}(E_F) &= \\sum_n \\int\\frac{d^3k}{(2\\pi)^3}\\, \\delta_\\eta(\\varepsilon_n - E_F)
     \\quad\\text{(1/(eV Å}^3))
 
@@ -41,10 +45,11 @@ from .. import units
 from ..geometry import band_geometry
 from ..integrate.grids import KGrid
 from ..models.base import ModelError
+from ..spin import G_SPIN, band_spin_moment
 
 __all__ = ["gyrotropic_tensors", "box_kpoints", "wannier_orbital_moment"]
 
-GYROTROPIC_TENSORS = ("D", "C", "dos", "K")
+GYROTROPIC_TENSORS = ("D", "C", "dos", "K", "K_spin")
 #: |e_n - e_m| below which two bands form a degenerate group in the orbital moment (eV)
 PAIR_TOL = 1e-7
 
@@ -89,6 +94,15 @@ def wannier_orbital_moment(model, orbital, k):
     -------
     energies (K, N) eV, velocity (K, N, 3) eV Å, curvature (K, N, 3) Å², moment (K, N, 3) eV Å².
     """
+    _check_orbital_operators(model, orbital)
+    geo = band_geometry(model, k, inverse_mass=False, degeneracy_tol=PAIR_TOL, orbital=orbital)
+    Om = geo.berry_curvature
+    curvature = np.stack([Om[..., 1, 2], Om[..., 2, 0], Om[..., 0, 1]], axis=-1)
+    return geo.energies, geo.velocity, curvature, 2.0 * geo.orbital_moment
+
+
+def _check_orbital_operators(model, orbital):
+    """The orbital moment of a model with a position matrix needs B and C; without one they make no sense."""
     full = getattr(model, "position_matrix", None) is not None
     if full and orbital is None:
         raise ModelError(
@@ -99,10 +113,6 @@ def wannier_orbital_moment(model, orbital, k):
     if orbital is not None and not full:
         raise ModelError("orbital= (B and C of a Wannier90 run) needs the model of the same run, with its position "
                          "matrix (qk.read_wannier90_run).")
-    geo = band_geometry(model, k, inverse_mass=False, degeneracy_tol=PAIR_TOL, orbital=orbital)
-    Om = geo.berry_curvature
-    curvature = np.stack([Om[..., 1, 2], Om[..., 2, 0], Om[..., 0, 1]], axis=-1)
-    return geo.energies, geo.velocity, curvature, 2.0 * geo.orbital_moment
 
 
 def box_kpoints(center, vectors, mesh):
@@ -130,9 +140,9 @@ def box_kpoints(center, vectors, mesh):
 
 
 def gyrotropic_tensors(model, fermi_energy, *, kgrid=None, box=None, smearing=0.1, max_arg=5.0,
-                       degen_thresh=0.001, tensors=("D", "C", "dos"), orbital=None,
+                       degen_thresh=0.001, tensors=("D", "C", "dos"), orbital=None, g_factor=G_SPIN,
                        chunk_size=20000) -> xr.Dataset:
-    """Gyrotropic Fermi-surface tensors D, C, K (orbital) and the density of states (TAS17, postw90's method).
+    """Gyrotropic Fermi-surface tensors D, C, K (orbital and spin) and the density of states (TAS17, postw90's method).
 
     Parameters
     ----------
@@ -155,14 +165,20 @@ def gyrotropic_tensors(model, fermi_energy, *, kgrid=None, box=None, smearing=0.
         :math:`K_{ab} = \\frac{e^2}{2\\hbar}\\sum_n\\int\\frac{d^3k}{(2\\pi)^3}\\partial_a\\varepsilon_n\\,
         \\mathcal M_n^b\\,\\delta_\\eta(\\varepsilon_n - E_F)` in A (TAS17 Eq. 3, postw90's ``-K``), with the
         orbital moment :math:`\\mathcal M_n` of :func:`wannier_orbital_moment`.
+        ``"K_spin"``: its spin part (module docstring), from the spin moment
+        :math:`m^{spin}_n = -(g_s\\mu_B/\\hbar)\\langle\\mathbf S\\rangle_n = (e/\\hbar)X^{spin}_n`
+        (:func:`qkinetics.spin.band_spin_moment`); needs a model with a spin operator (a Wannier90 run read with
+        its ``.spn``). With both, the result also holds ``K_total = K + K_spin``.
     orbital : OrbitalOperators, optional
         B(R) and C(R) of the Wannier90 run, needed for ``"K"`` when the model carries a position matrix.
+    g_factor : float
+        g_s of the spin moment (default :data:`qkinetics.spin.G_SPIN` = 2.0023; postw90 uses 2).
 
     Returns
     -------
     xarray.Dataset
         ``D`` (E_F, a, b) dimensionless, ``C`` (E_F, a, b) in A/m (postw90 prints A/cm: 100 times
-        smaller numbers), ``K`` (E_F, a, b) in A, ``dos`` (E_F) in 1/(eV Å³).
+        smaller numbers), ``K``, ``K_spin``, ``K_total`` (E_F, a, b) in A, ``dos`` (E_F) in 1/(eV Å³).
     """
     if model.dim != 3 or not model.periodic:
         raise ModelError("gyrotropic tensors are defined for 3D lattice models.")
@@ -177,6 +193,14 @@ def gyrotropic_tensors(model, fermi_energy, *, kgrid=None, box=None, smearing=0.
         raise ModelError(f"max_arg must be > 0; got {max_arg!r}.")
     if not (np.isfinite(degen_thresh) and degen_thresh >= 0):
         raise ModelError(f"degen_thresh must be >= 0 eV; got {degen_thresh!r}.")
+    want_spin = "K_spin" in tensors
+    if want_spin and getattr(model, "spin_matrix", None) is None:
+        raise ModelError(
+            f"K_spin needs the spin operator of {model.name}: read the Wannier90 run with its seedname.spn "
+            "(qk.read_wannier90_run(seed, spin=True)) or build the TightBinding with spin_matrix=...; or ask for the "
+            "orbital K alone (tensors=('K',)).")
+    if want_spin and not np.isfinite(g_factor):
+        raise ModelError(f"g_factor must be a finite number; got {g_factor!r}.")
     EF = np.atleast_1d(np.asarray(fermi_energy, dtype=float))
     if EF.ndim != 1 or not EF.size or not np.all(np.isfinite(EF)):
         raise ModelError(f"fermi_energy must be finite numbers (eV); got {fermi_energy!r}.")
@@ -196,10 +220,23 @@ def gyrotropic_tensors(model, fermi_energy, *, kgrid=None, box=None, smearing=0.
     D = np.zeros((len(EF), 3, 3))
     C = np.zeros((len(EF), 3, 3))
     K = np.zeros((len(EF), 3, 3))
+    K_spin = np.zeros((len(EF), 3, 3))
     dos = np.zeros(len(EF))
     need_curvature = "D" in tensors
+    # the spin operator in the Fourier convention of the geometry (band_geometry takes the lattice one with orbital=)
+    if want_spin and "K" in tensors:
+        _check_orbital_operators(model, orbital)
+    spin_model = model.with_convention("lattice") if (want_spin and "K" in tensors and orbital is not None) else model
     for k, weight in batches:
-        if "K" in tensors:
+        if want_spin:                     # one eigendecomposition for the spin and the orbital quantities
+            geo = band_geometry(model, k, inverse_mass=False, degeneracy_tol=PAIR_TOL, keep_eigenvectors=True,
+                                orbital=orbital if "K" in tensors else None)
+            e, v = geo.energies, geo.velocity
+            Om = geo.berry_curvature
+            omega = np.stack([Om[..., 1, 2], Om[..., 2, 0], Om[..., 0, 1]], axis=-1)
+            moment = 2.0 * geo.orbital_moment
+            spin = band_spin_moment(spin_model, geo, g_factor=g_factor)                 # X^spin, eV Å²
+        elif "K" in tensors:
             e, v, omega, moment = wannier_orbital_moment(model, orbital, k)
         else:
             geo = band_geometry(model, k, inverse_mass=False, degeneracy_tol=0.0)
@@ -218,6 +255,8 @@ def gyrotropic_tensors(model, fermi_energy, *, kgrid=None, box=None, smearing=0.
             D += np.einsum("fbn,bna,bnc->fac", delta, v, omega)
         if "K" in tensors:
             K += np.einsum("fbn,bna,bnc->fac", delta, v, moment)
+        if want_spin:
+            K_spin += np.einsum("fbn,bna,bnc->fac", delta, v, spin)
         if "C" in tensors:
             C += np.einsum("fbn,bna,bnc->fac", delta, v, v)
         dos += delta.sum(axis=(1, 2))
@@ -228,6 +267,8 @@ def gyrotropic_tensors(model, fermi_energy, *, kgrid=None, box=None, smearing=0.
     C *= units.e**2 / (2 * np.pi * units.hbar) / (volume * units.angstrom)
     # K: e^2/(2 hbar) (S) times sum v M delta / V in eV Å^3/Å^3 = eV, which divided by e is V
     K *= units.e**2 / (2 * units.hbar) / volume
+    # K_spin: the same with M = 2 X^spin, e^2/hbar times sum v X^spin delta / V (eV, divided by e V)
+    K_spin *= units.e**2 / units.hbar / volume
     coords = {"fermi_energy": ("fermi_energy", EF, {"units": "eV"}), "a": list("xyz"), "b": list("xyz")}
     data = {}
     if "D" in tensors:
@@ -239,6 +280,14 @@ def gyrotropic_tensors(model, fermi_energy, *, kgrid=None, box=None, smearing=0.
     if "K" in tensors:
         data["K"] = (("fermi_energy", "a", "b"), K,
                      {"units": "A", "long_name": "orbital K_ab = e^2/(2 hbar) sum int v_a M^b delta"})
+    if want_spin:
+        data["K_spin"] = (("fermi_energy", "a", "b"), K_spin,
+                          {"units": "A", "g_factor": float(g_factor),
+                           "long_name": ("spin K_ab = e^2/hbar sum int v_a X_spin^b delta "
+                                         "= -(g/2) mu_B sum int v_a sigma^b delta")})
+        if "K" in tensors:
+            data["K_total"] = (("fermi_energy", "a", "b"), K + K_spin,
+                               {"units": "A", "long_name": "K_total = K (orbital) + K_spin"})
     if "dos" in tensors:
         data["dos"] = (("fermi_energy",), dos, {"units": "1/(eV Angstrom^3)", "long_name": "density of states"})
     ds = xr.Dataset(data, coords=coords)

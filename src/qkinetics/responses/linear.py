@@ -79,6 +79,11 @@ gradient term and an intrinsic (tau^0) quantum-metric term. This module provides
     :math:`-m\\cdot B(t)` (Zhong, Moore, Souza 2016; docs/orbital-moment.md). With the
     magnetization curl above it is the whole O(q/omega) term for any field direction (checked
     against the current-current Kubo sum at finite q).
+:func:`spin_field_gradient_mechanisms` (tau^1, for a model with a spin operator)
+    The same two terms from the spin moment :math:`m^{spin} = -(g_s\\mu_B/\\hbar)\\langle S\\rangle` (Zeeman
+    energy, spin Edelstein magnetization): ``field_gradient_magnetization_spin`` and
+    ``field_gradient_gyrotropic_spin``, bound to the model (checked against a Weyl-node closed form and the
+    finite-q Kubo sum with the Zeeman coupling).
 ``field_gradient_lapa_hughes`` (tau^0)
     :math:`-\\frac{i e^2}{2\\hbar}\\sum_n\\int f_n\\,\\partial_\\mu g_{\\alpha\\beta}`: the velocity
     correction from the quadrupole energy :math:`\\delta\\varepsilon = (e/2)\\,g^{ab}\\partial_a E_b`
@@ -103,7 +108,7 @@ from .mechanism import LINEAR_CHANNELS, Mechanism
 __all__ = [
     "drude", "anomalous_hall", "anomalous_hall_fermi_surface", "field_gradient", "field_gradient_drude",
     "field_gradient_clean", "field_gradient_magnetization", "field_gradient_gyrotropic", "field_gradient_lapa_hughes",
-    "talk_field_gradient", "LINEAR_MECHANISMS", "MECHANISMS", "UNITS", "units_of",
+    "talk_field_gradient", "spin_field_gradient_mechanisms", "LINEAR_MECHANISMS", "MECHANISMS", "UNITS", "units_of",
     "anomalous_hall_from_fermi_surface", "chern_gap_conductivity", "relaxation_factor",
 ]
 
@@ -562,8 +567,12 @@ field_gradient_clean = Mechanism(
 
 def _moment_tensor(geo):
     """The orbital moment X as an antisymmetric tensor X^{ab} = ε_abc X_c (B, N, d, d), eV Å² (zero in 1D)."""
-    X = geo.orbital_moment
-    B, N, d = geo.velocity.shape
+    return _axial_tensor(geo.orbital_moment, geo.velocity.shape[-1])
+
+
+def _axial_tensor(X, d):
+    """X^{ab} = ε_abc X_c (B, N, d, d) of a pseudovector X (B, N, P): P = 3 in 3D, the z component alone in 2D."""
+    B, N = X.shape[:2]
     T = np.zeros((B, N, d, d))
     pairs = {2: [(0, 1)], 3: [(1, 2), (2, 0), (0, 1)]}.get(d, [])
     for c, (a, b) in enumerate(pairs):
@@ -572,10 +581,19 @@ def _moment_tensor(geo):
     return T
 
 
-def _magnetization_integrand(geo):
+def _spin_moment_tensor(geo, model, g_factor):
+    """The spin moment X^spin (module docstring of qkinetics.spin) as the tensor ε_abc X^spin_c (B, N, d, d)."""
+    from ..spin import band_spin_moment       # spin imports geometry; imported here to keep this module light
+
+    d = geo.velocity.shape[-1]
+    X = band_spin_moment(model, geo, g_factor=g_factor)                         # (B, N, 3), eV Å²
+    return _axial_tensor(X if d == 3 else X[..., 2:], d)                        # in 2D the z component (B normal)
+
+
+def _magnetization_integrand(geo, moment=_moment_tensor):
     # M^{mu b}_n = Im sum_{m not in group(n)} V^mu_nm V^b_mn / (eps_n - eps_m) = -X^{mu b}_n, the orbital moment
-    # of band_geometry as a tensor (group trace / size in degenerate groups)
-    X1 = -np.einsum("kna,knub->knuab", geo.velocity, _moment_tensor(geo))     # v_alpha M^{mu beta}
+    # of band_geometry as a tensor (group trace / size in degenerate groups); moment= another moment tensor
+    X1 = -np.einsum("kna,knub->knuab", geo.velocity, moment(geo))             # v_alpha M^{mu beta}
     return {1: X1}
 
 
@@ -610,8 +628,8 @@ field_gradient_magnetization = Mechanism(
 # --------------------------------------------------------------------------- field gradient, gyrotropic magnetic effect
 
 
-def _gyrotropic_integrand(geo):
-    X1 = np.einsum("knu,knab->knuab", geo.velocity, _moment_tensor(geo))        # v_mu X^{alpha beta}
+def _gyrotropic_integrand(geo, moment=_moment_tensor):
+    X1 = np.einsum("knu,knab->knuab", geo.velocity, moment(geo))                # v_mu X^{alpha beta}
     return {1: X1}
 
 
@@ -629,7 +647,7 @@ field_gradient_gyrotropic = Mechanism(
                "(2016); Ma and Pesin, PRB 92, 235205 (2015). Derived here from the relaxation-time Boltzmann "
                "equation with the energy -m.B(t) (docs/orbital-moment.md)."),
     assumptions=(
-        "Orbital moment only (no spin Zeeman term: the models carry no spin operator). Intraband, relaxation "
+        "Orbital moment only; the spin (Zeeman) part is spin_field_gradient_mechanisms(model). Intraband, relaxation "
         "towards the instantaneous equilibrium f0(eps - m.B(t)); B = q x E/omega from Faraday's law, so the "
         "tensor is antisymmetric in (alpha, beta) and only transverse fields see it. With "
         "field_gradient_magnetization it makes the whole O(q/omega) term, checked against the clean "
@@ -638,6 +656,77 @@ field_gradient_gyrotropic = Mechanism(
         "the Wannier space (band_geometry without orbital=); for Wannier90 runs use gyrotropic_tensors(..., "
         "tensors=('K',), orbital=...), K' = (e/hbar) K."),
 )
+
+
+# --------------------------------------------------------------------------- the same two terms from the spin moment
+
+
+def spin_field_gradient_mechanisms(model, *, g_factor: float | None = None) -> tuple:
+    """The spin parts of field_gradient_magnetization and field_gradient_gyrotropic, for a model with a spin operator.
+
+    The same band integrals with the orbital moment X replaced by the spin moment
+    :math:`X^{spin}_n = -(g_s/2)(\\hbar^2/2m_e)\\,\\boldsymbol\\sigma_n` (eV Å²; :math:`m^{spin} = (e/\\hbar)X^{spin}
+    = -(g_s\\mu_B/\\hbar)\\langle\\mathbf S\\rangle`, :func:`qkinetics.spin.band_spin_moment`): the Zeeman energy
+    :math:`-m^{spin}\\cdot B` of a wave packet gives the spin gyrotropic magnetic effect,
+    :math:`\\sigma_{\\mu[\\alpha\\beta]} = -\\frac{i e^2/\\hbar^2}{1/\\tau - i\\omega}\\sum_n\\int f'_n\\,
+    v_\\mu X^{spin,\\alpha\\beta}_n`, and the spin magnetization of the Drude-shifted distribution (spin
+    Edelstein effect) a curl current, :math:`-\\frac{i e^2/\\hbar^2}{1/\\tau - i\\omega}\\sum_n\\int f'_n\\,
+    v_\\alpha (-X^{spin,\\mu\\beta}_n)`. The total magnetic moment is orbital + spin, so the whole O(q/omega)
+    term is the sum of the four mechanisms (checked against the current-current Kubo sum at finite q with the
+    Zeeman coupling :math:`(g_s\\mu_B/2)\\,\\boldsymbol\\sigma\\cdot\\nabla\\times A`,
+    tests/test_gyrotropic_magnetic.py). In 2D only the spin component normal to the plane enters.
+
+    Parameters
+    ----------
+    model : TightBinding or Continuum with a ``spin_matrix``
+        The mechanisms are bound to it (the spin operator is the model's); integrate them over this model only.
+    g_factor : float, optional
+        g_s; default :data:`qkinetics.spin.G_SPIN` = 2.0023 (2 for postw90's convention).
+
+    Returns
+    -------
+    (field_gradient_magnetization_spin, field_gradient_gyrotropic_spin) : two Mechanisms
+        For :func:`qkinetics.conductivity` (``mechanisms=[..., *spin_field_gradient_mechanisms(model)]``,
+        ``gradient=True``); they need the eigenvectors (the integrator keeps them). Units as their orbital
+        partners (S in 3D, S m in 2D).
+    """
+    from ..spin import G_SPIN
+
+    g_factor = G_SPIN if g_factor is None else float(g_factor)
+    if getattr(model, "spin_matrix", None) is None:
+        raise ValueError(
+            f"{getattr(model, 'name', model)!r} has no spin operator, so its spin moment is not defined: build the "
+            "model with spin_matrix=... (TightBinding or Continuum) or read a Wannier90 run with its seedname.spn "
+            "(read_wannier90_run(seed, spin=True)); without spin use field_gradient_gyrotropic (orbital) alone.")
+    if not np.isfinite(g_factor):
+        raise ValueError(f"g_factor must be a finite number; got {g_factor!r}.")
+    moment = partial(_spin_moment_tensor, model=model, g_factor=g_factor)
+    common = dict(order=1, tau_power=1, prefactor=_magnetization_prefactor, tensor_rank=3, needs_eigenvectors=True,
+                  needs_inverse_mass=False)
+    spin_text = (f"X^spin_n = -(g_s/2)(hbar^2/2m_e) <sigma>_n, g_s = {g_factor:.10g} (m^spin = (e/hbar) X^spin = "
+                 "-(g_s mu_B/hbar) <S>, S = hbar sigma/2, electron charge -e); group trace / size in degenerate groups")
+    magnetization = Mechanism(
+        name="field_gradient_magnetization_spin",
+        integrand=partial(_magnetization_integrand, moment=moment),
+        formula=("sigma_{mu alpha beta} = -(i e^2/hbar^2) / (1/tau - i omega) sum_n int f'_n v_alpha (-X^{spin, mu beta}_n), "
+                 + spin_text),
+        reference=field_gradient_magnetization.reference + " Spin Edelstein effect: Edelstein, Solid State Commun. "
+                  "73, 233 (1990).",
+        assumptions=("Curl of the spin magnetization carried by the Drude-shifted distribution; as "
+                     "field_gradient_magnetization with the spin moment of " + getattr(model, "name", "the model") + "."),
+        **common)
+    gyrotropic = Mechanism(
+        name="field_gradient_gyrotropic_spin",
+        integrand=partial(_gyrotropic_integrand, moment=moment),
+        formula=("sigma_{mu [alpha beta]} = -(i e^2/hbar^2) / (1/tau - i omega) sum_n int f'_n v_mu X^{spin, alpha beta}_n, "
+                 + spin_text + "; j = alpha B with K'_{mu nu} = -(e^2/hbar^2) sum_n int f'_n v_mu X^{spin, nu}_n"),
+        reference=field_gradient_gyrotropic.reference + " Spin part: TAS17 (Tsirkin, Puente, Souza, PRB 97, 035158 "
+                  "(2018)) Eq. 3, postw90's K_spin.",
+        assumptions=("As field_gradient_gyrotropic with the Zeeman energy -m^spin.B of the spin moment of "
+                     + getattr(model, "name", "the model") + "; no spin-orbit correction to g beyond the model's "
+                     "spin operator."),
+        **common)
+    return magnetization, gyrotropic
 
 
 # --------------------------------------------------------------------------- registry
