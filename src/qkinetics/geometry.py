@@ -964,8 +964,11 @@ def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: b
 
     def compute(i, out):
         kb = k[i:i + step]
-        if positions and fused:                   # one Fourier product for H, its derivatives and the connection
-            (H, dH, *d2H), conn = model.interpolate(kb, order, connection=2 if derivatives else "curl")
+        if fused:                                 # one Fourier product for H, its derivatives and the connection
+            # without the orbital-position phases unless the eigenvectors are kept: the same eigenbasis matrices
+            (H, dH, *d2H), conn = model.interpolate(
+                kb, order, connection=(2 if derivatives else "curl") if positions else None,
+                orbital_phases=keep_eigenvectors)
         else:
             H, dH, *d2H = model.hamiltonian(kb, order=order)
             conn = model.wannier_connection(kb, order=2 if derivatives else 1) if positions else None
