@@ -581,44 +581,49 @@ def _wannier_berry_curvature(V, Abar, R, gap, curl_diag, ws, out):
     With X = Ṽ R = V R + i Ā (ε_n - ε_m) R (zero inside degenerate groups, R = 1/(ε_n - ε_m) outside),
 
     .. math::
-        \\Omega^{ab}_n = -2\\,\\mathrm{Im}\\sum_m\\bigl(X^a_{nm}\\overline{X^b_{nm}}
-            - \\bar A^a_{nm}\\overline{\\bar A^b_{nm}}\\bigr) + \\mathrm{Re}\\,(U^\\dagger(\\partial_a A_b
-            - \\partial_b A_a)U)_{nn}
+        \\Omega^{ab}_n = -2\\sum_m P^{ab}_{nm} + \\mathrm{Re}\\,(U^\\dagger(\\partial_a A_b - \\partial_b A_a)U)_{nn},
+        \\qquad P^{ab}_{nm} = \\mathrm{Im}\\bigl(X^a_{nm}\\overline{X^b_{nm}}
+            - \\bar A^a_{nm}\\overline{\\bar A^b_{nm}}\\bigr)
 
-    (module docstring): the first sum is the in-space part -2 Im Σ_m A^H_a A^H_b, the second the commutator
+    (module docstring): the X terms are the in-space part -2 Im Σ_m A^H_a A^H_b, the Ā terms the commutator
     -i[A_a, A_b] of F^W in the eigenbasis, (U^dagger[A_a, A_b]U)_nn = [Ā_a, Ā_b]_nn = 2i Im Σ_m Ā^a_nm
     conj(Ā^b_nm) (U is unitary on the whole Wannier space), so F^W needs no N^3 product beyond the
-    rotation of the curl. Both sums run together over 2N numbers per band: the rows [X^a, conj(Ā^a)], since
-    Im(conj(x) conj(y)^*) = -Im(x y^*). Real arithmetic in the "k-last" layout (..., N, 2N, B), as
-    :class:`_PlanePairSums`, for the d(d-1)/2 pairs a < b only. ``V``, ``Abar`` (B, d, N, N) in the
-    eigenbasis; ``curl_diag`` (B, N, P) = Re(U^dagger(∂_a A_b - ∂_b A_a)U)_nn for the pairs a < b.
+    rotation of the curl. Ṽ and Ā are Hermitian and R antisymmetric, so X_mn = -conj(X_nm) and P is
+    antisymmetric in (n, m), P_nn = 0: P is formed on the N(N-1)/2 pairs n < m only (real arithmetic), and
+    the sums Σ_m P_nm = Σ_{m>n} P_nm - Σ_{m<n} P_mn are one real matrix product with the ±1 incidence
+    matrix of the pairs. ``V``, ``Abar`` (B, d, N, N) in the eigenbasis; ``curl_diag`` (B, N, P) =
+    Re(U^dagger(∂_a A_b - ∂_b A_a)U)_nn for the d(d-1)/2 pairs a < b.
     """
     B, d, N = V.shape[:3]
     ia, ib = _pairs(d)
-    RT = ws.get("bcRT", (N, N, B), float)
-    np.copyto(RT, R.transpose(1, 2, 0))
-    GT = ws.get("bcGT", (N, N, B), float)                                   # (ε_n - ε_m) R: 1 outside groups, else 0
-    np.multiply(gap.transpose(1, 2, 0), RT, out=GT)
-    MT = ws.get("bcMT", (2, d, N, N, B))                                    # V and Ā, k last
-    np.copyto(MT[0], V.transpose(1, 2, 3, 0))
-    np.copyto(MT[1], Abar.transpose(1, 2, 3, 0))
-    Zr = ws.get("bcZr", (d, N, 2 * N, B), float)                             # rows [X, conj(Ā)] along m
-    Zi = ws.get("bcZi", (d, N, 2 * N, B), float)
-    tmp = ws.get("bcT", (d, N, N, B), float)
-    Vr, Vi, Ar, Ai = MT[0].real, MT[0].imag, MT[1].real, MT[1].imag
-    np.multiply(Vr, RT, out=Zr[:, :, :N])                                   # Re X = Re V R - Im Ā (Δ R)
-    Zr[:, :, :N] -= np.multiply(Ai, GT, out=tmp)
-    np.multiply(Vi, RT, out=Zi[:, :, :N])                                   # Im X = Im V R + Re Ā (Δ R)
-    Zi[:, :, :N] += np.multiply(Ar, GT, out=tmp)
-    Zr[:, :, N:] = Ar
-    np.negative(Ai, out=Zi[:, :, N:])
-    P, P2 = ws.get("bcP", (N, 2 * N, B), float), ws.get("bcP2", (N, 2 * N, B), float)
-    S = ws.get("bcS", (len(ia), N, B), float)
+    upper, incidence = _upper_pairs(N)                                     # flat (Re) indices, (L, N)
+    L = len(upper)
+    Vf = V.reshape(B, d, N * N).view(np.float64)                           # (B, d, 2N²): Re, Im interleaved
+    Af = Abar.reshape(B, d, N * N).view(np.float64)
+    Vr, Vi, Ar, Ai = (ws.get(name, (B, d, L), float) for name in ("bcVr", "bcVi", "bcAr", "bcAi"))
+    np.take(Vf, 2 * upper, axis=2, out=Vr, mode="clip")
+    np.take(Vf, 2 * upper + 1, axis=2, out=Vi, mode="clip")
+    np.take(Af, 2 * upper, axis=2, out=Ar, mode="clip")
+    np.take(Af, 2 * upper + 1, axis=2, out=Ai, mode="clip")
+    Rp = np.take(R.reshape(B, N * N), upper, axis=1, out=ws.get("bcR", (B, L), float), mode="clip")[:, None]
+    Gp = np.take(gap.reshape(B, N * N), upper, axis=1, out=ws.get("bcG", (B, L), float), mode="clip")[:, None]
+    Gp *= Rp                                                                # (ε_n - ε_m) R: 1 outside groups, else 0
+    tmp = ws.get("bcT", (B, d, L), float)
+    Xr = np.multiply(Vr, Rp, out=ws.get("bcXr", (B, d, L), float))          # Re X = Re V R - Im Ā (Δ R)
+    Xr -= np.multiply(Ai, Gp, out=tmp)
+    Xi = np.multiply(Vi, Rp, out=ws.get("bcXi", (B, d, L), float))          # Im X = Im V R + Re Ā (Δ R)
+    Xi += np.multiply(Ar, Gp, out=tmp)
+    P = ws.get("bcP", (B, len(ia), L), float)
+    t = ws.get("bct", (B, L), float)
     for p, (a, b) in enumerate(zip(ia, ib)):
-        np.multiply(Zi[a], Zr[b], out=P)                                    # Im Z^a conj(Z^b)
-        P -= np.multiply(Zr[a], Zi[b], out=P2)
-        np.sum(P, axis=1, out=S[p])
-    pair = np.multiply(S.transpose(2, 1, 0), -2.0, out=ws.get("bcpair", (B, N, len(ia)), float))
+        Pp = P[:, p]
+        np.multiply(Xi[:, a], Xr[:, b], out=Pp)                             # Im X^a conj(X^b)
+        Pp -= np.multiply(Xr[:, a], Xi[:, b], out=t)
+        Pp -= np.multiply(Ai[:, a], Ar[:, b], out=t)                        # - Im Ā^a conj(Ā^b)
+        Pp += np.multiply(Ar[:, a], Ai[:, b], out=t)
+    sums = np.matmul(P.reshape(B * len(ia), L), incidence,                 # Σ_m P_nm, (B, pairs, N)
+                     out=ws.get("bcS", (B * len(ia), N), float)).reshape(B, len(ia), N)
+    pair = np.multiply(sums.transpose(0, 2, 1), -2.0, out=ws.get("bcpair", (B, N, len(ia)), float))
     pair += curl_diag
     out[:, :, np.arange(d), np.arange(d)] = 0.0
     out[:, :, ia, ib] = pair
@@ -631,6 +636,17 @@ def _wannier_berry_curvature(V, Abar, R, gap, curl_diag, ws, out):
 def _pairs(d):
     """Index arrays (a, b) of the d(d-1)/2 pairs a < b."""
     return np.triu_indices(d, 1)
+
+
+@lru_cache(maxsize=None)
+def _upper_pairs(N):
+    """The band pairs n < m as flat indices n N + m (L = N(N-1)/2,) and their incidence matrix (L, N):
+    +1 at column n, -1 at column m (Σ_m P_nm of an antisymmetric P from its upper triangle)."""
+    n, m = np.triu_indices(N, 1)
+    incidence = np.zeros((len(n), N))
+    incidence[np.arange(len(n)), n] = 1.0
+    incidence[np.arange(len(n)), m] = -1.0
+    return n * N + m, incidence
 
 
 def _diagonal_of_transformed(U, X):
