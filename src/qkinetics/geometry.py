@@ -567,7 +567,8 @@ def _wannier_curvature(U, Uh, connection, ws):
 
 def _curl(connection):
     """∂_a A_b - ∂_b A_a (B, P, N, N) for the pairs a < b, from ``connection[1]``: dA (B, d, d, N, N)
-    (``dA[:, b, a] = ∂_a A_b``) or already that curl (B, P, N, N) (``TightBinding.interpolate(connection="curl")``)."""
+    (``dA[:, b, a] = ∂_a A_b``) or already that curl (B, P, N, N)
+    (``TightBinding.interpolate(connection="curl")``)."""
     dA = connection[1]
     if dA.ndim == 4:
         return dA
