@@ -977,7 +977,9 @@ def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: b
     step = _subbatch_size(model.dim, model.norb, derivatives)
     ws = _Workspace()
     positions = getattr(model, "position_matrix", None) is not None
-    fused = hasattr(model, "interpolate")
+    # one Fourier product for everything (TightBinding.interpolate); without a position matrix only where it
+    # gives what model.hamiltonian does (a subclass may override the Hamiltonian)
+    fused = hasattr(model, "interpolate") and (positions or _plain_tight_binding(model))
 
     def compute(i, out):
         kb = k[i:i + step]
@@ -994,6 +996,14 @@ def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: b
         return _geometry(H, dH, d2H, kb, derivatives, degeneracy_tol, keep_eigenvectors, ws, out, conn, orb, wanted)
 
     return _assemble(k, step, compute)
+
+
+def _plain_tight_binding(model) -> bool:
+    """Whether the model's Hamiltonian is TightBinding's own Fourier sum (no subclass override)."""
+    from .models.tight_binding import TightBinding
+
+    cls = type(model)
+    return cls.hamiltonian is TightBinding.hamiltonian and cls._hamiltonian is TightBinding._hamiltonian
 
 
 def iter_band_geometry(model: Model, k_chunks, **options):
