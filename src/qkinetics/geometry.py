@@ -120,12 +120,12 @@ class BandGeometry:
         ``[..., 0]``), P = 0 in 1D. See :func:`geometry_from_hamiltonian` (Notes) for the formula.
     degeneracy : (B, N) int, size of the degenerate group of each band.
     eigenvectors : (B, N, N) columns |u_n>, only with ``keep_eigenvectors=True``.
-
-    ``berry_curvature``, ``quantum_metric``, ``normalized_metric`` and ``orbital_moment`` are None when
-    the geometry was computed with ``quantities=`` not naming them.
     velocity_matrix : (B, d, N, N) the physical velocity matrix (× ħ) in the eigenbasis, V^a_{nm} =
         <u_n|∂_a H|u_m>, with the position-block terms Ṽ^a (module docstring); only with
         ``keep_eigenvectors=True``.
+
+    ``berry_curvature``, ``quantum_metric``, ``normalized_metric`` and ``orbital_moment`` are None when
+    the geometry was computed with ``quantities=`` not naming them.
     """
 
     k: np.ndarray
