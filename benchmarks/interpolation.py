@@ -23,8 +23,10 @@ Part 1, stages of ``band_geometry`` (what ``qk.conductivity`` computes per k poi
 * ``geometry``  ``geometry_from_hamiltonian`` less its ``eigh``: rotations to the eigenbasis, band-pair
                 sums, Wannier curvature (with ∂∂H: inverse mass; given dA, whose curl it forms),
 * ``total``     ``band_geometry(model, k)`` end to end (Fourier sums included, as the library runs them),
-* ``no mass``   ``band_geometry(model, k, inverse_mass=False)`` end to end (what the anomalous Hall
-                conductivity, the Drude term and the Berry curvature dipole need).
+* ``no mass``   ``band_geometry(model, k, inverse_mass=False)`` end to end (what the Drude term and the
+                Berry curvature dipole need),
+* ``Omega only`` ``band_geometry(model, k, inverse_mass=False, quantities=("berry_curvature",))``: what the
+                anomalous Hall conductivity computes (``Mechanism.needs_quantities``).
 
 Part 2, Fourier sums on a uniform grid, µs per k point: H, ∂H and A^W as the library sums them
 (batched real matrix products), against a fast Fourier transform of the real-space matrices onto
@@ -132,6 +134,7 @@ def stages(model, nk: int, rounds: int) -> dict:
         "geometry": geometry,
         "total": lambda: G.band_geometry(model, k),
         "no mass": lambda: G.band_geometry(model, k, inverse_mass=False),
+        "Omega only": lambda: G.band_geometry(model, k, inverse_mass=False, quantities=("berry_curvature",)),
     }
     best = best_round_robin(cases, rounds)
     out = {name: 1e6 * t / nk for name, t in best.items()}
@@ -193,12 +196,12 @@ def main():
     models += [random_wannier_model(N, args.nR) for N in args.norb]
 
     print("\nPart 1: band_geometry stages, µs per k point (share of 'total' in brackets)")
-    names = ["F(H)", "F(A)", "F(H+A)", "eigh", "geometry", "total", "no mass"]
+    names = ["F(H)", "F(A)", "F(H+A)", "eigh", "geometry", "total", "no mass", "Omega only"]
     print(f"{'model':<28} {'N':>4} {'nR':>4} " + " ".join(f"{n:>13}" for n in names))
     for model in models:
         nk = max(256, int((2048 if not args.quick else 512) * (18 / model.norb) ** 2))
         s = stages(model, nk, args.rounds)
-        cells = [f"{s[n]:8.1f} ({100 * s[n] / s['total']:2.0f}%)" if n not in ("total", "no mass")
+        cells = [f"{s[n]:8.1f} ({100 * s[n] / s['total']:2.0f}%)" if n not in ("total", "no mass", "Omega only")
                  else f"{s[n]:13.1f}" for n in names]
         print(f"{model.name:<28} {model.norb:>4} {len(model.hoppings):>4} " + " ".join(cells), flush=True)
     print("    (the stages are timed apart; 'total' runs them together, and its Fourier sums on smaller batches)")

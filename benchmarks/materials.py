@@ -31,7 +31,8 @@ against qkinetics' 1281.7 (Fermi function in the integrand); hence the default 3
 
 Sections: (1) time per k point and sigma_xy of both codes, full zone and wedge; (2) the grid and
 time needed for a 1e-3 relative sigma_xy against the finest qkinetics wedge grid;
-(3) qkinetics with 2 worker processes; (4) a cProfile of qkinetics per k point.
+(3) qkinetics with 2 worker processes; (4) a cProfile of qkinetics per k point (Fourier sums, eigh,
+rotations to the eigenbasis, Berry-curvature sums, the rest).
 
 WannierBerri is not a dependency of qkinetics: it is looked up in ``$QK_WANNIERBERRI_PYTHON`` or
 ``/work/wbenv/bin/python`` (a venv with wannierberri, fortio and numba) and its side is skipped
@@ -434,19 +435,17 @@ def section_profile(fe, n=13):
     def cum(file_tail, name):
         return sum(v[3] for v in entry(file_tail, name))
 
-    # wannier_connection sums its Fourier series with TightBinding._hamiltonian (from a list
-    # comprehension inside tight_binding.py): split those calls off the Hamiltonian's
-    h_from_conn = sum(c[3] for v in entry("tight_binding.py", "_hamiltonian")
-                      for key, c in v[4].items() if key[0].endswith("tight_binding.py"))
-    fourier_r = cum("tight_binding.py", "wannier_connection")
-    fourier_h = cum("tight_binding.py", "_hamiltonian") - h_from_conn
+    fourier = cum("tight_binding.py", "_sum_blocks")    # H, dH, A^W and its curl: one product (interpolate)
     eigh = cum("_linalg.py", "eigh")
-    geometry = cum("geometry.py", "_geometry")          # eigh and the band-pair sums of one sub-batch
-    rows = [("Fourier sums of H, dH/dk, d2H/dk2", fourier_h),
-            ("Fourier sums of r (Wannier connection and derivatives)", fourier_r),
+    rotations = cum("geometry.py", "to_eigenbasis") + cum("geometry.py", "_diagonal_of_transformed")
+    curvature = cum("geometry.py", "_wannier_berry_curvature")
+    geometry = cum("geometry.py", "_geometry")          # eigh, rotations, curvature and the rest of one sub-batch
+    rows = [("Fourier sums of H, dH/dk, A^W, curl A^W (one product)", fourier),
             ("eigh", eigh),
-            ("band geometry: rotations, pair sums (_geometry - eigh)", geometry - eigh),
-            ("Fermi sums, integration, bookkeeping (rest)", total - fourier_h - fourier_r - geometry)]
+            ("rotations U^dagger X U (dH, A^W; diagonal of curl A^W)", rotations),
+            ("Berry curvature band-pair sums", curvature),
+            ("rest of the band geometry (energies, gaps, groups, copies)", geometry - eigh - rotations - curvature),
+            ("Fermi sums, integration, bookkeeping (rest)", total - fourier - geometry)]
     print(f"    {'part':<56} {'us/k':>7} {'share':>6}")
     for label, t in rows:
         print(f"    {label:<56} {1e6 * t / n ** 3:>7.1f} {100 * t / total:>5.1f}%")

@@ -455,3 +455,46 @@ def test_real_input_matrices(N):
     for name in QUANTITIES + ("energies", "velocity", "inverse_mass"):
         a, b = getattr(real, name), getattr(cplx, name)
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12 * max(np.abs(b).max(), 1.0), err_msg=name)
+
+
+def _with_position_matrix(model, seed):
+    """The model with a random Hermitian position matrix on its hopping vectors (r_a(-R) = r_a(R)^dagger)."""
+    rng = np.random.default_rng(seed)
+    N, r = model.norb, {}
+    for R in model.hoppings:
+        if R in r:
+            continue
+        X = 0.2 * (rng.normal(size=(3, N, N)) + 1j * rng.normal(size=(3, N, N)))
+        if not any(R):
+            X = X + np.conj(X.swapaxes(-1, -2))
+        r[R] = X
+        r[tuple(-x for x in R)] = np.conj(X.swapaxes(-1, -2))
+    return qk.TightBinding(model.lattice, model.positions, model.hoppings, position_matrix=r)
+
+
+@pytest.mark.parametrize("positions", [False, True])
+def test_quantities_selects_tensors_without_changing_them(positions):
+    """band_geometry(quantities=...) computes the named tensors only (the others None) and gives them as the full
+    computation does; the Berry curvature alone with a position matrix (its own band-pair sum, pairs n < m only,
+    commutator of F^W in the same sum) equals the one of derivatives=True, which rotates the whole F^W and takes
+    the generic pair sums: a route that shares neither."""
+    model = random_tight_binding(3, 9, seed=11, nR=3)
+    if positions:
+        model = _with_position_matrix(model, 12)
+    k = model.k_from_reduced(np.random.default_rng(13).random((70, 3)))
+    every = band_geometry(model, k, inverse_mass=False)
+    optional = ("berry_curvature", "quantum_metric", "normalized_metric", "orbital_moment")
+    for wanted in [("berry_curvature",), ("quantum_metric", "orbital_moment"), ("normalized_metric",), ()]:
+        some = band_geometry(model, k, inverse_mass=False, quantities=wanted)
+        for name in ("energies", "velocity", "degeneracy") + optional:
+            if name in optional and name not in wanted:
+                assert getattr(some, name) is None, (wanted, name)
+            else:
+                ref = getattr(every, name)
+                np.testing.assert_allclose(getattr(some, name), ref, rtol=0, atol=1e-13 * np.abs(ref).max(),
+                                           err_msg=f"{wanted}: {name}")
+    alone = band_geometry(model, k, inverse_mass=False, quantities=["berry_curvature"]).berry_curvature
+    other = band_geometry(model, k, derivatives=True).berry_curvature
+    np.testing.assert_allclose(alone, other, rtol=0, atol=1e-11 * np.abs(other).max())
+    with pytest.raises(qk.ModelError, match="quantities must name"):
+        band_geometry(model, k, quantities=["berry"])

@@ -94,6 +94,8 @@ SUBBATCH_MIN = 32
 GRAM_PAIR_MIN = 96
 #: complex numbers of Gram rows built at a time (cache-sized; benchmarks/geometry.py)
 GRAM_CHUNK = 2**16
+#: the per-band tensors ``quantities=`` selects (energies, velocity and degeneracy always come)
+OPTIONAL_QUANTITIES = ("berry_curvature", "quantum_metric", "normalized_metric", "orbital_moment")
 
 
 @dataclass
@@ -121,6 +123,9 @@ class BandGeometry:
     velocity_matrix : (B, d, N, N) the physical velocity matrix (× ħ) in the eigenbasis, V^a_{nm} =
         <u_n|∂_a H|u_m>, with the position-block terms Ṽ^a (module docstring); only with
         ``keep_eigenvectors=True``.
+
+    ``berry_curvature``, ``quantum_metric``, ``normalized_metric`` and ``orbital_moment`` are None when
+    the geometry was computed with ``quantities=`` not naming them.
     """
 
     k: np.ndarray
@@ -175,7 +180,8 @@ def _group_average(same: np.ndarray | None, size: np.ndarray, x: np.ndarray, out
 
 def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = False,
                               degeneracy_tol: float = DEFAULT_DEGENERACY_TOL,
-                              keep_eigenvectors: bool = False, connection=None, orbital=None) -> BandGeometry:
+                              keep_eigenvectors: bool = False, connection=None, orbital=None,
+                              quantities=None) -> BandGeometry:
     """Band geometry from a batch of Hamiltonians and their k-derivatives.
 
     Parameters
@@ -201,6 +207,11 @@ def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = Fa
         ``(B(k), C(k))``, (B, 3, N, N) and (B, 3, 3, N, N), the orbital-moment operators of a Wannier90 run
         in its lattice Fourier convention (:meth:`OrbitalOperators.at
         <qkinetics.models.wannier90_orbital.OrbitalOperators.at>`); 3D and with ``connection`` only.
+    quantities : iterable of str, optional
+        The per-band tensors to compute among ``OPTIONAL_QUANTITIES`` (``"berry_curvature"``,
+        ``"quantum_metric"``, ``"normalized_metric"``, ``"orbital_moment"``); the others are None in the
+        result. None (default): all. Energies, velocities and degeneracies always come; the inverse mass
+        follows ``d2H``; ``derivatives=True`` computes all (their derivatives share the sums).
 
     Returns
     -------
@@ -239,13 +250,14 @@ def geometry_from_hamiltonian(H, dH, d2H=None, *, k=None, derivatives: bool = Fa
     B, d, N = dH.shape[:3]
     connection = _check_connection(connection, B, d, N, derivatives)
     orbital = _check_orbital(orbital, connection, B, d, N)
+    wanted = _check_quantities(quantities)
     step = _subbatch_size(d, N, derivatives)
     ws = _Workspace()                # bounded, cache-sized temporaries whatever the batch, reused
     geo = _assemble(np.empty((B, 0)) if k is None else k, step, lambda i, out: _geometry(
         H[i:i + step], dH[i:i + step], None if d2H is None else d2H[i:i + step],
         None if k is None else k[i:i + step], derivatives, degeneracy_tol, keep_eigenvectors, ws, out,
         None if connection is None else tuple(x[i:i + step] for x in connection),
-        None if orbital is None else tuple(x[i:i + step] for x in orbital)))
+        None if orbital is None else tuple(x[i:i + step] for x in orbital), wanted))
     geo.k = k
     return geo
 
@@ -297,6 +309,18 @@ def _check_orbital(orbital, connection, B, d, N):
     return orbital
 
 
+def _check_quantities(quantities) -> frozenset:
+    """The set of ``OPTIONAL_QUANTITIES`` to compute (None: all)."""
+    if quantities is None:
+        return frozenset(OPTIONAL_QUANTITIES)
+    names = (quantities,) if isinstance(quantities, str) else tuple(quantities)
+    unknown = [q for q in names if q not in OPTIONAL_QUANTITIES]
+    if unknown:
+        raise ModelError(f"quantities must name some of {OPTIONAL_QUANTITIES} (energies, velocity and degeneracy "
+                         f"always come); got {unknown}.")
+    return frozenset(names)
+
+
 def _subbatch_size(d: int, N: int, derivatives: bool) -> int:
     """k points per sub-batch (see SUBBATCH_ELEMENTS)."""
     if derivatives:
@@ -330,7 +354,7 @@ class _Workspace:
 
 
 def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws, out=None,
-              connection=None, orbital=None) -> BandGeometry:
+              connection=None, orbital=None, wanted=frozenset(OPTIONAL_QUANTITIES)) -> BandGeometry:
     """geometry_from_hamiltonian on one sub-batch (inputs already validated); ``ws`` a _Workspace.
 
     ``out``: optional dict of destination arrays (slices of a full-batch result) for the fields in
@@ -339,6 +363,7 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws,
     ``(A, dA[, d2A])``, (B, d, N, N), (B, d, d, N, N) [a, c] = ∂_c A_a, (B, d, d, d, N, N) [a, c, e] =
     ∂_e ∂_c A_a, for the position-block terms (module docstring).
     ``orbital``: None or ``(B(k), C(k))`` (B, 3, N, N), (B, 3, 3, N, N) of a Wannier90 run (needs ``connection``).
+    ``wanted``: the ``OPTIONAL_QUANTITIES`` to compute (all with ``derivatives``).
     """
     B, d, N = dH.shape[0], dH.shape[1], dH.shape[2]
     out = out or {}
@@ -369,32 +394,55 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws,
     vel = result("velocity", (B, N, d),
                  lambda o: _copy_into(o, np.real(np.diagonal(V, axis1=-2, axis2=-1)).transpose(0, 2, 1)))
     want_mass = d2H is not None
+    if derivatives:
+        wanted = frozenset(OPTIONAL_QUANTITIES)
+    want_metric, want_norm = "quantum_metric" in wanted, "normalized_metric" in wanted
+    want_moment = "orbital_moment" in wanted
+    want_omega = "berry_curvature" in wanted or (want_moment and orbital is not None)
+    # With a position matrix and no derivatives, Ω comes from its own sums (_wannier_berry_curvature), which
+    # need V and Ā but not Ṽ; Ṽ serves the metrics, the moment and the kept velocity matrix.
+    own_omega = connection is not None and not derivatives
     Vh, Vtrue, pws = V, V, None                   # Vh: the physical velocity matrix (V without position terms)
     if connection is not None:
         pws = ws.child("position")
-        Abar = to_eigenbasis(U, Uh, connection[0], pws).copy()              # Ā_a = U^dagger A^W_a U
-        Vh = V + 1j * gap[:, None] * Abar                                   # Ṽ_nm = V_nm + i(ε_n - ε_m) Ā_nm
-        Ftilde, Fdiag = _wannier_curvature(U, Uh, connection, derivatives, pws, Abar)
+        Abar = to_eigenbasis(U, Uh, connection[0], pws)                    # Ā_a = U^dagger A^W_a U (scratch view)
+        if derivatives or want_metric or want_norm or (want_moment and orbital is None) or keep_eigenvectors:
+            Vh = V + 1j * gap[:, None] * Abar                               # Ṽ_nm = V_nm + i(ε_n - ε_m) Ā_nm
+        if derivatives:
+            Abar = Abar.copy()                                             # read again below, after more rotations
+            Ftilde, Fdiag = _wannier_curvature(U, Uh, connection, pws)
     # Σ_m X^a_nm conj(X^c_nm) w_nm with X = V R: w = 1 gives Σ V^a V^c/Δ² (Q2), w = R gives Σ V^a V^c/Δ³
     # (Q3), w = Δ gives Σ V^a V^c/Δ (Q1, inverse mass), w = R² gives Σ V^a V^c/Δ⁴ (Q4, derivatives only).
-    # w = Δ (index 2) serves the orbital moment (Im) and, in the tight-binding case, the inverse mass (Re)
-    weights = [(None, True), (R, derivatives), (gap, True)]
+    # w = Δ (index 2) serves the orbital moment (Im) and, in the tight-binding case, the inverse mass (Re).
+    # Entries (w, Im wanted, Re wanted): only the parts some requested quantity reads are summed.
+    weights = [(None, want_omega and not own_omega, want_metric), (R, derivatives, want_norm),
+               (gap, want_moment and orbital is None, want_mass and connection is None)]
     if derivatives:
         R2 = R * R
-        weights.append((R2, True))
-    sums = _pair_sums(Vh, R, weights, ws)
-    if connection is None:
-        omega = result("berry_curvature", (B, N, d, d), lambda o: sums.imag(0, o, -2.0))
-    else:                                         # in-space part + U^dagger F^W U (out-of-space part)
-        omega = result("berry_curvature", (B, N, d, d), lambda o: np.add(sums.imag(0, o, -2.0), Fdiag, out=o))
-    metric = result("quantum_metric", (B, N, d, d), lambda o: sums.real(0, o))
-    norm_metric = result("normalized_metric", (B, N, d, d), lambda o: sums.real(1, o, 2.0))
-    if orbital is None:                           # -Im Σ_m Ṽ^a_nm Ṽ^b_mn/(ε_n - ε_m), as a pseudovector
+        weights.append((R2, True, True))
+    sums = _pair_sums(Vh, R, weights, ws) if any(w[1] or w[2] for w in weights) else None
+    omega_raw = None
+    if want_omega:
+        omega_raw = ws.get("omega", (B, N, d, d), float)
+        if own_omega:                             # in-space part and U^dagger F^W U together
+            _wannier_berry_curvature(V, Abar, R, gap, _diagonal_of_transformed(U, _curl(connection)), pws, omega_raw)
+        elif connection is None:
+            sums.imag(0, omega_raw, -2.0)
+        else:                                     # in-space part + U^dagger F^W U (out-of-space part)
+            np.add(sums.imag(0, omega_raw, -2.0), Fdiag, out=omega_raw)
+    omega = metric = norm_metric = moment = None
+    if "berry_curvature" in wanted:
+        omega = result("berry_curvature", (B, N, d, d), lambda o: _copy_into(o, omega_raw))
+    if want_metric:
+        metric = result("quantum_metric", (B, N, d, d), lambda o: sums.real(0, o))
+    if want_norm:
+        norm_metric = result("normalized_metric", (B, N, d, d), lambda o: sums.real(1, o, 2.0))
+    if want_moment and orbital is None:           # -Im Σ_m Ṽ^a_nm Ṽ^b_mn/(ε_n - ε_m), as a pseudovector
         moment = result("orbital_moment", (B, N, d * (d - 1) // 2),
                         lambda o: _copy_into(o, _axial(sums.imag(2, np.empty((B, N, d, d)), -1.0))))
-    else:
+    elif want_moment:
         moment = result("orbital_moment", (B, N, 3), lambda o: _copy_into(o, _lvts_moment(
-            eps, U, Uh, Vtrue, R, sums.imag(0, np.empty((B, N, d, d)), -2.0) + Fdiag, orbital, pws)))
+            eps, U, Uh, Vtrue, R, omega_raw, orbital, pws)))
     if "energies" in out:
         eps, size = _copy_into(out["energies"], eps), _copy_into(out["degeneracy"], size)
 
@@ -408,7 +456,7 @@ def _geometry(H, dH, d2H, k, derivatives, degeneracy_tol, keep_eigenvectors, ws,
     if connection is None:
         twice_Q1 = sums.real(2, ws.get("Q1", (B, N, d, d), float), 2.0)
     else:                                         # ∂_a∂_b ε_n depends on H alone: the true V, not Ṽ
-        twice_Q1 = _pair_sums(Vtrue, R, [(None, False), (gap, False)], ws.child("mass")).real(
+        twice_Q1 = _pair_sums(Vtrue, R, [(None, False, False), (gap, False, True)], ws.child("mass")).real(
             1, ws.get("Q1", (B, N, d, d), float), 2.0)
     if not derivatives:
         Wdiag = _diagonal_in_eigenbasis(U, d2H, ws)                         # <u_n|∂_a∂_b H|u_n>
@@ -495,41 +543,94 @@ def _lvts_moment(eps, U, Uh, V, R, omega, orbital, ws):
     return 0.5 * (eps[:, :, None] * _axial(omega) - Lam) + inter
 
 
-def _wannier_curvature(U, Uh, connection, full, ws, Abar):
-    """The Wannier-gauge curvature F^W in the eigenbasis: (F̃ or None, diag) with diag (B, N, d, d).
+def _wannier_curvature(U, Uh, connection, ws):
+    """The Wannier-gauge curvature F^W in the eigenbasis: (F̃, diag) with diag (B, N, d, d) (for derivatives).
 
     :math:`F^W_{ab} = \\partial_a A^W_b - \\partial_b A^W_a - i[A^W_a, A^W_b]` (Hermitian, antisymmetric in
     (a, b), zero when the Wannier space is complete). ``diag[b, n, a, c] = (U^dagger F^W_{ac} U)_nn``;
-    ``F̃`` (B, P, N, N), U^dagger F U for the P = d(d-1)/2 pairs a < b (:func:`_pairs`), only when ``full``
-    (derivatives need it). Only the pairs a < b are formed; the rest follows from the antisymmetry.
-
-    Without ``full`` the commutator is taken in the eigenbasis, where U is unitary on the whole Wannier
-    space: :math:`(U^\\dagger[A_a, A_b]U)_{nn} = [\\bar A_a, \\bar A_b]_{nn} = 2i\\,\\mathrm{Im}\\sum_m
-    \\bar A_{a,nm}\\overline{\\bar A_{b,nm}}` (``Abar`` = U^dagger A U), an O(N^2) sum per band instead of
-    two N^3 products; only the curl ∂_a A_b - ∂_b A_a is rotated. ``connection[1]`` is either dA
-    (B, d, d, N, N) or that curl (B, P, N, N) (:meth:`TightBinding.interpolate` with ``connection="curl"``).
+    ``F̃`` (B, P, N, N), U^dagger F U for the P = d(d-1)/2 pairs a < b (:func:`_pairs`), which the derivatives
+    need. Only the pairs a < b are formed; the rest follows from the antisymmetry. Without derivatives the
+    Berry curvature takes :func:`_wannier_berry_curvature` instead.
     """
-    A, dA = connection[0], connection[1]
+    A = connection[0]
     B, d, N = A.shape[:3]
     ia, ib = _pairs(d)
-    # dA[:, b, a] = ∂_a A_b
-    curl = dA if dA.ndim == 4 else dA[:, ib, ia] - dA[:, ia, ib]
-    if full:
-        AA = np.matmul(A[:, ia], A[:, ib])                                 # [p] = A_a A_b
-        F = curl - 1j * (AA - np.conj(AA.swapaxes(-1, -2)))
-        Ft = to_eigenbasis(U, Uh, F)
-        pair_diag = np.real(np.diagonal(Ft, axis1=-2, axis2=-1))            # (B, P, N)
-    else:
-        # 2 Im sum_m Ā_a,nm conj(Ā_b,nm) for every (a, b): the band-pair sums with unit weights (B, N, d, d)
-        ones = ws.get("ones", (B, N, N), float)
-        ones[...] = 1.0
-        commutator = _pair_sums(Abar, ones, [(None, True)], ws.child("commutator")).imag(
-            0, ws.get("commutator", (B, N, d, d), float), 2.0)
-        Ft, pair_diag = None, (_diagonal_of_transformed(U, curl) + commutator[:, :, ia, ib]).transpose(0, 2, 1)
+    AA = np.matmul(A[:, ia], A[:, ib])                                     # [p] = A_a A_b
+    F = _curl(connection) - 1j * (AA - np.conj(AA.swapaxes(-1, -2)))
+    Ft = to_eigenbasis(U, Uh, F)
+    pair_diag = np.real(np.diagonal(Ft, axis1=-2, axis2=-1))                # (B, P, N)
     diag = np.zeros((B, N, d, d))
     diag[:, :, ia, ib] = pair_diag.transpose(0, 2, 1)
     diag[:, :, ib, ia] = -pair_diag.transpose(0, 2, 1)
     return Ft, diag
+
+
+def _curl(connection):
+    """∂_a A_b - ∂_b A_a (B, P, N, N) for the pairs a < b, from ``connection[1]``: dA (B, d, d, N, N)
+    (``dA[:, b, a] = ∂_a A_b``) or already that curl (B, P, N, N)
+    (``TightBinding.interpolate(connection="curl")``)."""
+    dA = connection[1]
+    if dA.ndim == 4:
+        return dA
+    ia, ib = _pairs(dA.shape[1])
+    return dA[:, ib, ia] - dA[:, ia, ib]
+
+
+def _wannier_berry_curvature(V, Abar, R, gap, curl_diag, ws, out):
+    """Berry curvature with the position-block terms, without derivatives: ``out`` (B, N, d, d), per band.
+
+    With X = Ṽ R = V R + i Ā (ε_n - ε_m) R (zero inside degenerate groups, R = 1/(ε_n - ε_m) outside),
+
+    .. math::
+        \\Omega^{ab}_n = -2\\sum_m P^{ab}_{nm} + \\mathrm{Re}\\,(U^\\dagger(\\partial_a A_b - \\partial_b A_a)U)_{nn},
+        \\qquad P^{ab}_{nm} = \\mathrm{Im}\\bigl(X^a_{nm}\\overline{X^b_{nm}}
+            - \\bar A^a_{nm}\\overline{\\bar A^b_{nm}}\\bigr)
+
+    (module docstring): the X terms are the in-space part -2 Im Σ_m A^H_a A^H_b, the Ā terms the commutator
+    -i[A_a, A_b] of F^W in the eigenbasis, (U^dagger[A_a, A_b]U)_nn = [Ā_a, Ā_b]_nn = 2i Im Σ_m Ā^a_nm
+    conj(Ā^b_nm) (U is unitary on the whole Wannier space), so F^W needs no N^3 product beyond the
+    rotation of the curl. Ṽ and Ā are Hermitian and R antisymmetric, so X_mn = -conj(X_nm) and P is
+    antisymmetric in (n, m), P_nn = 0: P is formed on the N(N-1)/2 pairs n < m only (real arithmetic), and
+    the sums Σ_m P_nm = Σ_{m>n} P_nm - Σ_{m<n} P_mn are one real matrix product with the ±1 incidence
+    matrix of the pairs. ``V``, ``Abar`` (B, d, N, N) in the eigenbasis; ``curl_diag`` (B, N, P) =
+    Re(U^dagger(∂_a A_b - ∂_b A_a)U)_nn for the d(d-1)/2 pairs a < b.
+    """
+    B, d, N = V.shape[:3]
+    ia, ib = _pairs(d)
+    upper, incidence = _upper_pairs(N)                                     # flat (Re) indices, (L, N)
+    L = len(upper)
+    Vf = V.reshape(B, d, N * N).view(np.float64)                           # (B, d, 2N²): Re, Im interleaved
+    Af = Abar.reshape(B, d, N * N).view(np.float64)
+    Vr, Vi, Ar, Ai = (ws.get(name, (B, d, L), float) for name in ("bcVr", "bcVi", "bcAr", "bcAi"))
+    np.take(Vf, 2 * upper, axis=2, out=Vr, mode="clip")
+    np.take(Vf, 2 * upper + 1, axis=2, out=Vi, mode="clip")
+    np.take(Af, 2 * upper, axis=2, out=Ar, mode="clip")
+    np.take(Af, 2 * upper + 1, axis=2, out=Ai, mode="clip")
+    Rp = np.take(R.reshape(B, N * N), upper, axis=1, out=ws.get("bcR", (B, L), float), mode="clip")[:, None]
+    Gp = np.take(gap.reshape(B, N * N), upper, axis=1, out=ws.get("bcG", (B, L), float), mode="clip")[:, None]
+    Gp *= Rp                                                                # (ε_n - ε_m) R: 1 outside groups, else 0
+    tmp = ws.get("bcT", (B, d, L), float)
+    Xr = np.multiply(Vr, Rp, out=ws.get("bcXr", (B, d, L), float))          # Re X = Re V R - Im Ā (Δ R)
+    Xr -= np.multiply(Ai, Gp, out=tmp)
+    Xi = np.multiply(Vi, Rp, out=ws.get("bcXi", (B, d, L), float))          # Im X = Im V R + Re Ā (Δ R)
+    Xi += np.multiply(Ar, Gp, out=tmp)
+    P = ws.get("bcP", (B, len(ia), L), float)
+    t = ws.get("bct", (B, L), float)
+    for p, (a, b) in enumerate(zip(ia, ib)):
+        Pp = P[:, p]
+        np.multiply(Xi[:, a], Xr[:, b], out=Pp)                             # Im X^a conj(X^b)
+        Pp -= np.multiply(Xr[:, a], Xi[:, b], out=t)
+        Pp -= np.multiply(Ai[:, a], Ar[:, b], out=t)                        # - Im Ā^a conj(Ā^b)
+        Pp += np.multiply(Ar[:, a], Ai[:, b], out=t)
+    sums = np.matmul(P.reshape(B * len(ia), L), incidence,                 # Σ_m P_nm, (B, pairs, N)
+                     out=ws.get("bcS", (B * len(ia), N), float)).reshape(B, len(ia), N)
+    pair = np.multiply(sums.transpose(0, 2, 1), -2.0, out=ws.get("bcpair", (B, N, len(ia)), float))
+    pair += curl_diag
+    out[:, :, np.arange(d), np.arange(d)] = 0.0
+    out[:, :, ia, ib] = pair
+    np.negative(pair, out=pair)
+    out[:, :, ib, ia] = pair
+    return out
 
 
 @lru_cache(maxsize=None)
@@ -538,10 +639,27 @@ def _pairs(d):
     return np.triu_indices(d, 1)
 
 
+@lru_cache(maxsize=None)
+def _upper_pairs(N):
+    """The band pairs n < m as flat indices n N + m (L = N(N-1)/2,) and their incidence matrix (L, N):
+    +1 at column n, -1 at column m (Σ_m P_nm of an antisymmetric P from its upper triangle)."""
+    n, m = np.triu_indices(N, 1)
+    incidence = np.zeros((len(n), N))
+    incidence[np.arange(len(n)), n] = 1.0
+    incidence[np.arange(len(n)), m] = -1.0
+    return n * N + m, incidence
+
+
 def _diagonal_of_transformed(U, X):
-    """Re (U^dagger X_i U)_nn for Hermitian X (B, M, N, N): (B, N, M), without the off-diagonal elements."""
-    XU = np.matmul(X, U[:, None])                                          # (B, M, N, N)
-    return np.einsum("bin,bmin->bnm", U.conj(), XU).real
+    """Re (U^dagger X_i U)_nn for Hermitian X (B, M, N, N): (B, N, M), without the off-diagonal elements.
+
+    One product X_i U per component, then Re Σ_j conj(U_jn) (X_i U)_jn as a real contraction over the
+    (Re, Im) pairs (no conjugated copy of U, no complex products whose imaginary part is dropped)."""
+    B, M, N = X.shape[:3]
+    U = np.ascontiguousarray(U, dtype=np.complex128)
+    XU = np.matmul(X.reshape(B, M * N, N), U).reshape(B, M, N, N)          # (B, M, N, N)
+    T = np.einsum("bjx,bmjx->bxm", U.view(np.float64), XU.view(np.float64))  # (B, 2N, M): [n Re | n Im] pairs
+    return np.add(T[:, 0::2], T[:, 1::2])                                   # Re·Re + Im·Im
 
 
 def _wannier_curvature_derivative(U, connection, Ft, V, R):
@@ -602,7 +720,7 @@ def _assemble(k, step, compute) -> BandGeometry:
         for name, arr in full.items():
             if name not in _DIRECT:
                 arr[sl] = getattr(part, name)
-    return BandGeometry(k=k, **full)
+    return BandGeometry(k=k, **{f.name: full.get(f.name) for f in fields(BandGeometry) if f.name != "k"})
 
 
 def _pair_sums(V, R, weights, ws):
@@ -612,8 +730,9 @@ def _pair_sums(V, R, weights, ws):
     ----------
     V : (B, d, N, N) velocity matrices.
     R : (B, N, N) 1/(ε_n - ε_m), zero inside degenerate groups.
-    weights : list of ``(w, imag)``: w None (w = 1, the first entry) or a real (B, N, N) array; ``imag``
-        whether Im S is wanted as well as Re S.
+    weights : list of ``(w, imag)`` or ``(w, imag, real)``: w None (w = 1, the first entry) or a real (B, N, N)
+        array; ``imag`` whether Im S is wanted, ``real`` (default True) whether Re S is. A part not wanted
+        may be skipped (reading it is then an error).
     ws : _Workspace holding the storage.
 
     Returns
@@ -647,35 +766,40 @@ class _PlanePairSums:
         np.copyto(VT, V.transpose(1, 2, 3, 0))
         XrT = np.multiply(VT.real, RT, out=ws.get("XrT", (d, N, N, B), float))
         XiT = np.multiply(VT.imag, RT, out=ws.get("XiT", (d, N, N, B), float))
+        weights = [(w[0], w[1], w[2] if len(w) > 2 else True) for w in weights]
         wT = []
-        for j, (w, _) in enumerate(weights):
+        for j, (w, _, _) in enumerate(weights):
             if w is None or w is R:
                 wT.append(None if w is None else RT)
             else:
                 wT.append(ws.get(f"wT{j}", (N, N, B), float))
                 np.copyto(wT[-1], w.transpose(1, 2, 0))
-        res = [ws.get(f"re{j}", (d, d, N, B), float) for j in range(len(weights))]
-        ims = [ws.get(f"im{j}", (d, d, N, B), float) if imag else None for j, (_, imag) in enumerate(weights)]
+        res = [ws.get(f"re{j}", (d, d, N, B), float) if real else None for j, (_, _, real) in enumerate(weights)]
+        ims = [ws.get(f"im{j}", (d, d, N, B), float) if imag else None for j, (_, imag, _) in enumerate(weights)]
         for im in ims:
             if im is not None:
                 im[np.arange(d), np.arange(d)] = 0.0
-        any_imag = any(imag for _, imag in weights)
+        any_imag = any(imag for _, imag, _ in weights)
+        any_real = any(real for _, _, real in weights)
         Pr, Pi, P2, tmp = (ws.get(name, (N, N, B), float) for name in ("Pr", "Pi", "P2", "tmp"))
         for a in range(d):
             for c in range(a, d):
-                np.multiply(XrT[a], XrT[c], out=Pr)                          # Re X^a conj(X^c): (n, m, k)
-                Pr += np.multiply(XiT[a], XiT[c], out=P2)
+                if any_real:
+                    np.multiply(XrT[a], XrT[c], out=Pr)                      # Re X^a conj(X^c): (n, m, k)
+                    Pr += np.multiply(XiT[a], XiT[c], out=P2)
                 if c != a and any_imag:
                     np.multiply(XiT[a], XrT[c], out=Pi)                      # Im X^a conj(X^c)
                     Pi -= np.multiply(XrT[a], XiT[c], out=P2)
-                for w, (_, imag), re, im in zip(wT, weights, res, ims):
-                    np.sum(Pr if w is None else np.multiply(Pr, w, out=tmp), axis=1, out=re[a, c])
+                for w, (_, imag, real), re, im in zip(wT, weights, res, ims):
+                    if real:
+                        np.sum(Pr if w is None else np.multiply(Pr, w, out=tmp), axis=1, out=re[a, c])
                     if c != a:
-                        re[c, a] = re[a, c]
+                        if real:
+                            re[c, a] = re[a, c]
                         if imag:
                             np.sum(Pi if w is None else np.multiply(Pi, w, out=tmp), axis=1, out=im[a, c])
                             np.negative(im[a, c], out=im[c, a])
-        self.re = [re.transpose(3, 2, 0, 1) for re in res]                  # (B, N, d, d) views
+        self.re = [None if re is None else re.transpose(3, 2, 0, 1) for re in res]   # (B, N, d, d) views
         self.im = [None if im is None else im.transpose(3, 2, 0, 1) for im in ims]
 
     def real(self, i, out, scale=1.0):
@@ -700,10 +824,12 @@ class _GramPairSums:
     def __init__(self, V, R, weights, ws):
         B, d, N = V.shape[:3]
         kinds, self.kind = [], {}                          # row blocks (w, imag); block 0 is X itself
-        for i, (w, imag) in enumerate(weights):
-            for part in (False, True) if imag else (False,):
-                self.kind[i, part] = len(kinds)
-                kinds.append((w, part))
+        for i, (w, imag, *real) in enumerate(weights):
+            real = (real or [True])[0] or i == 0         # block 0 (X) is the right-hand side of every product
+            for part in (False, True):
+                if (imag, real)[not part]:
+                    self.kind[i, part] = len(kinds)
+                    kinds.append((w, part))
         nk = len(kinds)
         Rc = ws.get("Rc", (B, N, N))                                         # R as complex: X = V R
         np.copyto(Rc, R)
@@ -794,7 +920,7 @@ def to_eigenbasis(U, Uh, X, ws=None):
 
 def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: bool = True,
                   degeneracy_tol: float = DEFAULT_DEGENERACY_TOL,
-                  keep_eigenvectors: bool = False, orbital=None) -> BandGeometry:
+                  keep_eigenvectors: bool = False, orbital=None, quantities=None) -> BandGeometry:
     """Band energies, velocities, inverse mass, Berry curvature, quantum metric, normalized metric, orbital moment.
 
     One eigendecomposition per k point serves every quantity. See the module docstring for
@@ -820,6 +946,11 @@ def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: b
         (:func:`qkinetics.models.wannier90_orbital.read_wannier90_orbital`, needs ``seedname.uHu``): the orbital
         moment then includes the part leaving the Wannier space (:func:`geometry_from_hamiltonian`, Notes).
         The model must carry its position matrix; it is evaluated in Wannier90's lattice convention.
+    quantities : iterable of str, optional
+        Compute only these of ``"berry_curvature"``, ``"quantum_metric"``, ``"normalized_metric"``,
+        ``"orbital_moment"`` (the others are None in the result): an integral that needs the Berry curvature
+        alone skips the sums the others take. None (default): all. Energies, velocities and degeneracies
+        always come; ``derivatives=True`` computes all.
 
     Returns
     -------
@@ -834,6 +965,7 @@ def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: b
     2.0
     """
     k = model.check_k(k)
+    wanted = _check_quantities(quantities)
     if orbital is not None:
         if getattr(model, "position_matrix", None) is None or model.dim != 3:
             raise ModelError(
@@ -845,20 +977,33 @@ def band_geometry(model: Model, k, *, derivatives: bool = False, inverse_mass: b
     step = _subbatch_size(model.dim, model.norb, derivatives)
     ws = _Workspace()
     positions = getattr(model, "position_matrix", None) is not None
-    fused = hasattr(model, "interpolate")
+    # one Fourier product for everything (TightBinding.interpolate); without a position matrix only where it
+    # gives what model.hamiltonian does (a subclass may override the Hamiltonian)
+    fused = hasattr(model, "interpolate") and (positions or _plain_tight_binding(model))
 
     def compute(i, out):
         kb = k[i:i + step]
-        if positions and fused:                   # one Fourier product for H, its derivatives and the connection
-            (H, dH, *d2H), conn = model.interpolate(kb, order, connection=2 if derivatives else "curl")
+        if fused:                                 # one Fourier product for H, its derivatives and the connection
+            # without the orbital-position phases unless the eigenvectors are kept: the same eigenbasis matrices
+            (H, dH, *d2H), conn = model.interpolate(
+                kb, order, connection=(2 if derivatives else "curl") if positions else None,
+                orbital_phases=keep_eigenvectors)
         else:
             H, dH, *d2H = model.hamiltonian(kb, order=order)
             conn = model.wannier_connection(kb, order=2 if derivatives else 1) if positions else None
         H, dH, d2H = _check_inputs(H, dH, d2H[0] if d2H else None, derivatives, degeneracy_tol)
         orb = None if orbital is None else orbital.at(kb)
-        return _geometry(H, dH, d2H, kb, derivatives, degeneracy_tol, keep_eigenvectors, ws, out, conn, orb)
+        return _geometry(H, dH, d2H, kb, derivatives, degeneracy_tol, keep_eigenvectors, ws, out, conn, orb, wanted)
 
     return _assemble(k, step, compute)
+
+
+def _plain_tight_binding(model) -> bool:
+    """Whether the model's Hamiltonian is TightBinding's own Fourier sum (no subclass override)."""
+    from .models.tight_binding import TightBinding
+
+    cls = type(model)
+    return cls.hamiltonian is TightBinding.hamiltonian and cls._hamiltonian is TightBinding._hamiltonian
 
 
 def iter_band_geometry(model: Model, k_chunks, **options):

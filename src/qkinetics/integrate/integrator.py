@@ -209,16 +209,27 @@ def fermi_contractions(energies, w, terms, mu, T):
     return result
 
 
+def _needed_quantities(mechanisms):
+    """The band-geometry tensors some mechanism reads (``Mechanism.needs_quantities``), None for all."""
+    wanted = set()
+    for m in mechanisms:
+        q = getattr(m, "needs_quantities", None)
+        if q is None:
+            return None
+        wanted.update(q)
+    return tuple(sorted(wanted))
+
+
 def _chunk_job(common, chunk):
     """Integrals of one k chunk (module-level so process executors can pickle it).
 
     ``common`` holds what every chunk shares (sent once per worker by executors that can),
     ``chunk`` is ``(k, w)``.
     """
-    model, integrands, (derivatives, eigenvectors, mass), mu, T, spacing, degeneracy_tol = common
+    model, integrands, (derivatives, eigenvectors, mass, quantities), mu, T, spacing, degeneracy_tol = common
     k, w = chunk
     geo = band_geometry(model, k, derivatives=derivatives, inverse_mass=mass, degeneracy_tol=degeneracy_tol,
-                        keep_eigenvectors=eigenvectors)
+                        keep_eigenvectors=eigenvectors, quantities=quantities)
     B, N = geo.energies.shape
     names, terms, shapes = [], [], {}
     for name, integrand in integrands.items():
@@ -320,7 +331,7 @@ def integrate_mechanisms(model, mechanisms, grid, mu, T, *, executor=None, chunk
     if chunk_size is None:
         chunk_size = default_chunk_size(model, len(mu), len(T), npoints=grid.npoints)
     needs = (any(m.needs_derivatives for m in mechanisms), any(m.needs_eigenvectors for m in mechanisms),
-             any(getattr(m, "needs_inverse_mass", True) for m in mechanisms))
+             any(getattr(m, "needs_inverse_mass", True) for m in mechanisms), _needed_quantities(mechanisms))
     integrands = {m.name: m.integrand for m in mechanisms}
     done, totals, resolution = resume if resume is not None else (0, {}, np.zeros(len(T)))
     totals = dict(totals)

@@ -228,7 +228,7 @@ class TightBinding(Model):
                                 for a in range(3)]
         return np.stack([part._hamiltonian(k, 0)[0] for part in self._spin_parts], axis=1)
 
-    def interpolate(self, k, order: int = 1, connection=None):
+    def interpolate(self, k, order: int = 1, connection=None, orbital_phases: bool = True):
         """H with its derivatives and the Wannier-gauge connection with its own, from one matrix product.
 
         The same numbers as :meth:`hamiltonian` and :meth:`wannier_connection` (to rounding), computed together:
@@ -245,6 +245,12 @@ class TightBinding(Model):
             it. ``"curl"``: ``(A, curl)`` with ``curl[:, i] = ∂_a A_b - ∂_b A_a`` (B, P, N, N) in Å² for the
             P = dim(dim-1)/2 pairs a < b in the order of ``numpy.triu_indices(dim, 1)``: all the Berry
             curvature needs of the connection's derivatives, a third of the Fourier sums of dA.
+        orbital_phases : bool
+            False leaves out the factors e^{ik.(tau_j - tau_i)} of the "positions" convention: every block X
+            then comes as D X D^dagger with D = diag(e^{ik.tau_j}), a k-dependent unitary change of basis that
+            leaves the eigenvalues and every matrix in the eigenbasis (U^dagger X U) unchanged, the
+            eigenvectors becoming D U (what :func:`qkinetics.band_geometry` uses when it does not keep them;
+            it saves a pass over all blocks). No effect in the "lattice" convention.
 
         Returns
         -------
@@ -267,7 +273,7 @@ class TightBinding(Model):
                 _check_order(connection, self.max_derivative_order)
                 extra = _connection_layout(self.dim, connection)
             layout = layout + extra
-        allm = self._sum_blocks(k, layout)
+        allm = self._sum_blocks(k, layout, orbital_phases)
         nh = len(_hamiltonian_layout(self.dim, order))
         ham = self._split(allm[:, :nh], order)
         if connection is None:
@@ -390,8 +396,9 @@ class TightBinding(Model):
         self._weights[layout] = (runs, (dst, src), Rc, has_zero, M)
         return self._weights[layout]
 
-    def _sum_blocks(self, k, layout):
-        """The Fourier sums of the blocks of ``layout`` (see :meth:`_block_weights`) at k: (B, M, N, N) complex."""
+    def _sum_blocks(self, k, layout, orbital_phases=True):
+        """The Fourier sums of the blocks of ``layout`` (see :meth:`_block_weights`) at k: (B, M, N, N) complex;
+        without the phases e^{ik.(tau_j - tau_i)} of the "positions" convention if not ``orbital_phases``."""
         n, B = self.norb, k.shape[0]
         runs, (dst, src), Rc, has_zero, M = self._block_weights(layout)
         h, z = Rc.shape[0], int(has_zero)
@@ -403,7 +410,8 @@ class TightBinding(Model):
         np.sin(kR, out=A[:, z + h:])
         allm = np.empty((B, M, n, n), dtype=np.complex128)
         flat = allm.reshape(B, M * n * n).view(np.float64)                      # (B, 2 M N N)
-        if self.convention == "positions":
+        phases = self.convention == "positions" and orbital_phases
+        if phases:
             # e^{ik.(R + tau_j - tau_i)} = e^{-ik.tau_i} e^{ik.R} e^{ik.tau_j}
             ph_tau = np.exp(1j * (k @ (self.positions @ self.lattice).T))       # (B, N)
             P = (ph_tau.conj()[:, :, None] * ph_tau[:, None, :])[:, None]       # (B, 1, N, N)
@@ -415,7 +423,7 @@ class TightBinding(Model):
                 np.matmul(A[i:j], W, out=flat[i:j, 2 * n * n * start:2 * n * n * stop])
             for a, b in zip(dst, src):                                          # d_a d_b H = d_b d_a H
                 allm[i:j, a] = allm[i:j, b]
-            if self.convention == "positions":
+            if phases:
                 allm[i:j] *= P[i:j]
         return allm
 

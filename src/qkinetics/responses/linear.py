@@ -195,6 +195,7 @@ def _drude_prefactor(dim, tau, omega, channel="linear"):
 drude = Mechanism(
     name="drude",
     needs_inverse_mass=False,
+    needs_quantities=(),
     order=1,
     tau_power=1,
     integrand=_drude_integrand,
@@ -225,6 +226,7 @@ def _ahe_prefactor(dim, tau=None, omega=None, channel="linear"):
 anomalous_hall = Mechanism(
     name="anomalous_hall",
     needs_inverse_mass=False,
+    needs_quantities=("berry_curvature",),
     order=1,
     tau_power=0,
     integrand=_ahe_integrand,
@@ -251,6 +253,7 @@ def _ahe_fs_prefactor(dim, tau=None, omega=None, channel="linear"):
 anomalous_hall_fermi_surface = Mechanism(
     name="anomalous_hall_fermi_surface",
     needs_inverse_mass=False,
+    needs_quantities=("berry_curvature",),
     order=1,
     tau_power=0,
     in_total=False,

@@ -59,6 +59,10 @@ class Mechanism:
         Whether the integrand reads ``inverse_mass`` (default True). False spares the integrator the
         second derivatives of H and their sums (about a quarter of the geometry's time); with
         ``needs_derivatives`` the inverse mass comes anyway.
+    needs_quantities : tuple of str or None
+        The band-geometry tensors the integrand reads among ``qkinetics.geometry.OPTIONAL_QUANTITIES``
+        (Berry curvature, quantum metric, normalized metric, orbital moment); the integrator computes only
+        those (energies and velocities always come). None (default): all of them.
     units : dict, optional
         ``{dim: unit string}`` overriding the default conductivity units.
     """
@@ -78,6 +82,7 @@ class Mechanism:
     in_total: bool = True
     needs_eigenvectors: bool = False
     needs_inverse_mass: bool = True
+    needs_quantities: tuple | None = None
     units: dict | None = None
 
     @property
