@@ -174,9 +174,93 @@ def test_bad_arguments_are_refused(haldane_small_gap, kw, match):
         integrate_adaptive(haldane_small_gap, mechs, 0.0, 10.0, base=10, **kw)
 
 
-def test_refine_with_symmetry_is_refused(haldane_small_gap):
-    with pytest.raises(ModelError, match="symmetry"):
-        qk.conductivity(haldane_small_gap, mechanisms=["anomalous_hall"], kgrid=30, refine=True, symmetry="auto")
+def test_refine_with_symmetry_projects_values_and_error_bars(haldane_small_gap):
+    """refine=True with symmetry: the full zone is refined and the tensors projected onto the group's invariant
+    subspace. Drude of the Haldane model (group 3m' here, from the Hamiltonian): sigma_xx = sigma_yy and
+    sigma_xy = 0 exactly after the projection (not before: the refined mesh is not symmetric), the error bars
+    become |P| E, and the projected value stays within its bar of the unprojected one's error bars (a check that
+    P moved each component by no more than the errors it averages)."""
+    kw = dict(mu=0.6, T=300.0, mechanisms=["drude", "anomalous_hall"], kgrid=30, refine=True, tol=1e-2)
+    full = qk.conductivity(haldane_small_gap, **kw)
+    sym = qk.conductivity(haldane_small_gap, symmetry="auto", **kw)
+    assert "3" in sym.attrs["symmetry"] and sym.attrs["npoints"] == full.attrs["npoints"]
+    d, e = (sym[v].isel(channel=0, mu=0, T=0, tau=0, omega=0).values for v in ("drude", "error_drude"))
+    d0, e0 = (full[v].isel(channel=0, mu=0, T=0, tau=0, omega=0).values for v in ("drude", "error_drude"))
+    assert d[0, 1] == d[1, 0] == 0 and e[0, 1] == e[1, 0] == 0
+    assert d[0, 0] == d[1, 1] and e[0, 0] == e[1, 1] == pytest.approx((e0[0, 0] + e0[1, 1]) / 2, rel=1e-12)
+    assert d0[0, 0] != d0[1, 1]                                           # the projection did something
+    assert abs(d[0, 0] - d0[0, 0]) <= e0[0, 0] + e0[1, 1]
+    ahe = sym["anomalous_hall"].isel(channel=0, mu=0, T=0, tau=0, omega=0).values
+    assert ahe[0, 1] == -ahe[1, 0] != 0 and ahe[0, 0] == 0
+
+
+RUN_CONFIG = """
+[model]
+zoo = "haldane"
+params = {{ t2 = 0.1, mass = 0.515, phi = 1.5707963267948966 }}
+[response]
+mechanisms = ["anomalous_hall"]
+[sweep]
+mu = 0.0
+T = 30.0
+[grid]
+n = 30
+{grid}
+[output]
+directory = "out"
+"""
+
+
+def test_run_config_refine_equals_the_api(tmp_path, haldane_small_gap):
+    """[grid] refine = true, tol, max_points: the same numbers (bit for bit) as conductivity(refine=True), with the
+    adaptive attrs; the files of a run are written."""
+    from qkinetics.run import run
+
+    path = tmp_path / "run.toml"
+    path.write_text(RUN_CONFIG.format(grid="refine = true\ntol = 1e-2\nmax_points = 300000"))
+    ds = run(path, progress=False)
+    api = qk.conductivity(haldane_small_gap, mu=0.0, T=30.0, mechanisms=["anomalous_hall"], kgrid=30,
+                          refine=True, tol=1e-2, max_points=300000)
+    assert ds.attrs["adaptive_converged"] == 1 and ds.attrs["npoints"] == api.attrs["npoints"]
+    np.testing.assert_array_equal(ds["anomalous_hall"].values, api["anomalous_hall"].values)
+    np.testing.assert_array_equal(ds["error_anomalous_hall"].values, api["error_anomalous_hall"].values)
+    assert (tmp_path / "out" / "result.nc").stat().st_size > 0 and (tmp_path / "out" / "response.png").exists()
+
+
+@pytest.mark.parametrize("grid, match", [
+    ('refine = "yes"', r"\[grid\] refine must be true"),
+    ("refine = 1", r"\[grid\] refine must be true"),
+    ("tol = 1e-3", r"tol is the tolerance of adaptive integration: add refine = true"),
+    ("refine = true\ntol = 0.0", r"\[grid\] tol must be a number in \(0, 1\]"),
+    ("refine = true\ntol = 3", r"\[grid\] tol must be a number in \(0, 1\]"),
+    ('refine = true\ntol = "1e-3"', r"\[grid\] tol must be a number"),
+    ("refine = true\nmax_points = 0", r"\[grid\] max_points must be a positive number"),
+    ("refine = true\nmax_points = 2.5", r"max_points \(with refine = true: the budget of k points\) must be an integer"),
+    ("refine = true\nshift = 0.0", r"shift does not apply with refine = true"),
+    ("refine = true\nconvergence = false", r"convergence does not apply with refine = true"),
+    ("refine = true\ntolerance = 1e-3", r"unknown key\(s\) \['tolerance'\] in \[grid\]"),
+])
+def test_run_config_refine_errors(tmp_path, grid, match):
+    from qkinetics.run import ConfigError, load_config
+
+    path = tmp_path / "run.toml"
+    path.write_text(RUN_CONFIG.format(grid=grid))
+    with pytest.raises(ConfigError, match=match):
+        load_config(path)
+
+
+def test_run_config_refine_refused_for_thermal_and_field_runs(tmp_path):
+    from qkinetics.run import ConfigError, load_config
+
+    path = tmp_path / "run.toml"
+    text = RUN_CONFIG.format(grid="refine = true").replace('[response]\nmechanisms = ["anomalous_hall"]',
+                                                          '[thermal]\nmechanisms = ["drude"]')
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=r"\[thermal\]"):
+        load_config(path)
+    path.write_text(RUN_CONFIG.format(grid="refine = true") + "[field]\nB = 1.0\n")
+    with pytest.raises(ConfigError, match=r"\[field\] B"):
+        load_config(path)
 
 
 @pytest.mark.slow
