@@ -3,10 +3,10 @@
 Run from the repository root:
     python benchmarks/adaptive.py                 # Haldane near a small gap, ~5 min on 2 cores
     python benchmarks/adaptive.py --quick         # smoke test, ~1 min
-    python benchmarks/adaptive.py --fe            # also bcc Fe at 300 K, full settings (hours on 2 cores)
-    python benchmarks/adaptive.py --fe-only --fe-reference 96 --fe-grids 24 36 48 --fe-tols 0.1 \
-        --fe-base 8 --fe-budget 300000            # the Fe run of docs/adaptive.md (~3 min CPU)
-    python benchmarks/adaptive.py --fe-only --quick --fe-reference 24   # smoke test of the Fe path
+    python benchmarks/adaptive.py --fe            # also bcc Fe at 300 K (wedge grids up to 256^3: ~10 min CPU)
+    python benchmarks/adaptive.py --fe-only --fe-grids 64 96 128 160 192 --fe-reference 256 --fe-base 8 \
+        --fe-budgets 100000 300000 1000000        # the Fe run of docs/adaptive.md (~15 min CPU)
+    python benchmarks/adaptive.py --fe-only --quick --fe-reference 32   # smoke test of the Fe path
 
 For each case the adaptive integrator (``qkinetics.integrate.adaptive``, the engine of
 ``conductivity(refine=True)``) runs at several tolerances; it prints the k points it evaluated, its
@@ -21,9 +21,11 @@ References (true errors):
 - Haldane t2 = 0.1, phi = pi/2, M = 0.515 (a 9.2 meV gap at K'), anomalous Hall at 10 K with mu mid-gap
   (the Chern insulator, thermally smeared) and mu = 0.6 eV in the band: uniform 5400^2 (29 M points,
   ``--reference`` recomputes it; otherwise the stored numbers below, from that run);
-- bcc Fe (18 Wannier functions, tests/data/wannier90/fe), anomalous Hall sigma_xy at 300 K, mu = 12.6279 eV:
-  the irreducible wedge of 4/mm'm' on a uniform grid of ``--fe-reference`` points per direction (the
-  Wannier fit breaks the group at 1e-5 - 1e-4, docs/performance.md, below the accuracies compared).
+- bcc Fe (18 Wannier functions, tests/data/wannier90/reference/Fe_tb.dat.bz2), anomalous Hall sigma_xy at
+  300 K, mu = 12.6279 eV: the irreducible wedge of 4/mm'm' on a Gamma-centred uniform grid of
+  ``--fe-reference`` points per direction (the Wannier fit breaks the group at 1e-5 - 1e-4,
+  docs/performance.md, below the accuracies compared); the spread of the last three wedge grids is
+  printed as the reference's own uncertainty (4 % at 256^3: the sequence is erratic).
 """
 
 from __future__ import annotations
