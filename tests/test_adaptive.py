@@ -148,6 +148,33 @@ def test_pointwise_contractions_sum_to_the_integrator():
     np.testing.assert_allclose(np.tensordot(w, point, axes=(0, 0)), direct, rtol=1e-12, atol=1e-12)
 
 
+def test_centre_rule_is_the_one_point_rule_on_the_leaves(haldane_small_gap):
+    """``centre_rule`` (kept incrementally, split by split) equals the centre-point rule evaluated afresh on the
+    final leaves, sum_C V_C F(k_C); before any split it is the uniform base grid and ``values`` the uniform grid of
+    3 x base points (KGrid, the uniform integrator: a route that shares no bookkeeping)."""
+    from qkinetics.geometry import band_geometry
+    from qkinetics.integrate import KGrid, integrate_mechanisms
+
+    model = haldane_small_gap
+    mechs = mechanisms_by_name(["anomalous_hall", "drude"], 1)
+    res = integrate_adaptive(model, mechs, [0.0, 0.6], 30.0, base=10, tol=3e-2)
+    centres, levels = res.cells
+    assert res.max_level >= 2
+    k = centres @ model.reciprocal
+    w = abs(np.linalg.det(model.reciprocal)) / (2 * np.pi) ** 2 / (10.0 * 3.0 ** levels) ** 2
+    geo = band_geometry(model, k, derivatives=False, inverse_mass=True)
+    for m in mechs:
+        Y = pointwise_contractions(geo.energies, list(m.integrand(geo).items()), [0.0, 0.6], [30.0])
+        direct = np.tensordot(w, Y, axes=(0, 0))
+        np.testing.assert_allclose(res.centre_rule[m.name], direct, rtol=1e-9, atol=1e-12 * np.abs(direct).max())
+    first = integrate_adaptive(model, mechs, [0.0, 0.6], 300.0, base=10, max_level=0, warn=False)
+    assert first.npoints == 900 and first.max_level == 0
+    for n, got in ((10, first.centre_rule), (30, first.values)):
+        uniform = integrate_mechanisms(model, mechs, KGrid(model, n, shift=0.5), [0.0, 0.6], [300.0], warn=False)
+        for m in mechs:
+            np.testing.assert_allclose(got[m.name], uniform.values[m.name], rtol=1e-10, atol=1e-14)
+
+
 def test_refined_mesh_is_balanced_and_tiles_the_zone(haldane_small_gap):
     mechs = mechanisms_by_name(["anomalous_hall"], 1)
     res = integrate_adaptive(haldane_small_gap, mechs, 0.0, 10.0, base=10, tol=1e-2)
