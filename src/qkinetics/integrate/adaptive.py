@@ -20,7 +20,7 @@ and no per-cell vector is ever stored (a cell keeps its centre, level and a scal
 
 Why E bounds the error. On a cell where the integrand is resolved the midpoint error falls as
 :math:`h^2` (smooth) or faster, so the error of :math:`Q^{(3)}` is about :math:`|d_C|/8` or less: E is a
-conservative estimate (measured 10-30x the true error on the 2D models, 45-160x on bcc Fe, where the cells'
+conservative estimate (measured 10-30x the true error on the 2D models, 44-160x on bcc Fe, where the cells'
 errors cancel in the sum and E adds them up; docs/adaptive.md). Where a feature (a Berry-curvature peak near a
 small gap, a Fermi-surface shell of width :math:`k_BT`) is resolved by neither rule, :math:`|d_C|` is of
 the size of the feature's contribution, so such a cell is flagged, not trusted. Two rules guard against
