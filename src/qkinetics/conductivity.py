@@ -212,6 +212,9 @@ def _adaptive_conductivity(model, order, mechs, mu, T, tau, omega, *, kgrid, kcu
     ds.attrs.update(adaptive_converged=int(res.converged), adaptive_max_level=res.max_level, adaptive_tol=tol)
     if report is not None:
         ds.attrs.update(symmetry=", ".join(report.group.names), symmetry_report=report.summary())
+        for m in mechs:
+            ds[f"error_{m.name}"].attrs["description"] += ("; symmetrized: |P| E with P the group's projector "
+                                                           "(qkinetics.symmetry)")
     return ds
 
 
