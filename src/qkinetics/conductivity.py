@@ -13,7 +13,7 @@ from .integrate import KGrid, integrate_mechanisms
 from .integrate.convergence import grid_error
 from .integrate.executors import executor_scope
 from .models.base import ModelError
-from .symmetry import irreducible_grid, resolve_symmetry, symmetrize_integrals
+from .symmetry import irreducible_grid, resolve_symmetry, symmetrize_integrals, time_reversal_parity
 from .responses import LINEAR_CHANNELS, SECOND_ORDER_CHANNELS, Mechanism, mechanisms_by_name
 
 AXES = ("x", "y", "z")
@@ -117,7 +117,8 @@ def conductivity(model, order=1, *, gradient=False, mu=0.0, T=300.0, tau=1e-13, 
         the adaptive estimate :math:`\\sum_C |Q^{(3)}_C - Q^{(1)}_C|` (``convergence`` is not used);
         attrs ``npoints`` (points evaluated), ``adaptive_converged``, ``adaptive_max_level``.
         All mechanisms and the whole (mu, T) sweep share each eigendecomposition, as on uniform grids.
-        Not combined with ``symmetry``.
+        With ``symmetry``, the full zone is refined and the tensors projected onto the group's invariant
+        subspace (forbidden components exactly zero, error bars :math:`|P| E`; no k points saved).
     tol : float
         Relative tolerance of ``refine``.
     max_points : int
@@ -155,7 +156,8 @@ def conductivity(model, order=1, *, gradient=False, mu=0.0, T=300.0, tau=1e-13, 
                   "sweep fewer mu, T, tau or omega values, or split the sweep into several calls")
     if refine:
         return _adaptive_conductivity(model, order, mechs, mu, T, tau, omega, kgrid=kgrid, kcut=kcut, tol=tol,
-                                      max_points=max_points, symmetry=symmetry, executor=executor, workers=workers,
+                                      max_points=max_points, symmetry=symmetry, symmetry_tol=symmetry_tol,
+                                      executor=executor, workers=workers,
                                       chunk_size=chunk_size, degeneracy_tol=degeneracy_tol, progress=progress)
     grid = KGrid(model, kgrid, shift=shift, kcut=kcut)
     report = resolve_symmetry(model, symmetry, tol=symmetry_tol)
@@ -181,20 +183,38 @@ def conductivity(model, order=1, *, gradient=False, mu=0.0, T=300.0, tau=1e-13, 
 
 
 def _adaptive_conductivity(model, order, mechs, mu, T, tau, omega, *, kgrid, kcut, tol, max_points, symmetry,
-                           executor, workers, chunk_size, degeneracy_tol, progress) -> xr.Dataset:
-    """The ``refine=True`` branch of :func:`conductivity`: base cells from ``kgrid``, adaptive band integrals."""
+                           symmetry_tol, executor, workers, chunk_size, degeneracy_tol, progress) -> xr.Dataset:
+    r"""The ``refine=True`` branch of :func:`conductivity`: base cells from ``kgrid``, adaptive band integrals.
+
+    With ``symmetry``, the full zone is refined and the tensors are then projected onto the group's
+    invariant subspace (:func:`~qkinetics.symmetry.symmetrize_integrals`): components the group forbids come
+    out exactly zero, and no k point is saved (docs/adaptive.md says why). The projection P is linear, so
+    the error of a projected component is :math:`|(P e)_c| \le \sum_{c'} |P_{cc'}|\, E_{c'}`: the error
+    bars are :math:`|P| E`, still a bound wherever E is one.
+    """
     from .integrate.adaptive import integrate_adaptive
 
-    if symmetry is not None:
-        raise ModelError("refine=True integrates the full zone: it is not combined with symmetry= yet; use one or "
-                         "the other.")
+    report = resolve_symmetry(model, symmetry, tol=symmetry_tol)
     base = np.maximum(np.rint(checks.grid_sizes("kgrid", kgrid, model.dim) / 3).astype(int), 1)
     with executor_scope(executor, workers) as ex:
         res = integrate_adaptive(model, mechs, mu, T, base=base, tol=tol, max_points=max_points, kcut=kcut,
                                  executor=ex, chunk_size=chunk_size, degeneracy_tol=degeneracy_tol,
                                  progress=progress)
-    ds = assemble_dataset(model, order, mechs, res, None, res, mu, T, tau, omega, errors=res.error)
+    errors = res.error
+    if report is not None:
+        res = symmetrize_integrals(report.group, mechs, res)
+        errors = dict(errors)
+        for m in mechs:
+            P = np.abs(report.group.projector(m.tensor_rank, time_reversal_parity(m)))
+            e = errors[m.name]
+            errors[m.name] = (e.reshape(e.shape[:2] + (-1,)) @ P.T).reshape(e.shape)
+    ds = assemble_dataset(model, order, mechs, res, None, res, mu, T, tau, omega, errors=errors)
     ds.attrs.update(adaptive_converged=int(res.converged), adaptive_max_level=res.max_level, adaptive_tol=tol)
+    if report is not None:
+        ds.attrs.update(symmetry=", ".join(report.group.names), symmetry_report=report.summary())
+        for m in mechs:
+            ds[f"error_{m.name}"].attrs["description"] += ("; symmetrized: |P| E with P the group's projector "
+                                                           "(qkinetics.symmetry)")
     return ds
 
 

@@ -24,7 +24,8 @@ SECTIONS = {
     "thermal": {"mechanisms", "quantity", "component"},
     "parallel": {"executor", "workers", "scheduler"},
     "sweep": {"mu", "T", "tau", "omega"},
-    "grid": {"n", "shift", "kcut", "chunk_size", "convergence", "max_points", "symmetry", "symmetry_tol"},
+    "grid": {"n", "shift", "kcut", "chunk_size", "convergence", "max_points", "symmetry", "symmetry_tol", "refine",
+             "tol"},
     "output": {"directory", "checkpoint_every", "component"},
     "kinetics": {"order", "length", "nx", "nk", "nk_perp", "mu", "T", "tau", "relaxation", "initial", "steady",
                  "t_end", "n_save", "tol", "max_steps", "limiter", "cfl", "boundary", "snapshots", "field",
@@ -159,6 +160,12 @@ def load_config(path) -> dict:
                           f"got {symmetry!r}.")
     symmetry_tol = _number("grid", "symmetry_tol", grid.get("symmetry_tol", 1e-6), positive=True,
                            unit="relative violation")
+    refine, tol = _load_refine(grid, thermal, raw)
+    if refine:
+        max_points = grid.get("max_points", REFINE_MAX_POINTS)
+        if isinstance(max_points, float) and max_points.is_integer():
+            max_points = int(max_points)
+        max_points = _integer("grid", "max_points (with refine = true: the budget of k points)", max_points, 1)
     parallel = _load_parallel(raw)
     directory, every = _output(path, raw)
     component, rank = raw.get("output", {}).get("component"), order + 1 + gradient
@@ -177,9 +184,43 @@ def load_config(path) -> dict:
         "gradient": gradient, "mechanisms": mechanisms,
         "sweep": sweep,
         "grid": {"n": n, "shift": shift, "kcut": kcut, "chunk_size": chunk_size, "convergence": convergence,
-                 "max_points": max_points, "symmetry": symmetry, "symmetry_tol": symmetry_tol},
+                 "max_points": max_points, "symmetry": symmetry, "symmetry_tol": symmetry_tol, "refine": refine,
+                 "tol": tol},
         "directory": directory, "checkpoint_every": every, "raw": raw,
     }
+
+
+#: [grid] max_points of an adaptive run when not given: the budget of ``conductivity(refine=True)``
+REFINE_MAX_POINTS = 2_000_000
+
+
+def _load_refine(grid, thermal, raw) -> tuple:
+    """``[grid] refine`` (adaptive integration, docs/adaptive.md) and its relative ``tol``: (refine, tol).
+
+    The adaptive integrator serves conductivities only, cuts ``n`` into base cells of 3 points per direction
+    (no ``shift``) and carries its own error estimate (no ``convergence`` grids)."""
+    refine = grid.get("refine", False)
+    if not isinstance(refine, bool):
+        raise ConfigError(f"[grid] refine must be true (adaptive integration, docs/adaptive.md) or false (a uniform "
+                          f"grid); got {refine!r}.")
+    if not refine:
+        if "tol" in grid:
+            raise ConfigError("[grid] tol is the tolerance of adaptive integration: add refine = true, or remove tol.")
+        return False, None
+    tol = grid.get("tol", 1e-3)
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol <= 1:
+        raise ConfigError(f"[grid] tol must be a number in (0, 1] (the relative tolerance of refine = true, e.g. "
+                          f"1e-3); got {tol!r}.")
+    if thermal is not None:
+        raise ConfigError("[grid] refine = true: adaptive integration serves conductivities ([response]) only; "
+                          "thermoelectric runs ([thermal]) use a uniform grid: remove refine.")
+    if "field" in raw:
+        raise ConfigError("[grid] refine = true: magnetotransport runs ([field] B) use a uniform grid: remove refine.")
+    for key, why in (("shift", "the adaptive base cells are centred in their cells (shift 1/2)"),
+                     ("convergence", "the adaptive run carries its own error estimate")):
+        if key in grid:
+            raise ConfigError(f"[grid] {key} does not apply with refine = true ({why}): remove {key}.")
+    return True, float(tol)
 
 
 def _load_magnetic_field(raw, order, gradient, thermal) -> dict:

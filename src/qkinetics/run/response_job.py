@@ -40,6 +40,8 @@ def run_response(cfg, model, *, executor=None, progress=True, stop_after=None):
                       "sweep fewer values, or split the sweep over several configs")
     except ModelError as err:
         raise ConfigError(f"[sweep] {err}") from None
+    if g.get("refine"):
+        return _finish(cfg, _run_adaptive(cfg, model, mechs, executor, progress), outdir)
     try:
         checks.grid_sizes("n", g["n"], model.dim)
         with checks.limits(k_points=g["max_points"]):
@@ -122,6 +124,28 @@ def run_response(cfg, model, *, executor=None, progress=True, stop_after=None):
     if report is not None:
         ds.attrs.update(symmetry=", ".join(report.group.names), symmetry_report=report.summary(),
                         npoints_irreducible=grids["fine"].count())
+    return _finish(cfg, ds, outdir)
+
+
+def _run_adaptive(cfg, model, mechs, executor, progress):
+    """``[grid] refine = true``: :func:`qkinetics.conductivity` with ``refine=True`` (docs/adaptive.md). Not
+    checkpointed: an interrupted adaptive run starts again (its mesh is built round by round)."""
+    from ..conductivity import conductivity
+
+    g, s = cfg["grid"], cfg["sweep"]
+    try:
+        return conductivity(model, order=cfg["order"], mechanisms=[m.name for m in mechs], gradient=cfg["gradient"],
+                            mu=s["mu"], T=s["T"], tau=s["tau"], omega=s["omega"], kgrid=g["n"], kcut=g["kcut"],
+                            chunk_size=g["chunk_size"], refine=True, tol=g["tol"], max_points=g["max_points"],
+                            symmetry=None if g["symmetry"] is False else g["symmetry"],
+                            symmetry_tol=g["symmetry_tol"], executor=executor, progress=progress)
+    except ModelError as err:
+        raise ConfigError(f"[grid] {err}") from None
+
+
+def _finish(cfg, ds, outdir):
+    """Attach the config to the result and write result.nc, result.csv and the figure (each atomically)."""
+    thermal = cfg.get("thermal")
     ds.attrs["config"] = json.dumps(cfg["raw"], default=str)
     ds.attrs["output_directory"] = str(outdir)
     write_netcdf(ds, outdir / "result.nc")                   # atomic
