@@ -62,6 +62,7 @@ from ..geometry import DEFAULT_DEGENERACY_TOL, band_geometry
 from ..models.base import ModelError
 from .executors import bounded_map, executor_scope
 from .grids import _squared_norm
+from .integrator import _needed_quantities
 from ..units import kB_eV
 from .occupation import occupation_weight
 
@@ -186,15 +187,15 @@ def pointwise_contractions(energies, terms, mu, T):
 
 def _cell_rules(common, centres, levels):
     """Fine and coarse quadratures of cells: dicts name -> (M, n_mu, n_T, *tensor)."""
-    model, integrands, (derivatives, eigenvectors), mu, T, box, base, degeneracy_tol, tol = common
+    model, integrands, (derivatives, eigenvectors, mass, quantities), mu, T, box, base, degeneracy_tol, tol = common
     M, d = centres.shape
     S = SPLIT ** d
     h = _sides(base, levels)                                              # (M, d)
     u = centres[:, None, :] + _offsets(d)[None] * h[:, None, :]             # (M, S, d)
     k = box.k(u.reshape(-1, d))
     w = (box.volume * np.prod(h, axis=1) / S)[:, None] * box.inside(k).reshape(M, S)   # (M, S)
-    geo = band_geometry(model, k, derivatives=derivatives, inverse_mass=True, degeneracy_tol=degeneracy_tol,
-                        keep_eigenvectors=eigenvectors)
+    geo = band_geometry(model, k, derivatives=derivatives, inverse_mass=mass, degeneracy_tol=degeneracy_tol,
+                        keep_eigenvectors=eigenvectors, quantities=quantities)
     fine, coarse = {}, {}
     mid = (S - 1) // 2
     diameter = np.sum(h * np.linalg.norm(box.axes, axis=1)[None, :], axis=1)          # (M,) 1/Angstrom
@@ -412,7 +413,8 @@ def integrate_adaptive(model, mechanisms, mu, T, *, base, tol=1e-3, max_points=2
         per_point = max(model.norb ** 2, len(mu) * len(T) * model.dim ** 3 * len(mechanisms))
         chunk_size = int(np.clip(4e6 / per_point, S * S, 20000))
     box = _Box(model, kcut)
-    needs = (any(m.needs_derivatives for m in mechanisms), any(m.needs_eigenvectors for m in mechanisms))
+    needs = (any(m.needs_derivatives for m in mechanisms), any(m.needs_eigenvectors for m in mechanisms),
+             any(getattr(m, "needs_inverse_mass", True) for m in mechanisms), _needed_quantities(mechanisms))
     common = (model, {m.name: m.integrand for m in mechanisms}, needs, mu, T, box, base.astype(float),
               degeneracy_tol, tol)
     value, error, magnitude, centre_rule = {}, {}, {}, {}
