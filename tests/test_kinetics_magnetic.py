@@ -461,9 +461,9 @@ def test_hall_response_of_a_slow_modulation_against_local_conductivities():
     potential. The Liouville operator annihilates f_FD(ε + V - μ) (v_x∂_x and -V'∂_{k_x}/ħ cancel, the Lorentz
     term kills any f(ε)) and turns -∂_xδη and the applied field into one force -(eE + ∂_xδη) = -e e_x, so g obeys
     the uniform system's linearized equation at μ - V(x) in the local field e_x, plus v_x∂_x g = O(l/L) g/τ.
-    Dropping it, j(x) = -σ(μ - V(x), B) e_x(x)/e (particle current; e_y = 0: nothing depends on y). The first
-    correction g_1 ∝ v_x∂_x g is even in v and changes only the density (absorbed in δη); the current changes at
-    O((l/L)²).
+    Dropping it, j(x) = -σ(μ - V(x), B) e_x(x)/e (particle current; e_y = 0: nothing depends on y). For a band
+    with ε(-k) = ε(k) (both here) the first correction g_1 ∝ v_x∂_x g is even in k (the collision and Lorentz
+    operators keep the parity) and changes only the density (absorbed in δη); the currents change at O((l/L)²).
 
     - "local" (number-conserving) relaxation: the target follows the local density, i.e. δη. A steady state
       with conserved local number has ∂_x j_x = 0, so j_x = J is uniform, e_x = -eJ/σ_xx(x), and <e_x> = E
@@ -474,7 +474,7 @@ def test_hall_response_of_a_slow_modulation_against_local_conductivities():
     Magnetization currents: at order 0 ∫v_y f_FD(ε + V - η) = 0 (a k_y derivative), so the solver's j_y has none.
 
     Measured (nk = 24, nx = 16): local against the series form -0.58 % (j_x), -0.33 % (j_y); global against the
-    parallel form -0.84 %, -0.60 % (nx = 16 → 32: changes of 0.3 %). The parts: the physical O((l/L)²) correction
+    parallel form -0.84 %, -0.60 % (nx = 16 → 32 changes them by 0.28 % (local), 0.02 % (global)). The parts: the physical O((l/L)²) correction
     -1.1 % (both relaxations, from the slow test), the k grid +0.19 % (j_x), +0.43 % (j_y) (uniform ring against
     magnetoconductivity), the x grid +0.4 % (second order in dx). The wrong closed forms are 3.8 % (the uniform
     ring's -σ(μ)E/e, no averaging) and 4.9 % (the other averaging) from the series form, more than twice the
