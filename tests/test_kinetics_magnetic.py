@@ -419,6 +419,17 @@ def modulated_ring_currents(p, L, nx, nk, relaxation, tol=1e-6):
     return (j[0] - j[1]) / 2
 
 
+def uniform_ring_currents(p, nk):
+    """The odd-in-E steady currents (j_x, j_y) of the ring ``p`` without the potential (V = 0), 1/(Å s)."""
+    j = []
+    for E in (p["E"], -p["E"]):
+        s = KineticSolver(p["model"](), None, length=1000.0, nx=2, nk=nk, nk_perp=nk, mu=p["mu"], T=p["T"],
+                          tau=p["tau"], B=p["B"], order=p["order"], limiter="none", field=uniform(E))
+        s.steady_state(tol=1e-9)
+        j.append(np.array([s.current().sum(0).mean(), s.current_y().sum(0).mean()]))
+    return (j[0] - j[1]) / 2
+
+
 def local_conductivity_currents(p, nodes=16):
     """The slow-modulation closed forms of the ring ``p`` (:data:`SLOW`) from the uniform k-space solver.
 
@@ -473,11 +484,11 @@ def test_hall_response_of_a_slow_modulation_against_local_conductivities():
 
     Magnetization currents: at order 0 ∫v_y f_FD(ε + V - η) = 0 (a k_y derivative), so the solver's j_y has none.
 
-    Measured (nk = 24, nx = 16): local against the series form -0.58 % (j_x), -0.33 % (j_y); global against the
-    parallel form -0.84 %, -0.60 % (nx = 16 → 32 changes them by 0.28 % (local), 0.02 % (global)). The parts: the physical O((l/L)²) correction
-    -1.1 % (both relaxations, from the slow test), the k grid +0.19 % (j_x), +0.43 % (j_y) (uniform ring against
-    magnetoconductivity), the x grid +0.4 % (second order in dx). The wrong closed forms are 3.8 % (the uniform
-    ring's -σ(μ)E/e, no averaging) and 4.9 % (the other averaging) from the series form, more than twice the
+    Measured (nk = 24, nx = 16): local against the series form -0.58 % (j_x), -0.33 % (j_y); global against the parallel
+    form -0.84 %, -0.60 % (nx = 16 → 32 changes them by 0.28 % (local), 0.02 % (global)). The parts: the physical
+    O((l/L)²) correction -1.1 % (both relaxations, from the slow test), the k grid +0.19 % (j_x), +0.43 % (j_y) (uniform
+    ring against magnetoconductivity), the x grid +0.4 % (second order in dx). The wrong closed forms are 3.8 % (the
+    uniform ring's -σ(μ)E/e, no averaging) and 4.9 % (the other averaging) from the series form, more than twice the
     tolerance 1.5 % (the parallel form is 1.05 % from the uniform ring: not a distinction asserted)."""
     ref = local_conductivity_currents(SLOW)
     tol = 1.5e-2
@@ -501,13 +512,7 @@ def test_slow_modulation_discrepancy_falls_with_the_period():
     (1/L², ratio 4.2). Here L = 1000 and 2000 Å; asserted: the extrapolated discrepancy falls at least like 1/L²
     (ratio > 4 with the noise of the extrapolations, ~5e-4) and is below 1.5 % at 1000 Å."""
     ref = local_conductivity_currents(SLOW)
-    uni = []
-    for E in (SLOW["E"], -SLOW["E"]):
-        s = KineticSolver(parabolic_band(), None, length=1000.0, nx=2, nk=24, nk_perp=24, mu=SLOW["mu"], T=SLOW["T"],
-                          tau=SLOW["tau"], B=SLOW["B"], limiter="none", field=uniform(E))
-        s.steady_state(tol=1e-9)
-        uni.append(np.array([s.current().sum(0).mean(), s.current_y().sum(0).mean()]))
-    k_error = (uni[0] - uni[1]) / 2 / ref["uniform"] - 1
+    k_error = uniform_ring_currents(SLOW, 24) / ref["uniform"] - 1
     assert np.all(np.abs(k_error) < 6e-3)
     d = {}
     for L in (1000.0, 2000.0):
@@ -517,34 +522,23 @@ def test_slow_modulation_discrepancy_falls_with_the_period():
     assert np.all(np.abs(d[2000.0]) < np.abs(d[1000.0]) / 4 + 5e-4)
 
 
-def uniform_ring_currents(p, nk):
-    """The odd-in-E steady currents (j_x, j_y) of the ring ``p`` without the potential (V = 0), 1/(Å s)."""
-    j = []
-    for E in (p["E"], -p["E"]):
-        s = KineticSolver(p["model"](), None, length=1000.0, nx=2, nk=nk, nk_perp=nk, mu=p["mu"], T=p["T"],
-                          tau=p["tau"], B=p["B"], order=p["order"], limiter="none", field=uniform(E))
-        s.steady_state(tol=1e-9)
-        j.append(np.array([s.current().sum(0).mean(), s.current_y().sum(0).mean()]))
-    return (j[0] - j[1]) / 2
-
-
 def test_slow_modulation_at_order_1_against_local_conductivities():
     """Order 1 (Berry curvature: D = 1 + bΩ, the anomalous velocity; the orbital moment ε̃ = ε - bX), the QWZ metal
     of :data:`SLOW_QWZ` (B = 300 T, V0 = 50 meV: μ - V from 20 to 120 meV above the band bottom): the same series
     ("local", L = 600 Å, nx = 12) and parallel ("global", L = 1200 Å, nx = 24: cheap, it has no slow mode) forms,
-    σ from ``magnetoconductivity`` with the orbital moment. The derivation of the test above carries over: the local relaxation keeps ∫Df (continuity
-    of j_x = ∫v_x f), and the anomalous current -V'∫Ωf/ħ of the local equilibrium plus the odd-in-E -V'∫Ωg/ħ
-    differ from the local σ^AH e_x by ∂_x of a function of η - V (a magnetization current), zero on average.
+    σ from ``magnetoconductivity`` with the orbital moment. The derivation of the test above carries over: the local
+    relaxation keeps ∫Df (continuity of j_x = ∫v_x f), and the anomalous current -V'∫Ωf/ħ of the local equilibrium plus
+    the odd-in-E -V'∫Ωg/ħ differ from the local σ^AH e_x by ∂_x of a function of η - V (a magnetization current), zero
+    on average.
 
-    The kinetic currents are divided by those of the uniform ring (V = 0) at the same nk and compared with the
-    closed forms divided by -σ(μ)E/e: that takes out the kinetic k-grid error (+0.26 % j_x, +1.29 % j_y at nk = 24;
-    +0.22 %, +0.54 % at nk = 32). Measured (nk = 24): local -0.74 %, -0.18 %; global -0.35 %, -0.48 % (-1.18 %,
-    -1.62 % at L = 600 Å, nx = 12: the global relaxation's own non-locality, ∝ 1/L²). The parts (nk = 32,
-    Richardson in nx = 12, 24): the physical non-locality -4.4 %, -1.44 %, -0.47 % (j_x) and -3.9 %, -1.15 %,
-    -0.33 % (j_y) at L = 300, 600, 1200 Å (a factor 3.0-3.5 per doubling of L), the x grid +0.9 % (j_x),
-    +1.2 % (j_y) at nx = 12. The wrong forms: the parallel one is 3.6 % (j_x), 7.5 % (j_y) from the series one, the uniform ring 7.1 %,
-    9.0 %; the order-0 kinetic ring (no D, anomalous velocity or moment) is off the series form by +7.8 % (j_x),
-    +26 % (j_y)."""
+    The kinetic currents are divided by those of the uniform ring (V = 0) at the same nk and compared with the closed
+    forms divided by -σ(μ)E/e: that takes out the kinetic k-grid error (+0.26 % j_x, +1.29 % j_y at nk = 24; +0.22 %,
+    +0.54 % at nk = 32). Measured (nk = 24): local -0.74 %, -0.18 %; global -0.35 %, -0.48 % (-1.18 %, -1.62 % at L =
+    600 Å, nx = 12: the global relaxation's own non-locality, ∝ 1/L²). The parts (nk = 32, Richardson in nx = 12, 24):
+    the physical non-locality -4.4 %, -1.44 %, -0.47 % (j_x) and -3.9 %, -1.15 %, -0.33 % (j_y) at L = 300, 600, 1200 Å
+    (a factor 3.0-3.5 per doubling of L), the x grid +0.9 % (j_x), +1.2 % (j_y) at nx = 12. The wrong forms: the
+    parallel one is 3.6 % (j_x), 7.5 % (j_y) from the series one, the uniform ring 7.1 %, 9.0 %; the order-0 kinetic
+    ring (no D, anomalous velocity or moment) is off the series form by +7.8 % (j_x), +26 % (j_y)."""
     p = SLOW_QWZ
     ref = local_conductivity_currents(p)
     uni = uniform_ring_currents(p, 24)
