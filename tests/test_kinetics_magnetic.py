@@ -527,9 +527,9 @@ def test_slow_modulation_at_order_1_against_local_conductivities():
     of :data:`SLOW_QWZ` (B = 300 T, V0 = 50 meV: μ - V from 20 to 120 meV above the band bottom): the same series
     ("local", L = 600 Å, nx = 12) and parallel ("global", L = 1200 Å, nx = 24: cheap, it has no slow mode) forms,
     σ from ``magnetoconductivity`` with the orbital moment. The derivation of the test above carries over: the local
-    relaxation keeps ∫Df (continuity of j_x = ∫v_x f), and the anomalous current -V'∫Ωf/ħ of the local equilibrium plus
-    the odd-in-E -V'∫Ωg/ħ differ from the local σ^AH e_x by ∂_x of a function of η - V (a magnetization current), zero
-    on average.
+    relaxation keeps ∫Df (continuity of j_x = ∫v_x f), and the anomalous current -(V' + eE)∫Ωf/ħ differs from the
+    local σ^AH e_x by total derivatives, zero on average: ∂_x of a function of η - V (local equilibrium) and
+    -V'∫Ωg/ħ = ∂_x of a function of V (g and e_x depend on x through V only, in the local limit).
 
     The kinetic currents are divided by those of the uniform ring (V = 0) at the same nk and compared with the closed
     forms divided by -σ(μ)E/e: that takes out the kinetic k-grid error (+0.26 % j_x, +1.29 % j_y at nk = 24; +0.22 %,
