@@ -281,14 +281,16 @@ WB_D_TO_SIGMA_ZYY = -(1.602176634e-19 ** 3) * BCD_TAU / 1.054571817e-34 ** 2
 
 #: Runs of the BCD comparison per temperature: qkinetics (form, n), WannierBerri (calculator, n, energies), and the
 #: reference (qkinetics, Fermi-sea form, on ``ref``^3). The grids bracket each code's 1e-3 point (measured
-#: beforehand; docs/performance.md): qkinetics' default Fermi-sea form f dOmega converges fastest; WannierBerri's
-#: BerryDipole_FermiSea does too but needs ~6400 energies, its BerryDipole_FermiSurf (-f' v Omega) needs 96^3.
-#: qkinetics' Fermi-surface form runs on WannierBerri's surface grids: same quantity, same grid, to check them.
+#: beforehand, docs/performance.md). At 300 K the Fermi-sea forms converge fastest in k (1e-3 on 32^3), but
+#: WannierBerri's BerryDipole_FermiSea needs thousands of energies; its BerryDipole_FermiSurf (-f' v Omega) needs
+#: 96^3. At 30 K both forms need ~128^3, and WannierBerri's sea calculator (every occupied state in Python,
+#: ~1.6 ms per k point) would take an hour: not run. qkinetics' surface form runs on WannierBerri's surface grids
+#: (same quantity, same grid: the column "same grid & form" checks the two codes against each other).
 BCD_PLAN = {
-    300.0: dict(ref=128, qk=[("sea", 24), ("sea", 32), ("sea", 48), ("surface", 64), ("surface", 96)],
-                wb=[("sea", 24, 6401), ("sea", 32, 6401), ("sea", 32, 25601), ("surf", 64, 1601), ("surf", 96, 1601)]),
-    30.0: dict(ref=192, qk=[("sea", 64), ("sea", 96), ("sea", 128), ("surface", 128), ("surface", 192)],
-               wb=[("surf", 128, 1601), ("surf", 192, 1601)]),
+    300.0: dict(ref=128, qk=[("sea", 24), ("sea", 32), ("sea", 48), ("surface", 96)],
+                wb=[("sea", 24, 6401), ("sea", 32, 6401), ("sea", 32, 25601), ("surf", 96, 1601)]),
+    30.0: dict(ref=192, qk=[("sea", 96), ("sea", 128), ("surface", 128), ("surface", 192)],
+               wb=[("surf", 128, 1601), ("surf", 128, 6401), ("surf", 192, 1601)]),
 }
 BCD_PLAN_QUICK = {300.0: dict(ref=24, qk=[("sea", 8), ("sea", 12), ("surface", 12)], wb=[("sea", 8, 801), ("surf", 12, 801)])}
 
@@ -377,17 +379,31 @@ def section_bcd(python, work, plan, tol=1e-3):
     return ratios
 
 
+def _rusage():
+    """(user s, system s, minor page faults) of this process: what a Dask worker has spent so far."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return np.array([r.ru_utime, r.ru_stime, r.ru_minflt])
+
+
 def section_dask(fe, n, rounds, plot=None):
-    """Strong scaling of the Dask backend (LocalCluster of 1 and 2 workers) on the Fe AHC, full zone, n^3."""
+    """Strong scaling of the Dask backend (LocalCluster of 1 and 2 workers) on the Fe AHC, full zone, n^3.
+
+    The workers' CPU is split into user and system time with their minor page faults: Dask's default
+    MALLOC_TRIM_THRESHOLD_ made every large NumPy temporary a fresh mmap (system time, page faults);
+    qkinetics' LocalCluster now starts its workers without it (integrate/executors.py)."""
     from qkinetics.integrate import get_executor
 
-    def worker_cpu(ex):
-        return sum(ex.client.run(time.process_time).values())
+    def workers_usage(ex):
+        return sum(ex.client.run(_rusage).values())
 
     print(f"\n(6) Dask strong scaling, Fe anomalous Hall conductivity, full zone n = {n}; load {load()}")
     print("    serial and LocalClusters of 1 and 2 workers (1 thread each), alternated; speed-up = serial wall / wall;"
-          " CPU ceiling = workers x serial CPU / (workers' CPU + driver CPU)")
-    print(f"    {'round':>5} {'run':>8} {'wall s':>8} {'speed-up':>8} {'CPU s':>7} {'ceiling':>7} {'load':>5}")
+          " CPU = workers' user + system + driver (scheduler included);\n    CPU ceiling = workers x serial CPU / CPU;"
+          " W/S = workers' CPU / serial CPU")
+    print(f"    {'round':>5} {'run':>8} {'wall s':>8} {'speed-up':>8} {'CPU s':>7} {'user':>6} {'sys':>6} {'driver':>6}"
+          f" {'minflt':>8} {'W/S':>5} {'ceiling':>7} {'load':>5}")
     import warnings
 
     results = {w: [] for w in (0, 1, 2)}
@@ -397,23 +413,30 @@ def section_dask(fe, n, rounds, plot=None):
         for ex in executors.values():
             qk_run(fe, 8, None, executor=ex)                     # start-up: workers import qkinetics
         for r in range(rounds):
+            u0 = _rusage()
             s = qk_run(fe, n, None)
-            results[0].append((s["wall"], s["cpu"], 1.0))
-            print(f"    {r:>5} {'serial':>8} {s['wall']:>8.2f} {1.0:>8.2f} {s['cpu']:>7.2f} {'':>7} {load():>5}", flush=True)
+            su = _rusage() - u0
+            results[0].append((s["wall"], s["cpu"], 1.0, 1.0))
+            print(f"    {r:>5} {'serial':>8} {s['wall']:>8.2f} {1.0:>8.2f} {s['cpu']:>7.2f} {su[0]:>6.2f} {su[1]:>6.2f}"
+                  f" {'':>6} {int(su[2]):>8d} {'':>5} {'':>7} {load():>5}", flush=True)
             for w, ex in executors.items():
-                c0 = worker_cpu(ex)
+                u0 = workers_usage(ex)
                 p = qk_run(fe, n, None, executor=ex)
-                cpu = worker_cpu(ex) - c0 + p["cpu"]
-                ceiling = w * s["cpu"] / cpu
+                u = workers_usage(ex) - u0
+                cpu = u[0] + u[1] + p["cpu"]
+                ceiling, ws = w * s["cpu"] / cpu, (u[0] + u[1]) / s["cpu"]
                 if p["sigma_xy"] != s["sigma_xy"]:
                     print(f"    WARNING: dask x{w} differs from serial by {abs(p['sigma_xy'] - s['sigma_xy']):.1e}")
-                results[w].append((p["wall"], cpu, ceiling))
-                print(f"    {r:>5} {f'dask x{w}':>8} {p['wall']:>8.2f} {s['wall'] / p['wall']:>8.2f} {cpu:>7.2f} "
-                      f"{ceiling:>6.2f}x {load():>5}", flush=True)
+                results[w].append((p["wall"], cpu, ceiling, ws))
+                print(f"    {r:>5} {f'dask x{w}':>8} {p['wall']:>8.2f} {s['wall'] / p['wall']:>8.2f} {cpu:>7.2f}"
+                      f" {u[0]:>6.2f} {u[1]:>6.2f} {p['cpu']:>6.2f} {int(u[2]):>8d} {ws:>5.2f} {ceiling:>6.2f}x"
+                      f" {load():>5}", flush=True)
     med = {w: np.median([s[0] for s in results[0]]) / np.median([x[0] for x in results[w]]) for w in (1, 2)}
     ceil = {w: np.median([x[2] for x in results[w]]) for w in (1, 2)}
+    ws = {w: np.median([x[3] for x in results[w]]) for w in (1, 2)}
     print(f"    median speed-up over serial: 1 worker {med[1]:.2f}x, 2 workers {med[2]:.2f}x "
-          f"(2 vs 1 worker {med[2] / med[1]:.2f}x); CPU ceiling 1 worker {ceil[1]:.2f}x, 2 workers {ceil[2]:.2f}x")
+          f"(2 vs 1 worker {med[2] / med[1]:.2f}x); CPU ceiling 1 worker {ceil[1]:.2f}x, 2 workers {ceil[2]:.2f}x;"
+          f" workers' CPU / serial CPU {ws[1]:.2f} (1 worker), {ws[2]:.2f} (2 workers)")
     if plot:
         write_scaling_plot(Path(plot), med, ceil, n)
 
