@@ -523,6 +523,9 @@ def main():
     ap.add_argument("--dask-rounds", type=int, default=2)
     ap.add_argument("--plot", default=None, help="write the Dask scaling plot here (e.g. docs/figures/dask_scaling.png)")
     args = ap.parse_args()
+    if missing := [T for T in args.bcd_T if T not in BCD_PLAN]:
+        ap.error(f"--bcd-T {missing}: no Berry curvature dipole run plan for these temperatures; add them to"
+                 f" BCD_PLAN (has {sorted(BCD_PLAN)})")
     global T
     T = args.T
     if args.quick:
@@ -556,8 +559,7 @@ def main():
         if "profile" in args.sections:
             section_profile(fe, 8 if args.quick else 13)
         if "bcd" in args.sections:
-            plan = BCD_PLAN_QUICK if args.quick else BCD_PLAN
-            section_bcd(python, work, {T: plan[T] for T in args.bcd_T if T in plan} or plan)
+            section_bcd(python, work, BCD_PLAN_QUICK if args.quick else {T: BCD_PLAN[T] for T in args.bcd_T})
         if "dask" in args.sections:
             section_dask(fe, args.dask_n, args.dask_rounds, args.plot)
     finally:
