@@ -110,29 +110,36 @@ import numpy as np
 warnings.filterwarnings("ignore")
 import wannierberri as wb
 from wannierberri.system.system_tb import get_system_tb
-tb, mu, work, nE = sys.argv[1], float(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+tb, mu, work = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 system = get_system_tb(tb, berry=True)
+calculators = {"sea": wb.calculators.static.BerryDipole_FermiSea, "surf": wb.calculators.static.BerryDipole_FermiSurf}
 print(json.dumps({"ready": True}), flush=True)
 for line in sys.stdin:
     req = json.loads(line)
+    n, nE = req["n"], req["energies"]
     kT = req["T"] * 8.617333262e-5      # D(mu, T) = D(E) at T = 0 on nE energies within 10 kT, smoothed with -df/dE
     E = mu + kT * np.linspace(-10.0, 10.0, nE)
     smoother = wb.smoother.FermiDiracSmoother(E, T_Kelvin=req["T"], maxdE=10)
-    calc = {"bcd": wb.calculators.static.BerryDipole_FermiSurf(Efermi=E, smoother=smoother)}
+    calc = {"bcd": calculators[req["calc"]](Efermi=E, smoother=smoother)}
+    # Grid(NK=n) splits a 2-band nearest-neighbour model into 3^3 or 4^3 FFT blocks (NKdiv = n/4): the
+    # per-block cost (result arrays and smoothing over nE energies) then dominates (4x slower at 32^3,
+    # 1601 energies). Blocks of at most 48^3 points keep memory bounded.
+    div = next(d for d in range(1, n + 1) if n % d == 0 and n // d <= 48)
+    grid = wb.Grid(system, NKdiv=div, NKFFT=n // div)
     t0, c0 = time.perf_counter(), time.process_time()
-    res = wb.run(system, grid=wb.Grid(system, NK=req["n"]), calculators=calc, parallel=False, print_Kpoints=False,
+    res = wb.run(system, grid=grid, calculators=calc, parallel=False, print_Kpoints=False,
                  fout_name=work + "/wb_bcd", print_progress_step_time=1e9)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     D = np.asarray(res.results["bcd"].dataSmooth).reshape(nE, 3, 3)[nE // 2]
-    print(json.dumps({"wall": wall, "cpu": cpu, "D": D.tolist()}), flush=True)
+    print(json.dumps({"wall": wall, "cpu": cpu, "D": D.tolist(), "div": div}), flush=True)
 '''
 
 
 class WannierBerri:
     """A persistent WannierBerri process that runs one grid per request (no start-up cost per run).
 
-    Default: the Fe anomalous Hall driver (WB_DRIVER, ``args`` = T and energies); ``driver`` and ``args`` give
-    another (WB_BCD_DRIVER, ``args`` = energies) on ``tb`` (the contents of a ``_tb.dat`` file).
+    Default: the Fe anomalous Hall driver (WB_DRIVER, with T and energies); ``driver`` gives another
+    (WB_BCD_DRIVER: T, energies and calculator per request) on ``tb`` (the contents of a ``_tb.dat`` file).
     """
 
     def __init__(self, python: str, work: Path, T: float = 0.0, energies: int = 3201, *, driver=WB_DRIVER,
@@ -141,7 +148,7 @@ class WannierBerri:
         tb_path.write_bytes(bz2.decompress(FE_TB.read_bytes()) if tb is None else tb)
         script = work / f"{name}_driver.py"
         script.write_text(driver)
-        args = [str(T), str(energies)] if driver is WB_DRIVER else [str(energies)]
+        args = [str(T), str(energies)] if driver is WB_DRIVER else []
         self.log = open(work / f"{name}_driver.log", "w")
         self.proc = subprocess.Popen([python, str(script), str(tb_path), str(mu), str(work)] + args, cwd=work,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
@@ -268,6 +275,25 @@ def section_workers(fe, group, n, workers):
 
 
 BCD_MU = 0.02         # eV, in the tilted Weyl cones of the model below
+BCD_TAU = 1e-13       # s, qkinetics' default
+#: sigma_zyy = -(e^3 tau / hbar^2) D_yx (qkinetics' sigma_abc = (e^3 tau/2 hbar^2) sum int f (d_c Omega^ab + d_b Omega^ac),
+#: Omega^zy = -Omega_x; WannierBerri's D_yx = int [dk] f d_y Omega_x, dimensionless): A/V^2 per unit D
+WB_D_TO_SIGMA_ZYY = -(1.602176634e-19 ** 3) * BCD_TAU / 1.054571817e-34 ** 2
+
+#: Runs of the BCD comparison per temperature: qkinetics (form, n), WannierBerri (calculator, n, energies), and the
+#: reference (qkinetics, Fermi-sea form, on ``ref``^3). The grids bracket each code's 1e-3 point (measured
+#: beforehand, docs/performance.md). At 300 K the Fermi-sea forms converge fastest in k (1e-3 on 32^3), but
+#: WannierBerri's BerryDipole_FermiSea needs thousands of energies; its BerryDipole_FermiSurf (-f' v Omega) needs
+#: 96^3. At 30 K both forms need ~128^3, and WannierBerri's sea calculator (every occupied state in Python,
+#: ~1.6 ms per k point) would take an hour: not run. qkinetics' surface form runs on WannierBerri's surface grids
+#: (same quantity, same grid: the column "same grid & form" checks the two codes against each other).
+BCD_PLAN = {
+    300.0: dict(ref=128, qk=[("sea", 24), ("sea", 32), ("sea", 48), ("surface", 96)],
+                wb=[("sea", 24, 6401), ("sea", 32, 6401), ("sea", 32, 25601), ("surf", 96, 1601)]),
+    30.0: dict(ref=192, qk=[("sea", 96), ("sea", 128), ("surface", 128), ("surface", 192)],
+               wb=[("surf", 128, 1601), ("surf", 128, 6401), ("surf", 192, 1601)]),
+}
+BCD_PLAN_QUICK = {300.0: dict(ref=24, qk=[("sea", 8), ("sea", 12), ("surface", 12)], wb=[("sea", 8, 801), ("surf", 12, 801)])}
 
 
 def bcd_model():
@@ -276,93 +302,109 @@ def bcd_model():
     return qk.zoo.get("weyl", t=0.1, a=5.0, tilt_y=0.02)
 
 
-def qk_bcd(model, n: int, T: float) -> dict:
-    """The Berry curvature dipole conductivity tensor (rectified channel, A m/V^2 per s of tau) and CPU seconds."""
+def qk_bcd(model, n: int, T: float, form: str = "sea") -> dict:
+    """sigma_zyy of the Berry curvature dipole (rectified channel, A/V^2 at tau = BCD_TAU) and CPU seconds.
+
+    ``form``: "sea" (f d_c Omega^ab, the default of ``berry_curvature_dipole``) or "surface" (-f' v^c Omega^ab)."""
     import warnings
+
+    from qkinetics.responses.nonlinear import berry_curvature_dipole
 
     t0, c0 = time.perf_counter(), time.process_time()
     with warnings.catch_warnings():                          # coarse grids at 30 K: the warning is the point
         warnings.simplefilter("ignore")
-        res = qk.conductivity(model, order=2, mechanisms="berry_curvature_dipole", mu=BCD_MU, T=T, kgrid=n,
-                              shift=0.0, convergence=False)
+        res = qk.conductivity(model, order=2, mechanisms=[berry_curvature_dipole(form)], mu=BCD_MU, T=T,
+                              tau=BCD_TAU, kgrid=n, shift=0.0, convergence=False)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     total = res["total"].squeeze()
     sigma = np.real(total.isel(channel=0).values if "channel" in total.dims else total.values)
-    return {"wall": wall, "cpu": cpu, "tensor": sigma}
+    return {"wall": wall, "cpu": cpu, "value": float(sigma[2, 1, 1])}
 
 
-def section_bcd(python, work, grids, temps, energies, tol=1e-3):
-    """Berry curvature dipole of a 3D model: convergence of each code against its finest grid, time to tol."""
+def section_bcd(python, work, plan, tol=1e-3):
+    """Berry curvature dipole of a 3D model: each code's sigma_zyy against one reference, and its CPU time to tol."""
     from qkinetics.models.wannier90 import write_wannier90_tb
 
     model = bcd_model()
     print(f"\n(5) Berry curvature dipole of a 3D model ({model.name}, t = 0.1 eV, a = 5 Å, tilt_y = 0.02 eV, "
-          f"mu = {BCD_MU} eV), full zone;"
-          f" load {load()}")
-    print("    qkinetics: f' v Omega at T in the integrand (berry_curvature_dipole, rectified channel);"
-          f" WannierBerri: BerryDipole_FermiSurf at T = 0 on {energies} energies within 10 kT, Fermi-Dirac smoothed")
+          f"mu = {BCD_MU} eV), sigma_zyy, full zone, one thread each; load {load()}")
+    print("    qkinetics: the Fermi function at T in the integrand, Fermi-sea form f dOmega (sea) or Fermi-surface"
+          " form -f' v Omega (surface).\n    WannierBerri: BerryDipole_FermiSea (sea) or _FermiSurf (surf) at T = 0 on"
+          " nE energies within 10 kT of mu, convolved with -df/dE (FermiDiracSmoother);"
+          f" D_yx x {WB_D_TO_SIGMA_ZYY:.5g} A/V^2 = sigma_zyy (tau = {BCD_TAU:g} s)")
     wb = None
     if python:
         path = work / "weyl_tb.dat"
         write_wannier90_tb(model, path)
-        wb = WannierBerri(python, work, energies=energies, driver=WB_BCD_DRIVER, tb=path.read_bytes(),
-                          mu=BCD_MU, name="weyl")
-        wb.request(n=4, T=300.0)                   # compile numba kernels before timing
+        wb = WannierBerri(python, work, driver=WB_BCD_DRIVER, tb=path.read_bytes(), mu=BCD_MU, name="weyl")
+        for calc in ("sea", "surf"):              # compile numba kernels before timing
+            wb.request(n=4, T=300.0, energies=101, calc=calc)
+    ratios = {}
     try:
-        for T in temps:
-            rows = []
-            for n in grids:
-                q = qk_bcd(model, n, T)
-                w = wb.request(n=n, T=T) if wb else None
-                rows.append((n, q, w))
-            # the component of largest magnitude on the finest grid, in each code's own convention
-            iq = np.unravel_index(np.argmax(np.abs(rows[-1][1]["tensor"])), rows[-1][1]["tensor"].shape)
-            ref_q = rows[-1][1]["tensor"][iq]
-            if wb:
-                Dref = np.asarray(rows[-1][2]["D"])
-                iw = np.unravel_index(np.argmax(np.abs(Dref)), Dref.shape)
-                ref_w = Dref[iw]
-            print(f"    T = {T:g} K: qk sigma{''.join('xyz'[i] for i in iq)} (A m/V^2 s), "
-                  + (f"WB D_{''.join('xyz'[i] for i in iw)}; " if wb else "") + "rel. diff. to each code's finest grid")
-            print(f"    {'n':>5} {'qk CPU s':>9} {'qk value':>12} {'qk err':>8} "
-                  + (f"{'WB CPU s':>9} {'WB value':>12} {'WB err':>8} {'qk/WB value':>12} {'WB/qk CPU':>10}" if wb else ""))
-            reached = {}
-            for n, q, w in rows:
-                vq = q["tensor"][iq]
-                eq = abs(vq - ref_q) / abs(ref_q)
-                line = f"    {n:>5} {q['cpu']:>9.2f} {vq:>12.5e} {eq:>8.1e} "
-                if eq < tol and n != grids[-1]:
-                    reached.setdefault("qk", (n, q["cpu"]))
-                if wb:
-                    vw = np.asarray(w["D"])[iw]
-                    ew = abs(vw - ref_w) / abs(ref_w)
-                    line += f"{w['cpu']:>9.2f} {vw:>12.5e} {ew:>8.1e} {vq / vw:>12.5e} {w['cpu'] / q['cpu']:>10.2f}"
-                    if ew < tol and n != grids[-1]:
-                        reached.setdefault("wb", (n, w["cpu"]))
-                print(line, flush=True)
-            for code in ("qk", "wb") if wb else ("qk",):
-                if code in reached:
-                    print(f"    {code}: {tol:g} first reached at n = {reached[code][0]} ({reached[code][1]:.2f} s CPU)")
+        for T, runs in plan.items():
+            ref = qk_bcd(model, runs["ref"], T)
+            print(f"\n    T = {T:g} K: reference sigma_zyy = {ref['value']:.6e} A/V^2 (qkinetics, sea form,"
+                  f" {runs['ref']}^3, {ref['cpu']:.1f} s CPU); rel. err. against it")
+            print(f"    {'code':>4} {'form':>7} {'n':>4} {'nE':>6} {'CPU s':>8} {'sigma_zyy':>13} {'rel err':>8}"
+                  f" {'same grid & form, qk vs WB':>27}")
+            best, by_grid = {}, {}
+            rows = [("qk", form, n, None) for form, n in runs["qk"]]
+            rows += [("WB", calc, n, nE) for calc, n, nE in runs["wb"]] if wb else []
+            for code, form, n, nE in rows:
+                if code == "qk":
+                    r = qk_bcd(model, n, T, form)
+                    by_grid[("sea" if form == "sea" else "surf", n)] = r["value"]
                 else:
-                    print(f"    {code}: {tol:g} not reached below n = {grids[-1]} (the reference grid)")
-            if wb and "qk" in reached and "wb" in reached:
-                print(f"    time to a {tol:g} answer, WB / qk: {reached['wb'][1] / reached['qk'][1]:.2f}")
+                    out = wb.request(n=n, T=T, energies=nE, calc=form)
+                    r = {"cpu": out["cpu"], "value": WB_D_TO_SIGMA_ZYY * out["D"][1][0]}
+                err = abs(r["value"] - ref["value"]) / abs(ref["value"])
+                same = by_grid.get((form, n)) if code == "WB" else None
+                same = f"{abs(r['value'] - same) / abs(same):>27.1e}" if same is not None else ""
+                print(f"    {code:>4} {form:>7} {n:>4} {nE or '':>6} {r['cpu']:>8.2f} {r['value']:>13.6e} {err:>8.1e}"
+                      f" {same}", flush=True)
+                if err < tol and r["cpu"] < best.get(code, (np.inf,))[0]:
+                    best[code] = (r["cpu"], form, n, nE)
+            for code in ("qk", "WB") if wb else ("qk",):
+                if code in best:
+                    cpu, form, n, nE = best[code]
+                    print(f"    {code}: fastest run within {tol:g}: {form}, {n}^3" + (f", {nE} energies" if nE else "")
+                          + f", {cpu:.2f} s CPU")
+                else:
+                    print(f"    {code}: no run within {tol:g} of the reference")
+            if wb and "qk" in best and "WB" in best:
+                ratios[T] = best["WB"][0] / best["qk"][0]
+                print(f"    time to a {tol:g} answer at {T:g} K, WB / qk: {ratios[T]:.1f}", flush=True)
     finally:
         if wb:
             wb.close()
+    return ratios
+
+
+def _rusage():
+    """(user s, system s, minor page faults) of this process: what a Dask worker has spent so far."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return np.array([r.ru_utime, r.ru_stime, r.ru_minflt])
 
 
 def section_dask(fe, n, rounds, plot=None):
-    """Strong scaling of the Dask backend (LocalCluster of 1 and 2 workers) on the Fe AHC, full zone, n^3."""
+    """Strong scaling of the Dask backend (LocalCluster of 1 and 2 workers) on the Fe AHC, full zone, n^3.
+
+    The workers' CPU is split into user and system time with their minor page faults: Dask's default
+    MALLOC_TRIM_THRESHOLD_ made every large NumPy temporary a fresh mmap (system time, page faults);
+    qkinetics' LocalCluster now starts its workers without it (integrate/executors.py)."""
     from qkinetics.integrate import get_executor
 
-    def worker_cpu(ex):
-        return sum(ex.client.run(time.process_time).values())
+    def workers_usage(ex):
+        return sum(ex.client.run(_rusage).values())
 
     print(f"\n(6) Dask strong scaling, Fe anomalous Hall conductivity, full zone n = {n}; load {load()}")
     print("    serial and LocalClusters of 1 and 2 workers (1 thread each), alternated; speed-up = serial wall / wall;"
-          " CPU ceiling = workers x serial CPU / (workers' CPU + driver CPU)")
-    print(f"    {'round':>5} {'run':>8} {'wall s':>8} {'speed-up':>8} {'CPU s':>7} {'ceiling':>7} {'load':>5}")
+          " CPU = workers' user + system + driver (scheduler included);\n    CPU ceiling = workers x serial CPU / CPU;"
+          " W/S = workers' CPU / serial CPU")
+    print(f"    {'round':>5} {'run':>8} {'wall s':>8} {'speed-up':>8} {'CPU s':>7} {'user':>6} {'sys':>6} {'driver':>6}"
+          f" {'minflt':>8} {'W/S':>5} {'ceiling':>7} {'load':>5}")
     import warnings
 
     results = {w: [] for w in (0, 1, 2)}
@@ -372,23 +414,30 @@ def section_dask(fe, n, rounds, plot=None):
         for ex in executors.values():
             qk_run(fe, 8, None, executor=ex)                     # start-up: workers import qkinetics
         for r in range(rounds):
+            u0 = _rusage()
             s = qk_run(fe, n, None)
-            results[0].append((s["wall"], s["cpu"], 1.0))
-            print(f"    {r:>5} {'serial':>8} {s['wall']:>8.2f} {1.0:>8.2f} {s['cpu']:>7.2f} {'':>7} {load():>5}", flush=True)
+            su = _rusage() - u0
+            results[0].append((s["wall"], s["cpu"], 1.0, 1.0))
+            print(f"    {r:>5} {'serial':>8} {s['wall']:>8.2f} {1.0:>8.2f} {s['cpu']:>7.2f} {su[0]:>6.2f} {su[1]:>6.2f}"
+                  f" {'':>6} {int(su[2]):>8d} {'':>5} {'':>7} {load():>5}", flush=True)
             for w, ex in executors.items():
-                c0 = worker_cpu(ex)
+                u0 = workers_usage(ex)
                 p = qk_run(fe, n, None, executor=ex)
-                cpu = worker_cpu(ex) - c0 + p["cpu"]
-                ceiling = w * s["cpu"] / cpu
+                u = workers_usage(ex) - u0
+                cpu = u[0] + u[1] + p["cpu"]
+                ceiling, ws = w * s["cpu"] / cpu, (u[0] + u[1]) / s["cpu"]
                 if p["sigma_xy"] != s["sigma_xy"]:
                     print(f"    WARNING: dask x{w} differs from serial by {abs(p['sigma_xy'] - s['sigma_xy']):.1e}")
-                results[w].append((p["wall"], cpu, ceiling))
-                print(f"    {r:>5} {f'dask x{w}':>8} {p['wall']:>8.2f} {s['wall'] / p['wall']:>8.2f} {cpu:>7.2f} "
-                      f"{ceiling:>6.2f}x {load():>5}", flush=True)
+                results[w].append((p["wall"], cpu, ceiling, ws))
+                print(f"    {r:>5} {f'dask x{w}':>8} {p['wall']:>8.2f} {s['wall'] / p['wall']:>8.2f} {cpu:>7.2f}"
+                      f" {u[0]:>6.2f} {u[1]:>6.2f} {p['cpu']:>6.2f} {int(u[2]):>8d} {ws:>5.2f} {ceiling:>6.2f}x"
+                      f" {load():>5}", flush=True)
     med = {w: np.median([s[0] for s in results[0]]) / np.median([x[0] for x in results[w]]) for w in (1, 2)}
     ceil = {w: np.median([x[2] for x in results[w]]) for w in (1, 2)}
+    ws = {w: np.median([x[3] for x in results[w]]) for w in (1, 2)}
     print(f"    median speed-up over serial: 1 worker {med[1]:.2f}x, 2 workers {med[2]:.2f}x "
-          f"(2 vs 1 worker {med[2] / med[1]:.2f}x); CPU ceiling 1 worker {ceil[1]:.2f}x, 2 workers {ceil[2]:.2f}x")
+          f"(2 vs 1 worker {med[2] / med[1]:.2f}x); CPU ceiling 1 worker {ceil[1]:.2f}x, 2 workers {ceil[2]:.2f}x;"
+          f" workers' CPU / serial CPU {ws[1]:.2f} (1 worker), {ws[2]:.2f} (2 workers)")
     if plot:
         write_scaling_plot(Path(plot), med, ceil, n)
 
@@ -467,18 +516,20 @@ def main():
     ap.add_argument("--workers", type=int, default=2, help="0 to skip the worker measurement")
     ap.add_argument("--sections", nargs="+", default=["ahc", "workers", "profile", "bcd", "dask"],
                     choices=["ahc", "workers", "profile", "bcd", "dask"])
-    ap.add_argument("--bcd-grids", type=int, nargs="+", default=[24, 32, 48, 64],
-                    help="Berry curvature dipole grids; the last is each code's reference")
-    ap.add_argument("--bcd-T", type=float, nargs="+", default=[300.0, 30.0])
+    ap.add_argument("--bcd-T", type=float, nargs="+", default=[300.0, 30.0],
+                    help="temperatures of the Berry curvature dipole section, among those of BCD_PLAN (300, 30)")
     ap.add_argument("--dask-n", type=int, default=32, help="grid of the Dask scaling runs")
     ap.add_argument("--dask-rounds", type=int, default=2)
     ap.add_argument("--plot", default=None, help="write the Dask scaling plot here (e.g. docs/figures/dask_scaling.png)")
     args = ap.parse_args()
+    if missing := [T for T in args.bcd_T if T not in BCD_PLAN]:
+        ap.error(f"--bcd-T {missing}: no Berry curvature dipole run plan for these temperatures; add them to"
+                 f" BCD_PLAN (has {sorted(BCD_PLAN)})")
     global T
     T = args.T
     if args.quick:
         args.grids, args.conv_grids, args.ref = [6, 8], [6, 8], 12
-        args.bcd_grids, args.dask_n, args.dask_rounds = [8, 12, 16], 12, 1
+        args.dask_n, args.dask_rounds = 12, 1
 
     print(f"qkinetics vs WannierBerri on bcc Fe (18 Wannier functions); load average {os.getloadavg()},"
           f" {os.cpu_count()} cores")
@@ -507,7 +558,7 @@ def main():
         if "profile" in args.sections:
             section_profile(fe, 8 if args.quick else 13)
         if "bcd" in args.sections:
-            section_bcd(python, work, args.bcd_grids, args.bcd_T, args.wb_energies)
+            section_bcd(python, work, BCD_PLAN_QUICK if args.quick else {T: BCD_PLAN[T] for T in args.bcd_T})
         if "dask" in args.sections:
             section_dask(fe, args.dask_n, args.dask_rounds, args.plot)
     finally:

@@ -35,6 +35,10 @@ def test_import_qkinetics_does_not_import_dask():
     assert out.stdout.split() == ["False", "False"]
 
 
+def _worker_env():
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OMP_NUM_THREADS")
+
+
 def test_dask_local_cluster_equals_serial_bit_for_bit():
     model = _model()
     kw = dict(order=1, mu=[-0.3, 0.0, 0.4], T=[50.0, 300.0], kgrid=16, mechanisms=["drude", "anomalous_hall"],
@@ -42,6 +46,9 @@ def test_dask_local_cluster_equals_serial_bit_for_bit():
     serial = qk.conductivity(model, **kw)
     with get_executor("dask", workers=2) as ex:
         assert ex._max_workers == 2
+        # one BLAS thread each, and glibc's own malloc thresholds (Dask's MALLOC_TRIM_THRESHOLD_ made a
+        # chunk cost ~1.5x the CPU of a serial run: page faults on every large temporary)
+        assert list(ex.client.run(_worker_env).values()) == [(None, "1")] * 2
         dask = qk.conductivity(model, executor=ex, **kw)
         # second order too, through the same cluster (the scattered inputs differ per call)
         kw2 = dict(kw, order=2, mechanisms=["berry_curvature_dipole", "nonlinear_drude"], convergence=False)

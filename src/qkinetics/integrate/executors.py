@@ -118,7 +118,11 @@ class DaskExecutor:
     threads_per_worker : int
         Threads per local worker (default 1: a chunk's NumPy work holds the GIL for long stretches,
         so processes, not threads, give parallelism). Dask workers run with ``OMP_NUM_THREADS=1``
-        and friends set (dask's ``distributed.nanny.pre-spawn-environ`` default).
+        and friends set (dask's ``distributed.nanny.pre-spawn-environ`` default); a local cluster's
+        workers do not get that setting's ``MALLOC_TRIM_THRESHOLD_`` (it makes every large NumPy
+        temporary a fresh ``mmap``, about 1.5x the CPU of a chunk). Start the workers of a cluster
+        given by ``address`` without it too (dask config
+        ``distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_: null``, docs/performance.md).
     client : distributed.Client, optional
         Use this client (not closed by the executor).
 
@@ -148,9 +152,16 @@ class DaskExecutor:
             workers = int(workers or os.cpu_count() or 1)
             if workers < 1 or int(threads_per_worker) < 1:
                 raise ModelError(f"dask workers and threads_per_worker must be >= 1; got {workers}, {threads_per_worker}.")
-            self._cluster = LocalCluster(n_workers=workers, threads_per_worker=int(threads_per_worker),
-                                         processes=True, dashboard_address=None,
-                                         silence_logs=logging.ERROR)      # no shutdown chatter on a loaded machine
+            import dask
+
+            # Dask's nanny starts its workers with MALLOC_TRIM_THRESHOLD_=65536 (pre-spawn-environ). Setting
+            # any malloc threshold switches off glibc's dynamic mmap threshold, so every NumPy temporary over
+            # 128 kB is a fresh mmap: page faults and zeroed pages cost a band-geometry chunk ~50 % more CPU
+            # (measured, docs/performance.md). Workers of this cluster keep glibc's defaults instead.
+            with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+                self._cluster = LocalCluster(n_workers=workers, threads_per_worker=int(threads_per_worker),
+                                             processes=True, dashboard_address=None,
+                                             silence_logs=logging.ERROR)  # no shutdown chatter on a loaded machine
             self.client = Client(self._cluster)
 
     @property
