@@ -32,7 +32,10 @@ against qkinetics' 1281.7 (Fermi function in the integrand); hence the default 3
 Sections: (1) time per k point and sigma_xy of both codes, full zone and wedge; (2) the grid and
 time needed for a 1e-3 relative sigma_xy against the finest qkinetics wedge grid;
 (3) qkinetics with 2 worker processes; (4) a cProfile of qkinetics per k point (Fourier sums, eigh,
-rotations to the eigenbasis, Berry-curvature sums, the rest).
+rotations to the eigenbasis, Berry-curvature sums, the rest); (5) ``bcd``: time to a 1e-3 Berry curvature
+dipole of a tilted 3D Weyl model at 300 K and 30 K, qkinetics against WannierBerri's Fermi-sea and
+Fermi-surface calculators (run plans per temperature in ``BCD_PLAN``); (6) ``dask``: strong scaling of
+the Dask backend on 1 and 2 LocalCluster workers, with the workers' user/system CPU and page faults.
 
 WannierBerri is not a dependency of qkinetics: it is looked up in ``$QK_WANNIERBERRI_PYTHON`` or
 ``/work/wbenv/bin/python`` (a venv with wannierberri, fortio and numba) and its side is skipped
