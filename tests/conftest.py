@@ -13,11 +13,9 @@ PAULI = (
 )
 
 
-def random_tight_binding(dim, norb, seed=0, nR=2, convention="positions", scale=1.0):
-    """A random Hermitian tight-binding model with random orbital positions."""
-    rng = np.random.default_rng(seed)
-    lattice = np.eye(dim) * 2.0 + 0.3 * rng.normal(size=(dim, dim))
-    positions = rng.random((norb, dim))
+def random_hoppings(rng, dim, norb, nR=2, scale=1.0):
+    """A random Hermitian on-site block and ``nR`` random hopping matrices (R and -R paired: hermiticity
+    "complete"), {R: matrix}, for random test models."""
     hop = {}
     A = rng.normal(size=(norb, norb)) + 1j * rng.normal(size=(norb, norb))
     hop[(0,) * dim] = np.diag(np.linspace(-1, 1, norb) * 2) + 0.3 * (A + A.conj().T)
@@ -28,7 +26,28 @@ def random_tight_binding(dim, norb, seed=0, nR=2, convention="positions", scale=
             vecs.add(R)
     for R in vecs:
         hop[R] = scale * 0.5 * (rng.normal(size=(norb, norb)) + 1j * rng.normal(size=(norb, norb)))
+    return hop
+
+
+def random_tight_binding(dim, norb, seed=0, nR=2, convention="positions", scale=1.0):
+    """A random Hermitian tight-binding model with random orbital positions."""
+    rng = np.random.default_rng(seed)
+    lattice = np.eye(dim) * 2.0 + 0.3 * rng.normal(size=(dim, dim))
+    positions = rng.random((norb, dim))
+    hop = random_hoppings(rng, dim, norb, nR, scale)
     return TightBinding(lattice, positions, hop, hermiticity="complete", convention=convention, name="random")
+
+
+def pair_scrambled_eigh(rng, eigh=np.linalg.eigh):
+    """``eigh`` with a random U(2) applied inside every consecutive pair of eigenvectors: monkeypatched over
+    np.linalg.eigh, it changes the gauge inside doubly degenerate groups (gauge-invariance tests)."""
+    def scrambled(H):
+        eps, U = eigh(H)
+        for p in range(0, eps.shape[-1], 2):
+            X = rng.normal(size=eps.shape[:-1] + (2, 2)) + 1j * rng.normal(size=eps.shape[:-1] + (2, 2))
+            U[..., p:p + 2] = U[..., p:p + 2] @ np.linalg.qr(X)[0]
+        return eps, U
+    return scrambled
 
 
 def pauli_vector(H):

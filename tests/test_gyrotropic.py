@@ -11,7 +11,7 @@ from qkinetics.integrate.grids import KGrid
 from qkinetics.models.wannier90_run import read_wannier90_run
 from qkinetics.responses.gyrotropic import box_kpoints, gyrotropic_tensors
 
-from conftest import random_tight_binding
+from conftest import pair_scrambled_eigh, random_tight_binding
 
 DATA = Path(__file__).parent / "data" / "wannier90"
 
@@ -235,16 +235,7 @@ def test_orbital_moment_of_degenerate_pairs_with_b_and_c_operators(monkeypatch):
     # without B and C (the moment within the Wannier space) the pairs' moment is the same here: complete basis
     inner = qk.band_geometry(new, k).orbital_moment
     np.testing.assert_allclose(inner[:, 0::2], single, rtol=0, atol=1e-9 * scale)
-    true_eigh = np.linalg.eigh
-
-    def scrambled(H):                                           # a random U(2) inside every pair
-        eps, U = true_eigh(H)
-        for p in range(0, eps.shape[-1], 2):
-            X = rng.normal(size=eps.shape[:-1] + (2, 2)) + 1j * rng.normal(size=eps.shape[:-1] + (2, 2))
-            U[..., p:p + 2] = U[..., p:p + 2] @ np.linalg.qr(X)[0]
-        return eps, U
-
-    monkeypatch.setattr(np.linalg, "eigh", scrambled)
+    monkeypatch.setattr(np.linalg, "eigh", pair_scrambled_eigh(rng))        # a random U(2) inside every pair
     again = qk.band_geometry(new, k, orbital=ops).orbital_moment
     monkeypatch.undo()
     np.testing.assert_allclose(again, geo.orbital_moment, rtol=0, atol=1e-9 * scale)

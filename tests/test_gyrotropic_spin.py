@@ -14,6 +14,8 @@ import pytest
 from scipy import integrate as sint
 from test_gyrotropic_magnetic import KB, PAULI, spherical_grid, weyl_node
 
+from conftest import pair_scrambled_eigh, random_hoppings
+
 import qkinetics as qk
 from qkinetics.integrate.occupation import fermi_dirac
 from qkinetics.models.base import ModelError
@@ -71,15 +73,7 @@ def random_spinful(dim, nsite=2, seed=0, nR=2):
     norb = 2 * nsite
     lattice = np.eye(dim) * 2.0 + 0.3 * rng.normal(size=(dim, dim))
     positions = np.repeat(rng.random((nsite, dim)), 2, axis=0)     # both spins of a site at one position
-    A = rng.normal(size=(norb, norb)) + 1j * rng.normal(size=(norb, norb))
-    hop = {(0,) * dim: np.diag(np.linspace(-1, 1, norb) * 2) + 0.3 * (A + A.conj().T)}
-    vecs = set()
-    while len(vecs) < nR:
-        R = tuple(int(x) for x in rng.integers(-2, 3, size=dim))
-        if any(R) and tuple(-r for r in R) not in vecs:
-            vecs.add(R)
-    for R in vecs:
-        hop[R] = 0.5 * (rng.normal(size=(norb, norb)) + 1j * rng.normal(size=(norb, norb)))
+    hop = random_hoppings(rng, dim, norb, nR)
     spin = {(0,) * dim: np.stack([np.kron(np.eye(nsite), s) for s in PAULI])}
     return qk.TightBinding(lattice, positions, hop, hermiticity="complete", name="random spinful", spin_matrix=spin)
 
@@ -201,16 +195,7 @@ def test_k_spin_gauge_invariance_and_units(monkeypatch):
     two, geo = gme_spin(pairs, k)
     assert np.all(geo.degeneracy == 2)
     np.testing.assert_allclose(two, (a + b) * single, rtol=0, atol=1e-12 * np.abs(single).max())
-    true_eigh = np.linalg.eigh
-
-    def scrambled(H):                                           # a random U(2) inside every pair
-        eps, U = true_eigh(H)
-        for p in range(0, eps.shape[-1], 2):
-            X = rng.normal(size=eps.shape[:-1] + (2, 2)) + 1j * rng.normal(size=eps.shape[:-1] + (2, 2))
-            U[..., p:p + 2] = U[..., p:p + 2] @ np.linalg.qr(X)[0]
-        return eps, U
-
-    monkeypatch.setattr(np.linalg, "eigh", scrambled)
+    monkeypatch.setattr(np.linalg, "eigh", pair_scrambled_eigh(rng))        # a random U(2) inside every pair
     mixed, geo_mixed = gme_spin(pairs, k)
     monkeypatch.undo()
     assert np.abs(geo_mixed.eigenvectors - geo.eigenvectors).max() > 0.1           # the gauge did change
