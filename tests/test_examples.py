@@ -3,6 +3,7 @@
 The configs themselves run in tests/test_run.py and tests/test_run_kinetics.py (coarse copies; as shipped
 in slow tests)."""
 
+import os
 import py_compile
 import subprocess
 import sys
@@ -30,6 +31,10 @@ def test_example_config_validates(config):
 
 def test_quickstart_runs(tmp_path):
     script = next(p for p in EXAMPLES if p.name == "quickstart.py")
-    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    src = str(Path(__file__).parent.parent / "src")         # runs in tmp_path: a relative PYTHONPATH would not reach it
+    paths = [src] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                            env=env)
     assert result.returncode == 0, result.stderr
     assert "C =" in result.stdout or "Chern" in result.stdout
