@@ -79,14 +79,19 @@ def uniform_sequence(model, mechs, mu, T, ns, component, symmetry=None):
     return rows
 
 
+def timed_adaptive(model, mechs, mu, T, base, tol, max_points):
+    """One adaptive integration and its CPU seconds (a budget-limited run's tolerance warning silenced)."""
+    t0 = time.process_time()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AdaptiveToleranceWarning)
+        res = integrate_adaptive(model, mechs, mu, T, base=base, tol=tol, max_points=max_points)
+    return res, time.process_time() - t0
+
+
 def adaptive_runs(model, mechs, mu, T, base, tols, component, max_points):
     rows = []
     for tol in tols:
-        t0 = time.process_time()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", AdaptiveToleranceWarning)
-            res = integrate_adaptive(model, mechs, mu, T, base=base, tol=tol, max_points=max_points)
-        seconds = time.process_time() - t0
+        res, seconds = timed_adaptive(model, mechs, mu, T, base, tol, max_points)
         rows.append((tol, res.npoints, component(res.values), component(res.error), res.converged, seconds,
                      res.max_level))
         print(f"  adaptive tol {tol:g}: {res.npoints} points, {seconds:.1f} s CPU, converged {res.converged}, "
@@ -161,11 +166,7 @@ def fe_case(quick, ref_n, grids=None, tols=None, base=None, budget=None, budgets
     for tol in tols or ([0.3] if quick else [1e-2]):
         rows = []
         for points in budgets:
-            t0 = time.process_time()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", AdaptiveToleranceWarning)
-                res = integrate_adaptive(fe, mechs, mu, T, base=base, tol=tol, max_points=points)
-            sec = time.process_time() - t0
+            res, sec = timed_adaptive(fe, mechs, mu, T, base, tol, points)
             val, est = xy(res.values)[0], xy(res.error)[0]
             centre = xy(res.centre_rule)[0]
             true = abs(val - ref[0])
